@@ -1,0 +1,32 @@
+//! `agent-memory`: the command-line program and service.
+//!
+//! A thin shell over the `agent_memory` library: parse arguments, call the library,
+//! print JSON, map errors to exit codes (2 for bad input).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The memory layer for LLM agents.
+#[derive(Debug, Parser)]
+#[command(name = "agent-memory", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print the version and exit.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("agent-memory {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Embedders: text in, vectors out.
+//!
+//! [`Embedder`] is the seam between the store (and conversation memory) and whatever turns
+//! text into vectors: hosted APIs, local transformer models, the built-in static model, or
+//! the deterministic [`HashEmbedder`] used in tests and examples.
+//!
+//! **Invariant:** every vector is stored together with [`Embedder::model_id`], so a change
+//! of model is detected and vectors of different models are never compared.
+
+mod hash;
+
+use std::fmt;
+
+pub use hash::HashEmbedder;
+
+/// Why embedding failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmbedError {
+    /// The embedder is misconfigured (missing key, unknown model, bad option).
+    #[error("embedder configuration: {0}")]
+    Config(String),
+    /// A provider could not be reached or answered with an error.
+    #[error("{provider}: {message}")]
+    Provider {
+        /// Which provider (`openai`, `ollama`, …).
+        provider: String,
+        /// What went wrong, including the HTTP status when there is one.
+        message: String,
+    },
+    /// The input cannot be embedded (for example too many texts at once).
+    #[error("invalid embedding input: {0}")]
+    Input(String),
+    /// A local model failed.
+    #[error("local model: {0}")]
+    Model(String),
+}
+
+/// Turns texts into vectors of a fixed dimension.
+///
+/// Implementations batch internally as their provider requires; callers may pass any
+/// number of texts. The output has one vector per input text, in order, each of length
+/// [`Embedder::dimensions`].
+#[async_trait::async_trait]
+pub trait Embedder: Send + Sync + fmt::Debug {
+    /// A stable identifier of the model, e.g. `openai/text-embedding-3-small` or
+    /// `hash-v1/64`. Stored with every vector.
+    fn model_id(&self) -> &str;
+
+    /// The length of every vector this embedder returns.
+    fn dimensions(&self) -> usize;
+
+    /// Embeds `texts`, one vector per text.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// Embeds a single text.
+    async fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut vectors = self.embed(&[text.to_owned()]).await?;
+        vectors.pop().ok_or_else(|| EmbedError::Model("the embedder returned no vector".into()))
+    }
+}
+
+/// Cosine similarity of two vectors of equal length; 0 when either has zero norm.
+///
+/// # Panics
+///
+/// Never on user input: vectors of different lengths give 0 (and a debug assertion).
+pub fn cosine_similarity(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len(), "vectors of different dimensions");
+    if a.len() != b.len() {
+        return 0.0;
+    }
+    let (mut dot, mut norm_a, mut norm_b) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        norm_a += x * x;
+        norm_b += y * y;
+    }
+    if norm_a == 0.0 || norm_b == 0.0 {
+        return 0.0;
+    }
+    dot / (norm_a.sqrt() * norm_b.sqrt())
+}
