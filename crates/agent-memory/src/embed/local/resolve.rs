@@ -115,3 +115,64 @@ fn snapshot_dir(repo: &Path) -> Option<PathBuf> {
     candidates.sort();
     candidates.pop().map(|(_, dir)| dir)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn model_folder(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("config.json"), "{}").unwrap();
+    }
+
+    fn resolve(name: &str, env: &[(&str, &Path)]) -> Result<PathBuf, EmbedError> {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.display().to_string())).collect();
+        resolve_model_dir_with_env(name, &|var| env.get(var).cloned())
+    }
+
+    #[test]
+    fn finds_hub_snapshots_by_repo_name_or_bare_name() {
+        let hub = tempfile::tempdir().unwrap();
+        let repo = hub.path().join("models--sentence-transformers--all-MiniLM-L6-v2");
+        model_folder(&repo.join("snapshots/old"));
+        model_folder(&repo.join("snapshots/abc123"));
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::write(repo.join("refs/main"), "abc123\n").unwrap();
+        let bge = hub.path().join("models--BAAI--bge-small-en-v1.5");
+        model_folder(&bge.join("snapshots/only"));
+
+        let env = [("HF_HUB_CACHE", hub.path())];
+        let expected = repo.join("snapshots/abc123");
+        assert_eq!(resolve("sentence-transformers/all-MiniLM-L6-v2", &env).unwrap(), expected);
+        assert_eq!(resolve("all-MiniLM-L6-v2", &env).unwrap(), expected);
+        assert_eq!(resolve("bge-small-en-v1.5", &env).unwrap(), bge.join("snapshots/only"));
+        assert_eq!(resolve("BAAI/bge-small-en-v1.5", &env).unwrap(), bge.join("snapshots/only"));
+
+        let home = tempfile::tempdir().unwrap();
+        let hf_home_hub = home.path().join(".cache/huggingface/hub/models--intfloat--e5-small-v2/snapshots/r");
+        model_folder(&hf_home_hub);
+        assert_eq!(resolve("intfloat/e5-small-v2", &[("HOME", home.path())]).unwrap(), hf_home_hub);
+    }
+
+    #[test]
+    fn finds_paths_and_agent_memory_model_folders() {
+        let models = tempfile::tempdir().unwrap();
+        model_folder(&models.path().join("all-MiniLM-L6-v2"));
+        let path = models.path().join("all-MiniLM-L6-v2");
+        assert_eq!(resolve(path.to_str().unwrap(), &[]).unwrap(), path);
+        assert_eq!(resolve("all-MiniLM-L6-v2", &[("AGENT_MEMORY_MODELS_DIR", models.path())]).unwrap(), path);
+        assert_eq!(
+            resolve("sentence-transformers/all-MiniLM-L6-v2", &[("AGENT_MEMORY_MODELS_DIR", models.path())]).unwrap(),
+            path
+        );
+        let err = resolve("nope", &[("HF_HUB_CACHE", Path::new("/h")), ("AGENT_MEMORY_MODELS_DIR", Path::new("/m"))]);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "embedder configuration: huggingface: model `nope` not found: not a folder, and not in /h, /m; \
+             nothing is downloaded, so put a sentence-transformers folder there or pass its path"
+        );
+    }
+}
