@@ -38,7 +38,7 @@ use std::fmt;
 
 pub use cache::{CacheStats, CachedEmbedder};
 pub use hash::HashEmbedder;
-pub use provider::{EmbedderOptions, ProviderInfo, connect, from_provider, from_spec, providers};
+pub use provider::{EmbedderOptions, ProviderInfo, connect, detect_provider, from_provider, from_spec, providers};
 
 /// Why embedding failed.
 #[derive(Debug, thiserror::Error)]

@@ -228,6 +228,28 @@ pub fn providers() -> Vec<ProviderInfo> {
     ]
 }
 
+/// The provider the Python library's auto-detection picks: the first of `openai`,
+/// `voyage`, `gemini` and `cohere` whose key is in the environment, else `huggingface`
+/// (a local model), together with the reason, for logs and `agent-memory embed --list`.
+///
+/// ```
+/// let (provider, reason) = agent_memory::embed::detect_provider();
+/// assert!(["openai", "voyage", "gemini", "cohere", "huggingface"].contains(&provider));
+/// assert!(!reason.is_empty());
+/// ```
+pub fn detect_provider() -> (&'static str, String) {
+    detect_provider_with_env(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+fn detect_provider_with_env(env: &dyn Fn(&str) -> Option<String>) -> (&'static str, String) {
+    for info in providers().into_iter().filter(|p| ["openai", "voyage", "gemini", "cohere"].contains(&p.name)) {
+        if let Some(var) = info.key_env.iter().find(|var| env(var).is_some()) {
+            return (info.name, format!("{var} is set"));
+        }
+    }
+    ("huggingface", "no API key of a hosted provider is set".to_owned())
+}
+
 /// The provider's canonical entry, by name or alias (case-insensitive).
 fn find_provider(name: &str) -> Option<ProviderInfo> {
     let name = name.trim().to_ascii_lowercase();
@@ -539,6 +561,17 @@ mod tests {
         assert!(build("word2vec", None, &EmbedderOptions::new(), &[]).starts_with(
             "error: embedder configuration: unknown embedding provider `word2vec`; known providers: openai, voyage,"
         ));
+    }
+
+    #[test]
+    fn detection_follows_the_python_order() {
+        let detect = |vars: &[&str]| {
+            let vars: Vec<String> = vars.iter().map(|v| v.to_string()).collect();
+            detect_provider_with_env(&|name| vars.iter().any(|v| v == name).then(|| "k".to_owned()))
+        };
+        assert_eq!(detect(&["COHERE_API_KEY", "OPENAI_API_KEY"]), ("openai", "OPENAI_API_KEY is set".to_owned()));
+        assert_eq!(detect(&["COHERE_API_KEY", "GOOGLE_API_KEY"]), ("gemini", "GOOGLE_API_KEY is set".to_owned()));
+        assert_eq!(detect(&[]), ("huggingface", "no API key of a hosted provider is set".to_owned()));
     }
 
     #[test]
