@@ -31,6 +31,7 @@
 
 pub mod context;
 pub mod embed;
+pub mod llm;
 pub mod message;
 pub mod models;
 pub mod store;
