@@ -654,6 +654,17 @@ impl MemoryStore {
         if query.min_score.is_some_and(|s| !s.is_finite()) {
             return Err(StoreError::InvalidRequest("min_score must be a finite number".into()));
         }
+        let weights = &self.options.hybrid;
+        let valid_weight = |w: f64| w.is_finite() && w >= 0.0;
+        if !valid_weight(weights.semantic)
+            || !valid_weight(weights.keyword)
+            || weights.semantic + weights.keyword <= 0.0
+            || !(weights.k.is_finite() && weights.k > 0.0)
+        {
+            return Err(StoreError::InvalidRequest(format!(
+                "hybrid weights must be finite, non-negative and not both zero, and k must be positive; got {weights:?}"
+            )));
+        }
         let text = query.query.as_deref().map(str::trim).filter(|t| !t.is_empty());
         let mode = match (query.mode, &self.options.embedder) {
             (SearchMode::Auto, Some(_)) => SearchMode::Hybrid,
