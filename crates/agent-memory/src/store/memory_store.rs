@@ -656,11 +656,12 @@ impl MemoryStore {
         }
         let weights = &self.options.hybrid;
         let valid_weight = |w: f64| w.is_finite() && w >= 0.0;
-        if !valid_weight(weights.semantic)
-            || !valid_weight(weights.keyword)
-            || weights.semantic + weights.keyword <= 0.0
-            || !(weights.k.is_finite() && weights.k > 0.0)
-        {
+        let valid = valid_weight(weights.semantic)
+            && valid_weight(weights.keyword)
+            && weights.semantic + weights.keyword > 0.0
+            && weights.k.is_finite()
+            && weights.k > 0.0;
+        if !valid {
             return Err(StoreError::InvalidRequest(format!(
                 "hybrid weights must be finite, non-negative and not both zero, and k must be positive; got {weights:?}"
             )));
