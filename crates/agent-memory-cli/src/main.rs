@@ -6,6 +6,7 @@
 mod context_cmd;
 mod embed;
 mod input;
+mod store;
 mod tokens_cmd;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ enum Command {
     Context(context_cmd::ContextCommand),
     /// Embed texts (one per line) and print one JSON vector per line.
     Embed(embed::EmbedArgs),
+    /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
+    Store(store::StoreArgs),
 }
 
 /// Input the user must fix: reported as one line on stderr, exit code 2.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Store(args) => return store::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
