@@ -85,7 +85,7 @@ async fn a_real_openai_compatible_server_accepts_our_requests() {
     assert!(response.finish_reason.is_some());
 
     // A tool round trip: the assistant tool-call turn goes out with "content": "", which
-    // this server requires (it rejects null with a 422).
+    // this server requires (with null it answers HTTP 500; checked by hand with curl).
     let weather = ToolDefinition {
         name: "get_weather".into(),
         description: "Current weather in a city".into(),
