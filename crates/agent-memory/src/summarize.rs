@@ -2,7 +2,7 @@
 //!
 //! * [`Summarizer`] is the seam between context management ([`crate::context`]) and
 //!   whatever writes summaries; [`LlmSummarizer`] writes them with any
-//!   [`ChatModel`](crate::llm::ChatModel).
+//!   [`ChatModel`] (see [`crate::llm`]).
 //! * [`summarize_messages`] replaces all but the last `keep_last` messages with one summary
 //!   message (the seed's `summarize_messages`); [`extend_summary`] is its running-summary
 //!   form, which folds an existing summary and the old messages into a new one.
