@@ -3,6 +3,8 @@
 //! A thin shell over the `agent_memory` library: parse arguments, call the library,
 //! print JSON, map errors to exit codes (2 for bad input).
 
+mod serve;
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,6 +21,9 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Run the REST service (by default on 127.0.0.1:8080 with a SQLite file in the
+    /// working directory and the built-in embedder).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +32,24 @@ fn main() -> ExitCode {
         Command::Version => {
             println!("agent-memory {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+        Command::Serve(args) => run_serve(args),
+    }
+}
+
+fn run_serve(args: serve::ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("agent-memory: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("agent-memory: {error:#}");
+            if error.is::<serve::ConfigError>() { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }
