@@ -52,7 +52,8 @@ pub(crate) struct ServeArgs {
     /// Database: `sqlite:PATH`, `memory` or `postgres://…` [default: sqlite:agent-memory.db].
     #[arg(long, env = "AGENT_MEMORY_DATABASE_URL", value_name = "URL")]
     pub(crate) database_url: Option<String>,
-    /// Embedder for semantic search [default: default, the built-in local model].
+    /// Embedder for semantic search: `default` (the built-in one), `none` (keyword search
+    /// only) or `provider[:model]` such as `openai:text-embedding-3-small`.
     #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "SPEC")]
     pub(crate) embedder: Option<String>,
     /// Chat model for summarization; none by default (summarization endpoints answer 501).
@@ -123,6 +124,8 @@ pub(crate) enum ConfigError {
     Listen(String),
     #[error("invalid database url {0:?}: expected sqlite:PATH, memory or postgres://…")]
     DatabaseUrl(String),
+    #[error("invalid embedder: {0}")]
+    Embedder(String),
     #[error("invalid api key {0}")]
     ApiKey(String),
     #[error("{0} must be greater than zero")]

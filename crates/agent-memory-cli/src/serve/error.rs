@@ -4,6 +4,7 @@
 //! Everything a client can cause is a 4xx; only a fault of the server itself (a backend
 //! that is down, a bug) is a 5xx, and its message never leaks internals beyond one line.
 
+use agent_memory::store::StoreError;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -35,6 +36,26 @@ impl ApiError {
         Self { status, code, message: message.into() }
     }
 
+    /// 400: the request is well-formed JSON but its content is not acceptable.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// 400: a namespace or prefix the store cannot hold.
+    pub(crate) fn invalid_namespace(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_namespace", message)
+    }
+
+    /// 400: a time-to-live that is not a positive number.
+    pub(crate) fn invalid_ttl(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_ttl", message)
+    }
+
+    /// The same error, its message naming the batch operation (0-based) it came from.
+    pub(crate) fn in_batch_op(self, index: usize) -> Self {
+        Self { message: format!("ops[{index}]: {}", self.message), ..self }
+    }
+
     /// 404: the thing asked for does not exist (for this tenant).
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -54,6 +75,36 @@ impl ApiError {
     pub(crate) fn internal(message: impl std::fmt::Display) -> Self {
         tracing::error!(error = %message, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+    }
+}
+
+#[cfg(test)]
+impl ApiError {
+    /// `(code, message)`, for assertions.
+    pub(crate) fn into_parts(self) -> (&'static str, String) {
+        (self.code, self.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// Bad input is a 400 with a code per kind; a failing embedder is a 502 (its message is
+    /// the provider's); a failing database or a misconfigured server is a 500 (logged,
+    /// never shown).
+    fn from(error: StoreError) -> Self {
+        let code = match &error {
+            StoreError::InvalidNamespace(_) => "invalid_namespace",
+            StoreError::InvalidKey(_) => "invalid_key",
+            StoreError::InvalidValue(_) => "invalid_value",
+            StoreError::InvalidTtl(_) => "invalid_ttl",
+            StoreError::InvalidFilter(_) => "invalid_filter",
+            StoreError::InvalidRequest(_) => "invalid_request",
+            StoreError::EmbedderRequired(_) => "embedder_required",
+            StoreError::Embed(_) => {
+                return Self::new(StatusCode::BAD_GATEWAY, "embedding_failed", error.to_string());
+            }
+            _ => return Self::internal(error),
+        };
+        Self::new(StatusCode::BAD_REQUEST, code, error.to_string())
     }
 }
 

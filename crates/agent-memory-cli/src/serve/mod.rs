@@ -6,13 +6,19 @@
 //! and graceful shutdown.
 //!
 //! Modules, in reading order: `config` (flags, environment, file), `error` (JSON errors),
-//! `auth` (API keys → tenant), `health`, `whoami`, `openapi`.
+//! `extract` (JSON/query extractors with JSON rejections), `auth` (API keys → tenant),
+//! `tenancy` (tenant-scoped namespaces), `store` (the LangGraph-compatible store API),
+//! `health`, `metrics`, `whoami`, `openapi`.
 
 mod auth;
 mod config;
 mod error;
+mod extract;
 mod health;
+mod metrics;
 mod openapi;
+mod store;
+mod tenancy;
 mod whoami;
 
 use std::io::Write;
@@ -24,21 +30,19 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
+use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 pub(crate) use config::{ConfigError, ServeArgs};
 
-use config::{ApiKeys, Limits, LogFormat, ServeConfig};
+use agent_memory::embed::Embedder;
+use agent_memory::store::MemoryStore;
+use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, ServeConfig};
 use error::ApiError;
-
-/// What the server needs from its storage to answer readiness probes.
-#[async_trait::async_trait]
-pub(crate) trait Backend: Send + Sync {
-    /// Succeeds when the database answers a query; the error says why it does not.
-    async fn ping(&self) -> Result<(), String>;
-}
+use metrics::{Metrics, TimedEmbedder};
 
 /// Everything a request handler may use; cheap to clone.
 #[derive(Clone)]
@@ -49,12 +53,17 @@ pub(crate) struct AppState {
 struct StateInner {
     api_keys: ApiKeys,
     limits: Limits,
-    backend: Arc<dyn Backend>,
+    store: MemoryStore,
+    metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub(crate) fn new(api_keys: ApiKeys, limits: Limits, backend: Arc<dyn Backend>) -> Self {
-        Self { inner: Arc::new(StateInner { api_keys, limits, backend }) }
+    pub(crate) fn new(api_keys: ApiKeys, limits: Limits, store: MemoryStore, metrics: Arc<Metrics>) -> Self {
+        Self { inner: Arc::new(StateInner { api_keys, limits, store, metrics }) }
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     pub(crate) fn api_keys(&self) -> &ApiKeys {
@@ -65,14 +74,14 @@ impl AppState {
         self.inner.limits
     }
 
-    pub(crate) fn backend(&self) -> &dyn Backend {
-        self.inner.backend.as_ref()
+    pub(crate) fn store(&self) -> &MemoryStore {
+        &self.inner.store
     }
 }
 
 /// The whole HTTP application.
 ///
-/// Open routes: `/healthz`, `/readyz`, `/openapi.json`. Every other route sits behind
+/// Open routes: `/healthz`, `/readyz`, `/openapi.json`, `/metrics`. Every other route sits behind
 /// [`auth::require_tenant`]. Around all of them: a body size limit, a request timeout
 /// (408), panics turned into JSON 500s, JSON 404/405 fallbacks and a tracing span per
 /// request.
@@ -80,25 +89,36 @@ pub(crate) fn router(state: AppState) -> Router {
     let limits = state.limits();
     let tenant_routes = Router::new()
         .route("/whoami", get(whoami::whoami))
+        .route("/store/items", get(store::get_item).put(store::put_item).delete(store::delete_item))
+        .route("/store/items/search", post(store::search_items))
+        .route("/store/namespaces", post(store::list_namespaces))
+        .route("/store/batch", post(store::batch))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_tenant));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/metrics", get(metrics::metrics))
         .merge(tenant_routes)
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
         .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            tracing::info_span!(
-                "request",
-                method = %request.method(),
-                path = %request.uri().path(),
-                tenant = tracing::field::Empty,
-            )
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        tenant = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
+        )
         .with_state(state)
 }
 
@@ -126,8 +146,11 @@ async fn request_timeout(State(timeout): State<Duration>, request: Request, next
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig::resolve(args)?;
     init_logging(config.log_format);
-    let backend: Arc<dyn Backend> = Arc::new(NoBackend);
-    let state = AppState::new(config.api_keys.clone(), config.limits, backend);
+    let metrics = Arc::new(Metrics::new());
+    let store = open_store(&config, &metrics).await?;
+    // Expired items are invisible at once; the sweeper reclaims their space.
+    let sweeper = store.start_sweeper(SWEEP_INTERVAL)?;
+    let state = AppState::new(config.api_keys.clone(), config.limits, store, metrics);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", config.listen))?;
@@ -148,24 +171,63 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     stdout.flush()?;
     drop(stdout);
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    sweeper.stop();
     tracing::info!("shut down cleanly");
     Ok(())
 }
 
-/// Until the store lands on this branch: a backend with nothing to check.
-struct NoBackend;
+/// How often expired items are physically removed.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-#[async_trait::async_trait]
-impl Backend for NoBackend {
-    async fn ping(&self) -> Result<(), String> {
-        Ok(())
+/// Opens the configured database with the configured embedder.
+async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Result<MemoryStore> {
+    let store = match &config.database {
+        DatabaseUrl::Memory => MemoryStore::in_memory(),
+        DatabaseUrl::Sqlite(_) => {
+            anyhow::bail!(
+                "this build cannot open {}: the SQLite backend is not available yet; use --database-url memory",
+                config.database
+            )
+        }
+        DatabaseUrl::Postgres(_) => {
+            anyhow::bail!("this build cannot open {}: PostgreSQL support is not compiled in", config.database)
+        }
+    };
+    Ok(match embedder_from_spec(&config.embedder)? {
+        Some(embedder) => store.with_embedder(Arc::new(TimedEmbedder::new(embedder, Arc::clone(metrics)))),
+        None => store,
+    })
+}
+
+/// `none`: keyword search only; `default`: the library's built-in embedder, which this
+/// build does not have yet, so keyword search only; otherwise `provider[:model]`
+/// (`hash:64`, `openai:text-embedding-3-small`, …).
+fn embedder_from_spec(spec: &str) -> Result<Option<Arc<dyn Embedder>>, ConfigError> {
+    match spec.trim() {
+        "none" => Ok(None),
+        "default" => {
+            tracing::info!("no built-in embedding model in this build: search ranks by keywords (BM25)");
+            Ok(None)
+        }
+        spec => {
+            let (provider, model) = match spec.split_once(':') {
+                Some((provider, model)) => (provider, Some(model)),
+                None => (spec, None),
+            };
+            agent_memory::store::resolve_embedder(provider, model)
+                .map(Some)
+                .map_err(|error| ConfigError::Embedder(error.to_string()))
+        }
     }
 }
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second initialisation (only possible in tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -7,6 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::health::{self, HealthStatus};
+use super::metrics;
+use super::store;
 use super::whoami::{self, WhoAmI};
 
 #[derive(OpenApi)]
@@ -16,13 +18,26 @@ use super::whoami::{self, WhoAmI};
         description = "The memory layer for LLM agents: a namespaced long-term store with search, \
             context utilities and conversation memory. Errors are `{\"code\", \"message\"}` JSON.",
     ),
-    paths(health::healthz, health::readyz, whoami::whoami),
+    paths(
+        health::healthz,
+        health::readyz,
+        metrics::metrics,
+        whoami::whoami,
+        store::put_item,
+        store::get_item,
+        store::delete_item,
+        store::search_items,
+        store::list_namespaces,
+        store::batch,
+    ),
     components(schemas(ErrorBody, HealthStatus, WhoAmI)),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("api_key" = [])),
     tags(
         (name = "operations", description = "Liveness, readiness and the API description"),
         (name = "auth", description = "Who the caller is"),
+        (name = "store", description = "Long-term memory: namespaced JSON items with TTL, filters and search \
+            (wire-compatible with the LangGraph store API; `ttl` in minutes; namespaces scoped to the caller's tenant)"),
     )
 )]
 pub(crate) struct ApiDoc;
