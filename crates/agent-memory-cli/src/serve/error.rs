@@ -46,6 +46,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_namespace", message)
     }
 
+    /// 400: chat messages that do not parse (unknown role, missing content, …).
+    pub(crate) fn invalid_messages(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_messages", message)
+    }
+
     /// 400: a time-to-live that is not a positive number.
     pub(crate) fn invalid_ttl(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_ttl", message)

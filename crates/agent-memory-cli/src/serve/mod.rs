@@ -8,10 +8,12 @@
 //! Modules, in reading order: `config` (flags, environment, file), `error` (JSON errors),
 //! `extract` (JSON/query extractors with JSON rejections), `auth` (API keys → tenant),
 //! `tenancy` (tenant-scoped namespaces), `store` (the LangGraph-compatible store API),
+//! `context` (token counting),
 //! `health`, `metrics`, `whoami`, `openapi`.
 
 mod auth;
 mod config;
+mod context;
 mod error;
 mod extract;
 mod health;
@@ -93,6 +95,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/store/items/search", post(store::search_items))
         .route("/store/namespaces", post(store::list_namespaces))
         .route("/store/batch", post(store::batch))
+        .route("/context/count", post(context::count))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_tenant));
     Router::new()
         .route("/healthz", get(health::healthz))

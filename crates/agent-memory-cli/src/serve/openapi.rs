@@ -5,6 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::context;
 use super::error::ErrorBody;
 use super::health::{self, HealthStatus};
 use super::metrics;
@@ -29,6 +30,7 @@ use super::whoami::{self, WhoAmI};
         store::search_items,
         store::list_namespaces,
         store::batch,
+        context::count,
     ),
     components(schemas(ErrorBody, HealthStatus, WhoAmI)),
     modifiers(&SecuritySchemes),
@@ -36,6 +38,7 @@ use super::whoami::{self, WhoAmI};
     tags(
         (name = "operations", description = "Liveness, readiness and the API description"),
         (name = "auth", description = "Who the caller is"),
+        (name = "context", description = "Token counting for chat messages and texts"),
         (name = "store", description = "Long-term memory: namespaced JSON items with TTL, filters and search \
             (wire-compatible with the LangGraph store API; `ttl` in minutes; namespaces scoped to the caller's tenant)"),
     )

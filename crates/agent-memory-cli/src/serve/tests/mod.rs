@@ -1,6 +1,7 @@
 //! Router tests: the whole application driven with `oneshot`, no socket.
 
 mod basics;
+mod context;
 mod invalid_input;
 mod store;
 mod tenancy;
