@@ -4,6 +4,7 @@
 //! print JSON, map errors to exit codes (2 for bad input).
 
 mod serve;
+mod store;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ enum Command {
     /// Run the REST service (by default on 127.0.0.1:8080 with a SQLite file in the
     /// working directory and the built-in embedder).
     Serve(serve::ServeArgs),
+    /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
+    Store(store::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => run_serve(args),
+        Command::Store(args) => store::run(args),
     }
 }
 

@@ -106,7 +106,8 @@ fn sdk_python() -> PathBuf {
     PathBuf::from(python)
 }
 
-/// `agent-memory serve` on a free loopback port, with two tenants' keys.
+/// `agent-memory serve` with its defaults (a SQLite file in the working directory) on a
+/// free loopback port, with two tenants' keys.
 fn start_server(workdir: &Path) -> (Child, String) {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
     for (name, _) in std::env::vars() {
@@ -115,7 +116,7 @@ fn start_server(workdir: &Path) -> (Child, String) {
         }
     }
     let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", "memory"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"))
         .current_dir(workdir)
         .stdout(Stdio::piped())
@@ -165,4 +166,5 @@ fn the_official_langgraph_sdk_works_unchanged() {
     });
     assert_eq!(observed, expected);
     assert_eq!(exit.code(), Some(0), "the server shuts down cleanly");
+    assert!(workdir.path().join("agent-memory.db").is_file(), "the default database is ./agent-memory.db");
 }

@@ -186,12 +186,9 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Result<MemoryStore> {
     let store = match &config.database {
         DatabaseUrl::Memory => MemoryStore::in_memory(),
-        DatabaseUrl::Sqlite(_) => {
-            anyhow::bail!(
-                "this build cannot open {}: the SQLite backend is not available yet; use --database-url memory",
-                config.database
-            )
-        }
+        DatabaseUrl::Sqlite(path) => MemoryStore::sqlite(path)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display()))?,
         DatabaseUrl::Postgres(_) => {
             anyhow::bail!("this build cannot open {}: PostgreSQL support is not compiled in", config.database)
         }
