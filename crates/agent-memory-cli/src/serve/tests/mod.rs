@@ -3,6 +3,7 @@
 mod basics;
 mod context;
 mod invalid_input;
+mod never_5xx;
 mod store;
 mod tenancy;
 
