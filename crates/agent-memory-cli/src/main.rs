@@ -3,8 +3,11 @@
 //! A thin shell over the `agent_memory` library: parse arguments, call the library,
 //! print JSON, map errors to exit codes (2 for bad input).
 
+mod context_cmd;
+mod input;
 mod serve;
 mod store;
+mod tokens_cmd;
 
 use std::process::ExitCode;
 
@@ -27,17 +30,49 @@ enum Command {
     Serve(serve::ServeArgs),
     /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
     Store(store::StoreArgs),
+    /// Count tokens.
+    #[command(subcommand)]
+    Tokens(tokens_cmd::TokensCommand),
+    /// Trim or fit conversations.
+    #[command(subcommand)]
+    Context(context_cmd::ContextCommand),
 }
 
+/// Input the user must fix: reported as one line on stderr, exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+const EXIT_BAD_INPUT: u8 = 2;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version.
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("{}", one_line(&err.to_string()));
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let result = match cli.command {
         Command::Version => {
             println!("agent-memory {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Command::Serve(args) => run_serve(args),
-        Command::Store(args) => store::run(args),
+        Command::Tokens(command) => tokens_cmd::run(command),
+        Command::Context(command) => context_cmd::run(command),
+        Command::Serve(args) => return run_serve(args),
+        Command::Store(args) => return store::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(BadInput(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
     }
 }
 
@@ -53,7 +88,14 @@ fn run_serve(args: serve::ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("agent-memory: {error:#}");
-            if error.is::<serve::ConfigError>() { ExitCode::from(2) } else { ExitCode::FAILURE }
+            if error.is::<serve::ConfigError>() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::FAILURE }
         }
     }
+}
+
+/// The first paragraph of a clap error (before its usage and help hints) on one line.
+fn one_line(rendered: &str) -> String {
+    let lines: Vec<&str> =
+        rendered.lines().map(str::trim).take_while(|line| !line.is_empty()).filter(|line| !line.is_empty()).collect();
+    if lines.is_empty() { "error: invalid arguments".to_owned() } else { lines.join(" ") }
 }
