@@ -8,7 +8,7 @@
 //! Modules, in reading order: `config` (flags, environment, file), `error` (JSON errors),
 //! `extract` (JSON/query extractors with JSON rejections), `auth` (API keys → tenant),
 //! `tenancy` (tenant-scoped namespaces), `store` (the LangGraph-compatible store API),
-//! `context` (token counting),
+//! `context` (count, trim, fit),
 //! `health`, `metrics`, `whoami`, `openapi`.
 
 mod auth;
@@ -96,6 +96,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/store/namespaces", post(store::list_namespaces))
         .route("/store/batch", post(store::batch))
         .route("/context/count", post(context::count))
+        .route("/context/trim", post(context::trim))
+        .route("/context/fit", post(context::fit))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_tenant));
     Router::new()
         .route("/healthz", get(health::healthz))

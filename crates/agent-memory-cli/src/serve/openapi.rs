@@ -31,6 +31,8 @@ use super::whoami::{self, WhoAmI};
         store::list_namespaces,
         store::batch,
         context::count,
+        context::trim,
+        context::fit,
     ),
     components(schemas(ErrorBody, HealthStatus, WhoAmI)),
     modifiers(&SecuritySchemes),
@@ -38,7 +40,7 @@ use super::whoami::{self, WhoAmI};
     tags(
         (name = "operations", description = "Liveness, readiness and the API description"),
         (name = "auth", description = "Who the caller is"),
-        (name = "context", description = "Token counting for chat messages and texts"),
+        (name = "context", description = "Token counting, trimming and fitting of chat messages"),
         (name = "store", description = "Long-term memory: namespaced JSON items with TTL, filters and search \
             (wire-compatible with the LangGraph store API; `ttl` in minutes; namespaces scoped to the caller's tenant)"),
     )

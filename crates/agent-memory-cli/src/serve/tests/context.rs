@@ -47,3 +47,75 @@ async fn bad_count_requests_are_400() {
     let (status, answer) = count(json!({"text": "a", "colour": "blue"})).await;
     assert_eq!((status, answer["code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_request")));
 }
+
+fn hello_conversation() -> serde_json::Value {
+    // With gpt-4o each message is 3 + 1 (role) + 4 ("Hello, world!") = 8 tokens; a request
+    // adds 3 for the reply priming.
+    json!([
+        {"role": "user", "content": "Hello, world!"},
+        {"role": "assistant", "content": "Hello, world!"},
+        {"role": "user", "content": "Hello, world!"},
+    ])
+}
+
+async fn post(uri: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    Harness::keyed().call(Method::POST, uri, Some(ACME_KEY), Some(body)).await
+}
+
+#[tokio::test]
+async fn trim_keeps_the_last_messages_and_the_system_message() {
+    let body = json!({
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {"role": "user", "content": "c"},
+        ],
+        "strategy": "last",
+        "max_messages": 1,
+    });
+    let (status, answer) = post("/context/trim", body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer,
+        json!({
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "c"}],
+            "original_count": 4,
+            "final_count": 2,
+        })
+    );
+}
+
+#[tokio::test]
+async fn trim_by_tokens_keeps_what_fits() {
+    let body = json!({"messages": hello_conversation(), "strategy": "token", "max_tokens": 19, "model": "gpt-4o"});
+    let (status, answer) = post("/context/trim", body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["final_count"], 2);
+    assert_eq!(answer["messages"][0]["role"], "assistant");
+
+    let (status, answer) = post("/context/trim", json!({"messages": hello_conversation(), "strategy": "last"})).await;
+    assert_eq!((status, answer["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_request")));
+}
+
+#[tokio::test]
+async fn fit_trims_to_the_budget_and_injects_the_summary() {
+    let body = json!({"messages": hello_conversation(), "max_tokens": 19, "model": "gpt-4o"});
+    let (status, answer) = post("/context/fit", body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["action"], "trimmed");
+    assert_eq!((answer["tokens"].clone(), answer["exact"].clone()), (json!(19), json!(true)));
+    assert_eq!((answer["original_count"].clone(), answer["final_count"].clone()), (json!(3), json!(2)));
+
+    let body = json!({"messages": hello_conversation(), "max_tokens": 1000, "model": "gpt-4o", "summary": "We met."});
+    let (status, answer) = post("/context/fit", body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["action"], "none");
+    assert_eq!(answer["messages"][0], json!({"role": "system", "content": "[Conversation summary]\nWe met."}));
+    assert_eq!(answer["summary"], "We met.");
+
+    let body =
+        json!({"messages": [{"role": "system", "content": "A long system prompt that cannot fit."}], "max_tokens": 5});
+    let (status, answer) = post("/context/fit", body).await;
+    assert_eq!((status, answer["code"].clone()), (StatusCode::BAD_REQUEST, json!("over_budget")));
+}

@@ -8,13 +8,15 @@ use serde_json::{Value, json};
 
 use super::{ACME_KEY, Harness};
 
-const ROUTES: [(&str, &str); 7] = [
+const ROUTES: [(&str, &str); 9] = [
     ("PUT", "/store/items"),
     ("DELETE", "/store/items"),
     ("POST", "/store/items/search"),
     ("POST", "/store/namespaces"),
     ("POST", "/store/batch"),
     ("POST", "/context/count"),
+    ("POST", "/context/trim"),
+    ("POST", "/context/fit"),
     ("GET", "/store/items"),
 ];
 
@@ -45,6 +47,9 @@ fn json_value() -> impl Strategy<Value = Value> {
                     Just("op".to_owned()),
                     Just("messages".to_owned()),
                     Just("max_depth".to_owned()),
+                    Just("strategy".to_owned()),
+                    Just("max_tokens".to_owned()),
+                    Just("max_messages".to_owned()),
                     "\\PC{0,6}",
                 ],
                 inner,
