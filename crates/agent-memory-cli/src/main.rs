@@ -4,6 +4,7 @@
 //! print JSON, map errors to exit codes (2 for bad input).
 
 mod context_cmd;
+mod embed;
 mod input;
 mod serve;
 mod store;
@@ -36,6 +37,8 @@ enum Command {
     /// Trim or fit conversations.
     #[command(subcommand)]
     Context(context_cmd::ContextCommand),
+    /// Embed texts (one per line) and print one JSON vector per line.
+    Embed(embed::EmbedArgs),
 }
 
 /// Input the user must fix: reported as one line on stderr, exit code 2.
@@ -66,6 +69,19 @@ fn main() -> ExitCode {
         Command::Context(command) => context_cmd::run(command),
         Command::Serve(args) => return run_serve(args),
         Command::Store(args) => return store::run(args),
+        Command::Embed(args) => {
+            return match embed::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(embed::Failure::Usage(e)) => {
+                    eprintln!("agent-memory embed: {e:#}");
+                    ExitCode::from(EXIT_BAD_INPUT)
+                }
+                Err(embed::Failure::Runtime(e)) => {
+                    eprintln!("agent-memory embed: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

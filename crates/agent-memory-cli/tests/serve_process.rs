@@ -102,3 +102,15 @@ fn bad_configuration_is_exit_code_2() {
         "agent-memory: invalid database url \"mysql://x\": expected sqlite:PATH, memory or postgres://…\n"
     );
 }
+
+#[test]
+fn an_unknown_embedder_is_exit_code_2() {
+    let output = agent_memory()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", "memory", "--embedder", "nonsense"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("agent-memory: invalid embedder: "), "stderr: {stderr}");
+    assert!(stderr.contains("nonsense"), "stderr: {stderr}");
+}

@@ -52,8 +52,9 @@ pub(crate) struct ServeArgs {
     /// Database: `sqlite:PATH`, `memory` or `postgres://…` [default: sqlite:agent-memory.db].
     #[arg(long, env = "AGENT_MEMORY_DATABASE_URL", value_name = "URL")]
     pub(crate) database_url: Option<String>,
-    /// Embedder for semantic search: `default` (the built-in one), `none` (keyword search
-    /// only) or `provider[:model]` such as `openai:text-embedding-3-small`.
+    /// Embedder for semantic search: `default` (the built-in static model, offline), `none`
+    /// (keyword search only) or `provider[:model]` such as `openai:text-embedding-3-small`
+    /// (see `agent-memory embed --list`).
     #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "SPEC")]
     pub(crate) embedder: Option<String>,
     /// Chat model for summarization; none by default (summarization endpoints answer 501).

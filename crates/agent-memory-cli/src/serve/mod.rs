@@ -40,7 +40,7 @@ use tracing::Level;
 
 pub(crate) use config::{ConfigError, ServeArgs};
 
-use agent_memory::embed::Embedder;
+use agent_memory::embed::{Embedder, EmbedderOptions};
 use agent_memory::store::MemoryStore;
 use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, ServeConfig};
 use error::ApiError;
@@ -196,30 +196,27 @@ async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Res
         }
     };
     Ok(match embedder_from_spec(&config.embedder)? {
-        Some(embedder) => store.with_embedder(Arc::new(TimedEmbedder::new(embedder, Arc::clone(metrics)))),
-        None => store,
+        Some(embedder) => {
+            tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");
+            store.with_embedder(Arc::new(TimedEmbedder::new(embedder, Arc::clone(metrics))))
+        }
+        None => {
+            tracing::info!("no embedder: search ranks by keywords (BM25)");
+            store
+        }
     })
 }
 
-/// `none`: keyword search only; `default`: the library's built-in embedder, which this
-/// build does not have yet, so keyword search only; otherwise `provider[:model]`
-/// (`hash:64`, `openai:text-embedding-3-small`, …).
+/// `none`: no embedder (keyword search only); otherwise a `provider[:model]` spec for
+/// [`agent_memory::embed::from_spec`]: `default` (the built-in static model, offline),
+/// `hash:64`, `openai:text-embedding-3-small`, `ollama:nomic-embed-text`, …; keys and base
+/// URLs come from the providers' usual environment variables.
 fn embedder_from_spec(spec: &str) -> Result<Option<Arc<dyn Embedder>>, ConfigError> {
     match spec.trim() {
         "none" => Ok(None),
-        "default" => {
-            tracing::info!("no built-in embedding model in this build: search ranks by keywords (BM25)");
-            Ok(None)
-        }
-        spec => {
-            let (provider, model) = match spec.split_once(':') {
-                Some((provider, model)) => (provider, Some(model)),
-                None => (spec, None),
-            };
-            agent_memory::store::resolve_embedder(provider, model)
-                .map(Some)
-                .map_err(|error| ConfigError::Embedder(error.to_string()))
-        }
+        spec => agent_memory::embed::from_spec(spec, &EmbedderOptions::new())
+            .map(Some)
+            .map_err(|error| ConfigError::Embedder(error.to_string())),
     }
 }
 
