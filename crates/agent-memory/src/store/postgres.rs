@@ -281,7 +281,11 @@ impl PostgresBackend {
     }
 
     /// Runs `f` on a pooled connection; retries once on a fresh connection when the
-    /// connection turned out to be closed (a server restart).
+    /// connection turned out to be closed (a server restart, a terminated session).
+    ///
+    /// The retried statement may, in the rare case where the connection broke after the
+    /// server committed it, run twice: writes are idempotent for a given `now` (upserts,
+    /// deletes), except that a repeated delete reports the item as already gone.
     async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, StoreError>
     where
         F: Fn(Object) -> Fut,
@@ -301,6 +305,10 @@ impl PostgresBackend {
                 Ok(value) => return Ok(value),
                 Err(e) if !retried && is_connection_error(&e) => {
                     tracing::debug!(op, error = %e, "postgres connection lost; retrying on a fresh connection");
+                    // A lost connection usually means the server restarted or dropped every
+                    // session: the idle ones are as dead, even if their sockets have not
+                    // reported it yet, so the retry must not pick one of them.
+                    self.pool.retain(|_, _| false);
                     retried = true;
                 }
                 Err(e) => return Err(db_error(op, e)),
