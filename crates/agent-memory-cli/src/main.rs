@@ -3,6 +3,8 @@
 //! A thin shell over the `agent_memory` library: parse arguments, call the library,
 //! print JSON, map errors to exit codes (2 for bad input).
 
+mod store;
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,6 +21,8 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
+    Store(store::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,5 +32,6 @@ fn main() -> ExitCode {
             println!("agent-memory {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Store(args) => store::run(args),
     }
 }

@@ -51,6 +51,8 @@ mod memory_store;
 mod namespace;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;
@@ -73,6 +75,8 @@ pub use namespace::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresBackend, PostgresConfig};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteBackend;
 pub use text::{IndexFields, value_text};
 
 use crate::embed::EmbedError;

@@ -884,8 +884,10 @@ impl StoreBackend for PostgresBackend {
 }
 
 impl MemoryStore {
-    /// A store on PostgreSQL with pgvector at `url`, in schema [`DEFAULT_SCHEMA`], without
-    /// embedder (add one with [`MemoryStore::with_embedder`]). Use
+    /// A store on PostgreSQL with pgvector at `url`, without embedder (add one with
+    /// [`MemoryStore::with_embedder`]). The tables live in schema [`DEFAULT_SCHEMA`], or in
+    /// the one named by a `schema=NAME` parameter of the URL
+    /// (`postgres://u@host/db?schema=team_a`), which is not passed on to the server. Use
     /// [`PostgresBackend::connect`] with [`MemoryStore::new`] for other settings.
     ///
     /// ```no_run
@@ -904,14 +906,49 @@ impl MemoryStore {
     ///
     /// See [`PostgresBackend::connect`].
     pub async fn postgres(url: &str) -> Result<MemoryStore, StoreError> {
-        let backend = PostgresBackend::connect(PostgresConfig::new(url)).await?;
+        let (url, schema) = split_schema_parameter(url);
+        let mut config = PostgresConfig::new(url);
+        if let Some(schema) = schema {
+            config = config.schema(schema);
+        }
+        let backend = PostgresBackend::connect(config).await?;
         Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()))
     }
+}
+
+/// Removes a `schema=NAME` query parameter from a URL: the URL without it, and the name.
+fn split_schema_parameter(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut schema = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("schema=") {
+            Some(name) => schema = Some(name.to_owned()),
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+    (url, schema)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_parameter_is_taken_out_of_the_url() {
+        assert_eq!(split_schema_parameter("postgres://u@h/db"), ("postgres://u@h/db".into(), None));
+        assert_eq!(
+            split_schema_parameter("postgres://u@h/db?schema=a_b"),
+            ("postgres://u@h/db".into(), Some("a_b".into()))
+        );
+        assert_eq!(
+            split_schema_parameter("postgres://u@h/db?sslmode=disable&schema=x&connect_timeout=3"),
+            ("postgres://u@h/db?sslmode=disable&connect_timeout=3".into(), Some("x".into()))
+        );
+    }
 
     #[test]
     fn schema_names_are_plain_identifiers() {
