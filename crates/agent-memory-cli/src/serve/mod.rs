@@ -191,9 +191,9 @@ async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Res
         DatabaseUrl::Sqlite(path) => MemoryStore::sqlite(path)
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display()))?,
-        DatabaseUrl::Postgres(_) => {
-            anyhow::bail!("this build cannot open {}: PostgreSQL support is not compiled in", config.database)
-        }
+        DatabaseUrl::Postgres(url) => MemoryStore::postgres(url)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {}: {error}", config.database))?,
     };
     Ok(match embedder_from_spec(&config.embedder)? {
         Some(embedder) => {
