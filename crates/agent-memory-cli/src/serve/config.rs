@@ -5,7 +5,7 @@
 //! # agent-memory.toml: every field is optional
 //! listen = "127.0.0.1:8080"
 //! database_url = "sqlite:agent-memory.db"   # or "memory", or "postgres://user@host/db"
-//! embedder = "default"
+//! embedder = "default"                       # or "none", "hash:64", "openai:text-embedding-3-small"
 //! chat_model = "openai/gpt-4o-mini"
 //! max_body_bytes = 1048576
 //! request_timeout_secs = 30
@@ -49,7 +49,8 @@ pub(crate) struct ServeArgs {
     /// Address and port to listen on [default: 127.0.0.1:8080]. Port 0 picks a free port.
     #[arg(long, env = "AGENT_MEMORY_LISTEN", value_name = "ADDR")]
     pub(crate) listen: Option<String>,
-    /// Database: `sqlite:PATH`, `memory` or `postgres://…` [default: sqlite:agent-memory.db].
+    /// Database: `sqlite:PATH`, `memory` or `postgres://…[?schema=NAME]`
+    /// [default: sqlite:agent-memory.db]. Several servers may share one PostgreSQL database.
     #[arg(long, env = "AGENT_MEMORY_DATABASE_URL", value_name = "URL")]
     pub(crate) database_url: Option<String>,
     /// Embedder for semantic search: `default` (the built-in static model, offline), `none`
