@@ -58,7 +58,8 @@ pub(crate) struct ServeArgs {
     /// (see `agent-memory embed --list`).
     #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "SPEC")]
     pub(crate) embedder: Option<String>,
-    /// Chat model for summarization; none by default (summarization endpoints answer 501).
+    /// Chat model for summarization (`provider:model`); none by default. Accepted and
+    /// logged; this release has no endpoint that summarizes yet.
     #[arg(long, env = "AGENT_MEMORY_CHAT_MODEL", value_name = "SPEC")]
     pub(crate) chat_model: Option<String>,
     /// API key bound to a tenant, as `TENANT:KEY`; repeat the flag (or separate with commas
