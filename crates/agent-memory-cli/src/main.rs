@@ -6,6 +6,7 @@
 mod context_cmd;
 mod embed;
 mod input;
+mod serve;
 mod store;
 mod tokens_cmd;
 
@@ -25,6 +26,11 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Run the REST service (by default on 127.0.0.1:8080 with a SQLite file in the
+    /// working directory and the built-in embedder).
+    Serve(serve::ServeArgs),
+    /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
+    Store(store::StoreArgs),
     /// Count tokens.
     #[command(subcommand)]
     Tokens(tokens_cmd::TokensCommand),
@@ -33,8 +39,6 @@ enum Command {
     Context(context_cmd::ContextCommand),
     /// Embed texts (one per line) and print one JSON vector per line.
     Embed(embed::EmbedArgs),
-    /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
-    Store(store::StoreArgs),
 }
 
 /// Input the user must fix: reported as one line on stderr, exit code 2.
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         }
         Command::Tokens(command) => tokens_cmd::run(command),
         Command::Context(command) => context_cmd::run(command),
+        Command::Serve(args) => return run_serve(args),
+        Command::Store(args) => return store::run(args),
         Command::Embed(args) => {
             return match embed::run(args) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -76,13 +82,29 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Store(args) => return store::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(BadInput(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn run_serve(args: serve::ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("agent-memory: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("agent-memory: {error:#}");
+            if error.is::<serve::ConfigError>() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::FAILURE }
         }
     }
 }

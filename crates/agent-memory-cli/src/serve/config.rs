@@ -1,0 +1,514 @@
+//! Serve configuration: command-line flags, then environment variables, then an optional
+//! TOML file, then built-in defaults (first one set wins).
+//!
+//! ```toml
+//! # agent-memory.toml: every field is optional
+//! listen = "127.0.0.1:8080"
+//! database_url = "sqlite:agent-memory.db"   # or "memory", or "postgres://user@host/db"
+//! embedder = "default"                       # or "none", "hash:64", "openai:text-embedding-3-small"
+//! chat_model = "openai/gpt-4o-mini"
+//! max_body_bytes = 1048576
+//! request_timeout_secs = 30
+//! log_format = "text"                        # or "json"
+//!
+//! [[api_keys]]
+//! tenant = "acme"
+//! key = "a-long-random-secret"
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Where the server listens unless told otherwise: loopback only, so that a server
+/// started without keys is never reachable from another machine.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The embedded default database: a SQLite file in the working directory.
+pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite:agent-memory.db";
+/// The embedder used unless told otherwise: the library's built-in local one.
+pub(crate) const DEFAULT_EMBEDDER: &str = "default";
+/// The largest request body accepted (1 MiB).
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long one request may take before the server answers 408.
+pub(crate) const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// The shortest API key accepted: shorter ones are guessable.
+const MIN_KEY_LEN: usize = 16;
+
+/// `agent-memory serve` flags. Every flag also reads an `AGENT_MEMORY_*` environment
+/// variable, and falls back to the config file, then to the default shown.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// TOML configuration file; flags and environment variables override its fields.
+    #[arg(long, env = "AGENT_MEMORY_CONFIG", value_name = "PATH")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080]. Port 0 picks a free port.
+    #[arg(long, env = "AGENT_MEMORY_LISTEN", value_name = "ADDR")]
+    pub(crate) listen: Option<String>,
+    /// Database: `sqlite:PATH`, `memory` or `postgres://…[?schema=NAME]`
+    /// [default: sqlite:agent-memory.db]. Several servers may share one PostgreSQL database.
+    #[arg(long, env = "AGENT_MEMORY_DATABASE_URL", value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+    /// Embedder for semantic search: `default` (the built-in static model, offline), `none`
+    /// (keyword search only) or `provider[:model]` such as `openai:text-embedding-3-small`
+    /// (see `agent-memory embed --list`).
+    #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "SPEC")]
+    pub(crate) embedder: Option<String>,
+    /// Chat model for summarization (`provider:model`); none by default. Accepted and
+    /// logged; this release has no endpoint that summarizes yet.
+    #[arg(long, env = "AGENT_MEMORY_CHAT_MODEL", value_name = "SPEC")]
+    pub(crate) chat_model: Option<String>,
+    /// API key bound to a tenant, as `TENANT:KEY`; repeat the flag (or separate with commas
+    /// in the environment variable) for several. Prefer the environment or the config file:
+    /// flags are visible to other local users.
+    #[arg(
+        long = "api-key",
+        env = "AGENT_MEMORY_API_KEYS",
+        value_name = "TENANT:KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub(crate) api_keys: Vec<String>,
+    /// Largest accepted request body in bytes [default: 1048576].
+    #[arg(long, env = "AGENT_MEMORY_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub(crate) max_body_bytes: Option<usize>,
+    /// Seconds a request may run before it is answered with 408 [default: 30].
+    #[arg(long, env = "AGENT_MEMORY_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
+    pub(crate) request_timeout_secs: Option<u64>,
+    /// Log format on stderr [default: text]. The level comes from `RUST_LOG` (default `info`).
+    #[arg(long, env = "AGENT_MEMORY_LOG_FORMAT", value_enum)]
+    pub(crate) log_format: Option<LogFormat>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// The config file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    embedder: Option<String>,
+    chat_model: Option<String>,
+    max_body_bytes: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    log_format: Option<LogFormat>,
+    #[serde(default)]
+    api_keys: Vec<FileApiKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApiKey {
+    tenant: String,
+    key: String,
+}
+
+/// Why the configuration cannot be used. Each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("invalid listen address {0:?}: expected HOST:PORT such as 127.0.0.1:8080")]
+    Listen(String),
+    #[error("invalid database url {0:?}: expected sqlite:PATH, memory or postgres://…")]
+    DatabaseUrl(String),
+    #[error("invalid embedder: {0}")]
+    Embedder(String),
+    #[error("invalid api key {0}")]
+    ApiKey(String),
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    #[error(
+        "refusing to listen on {0} without API keys: anyone who can reach it could read every memory; \
+         configure keys (--api-key TENANT:KEY, AGENT_MEMORY_API_KEYS or [[api_keys]] in the config file) \
+         or listen on a loopback address such as 127.0.0.1"
+    )]
+    ExposedWithoutKeys(SocketAddr),
+}
+
+/// Which database backs the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DatabaseUrl {
+    /// A SQLite file (created when missing).
+    Sqlite(PathBuf),
+    /// Nothing persisted: for tests and trials.
+    Memory,
+    /// A PostgreSQL connection string, kept as given.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub(crate) fn parse(url: &str) -> Result<Self, ConfigError> {
+        if url == "memory" || url == "memory:" {
+            return Ok(Self::Memory);
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(ConfigError::DatabaseUrl(url.to_owned()));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        Err(ConfigError::DatabaseUrl(url.to_owned()))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    /// Shown in logs: never prints a PostgreSQL password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Memory => f.write_str("memory"),
+            Self::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// A tenant: the owner of every namespace reached through one API key.
+///
+/// **Invariant:** 1 to 64 characters from `[A-Za-z0-9_-]`, so it can never contain the
+/// namespace separator or collide with another tenant's prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Tenant(String);
+
+impl Tenant {
+    /// The tenant of a server without keys (loopback only).
+    pub(crate) fn local() -> Self {
+        Self("local".to_owned())
+    }
+
+    pub(crate) fn new(name: &str) -> Result<Self, ConfigError> {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if name.is_empty() || name.len() > 64 || !name.chars().all(valid_char) {
+            return Err(ConfigError::ApiKey(format!(
+                "tenant {name:?}: use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'"
+            )));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Tenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The configured API keys, each bound to one tenant. Only SHA-256 digests are kept, so
+/// a key never sits in memory longer than parsing takes, and a lookup compares digests.
+#[derive(Clone, Default)]
+pub(crate) struct ApiKeys {
+    by_digest: HashMap<[u8; 32], Tenant>,
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeys").field("count", &self.by_digest.len()).finish()
+    }
+}
+
+impl ApiKeys {
+    /// Adds `key` for `tenant`; a key may belong to one tenant only.
+    pub(crate) fn insert(&mut self, tenant: Tenant, key: &str) -> Result<(), ConfigError> {
+        if key.len() < MIN_KEY_LEN {
+            return Err(ConfigError::ApiKey(format!(
+                "for tenant {tenant}: keys must have at least {MIN_KEY_LEN} characters"
+            )));
+        }
+        if key.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
+            return Err(ConfigError::ApiKey(format!(
+                "for tenant {tenant}: keys must not contain whitespace, control characters or commas"
+            )));
+        }
+        match self.by_digest.insert(digest(key), tenant.clone()) {
+            Some(previous) if previous != tenant => Err(ConfigError::ApiKey(format!(
+                "bound to two tenants ({previous} and {tenant}): give each tenant its own key"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Parses `TENANT:KEY`.
+    pub(crate) fn insert_pair(&mut self, pair: &str) -> Result<(), ConfigError> {
+        let Some((tenant, key)) = pair.split_once(':') else {
+            return Err(ConfigError::ApiKey("entry: expected TENANT:KEY".to_owned()));
+        };
+        self.insert(Tenant::new(tenant.trim())?, key.trim())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_digest.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_digest.len()
+    }
+
+    /// The tenant `key` belongs to, if any.
+    pub(crate) fn tenant_of(&self, key: &str) -> Option<&Tenant> {
+        self.by_digest.get(&digest(key))
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Limits on what one request may carry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_body_bytes: usize,
+    pub(crate) request_timeout: Duration,
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeConfig {
+    pub(crate) listen: SocketAddr,
+    pub(crate) database: DatabaseUrl,
+    pub(crate) embedder: String,
+    pub(crate) chat_model: Option<String>,
+    pub(crate) api_keys: ApiKeys,
+    pub(crate) limits: Limits,
+    pub(crate) log_format: LogFormat,
+}
+
+impl ServeConfig {
+    /// Resolves flags and environment (already merged by clap) over the config file over
+    /// the defaults, and validates the result.
+    pub(crate) fn resolve(args: ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_text = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = parse_listen(&listen_text)?;
+        let database = DatabaseUrl::parse(
+            args.database_url.as_deref().or(file.database_url.as_deref()).unwrap_or(DEFAULT_DATABASE_URL),
+        )?;
+        let mut api_keys = ApiKeys::default();
+        if args.api_keys.is_empty() {
+            for entry in &file.api_keys {
+                api_keys.insert(Tenant::new(&entry.tenant)?, &entry.key)?;
+            }
+        } else {
+            for pair in args.api_keys.iter().filter(|pair| !pair.trim().is_empty()) {
+                api_keys.insert_pair(pair)?;
+            }
+        }
+        let max_body_bytes = args.max_body_bytes.or(file.max_body_bytes).unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 {
+            return Err(ConfigError::Zero("max_body_bytes"));
+        }
+        let timeout_secs =
+            args.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS);
+        if timeout_secs == 0 {
+            return Err(ConfigError::Zero("request_timeout_secs"));
+        }
+        let config = Self {
+            listen,
+            database,
+            embedder: args.embedder.or(file.embedder).unwrap_or_else(|| DEFAULT_EMBEDDER.to_owned()),
+            chat_model: args.chat_model.or(file.chat_model).filter(|model| !model.is_empty()),
+            api_keys,
+            limits: Limits { max_body_bytes, request_timeout: Duration::from_secs(timeout_secs) },
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+        };
+        config.check_exposure()?;
+        Ok(config)
+    }
+
+    /// A server without keys answers every request as one tenant: it may only be
+    /// reachable from this machine.
+    fn check_exposure(&self) -> Result<(), ConfigError> {
+        if self.api_keys.is_empty() && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::ExposedWithoutKeys(self.listen));
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile { path: path.to_owned(), source })?;
+    toml::from_str(&text)
+        .map_err(|error| ConfigError::ParseFile { path: path.to_owned(), message: error.message().to_owned() })
+}
+
+/// Accepts `HOST:PORT` with an IP address, or `localhost:PORT`.
+fn parse_listen(text: &str) -> Result<SocketAddr, ConfigError> {
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if let Some(port) = text.strip_prefix("localhost:")
+        && let Ok(port) = port.parse::<u16>()
+    {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    Err(ConfigError::Listen(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn resolve(args: ServeArgs) -> Result<ServeConfig, ConfigError> {
+        ServeConfig::resolve(args)
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_loopback_server() {
+        let config = resolve(ServeArgs::default()).expect("defaults are valid");
+        assert_eq!(config.listen, "127.0.0.1:8080".parse::<SocketAddr>().expect("address"));
+        assert_eq!(config.database, DatabaseUrl::Sqlite(PathBuf::from("agent-memory.db")));
+        assert_eq!(config.embedder, "default");
+        assert_eq!(config.chat_model, None);
+        assert!(config.api_keys.is_empty());
+        assert_eq!(config.limits.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.limits.request_timeout, Duration::from_secs(30));
+        assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn refuses_a_public_address_without_keys() {
+        let args = ServeArgs { listen: Some("0.0.0.0:8080".into()), ..ServeArgs::default() };
+        let error = resolve(args).expect_err("must refuse");
+        assert!(matches!(error, ConfigError::ExposedWithoutKeys(_)));
+        assert!(error.to_string().starts_with("refusing to listen on 0.0.0.0:8080 without API keys"));
+    }
+
+    #[test]
+    fn accepts_a_public_address_with_keys() {
+        let args = ServeArgs {
+            listen: Some("0.0.0.0:9000".into()),
+            api_keys: vec!["acme:0123456789abcdef".into()],
+            ..ServeArgs::default()
+        };
+        let config = resolve(args).expect("keys make it safe");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.api_keys.tenant_of("0123456789abcdef"), Some(&Tenant::new("acme").expect("tenant")));
+        assert_eq!(config.api_keys.tenant_of("0123456789abcdeX"), None);
+    }
+
+    #[test]
+    fn ipv6_loopback_and_localhost_are_loopback() {
+        for listen in ["[::1]:8080", "localhost:8080"] {
+            let args = ServeArgs { listen: Some(listen.into()), ..ServeArgs::default() };
+            assert!(resolve(args).expect("loopback").listen.ip().is_loopback(), "{listen}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_keys_and_tenants() {
+        let cases = [
+            ("acme:short", "invalid api key for tenant acme: keys must have at least 16 characters"),
+            ("no-colon-here-at-all", "invalid api key entry: expected TENANT:KEY"),
+            ("a/b:0123456789abcdef", "invalid api key tenant \"a/b\": use 1 to 64 characters"),
+            (":0123456789abcdef", "invalid api key tenant \"\": use 1 to 64 characters"),
+        ];
+        for (pair, expected) in cases {
+            let args = ServeArgs { api_keys: vec![pair.into()], ..ServeArgs::default() };
+            let message = resolve(args).expect_err(pair).to_string();
+            assert!(message.starts_with(expected), "{pair}: {message}");
+        }
+        let args = ServeArgs {
+            api_keys: vec!["a:0123456789abcdef".into(), "b:0123456789abcdef".into()],
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            resolve(args).expect_err("shared key").to_string(),
+            "invalid api key bound to two tenants (a and b): give each tenant its own key"
+        );
+    }
+
+    #[test]
+    fn parses_database_urls() {
+        assert_eq!(DatabaseUrl::parse("sqlite:/tmp/x.db").expect("url"), DatabaseUrl::Sqlite("/tmp/x.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite://rel.db").expect("url"), DatabaseUrl::Sqlite("rel.db".into()));
+        assert_eq!(DatabaseUrl::parse("memory").expect("url"), DatabaseUrl::Memory);
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u:p@h/db").expect("url"),
+            DatabaseUrl::Postgres("postgresql://u:p@h/db".into())
+        );
+        for bad in ["", "sqlite:", "mysql://h/db", "agent-memory.db"] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            DatabaseUrl::Postgres("postgres://u:secret@h:5432/db".into()).to_string(),
+            "postgres://u:***@h:5432/db"
+        );
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(
+            file,
+            r#"
+listen = "127.0.0.1:7000"
+database_url = "memory"
+max_body_bytes = 2048
+log_format = "json"
+
+[[api_keys]]
+tenant = "filetenant"
+key = "file-key-0123456789"
+"#
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            listen: Some("127.0.0.1:7001".into()),
+            ..ServeArgs::default()
+        };
+        let config = resolve(args).expect("valid");
+        assert_eq!(config.listen.port(), 7001);
+        assert_eq!(config.database, DatabaseUrl::Memory);
+        assert_eq!(config.limits.max_body_bytes, 2048);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.api_keys.tenant_of("file-key-0123456789").map(Tenant::as_str), Some("filetenant"));
+    }
+
+    #[test]
+    fn unknown_file_fields_are_errors() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(file, "lsiten = \"127.0.0.1:1\"").expect("write");
+        let args = ServeArgs { config: Some(file.path().to_owned()), ..ServeArgs::default() };
+        let message = resolve(args).expect_err("typo").to_string();
+        assert!(message.contains("unknown field `lsiten`"), "{message}");
+    }
+}

@@ -1,0 +1,266 @@
+//! `agent-memory serve`: the REST service over the library.
+//!
+//! A thin shell: handlers validate wire DTOs, call library functions and map errors to
+//! JSON. [`router`] builds the whole application from an [`AppState`], so tests drive it
+//! with `tower::ServiceExt::oneshot` without a socket; [`run`] adds the listener, logging
+//! and graceful shutdown.
+//!
+//! Modules, in reading order: `config` (flags, environment, file), `error` (JSON errors),
+//! `extract` (JSON/query extractors with JSON rejections), `auth` (API keys → tenant),
+//! `tenancy` (tenant-scoped namespaces), `store` (the LangGraph-compatible store API),
+//! `context` (count, trim, fit),
+//! `health`, `metrics`, `whoami`, `openapi`.
+
+mod auth;
+mod config;
+mod context;
+mod error;
+mod extract;
+mod health;
+mod metrics;
+mod openapi;
+mod store;
+mod tenancy;
+mod whoami;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_http::LatencyUnit;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub(crate) use config::{ConfigError, ServeArgs};
+
+use agent_memory::embed::{Embedder, EmbedderOptions};
+use agent_memory::store::MemoryStore;
+use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, ServeConfig};
+use error::ApiError;
+use metrics::{Metrics, TimedEmbedder};
+
+/// Everything a request handler may use; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    api_keys: ApiKeys,
+    limits: Limits,
+    store: MemoryStore,
+    metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub(crate) fn new(api_keys: ApiKeys, limits: Limits, store: MemoryStore, metrics: Arc<Metrics>) -> Self {
+        Self { inner: Arc::new(StateInner { api_keys, limits, store, metrics }) }
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn api_keys(&self) -> &ApiKeys {
+        &self.inner.api_keys
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    pub(crate) fn store(&self) -> &MemoryStore {
+        &self.inner.store
+    }
+}
+
+/// The whole HTTP application.
+///
+/// Open routes: `/healthz`, `/readyz`, `/openapi.json`, `/metrics`. Every other route sits behind
+/// [`auth::require_tenant`]. Around all of them: a body size limit, a request timeout
+/// (408), panics turned into JSON 500s, JSON 404/405 fallbacks and a tracing span per
+/// request.
+pub(crate) fn router(state: AppState) -> Router {
+    let limits = state.limits();
+    let tenant_routes = Router::new()
+        .route("/whoami", get(whoami::whoami))
+        .route("/store/items", get(store::get_item).put(store::put_item).delete(store::delete_item))
+        .route("/store/items/search", post(store::search_items))
+        .route("/store/namespaces", post(store::list_namespaces))
+        .route("/store/batch", post(store::batch))
+        .route("/context/count", post(context::count))
+        .route("/context/trim", post(context::trim))
+        .route("/context/fit", post(context::fit))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_tenant));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/metrics", get(metrics::metrics))
+        .merge(tenant_routes)
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .fallback(error::not_found_fallback)
+        .method_not_allowed_fallback(error::method_not_allowed_fallback)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        tenant = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
+        )
+        .with_state(state)
+}
+
+/// Answers 408 (JSON) when a request runs longer than the configured timeout.
+async fn request_timeout(State(timeout): State<Duration>, request: Request, next: Next) -> Result<Response, ApiError> {
+    tokio::time::timeout(timeout, next.run(request)).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the request took longer than {} s", timeout.as_secs()),
+        )
+    })
+}
+
+/// Resolves the configuration, opens the database, listens, and serves until SIGINT or
+/// SIGTERM; in-flight requests finish before it returns.
+///
+/// Prints one line on stdout once listening: `listening on http://ADDR` (with the real
+/// port when the configured one is 0), so scripts and tests know where to connect.
+///
+/// # Errors
+///
+/// A [`ConfigError`] for an unusable configuration (exit code 2), any other error when
+/// the database cannot be opened or the address cannot be bound.
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig::resolve(args)?;
+    init_logging(config.log_format);
+    let metrics = Arc::new(Metrics::new());
+    let store = open_store(&config, &metrics).await?;
+    // Expired items are invisible at once; the sweeper reclaims their space.
+    let sweeper = store.start_sweeper(SWEEP_INTERVAL)?;
+    let state = AppState::new(config.api_keys.clone(), config.limits, store, metrics);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        %address,
+        database = %config.database,
+        embedder = %config.embedder,
+        chat_model = config.chat_model.as_deref().unwrap_or("none"),
+        api_keys = config.api_keys.len(),
+        "agent-memory serving"
+    );
+    if config.api_keys.is_empty() {
+        tracing::warn!("no API keys configured: every request acts as tenant `local`; listening on loopback only");
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on http://{address}")?;
+    stdout.flush()?;
+    drop(stdout);
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    sweeper.stop();
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// How often expired items are physically removed.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Opens the configured database with the configured embedder.
+async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Result<MemoryStore> {
+    let store = match &config.database {
+        DatabaseUrl::Memory => MemoryStore::in_memory(),
+        DatabaseUrl::Sqlite(path) => MemoryStore::sqlite(path)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display()))?,
+        DatabaseUrl::Postgres(url) => MemoryStore::postgres(url)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {}: {error}", config.database))?,
+    };
+    Ok(match embedder_from_spec(&config.embedder)? {
+        Some(embedder) => {
+            tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");
+            store.with_embedder(Arc::new(TimedEmbedder::new(embedder, Arc::clone(metrics))))
+        }
+        None => {
+            tracing::info!("no embedder: search ranks by keywords (BM25)");
+            store
+        }
+    })
+}
+
+/// `none`: no embedder (keyword search only); otherwise a `provider[:model]` spec for
+/// [`agent_memory::embed::from_spec`]: `default` (the built-in static model, offline),
+/// `hash:64`, `openai:text-embedding-3-small`, `ollama:nomic-embed-text`, …; keys and base
+/// URLs come from the providers' usual environment variables.
+fn embedder_from_spec(spec: &str) -> Result<Option<Arc<dyn Embedder>>, ConfigError> {
+    match spec.trim() {
+        "none" => Ok(None),
+        spec => agent_memory::embed::from_spec(spec, &EmbedderOptions::new())
+            .map(Some)
+            .map_err(|error| ConfigError::Embedder(error.to_string())),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // A second initialisation (only possible in tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, finishing in-flight requests"),
+        () = terminate => tracing::info!("SIGTERM received, finishing in-flight requests"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

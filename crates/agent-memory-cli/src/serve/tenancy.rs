@@ -1,0 +1,103 @@
+//! Tenant scoping: the namespace a client names is stored under its tenant's label.
+//!
+//! A client of tenant `acme` that writes to `["user_1", "prefs"]` writes to the store's
+//! `["acme", "user_1", "prefs"]`; every read, search and listing is confined to the
+//! `["acme"]` prefix, and the tenant label is stripped from everything returned.
+//!
+//! **Invariants:** every namespace or prefix handed to the store goes through
+//! [`scope_namespace`] or [`scope_prefix`], so it starts with the caller's tenant; every
+//! namespace handed back goes through [`unscope`], which refuses one of another tenant.
+//! Tenant names are namespace labels themselves (see `config::Tenant`), so the mapping is
+//! injective: two tenants never share a stored namespace.
+
+use agent_memory::store::{MAX_DEPTH, Namespace, NamespacePrefix};
+
+use super::config::Tenant;
+use super::error::ApiError;
+
+/// The most labels a client namespace may have: the store's limit less the tenant label.
+pub(crate) const MAX_CLIENT_DEPTH: usize = MAX_DEPTH - 1;
+
+/// The stored namespace for the client's `labels` (at least one).
+pub(crate) fn scope_namespace(tenant: &Tenant, labels: &[String]) -> Result<Namespace, ApiError> {
+    if labels.is_empty() {
+        return Err(ApiError::invalid_namespace("a namespace needs at least one label"));
+    }
+    let prefix = scope_prefix(tenant, labels)?;
+    Namespace::new(prefix.labels().iter().cloned()).map_err(|error| ApiError::invalid_namespace(error.to_string()))
+}
+
+/// The stored prefix for the client's prefix `labels` (possibly none: all of the tenant).
+pub(crate) fn scope_prefix(tenant: &Tenant, labels: &[String]) -> Result<NamespacePrefix, ApiError> {
+    if labels.len() > MAX_CLIENT_DEPTH {
+        return Err(ApiError::invalid_namespace(format!(
+            "a namespace has at most {MAX_CLIENT_DEPTH} labels, got {}",
+            labels.len()
+        )));
+    }
+    // Validate the client's labels on their own, so that messages never mention the tenant.
+    NamespacePrefix::new(labels.iter().cloned()).map_err(|error| ApiError::invalid_namespace(strip_kind(&error)))?;
+    NamespacePrefix::new(std::iter::once(tenant.as_str().to_owned()).chain(labels.iter().cloned()))
+        .map_err(|error| ApiError::invalid_namespace(strip_kind(&error)))
+}
+
+/// The client's view of a stored namespace: without the tenant label.
+///
+/// # Errors
+///
+/// An internal error if `namespace` is not the tenant's (a scoping bug): it is never shown.
+pub(crate) fn unscope(tenant: &Tenant, namespace: &Namespace) -> Result<Vec<String>, ApiError> {
+    match namespace.labels().split_first() {
+        Some((first, rest)) if first == tenant.as_str() => Ok(rest.to_vec()),
+        _ => Err(ApiError::internal(format!("the store returned a namespace outside tenant {tenant}"))),
+    }
+}
+
+/// `invalid namespace: label 1 is empty` → `label 1 is empty` (the code says the kind).
+fn strip_kind(error: &agent_memory::store::StoreError) -> String {
+    let text = error.to_string();
+    text.strip_prefix("invalid namespace: ").map(str::to_owned).unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acme() -> Tenant {
+        Tenant::new("acme").expect("tenant")
+    }
+
+    fn labels(items: &[&str]) -> Vec<String> {
+        items.iter().map(|label| (*label).to_owned()).collect()
+    }
+
+    #[test]
+    fn namespaces_are_stored_under_the_tenant_and_returned_without_it() {
+        let stored = scope_namespace(&acme(), &labels(&["user_1", "prefs"])).expect("valid");
+        assert_eq!(stored.labels(), ["acme", "user_1", "prefs"]);
+        assert_eq!(unscope(&acme(), &stored).expect("own"), ["user_1", "prefs"]);
+        assert_eq!(scope_prefix(&acme(), &[]).expect("root").labels(), ["acme"]);
+    }
+
+    #[test]
+    fn another_tenants_namespace_is_never_unscoped() {
+        let theirs = Namespace::new(["globex", "user_1"]).expect("namespace");
+        assert_eq!(unscope(&acme(), &theirs).expect_err("foreign").into_parts().0, "internal");
+    }
+
+    #[test]
+    fn bad_client_namespaces_are_rejected_without_naming_the_tenant() {
+        let empty = scope_namespace(&acme(), &[]).expect_err("empty").into_parts();
+        assert_eq!(empty, ("invalid_namespace", "a namespace needs at least one label".to_owned()));
+        let too_deep = vec!["x".to_owned(); MAX_CLIENT_DEPTH + 1];
+        let deep = scope_namespace(&acme(), &too_deep).expect_err("deep").into_parts();
+        assert_eq!(
+            deep,
+            ("invalid_namespace", format!("a namespace has at most 31 labels, got {}", MAX_CLIENT_DEPTH + 1))
+        );
+        let (code, message) = scope_namespace(&acme(), &labels(&["ok", ""])).expect_err("empty label").into_parts();
+        assert_eq!(code, "invalid_namespace");
+        assert!(!message.contains("acme"), "{message}");
+        assert!(scope_namespace(&acme(), &vec!["x".to_owned(); MAX_CLIENT_DEPTH]).is_ok());
+    }
+}

@@ -1,0 +1,207 @@
+//! The store endpoints: exact answers for the LangGraph-shaped routes and the batch route.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use super::{ACME_KEY, Harness};
+
+const T0_TEXT: &str = "2023-11-14T22:13:20.000000+00:00";
+
+async fn put(harness: &Harness, namespace: &[&str], key: &str, value: serde_json::Value) -> serde_json::Value {
+    let body = json!({"namespace": namespace, "key": key, "value": value});
+    let (status, answer) = harness.call(Method::PUT, "/store/items", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+#[tokio::test]
+async fn put_then_get_round_trips_with_rfc3339_times() {
+    let harness = Harness::keyed();
+    let stored = put(&harness, &["user_123", "prefs"], "language", json!({"preference": "Python"})).await;
+    let expected = json!({
+        "namespace": ["user_123", "prefs"],
+        "key": "language",
+        "value": {"preference": "Python"},
+        "created_at": T0_TEXT,
+        "updated_at": T0_TEXT,
+    });
+    assert_eq!(stored, expected);
+
+    let (status, got) =
+        harness.call(Method::GET, "/store/items?namespace=user_123.prefs&key=language", Some(ACME_KEY), None).await;
+    assert_eq!((status, got), (StatusCode::OK, expected));
+
+    // The JSON-array form reaches labels that contain dots.
+    put(&harness, &["v1.2", "x"], "k", json!({"a": 1})).await;
+    let uri = "/store/items?namespace=%5B%22v1.2%22%2C%22x%22%5D&key=k";
+    let (status, got) = harness.call(Method::GET, uri, Some(ACME_KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got["namespace"], json!(["v1.2", "x"]));
+}
+
+#[tokio::test]
+async fn an_update_keeps_created_at_and_moves_updated_at() {
+    let harness = Harness::keyed();
+    put(&harness, &["n"], "k", json!({"v": 1})).await;
+    harness.clock.advance(90.0);
+    let updated = put(&harness, &["n"], "k", json!({"v": 2})).await;
+    assert_eq!(updated["created_at"], T0_TEXT);
+    assert_eq!(updated["updated_at"], "2023-11-14T22:14:50.000000+00:00");
+    assert_eq!(updated["value"], json!({"v": 2}));
+}
+
+#[tokio::test]
+async fn ttl_is_in_minutes_and_expired_items_are_gone() {
+    let harness = Harness::keyed();
+    let body = json!({"namespace": ["n"], "key": "k", "value": {"v": 1}, "ttl": 2});
+    let (status, stored) = harness.call(Method::PUT, "/store/items", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["expires_at"], "2023-11-14T22:15:20.000000+00:00");
+
+    harness.clock.advance(119.0);
+    let (status, _) = harness.call(Method::GET, "/store/items?namespace=n&key=k", Some(ACME_KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    harness.clock.advance(1.0);
+    let (status, body) = harness.call(Method::GET, "/store/items?namespace=n&key=k", Some(ACME_KEY), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, json!({"code": "not_found", "message": "no item \"k\" in namespace [\"n\"]"}));
+}
+
+#[tokio::test]
+async fn refresh_ttl_on_get_pushes_expiry_back() {
+    let harness = Harness::keyed();
+    let body = json!({"namespace": ["n"], "key": "k", "value": {"v": 1}, "ttl": 1});
+    harness.call(Method::PUT, "/store/items", Some(ACME_KEY), Some(body)).await;
+    harness.clock.advance(50.0);
+    let (status, item) =
+        harness.call(Method::GET, "/store/items?namespace=n&key=k&refresh_ttl=true", Some(ACME_KEY), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(item["expires_at"], "2023-11-14T22:15:10.000000+00:00");
+}
+
+#[tokio::test]
+async fn delete_reports_whether_it_removed_something() {
+    let harness = Harness::keyed();
+    put(&harness, &["n"], "k", json!({"v": 1})).await;
+    let body = json!({"namespace": ["n"], "key": "k"});
+    let (status, answer) = harness.call(Method::DELETE, "/store/items", Some(ACME_KEY), Some(body.clone())).await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({"deleted": true})));
+    let (status, answer) = harness.call(Method::DELETE, "/store/items", Some(ACME_KEY), Some(body)).await;
+    assert_eq!((status, answer), (StatusCode::OK, json!({"deleted": false})));
+    let (status, _) = harness.call(Method::GET, "/store/items?namespace=n&key=k", Some(ACME_KEY), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn search_by_prefix_filter_and_query() {
+    let harness = Harness::keyed();
+    put(&harness, &["docs", "a"], "d1", json!({"text": "rust borrow checker", "lang": "en"})).await;
+    harness.clock.advance(1.0);
+    put(&harness, &["docs", "b"], "d2", json!({"text": "python data science", "lang": "en"})).await;
+    harness.clock.advance(1.0);
+    put(&harness, &["docs", "b"], "d3", json!({"text": "rust et python", "lang": "fr"})).await;
+    put(&harness, &["other"], "o1", json!({"text": "rust everywhere", "lang": "en"})).await;
+
+    let keys = |answer: &serde_json::Value| -> Vec<String> {
+        answer["items"].as_array().expect("items").iter().map(|i| i["key"].as_str().expect("key").to_owned()).collect()
+    };
+
+    // No query: recency order, no score.
+    let body = json!({"namespace_prefix": ["docs"]});
+    let (status, answer) = harness.call(Method::POST, "/store/items/search", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys(&answer), ["d3", "d2", "d1"]);
+    assert!(answer["items"][0].get("score").is_none());
+
+    // Filter and pagination.
+    let body = json!({"namespace_prefix": ["docs"], "filter": {"lang": "en"}, "limit": 1, "offset": 1});
+    let (_, answer) = harness.call(Method::POST, "/store/items/search", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(keys(&answer), ["d1"]);
+
+    // A keyword query ranks and scores.
+    let body = json!({"namespace_prefix": ["docs"], "query": "borrow checker", "mode": "keyword"});
+    let (status, answer) = harness.call(Method::POST, "/store/items/search", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys(&answer), ["d1"]);
+    let score = answer["items"][0]["score"].as_f64().expect("score");
+    assert!(score > 0.0 && score < 1.0, "{score}");
+
+    // The empty prefix is the whole tenant.
+    let (_, answer) = harness.call(Method::POST, "/store/items/search", Some(ACME_KEY), Some(json!({}))).await;
+    assert_eq!(keys(&answer).len(), 4);
+}
+
+#[tokio::test]
+async fn list_namespaces_with_prefix_suffix_and_depth() {
+    let harness = Harness::keyed();
+    for namespace in [&["users", "u1", "prefs"][..], &["users", "u2", "prefs"], &["users", "u2", "facts"], &["app"]] {
+        put(&harness, namespace, "k", json!({"v": 1})).await;
+    }
+    let list = |body: serde_json::Value| {
+        let harness = &harness;
+        async move {
+            let (status, answer) = harness.call(Method::POST, "/store/namespaces", Some(ACME_KEY), Some(body)).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer
+        }
+    };
+    assert_eq!(
+        list(json!({})).await,
+        json!({"namespaces": [["app"], ["users", "u1", "prefs"], ["users", "u2", "facts"], ["users", "u2", "prefs"]]})
+    );
+    assert_eq!(
+        list(json!({"prefix": ["users"], "max_depth": 2})).await,
+        json!({"namespaces": [["users", "u1"], ["users", "u2"]]})
+    );
+    assert_eq!(
+        list(json!({"suffix": ["prefs"]})).await,
+        json!({"namespaces": [["users", "u1", "prefs"], ["users", "u2", "prefs"]]})
+    );
+    assert_eq!(list(json!({"limit": 1, "offset": 1})).await, json!({"namespaces": [["users", "u1", "prefs"]]}));
+    assert_eq!(list(json!({"max_depth": 1})).await, json!({"namespaces": [["app"], ["users"]]}));
+}
+
+#[tokio::test]
+async fn batch_runs_every_kind_of_operation_in_order() {
+    let harness = Harness::keyed();
+    let body = json!({"ops": [
+        {"op": "put", "namespace": ["n"], "key": "a", "value": {"text": "alpha"}},
+        {"op": "put", "namespace": ["n"], "key": "b", "value": {"text": "beta"}, "ttl": 1},
+        {"op": "get", "namespace": ["n"], "key": "a"},
+        {"op": "get", "namespace": ["n"], "key": "missing"},
+        {"op": "delete", "namespace": ["n"], "key": "a"},
+        {"op": "search", "namespace_prefix": ["n"]},
+        {"op": "list_namespaces"},
+    ]});
+    let (status, answer) = harness.call(Method::POST, "/store/batch", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let item_a = json!({"namespace": ["n"], "key": "a", "value": {"text": "alpha"}, "created_at": T0_TEXT, "updated_at": T0_TEXT});
+    let item_b = json!({"namespace": ["n"], "key": "b", "value": {"text": "beta"}, "created_at": T0_TEXT,
+        "updated_at": T0_TEXT, "expires_at": "2023-11-14T22:14:20.000000+00:00"});
+    assert_eq!(
+        answer,
+        json!({"results": [
+            item_a, item_b, item_a, null, {"deleted": true}, {"items": [item_b]}, {"namespaces": [["n"]]}
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_batch_operation_runs_nothing() {
+    let harness = Harness::keyed();
+    let body = json!({"ops": [
+        {"op": "put", "namespace": ["n"], "key": "a", "value": {"v": 1}},
+        {"op": "put", "namespace": ["n"], "key": "b", "value": [1, 2]},
+    ]});
+    let (status, answer) = harness.call(Method::POST, "/store/batch", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["code"], "invalid_value");
+    assert!(answer["message"].as_str().expect("message").starts_with("ops[1]: invalid value"), "{answer}");
+    let (status, _) = harness.call(Method::GET, "/store/items?namespace=n&key=a", Some(ACME_KEY), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the valid first op must not have run");
+
+    let ops: Vec<_> = (0..101).map(|i| json!({"op": "get", "namespace": ["n"], "key": format!("k{i}")})).collect();
+    let (status, answer) = harness.call(Method::POST, "/store/batch", Some(ACME_KEY), Some(json!({"ops": ops}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer, json!({"code": "invalid_request", "message": "a batch has at most 100 operations, got 101"}));
+}

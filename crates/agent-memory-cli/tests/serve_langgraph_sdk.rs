@@ -1,0 +1,170 @@
+//! The official LangGraph Python SDK (`langgraph-sdk` on PyPI), unchanged, against
+//! `agent-memory serve`: `client.store.put_item / get_item / delete_item / search_items /
+//! list_namespaces`, sync and async clients, two tenants.
+//!
+//! The SDK lives in a virtual environment set up by `scripts/deps/langgraph-sdk.sh`
+//! (`AGENT_MEMORY_TEST_LANGGRAPH_PYTHON` names its python; when unset, this test runs the
+//! script itself, which does nothing when the environment is already there).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const ACME_KEY: &str = "acme-secret-0123456789";
+const GLOBEX_KEY: &str = "globex-secret-0123456789";
+
+/// The client script: every observation goes into one JSON object on stdout.
+const SCRIPT: &str = r#"
+import asyncio, json, sys
+from langgraph_sdk import get_client, get_sync_client
+from langgraph_sdk.errors import NotFoundError, AuthenticationError, BadRequestError
+
+url, acme_key, globex_key = sys.argv[1:4]
+acme = get_sync_client(url=url, api_key=acme_key)
+globex = get_sync_client(url=url, api_key=globex_key)
+out = {}
+
+acme.store.put_item(["users", "u1", "prefs"], key="language", value={"preference": "Python", "level": 3})
+acme.store.put_item(["users", "u1", "facts"], key="editor", value={"text": "uses VS Code with Vim keys", "level": 1})
+acme.store.put_item(["users", "u2", "prefs"], key="language", value={"preference": "Rust", "level": 5}, ttl=60)
+
+item = acme.store.get_item(["users", "u1", "prefs"], key="language")
+out["get"] = {k: item[k] for k in ("namespace", "key", "value")}
+out["get_has_times"] = all(isinstance(item[k], str) and item[k].endswith("+00:00") for k in ("created_at", "updated_at"))
+out["get_refresh"] = acme.store.get_item(["users", "u2", "prefs"], key="language", refresh_ttl=True)["value"]
+
+found = acme.store.search_items(["users"], filter={"level": {"$gte": 3}}, limit=10)
+out["search_filter"] = sorted(i["key"] + "@" + ".".join(i["namespace"]) for i in found["items"])
+found = acme.store.search_items(["users"], query="vim keys", limit=1)
+out["search_query"] = [(i["key"], i["score"] > 0) for i in found["items"]]
+out["search_paged"] = len(acme.store.search_items([], limit=2, offset=1)["items"])
+
+out["namespaces"] = acme.store.list_namespaces()["namespaces"]
+out["namespaces_depth"] = acme.store.list_namespaces(prefix=["users"], max_depth=2)["namespaces"]
+out["namespaces_suffix"] = acme.store.list_namespaces(suffix=["prefs"])["namespaces"]
+
+# The other tenant sees nothing of acme's and cannot delete it.
+out["globex_search"] = globex.store.search_items([])["items"]
+out["globex_namespaces"] = globex.store.list_namespaces()["namespaces"]
+try:
+    globex.store.get_item(["users", "u1", "prefs"], key="language")
+    out["globex_get"] = "found"
+except NotFoundError as e:
+    out["globex_get"] = e.code
+globex.store.delete_item(["users", "u1", "prefs"], key="language")
+out["after_globex_delete"] = acme.store.get_item(["users", "u1", "prefs"], key="language")["value"]
+
+acme.store.delete_item(["users", "u1", "prefs"], key="language")
+try:
+    acme.store.get_item(["users", "u1", "prefs"], key="language")
+    out["after_delete"] = "found"
+except NotFoundError as e:
+    out["after_delete"] = [e.status_code, e.code]
+
+try:
+    acme.store.put_item(["users"], key="bad", value={"x": 1}, ttl=-5)
+    out["bad_ttl"] = "accepted"
+except BadRequestError as e:
+    out["bad_ttl"] = [e.status_code, e.code]
+
+try:
+    get_sync_client(url=url, api_key="wrong-key-0123456789").store.list_namespaces()
+    out["wrong_key"] = "accepted"
+except AuthenticationError as e:
+    out["wrong_key"] = [e.status_code, e.code]
+
+async def async_round_trip():
+    client = get_client(url=url, api_key=acme_key)
+    await client.store.put_item(["async"], key="k", value={"v": "async"})
+    item = await client.store.get_item(["async"], key="k")
+    await client.store.delete_item(["async"], key="k")
+    return item["value"]
+
+out["async"] = asyncio.run(async_round_trip())
+print(json.dumps(out))
+"#;
+
+/// The python of the SDK's virtual environment.
+fn sdk_python() -> PathBuf {
+    if let Ok(python) = std::env::var("AGENT_MEMORY_TEST_LANGGRAPH_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let output = Command::new("bash")
+        .arg(root.join("scripts/deps/langgraph-sdk.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/deps/langgraph-sdk.sh");
+    assert!(output.status.success(), "scripts/deps/langgraph-sdk.sh failed: the LangGraph SDK is required");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let python = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("export AGENT_MEMORY_TEST_LANGGRAPH_PYTHON="))
+        .expect("the script prints the python path");
+    PathBuf::from(python)
+}
+
+/// `agent-memory serve` with its defaults (a SQLite file in the working directory) on a
+/// free loopback port, with two tenants' keys.
+fn start_server(workdir: &Path) -> (Child, String) {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AGENT_MEMORY_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"))
+        .current_dir(workdir)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(workdir.join("server.log")).expect("log file"))
+        .spawn()
+        .expect("spawn agent-memory serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
+    let url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+    (child, url)
+}
+
+#[test]
+fn the_official_langgraph_sdk_works_unchanged() {
+    let python = sdk_python();
+    let workdir = tempfile::tempdir().expect("temp dir");
+    let (mut server, url) = start_server(workdir.path());
+    let output = Command::new(&python)
+        .args(["-c", SCRIPT, &url, ACME_KEY, GLOBEX_KEY])
+        .env_remove("LANGGRAPH_API_KEY")
+        .env_remove("LANGSMITH_API_KEY")
+        .env_remove("LANGCHAIN_API_KEY")
+        .output()
+        .expect("run the SDK script");
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let exit = server.wait().expect("wait for the server");
+    assert!(output.status.success(), "the SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    let observed: Value = serde_json::from_slice(&output.stdout).expect("JSON observations");
+    let expected = json!({
+        "get": {"namespace": ["users", "u1", "prefs"], "key": "language", "value": {"preference": "Python", "level": 3}},
+        "get_has_times": true,
+        "get_refresh": {"preference": "Rust", "level": 5},
+        "search_filter": ["language@users.u1.prefs", "language@users.u2.prefs"],
+        "search_query": [["editor", true]],
+        "search_paged": 2,
+        "namespaces": [["users", "u1", "facts"], ["users", "u1", "prefs"], ["users", "u2", "prefs"]],
+        "namespaces_depth": [["users", "u1"], ["users", "u2"]],
+        "namespaces_suffix": [["users", "u1", "prefs"], ["users", "u2", "prefs"]],
+        "globex_search": [],
+        "globex_namespaces": [],
+        "globex_get": "not_found",
+        "after_globex_delete": {"preference": "Python", "level": 3},
+        "after_delete": [404, "not_found"],
+        "bad_ttl": [400, "invalid_ttl"],
+        "wrong_key": [401, "unauthorized"],
+        "async": {"v": "async"},
+    });
+    assert_eq!(observed, expected);
+    assert_eq!(exit.code(), Some(0), "the server shuts down cleanly");
+    assert!(workdir.path().join("agent-memory.db").is_file(), "the default database is ./agent-memory.db");
+}

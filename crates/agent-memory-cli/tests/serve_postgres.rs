@@ -1,0 +1,123 @@
+//! Two `agent-memory serve` processes on one PostgreSQL database give consistent results:
+//! what one writes, the other reads, searches, lists and deletes, and tenants stay apart.
+//!
+//! The server's URL comes from `AGENT_MEMORY_TEST_PG_URL` or `DATABASE_URL` (set by
+//! `scripts/setup-test-deps`); when neither is set, `scripts/deps/postgres.sh start` starts
+//! the project's throwaway server. Each run uses its own schema (`amtest_…`, which the
+//! store's PostgreSQL tests drop once stale).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+const ACME_KEY: &str = "acme-secret-0123456789";
+const GLOBEX_KEY: &str = "globex-secret-0123456789";
+
+fn database_url() -> String {
+    for var in ["AGENT_MEMORY_TEST_PG_URL", "DATABASE_URL"] {
+        if let Ok(url) = std::env::var(var)
+            && !url.trim().is_empty()
+        {
+            return url;
+        }
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/deps/postgres.sh");
+    let output = Command::new("bash").arg(&script).arg("start").output().expect("run scripts/deps/postgres.sh");
+    assert!(output.status.success(), "no DATABASE_URL and {} failed", script.display());
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .find_map(|line| line.strip_prefix("export AGENT_MEMORY_TEST_PG_URL=").map(str::to_owned))
+        .expect("the script prints the URL")
+}
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(url: &str) -> Self {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AGENT_MEMORY_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--embedder", "hash:64"])
+            .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn agent-memory serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+        let address = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
+        Self { child, address }
+    }
+
+    /// One HTTP/1.1 request with a JSON body; returns the status and the JSON answer.
+    fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.address).expect("connect");
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nx-api-key: {key}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            self.address,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("receive");
+        let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("status");
+        let text = response.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
+        (status, serde_json::from_str(text).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_servers_on_one_database_agree() {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
+    let base = database_url();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}schema=amtest_serve_{}_{}", nanos / 1_000_000_000, std::process::id());
+    let a = Server::start(&url);
+    let b = Server::start(&url);
+    assert_eq!(a.call("GET", "/readyz", ACME_KEY, None), (200, json!({"status": "ready"})));
+
+    let put = json!({"namespace": ["users", "u1"], "key": "lang", "value": {"text": "prefers Rust for systems work"}});
+    let (status, stored) = a.call("PUT", "/store/items", ACME_KEY, Some(put));
+    assert_eq!(status, 200, "{stored}");
+
+    // B reads what A wrote, exactly.
+    let (status, read) = b.call("GET", "/store/items?namespace=users.u1&key=lang", ACME_KEY, None);
+    assert_eq!((status, &read), (200, &stored));
+    let (_, found) = b.call("POST", "/store/items/search", ACME_KEY, Some(json!({"query": "rust systems"})));
+    assert_eq!(found["items"][0]["key"], "lang", "{found}");
+    let (_, listed) = b.call("POST", "/store/namespaces", ACME_KEY, Some(json!({})));
+    assert_eq!(listed, json!({"namespaces": [["users", "u1"]]}));
+
+    // The other tenant sees nothing through either server.
+    for server in [&a, &b] {
+        let (status, _) = server.call("GET", "/store/items?namespace=users.u1&key=lang", GLOBEX_KEY, None);
+        assert_eq!(status, 404);
+        assert_eq!(server.call("POST", "/store/items/search", GLOBEX_KEY, Some(json!({}))).1, json!({"items": []}));
+    }
+
+    // A delete through B is seen by A.
+    let delete = json!({"namespace": ["users", "u1"], "key": "lang"});
+    assert_eq!(b.call("DELETE", "/store/items", ACME_KEY, Some(delete)), (200, json!({"deleted": true})));
+    assert_eq!(a.call("GET", "/store/items?namespace=users.u1&key=lang", ACME_KEY, None).0, 404);
+}
