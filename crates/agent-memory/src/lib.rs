@@ -33,6 +33,7 @@ pub mod context;
 pub mod embed;
 pub mod message;
 pub mod models;
+pub mod recall;
 pub mod store;
 pub mod summarize;
 pub mod tokens;
