@@ -7,27 +7,37 @@
 //! * Each chunk is stored as its messages, whole ([`ConversationChunk`]); what is embedded
 //!   and keyword-indexed is a clean transcript with the date and topic
 //!   ([`ConversationChunk::search_text`]).
-//! * [`format_tool_output`] renders results as the recall tool answers.
+//! * [`ConversationMemory`] indexes and searches them on a [`crate::store::MemoryStore`]
+//!   (keyword BM25, semantic or hybrid), per user, with session, date and score filters
+//!   applied before the limit.
+//! * [`create_memory_tool`] makes the `recall_past_conversations` tool;
+//!   [`format_tool_output`] renders results as it answers.
 //! * [`read_conversations`] reads the JSONL import format; [`locomo`] reads the LoCoMo
 //!   benchmark for the retrieval evaluation.
 
 mod chunk;
+mod date;
 mod import;
 pub mod locomo;
+mod memory;
 mod result;
 mod tool;
 mod transcript;
 
 pub use chunk::{ChunkingOptions, PlannedChunk, chunk_id, chunk_messages};
+pub use date::parse_date;
 pub use import::{ConversationRecord, read_conversations};
+pub use memory::{CONVERSATIONS_LABEL, ConversationMemory, RecallQuery};
 pub use result::{ConversationChunk, SearchResult};
 pub use tool::{
-    DEFAULT_TOOL_DESCRIPTION, DEFAULT_TOOL_NAME, MISSING_USER_TEXT, NO_RESULTS_TEXT, ToolOutputOptions,
-    format_tool_output, tool_input_schema,
+    DEFAULT_TOOL_DESCRIPTION, DEFAULT_TOOL_NAME, MISSING_USER_TEXT, NO_RESULTS_TEXT, RecallTool, ToolOutputOptions,
+    create_memory_tool, format_tool_output, tool_input_schema,
 };
 pub use transcript::{message_label, metadata_header, role_label};
 
 use crate::embed::EmbedError;
+use crate::store::StoreError;
+use crate::summarize::SummarizeError;
 
 /// Why a conversation-recall operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +63,12 @@ pub enum RecallError {
     /// The embedder failed.
     #[error(transparent)]
     Embed(#[from] EmbedError),
+    /// The store rejected the request or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The summarizer failed.
+    #[error(transparent)]
+    Summarize(#[from] SummarizeError),
 }
 
 impl RecallError {

@@ -25,6 +25,12 @@ pub struct ConversationChunk {
     pub summary: Option<String>,
     /// The metadata given when the conversation was indexed.
     pub metadata: Map<String, Value>,
+    /// The conversation's date, `YYYY-MM-DD`: read from `metadata.date` (see
+    /// [`super::parse_date`]), else the day it was indexed; `None` when `metadata.date` is
+    /// not a recognisable date. Date-range searches compare it.
+    pub date: Option<String>,
+    /// When the chunk was stored (Unix seconds).
+    pub created_at: f64,
 }
 
 impl ConversationChunk {
@@ -38,6 +44,7 @@ impl ConversationChunk {
     ///     chunk_id: "c".into(), user_id: "u".into(), session_id: "s".into(), offset: 0,
     ///     messages: vec![], text: "Human: Message 4\nHuman: Message 5".into(), summary: None,
     ///     metadata: json!({"topic": "t", "date": "2025-01-01"}).as_object().unwrap().clone(),
+    ///     date: Some("2025-01-01".into()), created_at: 0.0,
     /// };
     /// assert_eq!(chunk.context(), "[Topic: t, Date: 2025-01-01]\n\nHuman: Message 4\nHuman: Message 5");
     /// ```
@@ -50,12 +57,13 @@ impl ConversationChunk {
         render_search_text(&self.metadata, self.summary.as_deref(), &self.text)
     }
 
-    /// The stored JSON value of this chunk (everything but the user id and chunk id, which
-    /// the store's namespace and key hold).
+    /// The stored JSON value of this chunk (everything but the user id, chunk id and
+    /// creation time, which the store's namespace, key and item hold).
     pub fn to_value(&self) -> Value {
         json!({
             "session_id": self.session_id,
             "offset": self.offset,
+            "date": self.date,
             "text": self.text,
             "summary": self.summary,
             "metadata": self.metadata,
@@ -63,15 +71,15 @@ impl ConversationChunk {
         })
     }
 
-    /// Reads a chunk back from its stored value.
-    ///
-    /// # Errors
-    ///
-    /// [`RecallError::Corrupt`] when the value is not one that [`ConversationChunk::to_value`]
-    /// wrote.
-    pub fn from_value(user_id: &str, chunk_id: &str, value: &Value) -> Result<ConversationChunk, RecallError> {
+    /// Reads a chunk back from its stored value; [`RecallError::Corrupt`] when the value is
+    /// not one that [`ConversationChunk::to_value`] wrote.
+    pub(crate) fn from_value(
+        user_id: &str,
+        chunk_id: &str,
+        created_at: f64,
+        map: &Map<String, Value>,
+    ) -> Result<ConversationChunk, RecallError> {
         let corrupt = |what: &str| RecallError::Corrupt(format!("chunk {chunk_id:?} of user {user_id:?}: {what}"));
-        let map = value.as_object().ok_or_else(|| corrupt("not a JSON object"))?;
         let text_field = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
         let session_id = text_field("session_id").ok_or_else(|| corrupt("no session_id"))?;
         let text = text_field("text").ok_or_else(|| corrupt("no text"))?;
@@ -92,6 +100,8 @@ impl ConversationChunk {
             text,
             summary: text_field("summary"),
             metadata,
+            date: text_field("date"),
+            created_at,
         })
     }
 }
@@ -101,15 +111,16 @@ impl ConversationChunk {
 pub struct SearchResult {
     /// The chunk found.
     pub chunk: ConversationChunk,
-    /// Its relevance, higher is better (the store's score for the chosen search mode).
-    pub score: f32,
+    /// Its relevance, higher is better: the store's score for the search mode (see
+    /// [`crate::store::SearchMode`]).
+    pub score: f64,
     /// [`ConversationChunk::context`], rendered once.
     pub context: String,
 }
 
 impl SearchResult {
     /// A result for `chunk` with `score`, rendering its context.
-    pub fn new(chunk: ConversationChunk, score: f32) -> SearchResult {
+    pub fn new(chunk: ConversationChunk, score: f64) -> SearchResult {
         let context = chunk.context();
         SearchResult { chunk, score, context }
     }
@@ -137,14 +148,16 @@ mod tests {
             text: "Human: weather in Paris?".into(),
             summary: Some("asked for weather".into()),
             metadata: json!({"topic": "weather"}).as_object().unwrap().clone(),
+            date: Some("2025-01-15".into()),
+            created_at: 12.5,
         };
-        let back = ConversationChunk::from_value("u", "abc", &chunk.to_value()).unwrap();
+        let back = ConversationChunk::from_value("u", "abc", 12.5, chunk.to_value().as_object().unwrap()).unwrap();
         assert_eq!(back, chunk);
     }
 
     #[test]
     fn corrupt_values_are_errors() {
-        let err = ConversationChunk::from_value("u", "k", &json!({"text": "x"})).unwrap_err();
+        let err = ConversationChunk::from_value("u", "k", 0.0, json!({"text": "x"}).as_object().unwrap()).unwrap_err();
         assert_eq!(err.to_string(), "stored chunk is corrupt: chunk \"k\" of user \"u\": no session_id");
     }
 }

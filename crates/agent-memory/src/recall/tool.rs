@@ -1,9 +1,9 @@
-//! The text of the `recall_past_conversations` tool: its name, description, input schema
-//! and output, exactly as the reference writes them (reference §1.9).
+//! The `recall_past_conversations` tool: its name, description, input schema and output,
+//! exactly as the reference writes them (reference §1.9).
 
 use serde_json::{Value, json};
 
-use super::SearchResult;
+use super::{ConversationMemory, RecallQuery, SearchResult};
 
 /// The tool's default name.
 pub const DEFAULT_TOOL_NAME: &str = "recall_past_conversations";
@@ -80,6 +80,144 @@ pub fn format_tool_output(results: &[SearchResult], options: ToolOutputOptions) 
     match options.max_chars {
         Some(max_chars) => truncate_with_ellipsis(text, max_chars),
         None => text,
+    }
+}
+
+/// A recall tool for one user's past conversations (the seed's `create_memory_tool`, which
+/// in Rust is async and so also its `create_memory_tool_async`).
+///
+/// The user is fixed when the tool is created, so the model cannot reach another user's
+/// conversations.
+///
+/// ```
+/// use agent_memory::message::Message;
+/// use agent_memory::recall::{create_memory_tool, ConversationMemory, DEFAULT_TOOL_NAME};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), agent_memory::recall::RecallError> {
+/// let memory = ConversationMemory::in_memory();
+/// let metadata = json!({"topic": "caching"});
+/// let messages = [Message::user("Redis evicts our sessions"), Message::assistant("Raise maxmemory and use volatile-lru.")];
+/// memory.index_conversation("user_123", "s1", &messages, metadata.as_object().unwrap()).await?;
+///
+/// let tool = create_memory_tool(memory, Some("user_123")).limit(3).return_scores(true);
+/// assert_eq!(tool.name(), DEFAULT_TOOL_NAME);
+/// let answer = tool.call(&json!({"query": "redis sessions"})).await;
+/// assert!(answer.starts_with("### Result 1\n**Score:** "));
+/// assert!(answer.ends_with("[Topic: caching]\n\nHuman: Redis evicts our sessions\nAssistant: Raise maxmemory and use volatile-lru."));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RecallTool {
+    memory: ConversationMemory,
+    user_id: Option<String>,
+    name: String,
+    description: String,
+    limit: usize,
+    min_score: Option<f64>,
+    output: ToolOutputOptions,
+}
+
+/// Creates the recall tool over `memory` for `user_id`, with the reference's defaults:
+/// name `recall_past_conversations`, its description, 3 results, no score threshold, no
+/// scores shown, no length cap. Without a user id the tool answers with
+/// [`MISSING_USER_TEXT`].
+pub fn create_memory_tool(memory: ConversationMemory, user_id: Option<&str>) -> RecallTool {
+    RecallTool {
+        memory,
+        user_id: user_id.map(str::to_owned),
+        name: DEFAULT_TOOL_NAME.to_owned(),
+        description: DEFAULT_TOOL_DESCRIPTION.to_owned(),
+        limit: RecallTool::DEFAULT_LIMIT,
+        min_score: None,
+        output: ToolOutputOptions::default(),
+    }
+}
+
+impl RecallTool {
+    /// The reference's default number of results.
+    pub const DEFAULT_LIMIT: usize = 3;
+
+    /// Sets the tool's name.
+    pub fn with_name(mut self, name: impl Into<String>) -> RecallTool {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the tool's description.
+    pub fn with_description(mut self, description: impl Into<String>) -> RecallTool {
+        self.description = description.into();
+        self
+    }
+
+    /// Sets how many results the tool returns at most.
+    pub fn limit(mut self, limit: usize) -> RecallTool {
+        self.limit = limit;
+        self
+    }
+
+    /// Keeps only results scoring at least `min_score`.
+    pub fn min_score(mut self, min_score: f64) -> RecallTool {
+        self.min_score = Some(min_score);
+        self
+    }
+
+    /// Shows each result's score.
+    pub fn return_scores(mut self, return_scores: bool) -> RecallTool {
+        self.output.return_scores = return_scores;
+        self
+    }
+
+    /// Caps the answer at `max_chars` characters.
+    pub fn max_chars(mut self, max_chars: usize) -> RecallTool {
+        self.output.max_chars = Some(max_chars);
+        self
+    }
+
+    /// The tool's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tool's description.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The user whose conversations the tool searches.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    /// The tool's input schema ([`tool_input_schema`]).
+    pub fn input_schema(&self) -> Value {
+        tool_input_schema()
+    }
+
+    /// Runs the tool on its JSON arguments (`{"query": …}`); errors are answered as text
+    /// starting with `Error:`, for the model to read.
+    pub async fn call(&self, arguments: &Value) -> String {
+        match arguments.get("query").and_then(Value::as_str) {
+            Some(query) => self.recall(query).await,
+            None => "Error: the tool needs a string argument \"query\".".to_owned(),
+        }
+    }
+
+    /// Searches for `query` and renders the answer (see [`format_tool_output`]).
+    pub async fn recall(&self, query: &str) -> String {
+        let Some(user_id) = &self.user_id else {
+            return MISSING_USER_TEXT.to_owned();
+        };
+        let mut search = RecallQuery::new(query).limit(self.limit);
+        if let Some(min_score) = self.min_score {
+            search = search.min_score(min_score);
+        }
+        match self.memory.search(user_id, &search).await {
+            Ok(results) => format_tool_output(&results, self.output),
+            Err(err) => format!("Error: {err}"),
+        }
     }
 }
 
