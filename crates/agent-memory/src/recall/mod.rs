@@ -17,6 +17,7 @@
 
 mod chunk;
 mod date;
+pub mod eval;
 mod import;
 pub mod locomo;
 mod memory;
