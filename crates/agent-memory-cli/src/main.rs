@@ -3,6 +3,8 @@
 //! A thin shell over the `agent_memory` library: parse arguments, call the library,
 //! print JSON, map errors to exit codes (2 for bad input).
 
+mod embed;
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,6 +21,8 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Embed texts (one per line) and print one JSON vector per line.
+    Embed(embed::EmbedArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,5 +32,16 @@ fn main() -> ExitCode {
             println!("agent-memory {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Embed(args) => match embed::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(embed::Failure::Usage(e)) => {
+                eprintln!("agent-memory embed: {e:#}");
+                ExitCode::from(2)
+            }
+            Err(embed::Failure::Runtime(e)) => {
+                eprintln!("agent-memory embed: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

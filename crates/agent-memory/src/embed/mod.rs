@@ -4,14 +4,41 @@
 //! text into vectors: hosted APIs, local transformer models, the built-in static model, or
 //! the deterministic [`HashEmbedder`] used in tests and examples.
 //!
+//! Choose one by name, the way the Python library does (`embedding_provider="openai"`,
+//! `embedding_model="text-embedding-3-small"`), with [`from_provider`]:
+//!
+//! | provider (aliases) | default model | key (environment) | base URL |
+//! |---|---|---|---|
+//! | `openai` | `text-embedding-3-small` | `OPENAI_API_KEY` | `OPENAI_BASE_URL` or `https://api.openai.com/v1` |
+//! | `openai-compatible` (`vllm`, `lmstudio`, `llamacpp`) | none | optional | required (`…/v1`) |
+//! | `ollama` | `nomic-embed-text` | none | `OLLAMA_HOST` or `http://localhost:11434` |
+//! | `voyage` (`voyageai`, `anthropic`) | `voyage-3` | `VOYAGE_API_KEY` | `https://api.voyageai.com/v1` |
+//! | `cohere` | `embed-english-v3.0` | `COHERE_API_KEY`, `CO_API_KEY` | `https://api.cohere.com/v2` |
+//! | `gemini` (`google`, `google_genai`) | `text-embedding-004` | `GEMINI_API_KEY`, `GOOGLE_API_KEY`, `GOOGLE_GENAI_API_KEY` | `https://generativelanguage.googleapis.com/v1beta` |
+//! | `huggingface` (`local`, `sentence-transformers`; feature `local-embeddings`) | `sentence-transformers/all-MiniLM-L6-v2` | none | a folder or the HuggingFace cache |
+//! | `hash` | `64` (the dimension) | none | none |
+//!
+//! Hosted providers batch to the provider's limits, retry 429 and 5xx answers (and
+//! timeouts) with exponential backoff that honours `Retry-After`, and fail with an
+//! [`EmbedError::Provider`] that names the provider and the cause. [`CachedEmbedder`] wraps
+//! any embedder so that a text already embedded by the same model is never sent again.
+//!
 //! **Invariant:** every vector is stored together with [`Embedder::model_id`], so a change
 //! of model is detected and vectors of different models are never compared.
 
+mod cache;
 mod hash;
+mod hosted;
+#[cfg(feature = "local-embeddings")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local-embeddings")))]
+pub mod local;
+mod provider;
 
 use std::fmt;
 
+pub use cache::{CacheStats, CachedEmbedder};
 pub use hash::HashEmbedder;
+pub use provider::{EmbedderOptions, ProviderInfo, connect, detect_provider, from_provider, from_spec, providers};
 
 /// Why embedding failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +75,10 @@ pub trait Embedder: Send + Sync + fmt::Debug {
     fn model_id(&self) -> &str;
 
     /// The length of every vector this embedder returns.
+    ///
+    /// A hosted model whose size is neither in the built-in table nor configured (an
+    /// Ollama or OpenAI-compatible model, say) reports 0 until its first successful call;
+    /// [`connect`] makes that call up front.
     fn dimensions(&self) -> usize;
 
     /// Embeds `texts`, one vector per text.
@@ -57,6 +88,13 @@ pub trait Embedder: Send + Sync + fmt::Debug {
     async fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let mut vectors = self.embed(&[text.to_owned()]).await?;
         vectors.pop().ok_or_else(|| EmbedError::Model("the embedder returned no vector".into()))
+    }
+
+    /// Embeds a search query. Providers that embed queries and documents differently
+    /// (Cohere's and Voyage's `input_type`, Gemini's `taskType`) override this; the default
+    /// is [`Embedder::embed_one`].
+    async fn embed_query(&self, query: &str) -> Result<Vec<f32>, EmbedError> {
+        self.embed_one(query).await
     }
 }
 
