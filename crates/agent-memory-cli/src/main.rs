@@ -4,6 +4,7 @@
 //! print JSON, map errors to exit codes (2 for bad input).
 
 mod embed;
+mod store;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ enum Command {
     Version,
     /// Embed texts (one per line) and print one JSON vector per line.
     Embed(embed::EmbedArgs),
+    /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
+    Store(store::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +46,6 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Store(args) => store::run(args),
     }
 }

@@ -167,6 +167,16 @@ impl ConversationMemory {
         ConversationMemory::new(MemoryStore::in_memory())
     }
 
+    /// Conversation memory in the SQLite file at `path` (created if missing).
+    ///
+    /// # Errors
+    ///
+    /// [`RecallError::Store`] when the file cannot be opened.
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<ConversationMemory, RecallError> {
+        Ok(ConversationMemory::new(MemoryStore::sqlite(path).await?))
+    }
+
     /// Conversation memory on the store at `url` (see [`MemoryStore::open`]).
     ///
     /// # Errors

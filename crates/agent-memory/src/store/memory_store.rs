@@ -363,7 +363,32 @@ impl MemoryStore {
         MemoryStore::new(Arc::new(MemoryBackend::new()), StoreOptions::default())
     }
 
-    /// Opens a store by URL: `memory:`. Other schemes are
+    /// A store in the SQLite file at `path` (created if missing), without embedder.
+    ///
+    /// ```
+    /// use agent_memory::store::MemoryStore;
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = MemoryStore::sqlite(dir.path().join("memories.db")).await?;
+    /// store.put("notes", "n1", json!({"text": "hello"}), None).await?;
+    /// assert_eq!(store.count("notes").await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the file cannot be opened or migrated.
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<MemoryStore, StoreError> {
+        let backend = super::SqliteBackend::open(path.as_ref()).await?;
+        Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()))
+    }
+
+    /// Opens a store by URL: `memory:`, `sqlite:PATH` (or a bare path). Other schemes are
     /// [`StoreError::Config`] errors naming what is supported in this build.
     ///
     /// # Errors
@@ -373,7 +398,18 @@ impl MemoryStore {
         if url == "memory" || url == "memory:" {
             return Ok(MemoryStore::in_memory());
         }
-        Err(StoreError::Config(format!("unsupported store url {url:?} (this build supports memory:)")))
+        #[cfg(feature = "sqlite")]
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(StoreError::Config("sqlite: needs a file path, e.g. sqlite:./agent-memory.db".into()));
+            }
+            return MemoryStore::sqlite(path).await;
+        }
+        #[cfg(feature = "sqlite")]
+        if !url.contains("://") {
+            return MemoryStore::sqlite(url).await;
+        }
+        Err(StoreError::Config(format!("unsupported store url {url:?} (this build supports memory: and sqlite:PATH)")))
     }
 
     /// The same store with `embedder` for semantic and hybrid search. Items written before

@@ -49,6 +49,8 @@ pub mod keyword;
 mod memory;
 mod memory_store;
 mod namespace;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;
@@ -69,6 +71,8 @@ pub use memory_store::{
 pub use namespace::{
     IntoNamespace, IntoNamespacePrefix, LABEL_SEPARATOR, MAX_DEPTH, MAX_LABEL_BYTES, Namespace, NamespacePrefix,
 };
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteBackend;
 pub use text::{IndexFields, value_text};
 
 use crate::embed::EmbedError;
