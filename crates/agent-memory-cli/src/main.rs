@@ -3,7 +3,9 @@
 //! A thin shell over the `agent_memory` library: parse arguments, call the library,
 //! print JSON, map errors to exit codes (2 for bad input).
 
+mod conversations;
 mod embed;
+mod eval;
 mod store;
 
 use std::process::ExitCode;
@@ -26,6 +28,10 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
     Store(store::StoreArgs),
+    /// Past conversations: import (JSONL), search, sessions, delete.
+    Conversations(conversations::ConversationsArgs),
+    /// Retrieval benchmarks (LoCoMo).
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +53,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Store(args) => store::run(args),
+        Command::Conversations(args) => conversations::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
