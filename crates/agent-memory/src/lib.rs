@@ -8,6 +8,8 @@
 //! * **long-term memory**: a namespaced key-value store with TTL and semantic + keyword
 //!   search on in-memory, SQLite and PostgreSQL backends ([`store`]), fed by embedders
 //!   ([`embed`]);
+//! * **agents**: chat models over OpenAI-compatible and Anthropic APIs ([`llm`]), an agent
+//!   loop with tools and middleware ([`agent`]) and conversation sessions ([`session`]);
 //! * **the conversation model** shared by all of them ([`message`]).
 //!
 //! See `ARCHITECTURE.md` in the repository for the map of the code.
@@ -29,11 +31,14 @@
 //! # Ok::<(), agent_memory::trim::TrimError>(())
 //! ```
 
+pub mod agent;
 pub mod context;
 pub mod embed;
+pub mod llm;
 pub mod message;
 pub mod models;
 pub mod recall;
+pub mod session;
 pub mod store;
 pub mod summarize;
 pub mod tokens;

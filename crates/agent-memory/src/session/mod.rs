@@ -1,0 +1,111 @@
+//! Sessions: conversation threads keyed by `session_id` (the seed's "Session" side of
+//! "Session vs Memory").
+//!
+//! [`SessionStore`] is the seam an [`Agent`](crate::agent::Agent) keeps its history in;
+//! [`InMemorySessions`] is the in-process implementation. A session holds the messages of
+//! one thread in order (the agent's system prompt is not stored; it is added at each run).
+//!
+//! ```
+//! use agent_memory::message::Message;
+//! use agent_memory::session::{InMemorySessions, SessionStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), agent_memory::session::SessionError> {
+//! let sessions = InMemorySessions::new();
+//! sessions.append("thread_123", &[Message::user("Hi, I'm Bob"), Message::assistant("Hi Bob!")]).await?;
+//! assert_eq!(sessions.load("thread_123").await?.len(), 2);
+//! assert_eq!(sessions.load("thread_456").await?, vec![]);
+//! assert_eq!(sessions.list().await?[0].message_count, 2);
+//! assert!(sessions.delete("thread_123").await?);
+//! # Ok(())
+//! # }
+//! ```
+
+mod memory;
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use crate::message::Message;
+
+pub use memory::InMemorySessions;
+
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The session id is empty, too long or holds control characters.
+    #[error("invalid session id {id:?}: {reason}")]
+    InvalidId {
+        /// The rejected id.
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The storage backend failed.
+    #[error("session storage failed: {0}")]
+    Backend(String),
+}
+
+/// The longest session id accepted, in bytes.
+pub const MAX_SESSION_ID_BYTES: usize = 256;
+
+/// Checks a session id: 1 to [`MAX_SESSION_ID_BYTES`] bytes, no control characters.
+///
+/// ```
+/// use agent_memory::session::validate_session_id;
+/// assert!(validate_session_id("thread_123").is_ok());
+/// assert_eq!(validate_session_id("").unwrap_err().to_string(), "invalid session id \"\": it is empty");
+/// ```
+pub fn validate_session_id(id: &str) -> Result<(), SessionError> {
+    let reason = if id.is_empty() {
+        "it is empty"
+    } else if id.len() > MAX_SESSION_ID_BYTES {
+        "it is longer than 256 bytes"
+    } else if id.chars().any(char::is_control) {
+        "it contains control characters"
+    } else {
+        return Ok(());
+    };
+    Err(SessionError::InvalidId { id: id.to_owned(), reason })
+}
+
+/// What [`SessionStore::list`] says about one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The session's id.
+    pub session_id: String,
+    /// How many messages it holds.
+    pub message_count: usize,
+    /// When its first messages were stored.
+    pub created_at: SystemTime,
+    /// When it last changed.
+    pub updated_at: SystemTime,
+}
+
+/// Storage for conversation threads keyed by session id.
+///
+/// Contract (checked by the conformance tests for every backend): an unknown session
+/// loads as empty; `append` keeps order across calls; `replace` with an empty list leaves
+/// an empty session; `list` is sorted by session id and shows only sessions that exist;
+/// `delete` returns whether the session existed; ids are checked with
+/// [`validate_session_id`].
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Adds `messages` to the end of the session, creating it if needed.
+    async fn append(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError>;
+
+    /// The session's messages in order; empty for an unknown session.
+    async fn load(&self, session_id: &str) -> Result<Vec<Message>, SessionError>;
+
+    /// Replaces the session's messages (for example with a summarized history), creating
+    /// the session if needed.
+    async fn replace(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError>;
+
+    /// Every session, sorted by id.
+    async fn list(&self) -> Result<Vec<SessionInfo>, SessionError>;
+
+    /// Deletes a session; returns whether it existed.
+    async fn delete(&self, session_id: &str) -> Result<bool, SessionError>;
+}
