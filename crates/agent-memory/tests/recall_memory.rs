@@ -416,3 +416,18 @@ async fn invalid_ids_and_blank_queries_are_errors() {
     let err = memory.search("u", &RecallQuery::new("  ")).await.unwrap_err();
     assert_eq!(err.to_string(), "invalid conversation memory options: the search query must not be blank");
 }
+
+#[tokio::test]
+async fn summaries_come_from_a_chat_model_through_the_llm_summarizer() {
+    use agent_memory::llm::ScriptedChat;
+    use agent_memory::summarize::LlmSummarizer;
+
+    let model = Arc::new(ScriptedChat::new([Message::assistant("They discussed roasting a chicken.")]));
+    let memory = keyword_memory().with_summarizer(Arc::new(LlmSummarizer::new(model.clone())));
+    memory.index_conversation("u", "s", &cooking_conversation(), &none()).await.unwrap();
+    let chunks = memory.session_chunks("u", "s").await.unwrap();
+    assert_eq!(chunks[0].summary.as_deref(), Some("They discussed roasting a chicken."));
+    assert_eq!(model.requests().len(), 1, "one model call per chunk");
+    let results = memory.search("u", &RecallQuery::new("discussed")).await.unwrap();
+    assert_eq!(results.len(), 1, "the summary is searched");
+}

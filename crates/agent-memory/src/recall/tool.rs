@@ -1,9 +1,11 @@
 //! The `recall_past_conversations` tool: its name, description, input schema and output,
 //! exactly as the reference writes them (reference §1.9).
 
+use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{ConversationMemory, RecallQuery, SearchResult};
+use crate::agent::{Tool, ToolError};
 
 /// The tool's default name.
 pub const DEFAULT_TOOL_NAME: &str = "recall_past_conversations";
@@ -90,6 +92,7 @@ pub fn format_tool_output(results: &[SearchResult], options: ToolOutputOptions) 
 /// conversations.
 ///
 /// ```
+/// use agent_memory::agent::Tool;
 /// use agent_memory::message::Message;
 /// use agent_memory::recall::{create_memory_tool, ConversationMemory, DEFAULT_TOOL_NAME};
 /// use serde_json::json;
@@ -103,7 +106,7 @@ pub fn format_tool_output(results: &[SearchResult], options: ToolOutputOptions) 
 ///
 /// let tool = create_memory_tool(memory, Some("user_123")).limit(3).return_scores(true);
 /// assert_eq!(tool.name(), DEFAULT_TOOL_NAME);
-/// let answer = tool.call(&json!({"query": "redis sessions"})).await;
+/// let answer = tool.call(json!({"query": "redis sessions"})).await.unwrap();
 /// assert!(answer.starts_with("### Result 1\n**Score:** "));
 /// assert!(answer.ends_with("[Topic: caching]\n\nHuman: Redis evicts our sessions\nAssistant: Raise maxmemory and use volatile-lru."));
 /// # Ok(())
@@ -176,47 +179,52 @@ impl RecallTool {
         self
     }
 
-    /// The tool's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The tool's description.
-    pub fn description(&self) -> &str {
-        &self.description
-    }
-
     /// The user whose conversations the tool searches.
     pub fn user_id(&self) -> Option<&str> {
         self.user_id.as_deref()
     }
 
-    /// The tool's input schema ([`tool_input_schema`]).
-    pub fn input_schema(&self) -> Value {
-        tool_input_schema()
-    }
-
-    /// Runs the tool on its JSON arguments (`{"query": …}`); errors are answered as text
-    /// starting with `Error:`, for the model to read.
-    pub async fn call(&self, arguments: &Value) -> String {
-        match arguments.get("query").and_then(Value::as_str) {
-            Some(query) => self.recall(query).await,
-            None => "Error: the tool needs a string argument \"query\".".to_owned(),
-        }
-    }
-
-    /// Searches for `query` and renders the answer (see [`format_tool_output`]).
-    pub async fn recall(&self, query: &str) -> String {
+    /// Searches for `query` and renders the answer (see [`format_tool_output`]); without a
+    /// user id, the answer is [`MISSING_USER_TEXT`].
+    ///
+    /// # Errors
+    ///
+    /// [`ToolError::InvalidInput`] for a blank query, [`ToolError::Failed`] when the search
+    /// fails; an agent hands either to the model as an error result.
+    pub async fn recall(&self, query: &str) -> Result<String, ToolError> {
         let Some(user_id) = &self.user_id else {
-            return MISSING_USER_TEXT.to_owned();
+            return Ok(MISSING_USER_TEXT.to_owned());
         };
+        if query.trim().is_empty() {
+            return Err(ToolError::InvalidInput("\"query\" must not be blank".into()));
+        }
         let mut search = RecallQuery::new(query).limit(self.limit);
         if let Some(min_score) = self.min_score {
             search = search.min_score(min_score);
         }
-        match self.memory.search(user_id, &search).await {
-            Ok(results) => format_tool_output(&results, self.output),
-            Err(err) => format!("Error: {err}"),
+        let results = self.memory.search(user_id, &search).await.map_err(ToolError::failed)?;
+        Ok(format_tool_output(&results, self.output))
+    }
+}
+
+#[async_trait]
+impl Tool for RecallTool {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn input_schema(&self) -> Value {
+        tool_input_schema()
+    }
+
+    async fn call(&self, input: Value) -> Result<String, ToolError> {
+        match input.get("query") {
+            Some(Value::String(query)) => self.recall(query).await,
+            _ => Err(ToolError::InvalidInput("the tool needs a string \"query\"".into())),
         }
     }
 }
