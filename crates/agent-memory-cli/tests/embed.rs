@@ -96,11 +96,11 @@ fn list_shows_every_embedder_and_the_default() {
         .success();
     let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 10, "{stdout}");
+    assert_eq!(lines.len(), 11, "{stdout}");
     assert!(lines[0].starts_with("EMBEDDER"));
     assert!(lines[1].starts_with("openai ") && lines[1].ends_with("OPENAI_API_KEY (set)"), "{}", lines[1]);
     assert!(lines[2].starts_with("voyage ") && lines[2].ends_with("VOYAGE_API_KEY (not set)"), "{}", lines[2]);
-    assert_eq!(lines[9], "default: ollama:all-minilm (AGENT_MEMORY_EMBEDDER is set)");
+    assert_eq!(lines[10], "default: ollama:all-minilm (AGENT_MEMORY_EMBEDDER is set)");
 
     let assert = agent_memory().args(["embed", "--list"]).env("OPENAI_API_KEY", "sk-test").assert().success();
     let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
@@ -136,4 +136,23 @@ fn local_minilm_through_the_command_line() {
     assert_eq!(got.len(), 1);
     let diff = got[0].iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(diff <= 1e-4, "max abs difference {diff}");
+}
+
+#[test]
+fn without_configuration_the_builtin_model_is_used() {
+    let mut command = agent_memory();
+    for var in [
+        "OPENAI_API_KEY",
+        "VOYAGE_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "GOOGLE_GENAI_API_KEY",
+        "COHERE_API_KEY",
+        "CO_API_KEY",
+    ] {
+        command.env_remove(var);
+    }
+    let assert = command.arg("embed").write_stdin("The cat sits on the mat.\n").assert().success();
+    let expected = agent_memory::embed::BuiltinEmbedder::new().embed_text("The cat sits on the mat.");
+    assert_eq!(vectors(&assert.get_output().stdout), vec![expected]);
 }

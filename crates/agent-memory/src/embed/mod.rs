@@ -4,6 +4,10 @@
 //! text into vectors: hosted APIs, local transformer models, the built-in static model, or
 //! the deterministic [`HashEmbedder`] used in tests and examples.
 //!
+//! With nothing configured, use [`BuiltinEmbedder`]: a static model distilled from
+//! all-MiniLM-L6-v2 and compiled into the binary, so semantic search works offline with no
+//! key and no download ([`detect_provider`] falls back to it).
+//!
 //! Choose one by name, the way the Python library does (`embedding_provider="openai"`,
 //! `embedding_model="text-embedding-3-small"`), with [`from_provider`]:
 //!
@@ -16,6 +20,7 @@
 //! | `cohere` | `embed-english-v3.0` | `COHERE_API_KEY`, `CO_API_KEY` | `https://api.cohere.com/v2` |
 //! | `gemini` (`google`, `google_genai`) | `text-embedding-004` | `GEMINI_API_KEY`, `GOOGLE_API_KEY`, `GOOGLE_GENAI_API_KEY` | `https://generativelanguage.googleapis.com/v1beta` |
 //! | `huggingface` (`local`, `sentence-transformers`; feature `local-embeddings`) | `sentence-transformers/all-MiniLM-L6-v2` | none | a folder or the HuggingFace cache |
+//! | `builtin` (`static`, `model2vec`) | `minilm-static-256-v1` | none | compiled in |
 //! | `hash` | `64` (the dimension) | none | none |
 //!
 //! Hosted providers batch to the provider's limits, retry 429 and 5xx answers (and
@@ -26,6 +31,7 @@
 //! **Invariant:** every vector is stored together with [`Embedder::model_id`], so a change
 //! of model is detected and vectors of different models are never compared.
 
+mod builtin;
 mod cache;
 mod hash;
 mod hosted;
@@ -36,6 +42,7 @@ mod provider;
 
 use std::fmt;
 
+pub use builtin::BuiltinEmbedder;
 pub use cache::{CacheStats, CachedEmbedder};
 pub use hash::HashEmbedder;
 pub use provider::{EmbedderOptions, ProviderInfo, connect, detect_provider, from_provider, from_spec, providers};

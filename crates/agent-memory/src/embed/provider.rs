@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::hosted::{Cohere, Gemini, HostedEmbedder, HttpSettings, Ollama, OpenAi, Voyage, WireFormat};
-use super::{EmbedError, Embedder, HashEmbedder};
+use super::{BuiltinEmbedder, EmbedError, Embedder, HashEmbedder};
 
 /// Settings shared by every provider; each one takes what applies to it.
 ///
@@ -157,7 +157,10 @@ pub struct ProviderInfo {
 ///
 /// ```
 /// let names: Vec<_> = agent_memory::embed::providers().iter().map(|p| p.name).collect();
-/// assert_eq!(names, ["openai", "voyage", "gemini", "cohere", "huggingface", "ollama", "openai-compatible", "hash"]);
+/// assert_eq!(
+///     names,
+///     ["openai", "voyage", "gemini", "cohere", "builtin", "huggingface", "ollama", "openai-compatible", "hash"]
+/// );
 /// ```
 pub fn providers() -> Vec<ProviderInfo> {
     vec![
@@ -192,6 +195,14 @@ pub fn providers() -> Vec<ProviderInfo> {
             key_env: &["COHERE_API_KEY", "CO_API_KEY"],
             available: true,
             description: "Cohere /v2/embed",
+        },
+        ProviderInfo {
+            name: "builtin",
+            aliases: &["static", "model2vec", "default"],
+            default_model: Some("minilm-static-256-v1"),
+            key_env: &[],
+            available: true,
+            description: "the static model compiled into agent-memory (distilled from all-MiniLM-L6-v2): offline, no download",
         },
         ProviderInfo {
             name: "huggingface",
@@ -229,12 +240,13 @@ pub fn providers() -> Vec<ProviderInfo> {
 }
 
 /// The provider the Python library's auto-detection picks: the first of `openai`,
-/// `voyage`, `gemini` and `cohere` whose key is in the environment, else `huggingface`
-/// (a local model), together with the reason, for logs and `agent-memory embed --list`.
+/// `voyage`, `gemini` and `cohere` whose key is in the environment, else `builtin` (the
+/// compiled-in static model, where Python falls back to a local MiniLM that must be
+/// downloaded), together with the reason, for logs and `agent-memory embed --list`.
 ///
 /// ```
 /// let (provider, reason) = agent_memory::embed::detect_provider();
-/// assert!(["openai", "voyage", "gemini", "cohere", "huggingface"].contains(&provider));
+/// assert!(["openai", "voyage", "gemini", "cohere", "builtin"].contains(&provider));
 /// assert!(!reason.is_empty());
 /// ```
 pub fn detect_provider() -> (&'static str, String) {
@@ -247,7 +259,7 @@ fn detect_provider_with_env(env: &dyn Fn(&str) -> Option<String>) -> (&'static s
             return (info.name, format!("{var} is set"));
         }
     }
-    ("huggingface", "no API key of a hosted provider is set".to_owned())
+    ("builtin", "no API key of a hosted provider is set".to_owned())
 }
 
 /// The provider's canonical entry, by name or alias (case-insensitive).
@@ -442,6 +454,12 @@ pub(crate) fn from_provider_with_env(
             Ok(Arc::new(HashEmbedder::new(dimensions)))
         }
         "huggingface" => local_embedder(&model, options, env),
+        "builtin" => match model.as_str() {
+            "minilm-static-256-v1" => Ok(Arc::new(BuiltinEmbedder::new())),
+            other => Err(EmbedError::Config(format!(
+                "builtin: no built-in model `{other}`; the only one is minilm-static-256-v1"
+            ))),
+        },
         other => Err(EmbedError::Config(format!("embedding provider `{other}` is listed but not wired"))),
     }
 }
@@ -571,7 +589,7 @@ mod tests {
         };
         assert_eq!(detect(&["COHERE_API_KEY", "OPENAI_API_KEY"]), ("openai", "OPENAI_API_KEY is set".to_owned()));
         assert_eq!(detect(&["COHERE_API_KEY", "GOOGLE_API_KEY"]), ("gemini", "GOOGLE_API_KEY is set".to_owned()));
-        assert_eq!(detect(&[]), ("huggingface", "no API key of a hosted provider is set".to_owned()));
+        assert_eq!(detect(&[]), ("builtin", "no API key of a hosted provider is set".to_owned()));
     }
 
     #[test]
