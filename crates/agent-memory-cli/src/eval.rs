@@ -14,7 +14,7 @@ use agent_memory::embed::{Embedder, EmbedderOptions, from_spec};
 use agent_memory::recall::eval::{DEFAULT_KS, EvalRow, evaluate, index_dataset, markdown_table};
 use agent_memory::recall::locomo::LocomoDataset;
 use agent_memory::recall::{ChunkingOptions, ConversationMemory};
-use agent_memory::store::SearchMode;
+use agent_memory::store::{MemoryStore, SearchMode, StoreOptions};
 use anyhow::{Context, anyhow};
 
 /// Arguments of `agent-memory eval`.
@@ -39,6 +39,9 @@ enum EvalCommand {
         /// all-MiniLM-L6-v2's 256 tokens, so nothing is truncated).
         #[arg(long, default_value_t = ChunkingOptions::DEFAULT_MAX_CHARS)]
         max_chars: usize,
+        /// The weight of the semantic ranking in hybrid fusion (the keyword ranking has 1).
+        #[arg(long, default_value_t = 1.0)]
+        semantic_weight: f64,
         /// Write the Markdown table here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -61,7 +64,10 @@ pub(crate) fn run(args: EvalArgs) -> ExitCode {
 }
 
 async fn execute(args: EvalArgs) -> anyhow::Result<()> {
-    let EvalCommand::Locomo { data, embedder, max_chars, out } = args.command;
+    let EvalCommand::Locomo { data, embedder, max_chars, semantic_weight, out } = args.command;
+    if !(semantic_weight.is_finite() && semantic_weight >= 0.0) {
+        return Err(anyhow!("--semantic-weight must be a number ≥ 0"));
+    }
     let dataset = LocomoDataset::load(&data).with_context(|| format!("cannot load LoCoMo from {}", data.display()))?;
     let mut embedders: Vec<Arc<dyn Embedder>> = Vec::new();
     for spec in &embedder {
@@ -74,14 +80,16 @@ async fn execute(args: EvalArgs) -> anyhow::Result<()> {
     let mut settings: Vec<(String, Vec<EvalRow>)> = Vec::new();
     let mut timings = Vec::new();
     for (chunking_name, chunking) in chunkings {
-        let runs = run_setting(&dataset, None, chunking, &[("bm25", SearchMode::Keyword)]).await?;
+        let runs = run_setting(&dataset, None, chunking, semantic_weight, &[("bm25", SearchMode::Keyword)]).await?;
         for (mode_name, rows, seconds) in runs {
             timings.push(format!("chunks {chunking_name}, {mode_name}: {seconds:.1} s"));
             settings.push((format!("chunks {chunking_name}, {mode_name}"), rows));
         }
         for embedder in &embedders {
             let modes = [("semantic", SearchMode::Semantic), ("hybrid", SearchMode::Hybrid)];
-            for (mode_name, rows, seconds) in run_setting(&dataset, Some(embedder.clone()), chunking, &modes).await? {
+            for (mode_name, rows, seconds) in
+                run_setting(&dataset, Some(embedder.clone()), chunking, semantic_weight, &modes).await?
+            {
                 let name = format!("chunks {chunking_name}, {mode_name} {}", embedder.model_id());
                 timings.push(format!("{name}: {seconds:.1} s"));
                 settings.push((name, rows));
@@ -113,10 +121,13 @@ async fn run_setting(
     dataset: &LocomoDataset,
     embedder: Option<Arc<dyn Embedder>>,
     chunking: ChunkingOptions,
+    semantic_weight: f64,
     modes: &[(&'static str, SearchMode)],
 ) -> anyhow::Result<Vec<(&'static str, Vec<EvalRow>, f64)>> {
     let mut started = Instant::now();
-    let mut memory = ConversationMemory::in_memory().with_chunking(chunking);
+    let mut options = StoreOptions::default();
+    options.hybrid.semantic = semantic_weight;
+    let mut memory = ConversationMemory::new(MemoryStore::in_memory().with_options(options)).with_chunking(chunking);
     let label = embedder.as_ref().map_or_else(|| "bm25".to_owned(), |e| e.model_id().to_owned());
     if let Some(embedder) = embedder {
         memory = memory.with_embedder(embedder);
