@@ -11,7 +11,7 @@ use anyhow::Context;
 pub(crate) struct EmbedArgs {
     /// The embedder, as `provider[:model]`: `openai`, `openai:text-embedding-3-large`,
     /// `ollama:nomic-embed-text`, `huggingface:all-MiniLM-L6-v2`, `hash:64`… Default:
-    /// $AGENT_MEMORY_EMBEDDER, else the first provider whose API key is set, else a local model.
+    /// $AGENT_MEMORY_EMBEDDER, else the built-in static model.
     #[arg(long, value_name = "NAME")]
     embedder: Option<String>,
 
@@ -80,7 +80,11 @@ pub(crate) fn run(args: EmbedArgs) -> Result<(), Failure> {
                 .map_err(Failure::Usage)?,
         )),
     };
-    let embedder = embed::from_spec(&spec, &options)?;
+    let embedder = if args.embedder.is_none() && default.0 == "builtin" {
+        embed::default_embedder()
+    } else {
+        embed::from_spec(&spec, &options)?
+    };
     tracing::info!(embedder = embedder.model_id(), "embedding");
     let embedder = CachedEmbedder::new(embedder, 100_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -118,8 +122,7 @@ fn default_embedder() -> (String, String) {
     {
         return (spec.trim().to_owned(), "AGENT_MEMORY_EMBEDDER is set".to_owned());
     }
-    let (provider, reason) = embed::detect_provider();
-    (provider.to_owned(), reason)
+    ("builtin".to_owned(), "nothing configured; set AGENT_MEMORY_EMBEDDER or pass --embedder".to_owned())
 }
 
 fn list(default: &(String, String)) -> String {

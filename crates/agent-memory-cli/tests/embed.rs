@@ -104,7 +104,11 @@ fn list_shows_every_embedder_and_the_default() {
 
     let assert = agent_memory().args(["embed", "--list"]).env("OPENAI_API_KEY", "sk-test").assert().success();
     let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
-    assert_eq!(stdout.lines().last().unwrap(), "default: openai (OPENAI_API_KEY is set)");
+    assert_eq!(
+        stdout.lines().last().unwrap(),
+        "default: builtin (nothing configured; set AGENT_MEMORY_EMBEDDER or pass --embedder)",
+        "an API key alone never sends texts to a hosted provider"
+    );
 }
 
 #[cfg(feature = "local-embeddings")]
@@ -114,8 +118,11 @@ fn local_minilm_through_the_command_line() {
 
     use serde_json::Value;
 
-    let Some(model) = std::env::var_os("AGENT_MEMORY_TEST_MINILM") else {
-        panic!("AGENT_MEMORY_TEST_MINILM is not set; run `eval \"$(scripts/deps/minilm.sh)\"` first");
+    let model = match std::env::var_os("AGENT_MEMORY_TEST_MINILM") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => agent_memory::embed::local::resolve_model_dir("all-MiniLM-L6-v2").unwrap_or_else(|e| {
+            panic!("the MiniLM test model is missing ({e}); run `eval \"$(scripts/deps/minilm.sh)\"` first")
+        }),
     };
     let fixture: Value = serde_json::from_str(
         &std::fs::read_to_string(

@@ -298,3 +298,42 @@ async fn invalid_configurations_are_rejected() {
         "invalid agent configuration: tool name \"get weather\" must be 1 to 64 letters, digits, '_' or '-'"
     );
 }
+
+#[tokio::test]
+async fn trim_middleware_bounds_the_session_history() {
+    use agent_memory::agent::TrimMiddleware;
+    use agent_memory::trim::TrimOptions;
+
+    let model = scripted(vec![Message::assistant("A1"), Message::assistant("A2"), Message::assistant("A3")]);
+    let sessions = Arc::new(InMemorySessions::new());
+    let agent = Agent::builder(model.clone())
+        .system("You are helpful.")
+        .sessions(sessions.clone())
+        .middleware(Arc::new(TrimMiddleware::new(TrimOptions::last(3))))
+        .build()
+        .unwrap();
+    for input in ["U1", "U2", "U3"] {
+        agent.run(input, Some("s")).await.unwrap();
+    }
+    // Third run: history U1 A1 U2 A2 + U3 is trimmed to the last 3; the system prompt stays.
+    assert_eq!(
+        model.requests()[2].messages,
+        vec![Message::system("You are helpful."), Message::user("U2"), Message::assistant("A2"), Message::user("U3")]
+    );
+    assert_eq!(
+        sessions.load("s").await.unwrap(),
+        vec![Message::user("U2"), Message::assistant("A2"), Message::user("U3"), Message::assistant("A3")]
+    );
+
+    let tight = Agent::builder(model.clone())
+        .system("x".repeat(400))
+        .middleware(Arc::new(TrimMiddleware::new(TrimOptions::token(50))))
+        .build()
+        .unwrap();
+    let err = tight.run("hi", None).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the system messages alone need 104 tokens, over the budget of 50: raise max_tokens or shorten the system prompt"
+    );
+    assert_eq!(model.requests().len(), 3);
+}

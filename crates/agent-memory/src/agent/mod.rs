@@ -8,9 +8,12 @@
 //! end the run.
 //!
 //! With a [`SessionStore`] and a `session_id`, the run starts from the session's history
-//! and stores the new turn; middleware (such as [`SummarizationMiddleware`]) runs before
-//! each model call, and when it rewrites the history, the session is replaced by the
-//! rewritten one.
+//! and stores the new turn. [`Middleware`] runs before each model call; when it rewrites
+//! the history, the session is replaced by the rewritten one. That is how history limits
+//! apply: [`TrimMiddleware`] keeps a session within `max_messages` / `max_tokens`
+//! (the seed's `trim_strategy = "last"`), and
+//! [`SummarizationMiddleware`](crate::summarize::SummarizationMiddleware) summarizes what
+//! is past its trigger (`trim_strategy = "summarize"`).
 //!
 //! # Examples
 //!
@@ -38,21 +41,23 @@
 //! # }
 //! ```
 
+mod middleware;
 mod tool;
 
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::join_all;
 
 use crate::llm::{ChatModel, ChatRequest, LlmError, ToolDefinition, Usage};
 use crate::message::{Message, ToolCall};
 use crate::session::{SessionError, SessionStore};
-use crate::summarize::{SummarizationMiddleware, SummarizeError};
+use crate::summarize::SummarizeError;
+use crate::trim::TrimError;
 
+pub use middleware::{Middleware, TrimMiddleware};
 pub use tool::{FunctionTool, Tool, ToolError, input_schema};
 
 /// Why an agent run failed. Nothing is stored in the session when a run fails.
@@ -68,6 +73,9 @@ pub enum AgentError {
     /// Summarizing middleware failed.
     #[error(transparent)]
     Summarize(#[from] SummarizeError),
+    /// Trimming middleware failed (for example a system prompt over the token limit).
+    #[error(transparent)]
+    Trim(#[from] TrimError),
     /// Other middleware failed.
     #[error("middleware failed: {0}")]
     Middleware(String),
@@ -88,22 +96,6 @@ pub enum AgentError {
     /// The agent's configuration is invalid.
     #[error("invalid agent configuration: {0}")]
     InvalidConfig(String),
-}
-
-/// Runs before each model call and may rewrite the conversation.
-#[async_trait]
-pub trait Middleware: Send + Sync {
-    /// Returns the conversation to send instead of `messages`, or `None` to leave it
-    /// unchanged. The agent continues with the rewritten conversation (and stores it in
-    /// the session).
-    async fn before_model(&self, messages: &[Message]) -> Result<Option<Vec<Message>>, AgentError>;
-}
-
-#[async_trait]
-impl Middleware for SummarizationMiddleware {
-    async fn before_model(&self, messages: &[Message]) -> Result<Option<Vec<Message>>, AgentError> {
-        Ok(self.process_detailed(messages).await?.filter(|result| result.summarized_count > 0).map(|r| r.messages))
-    }
 }
 
 /// What [`Agent::run`] returns.

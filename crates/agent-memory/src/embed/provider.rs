@@ -239,7 +239,31 @@ pub fn providers() -> Vec<ProviderInfo> {
     ]
 }
 
-/// The provider the Python library's auto-detection picks: the first of `openai`,
+/// The embedder to use when nothing is configured: the [`BuiltinEmbedder`] (offline, no
+/// key, no download). The store, conversation memory and the service call this; the choice
+/// is logged once per process (`tracing`, info level).
+///
+/// It never picks a hosted provider on its own, even with an API key in the environment:
+/// sending memories to a third party is opt-in (the Python `MemoryStore` never
+/// auto-detects either). [`detect_provider`] offers Python's auto-detection for callers
+/// that want it.
+///
+/// ```
+/// let embedder = agent_memory::embed::default_embedder();
+/// assert_eq!(embedder.model_id(), "builtin/minilm-static-256-v1");
+/// ```
+pub fn default_embedder() -> Arc<dyn Embedder> {
+    static LOGGED: std::sync::Once = std::sync::Once::new();
+    LOGGED.call_once(|| {
+        tracing::info!(
+            model_id = BuiltinEmbedder::MODEL_ID,
+            "no embedder configured: using the built-in static model (set an embedding provider for better quality)"
+        );
+    });
+    Arc::new(BuiltinEmbedder::new())
+}
+
+/// The provider the Python library's auto-detection (`Embeddings()` without a provider) picks: the first of `openai`,
 /// `voyage`, `gemini` and `cohere` whose key is in the environment, else `builtin` (the
 /// compiled-in static model, where Python falls back to a local MiniLM that must be
 /// downloaded), together with the reason, for logs and `agent-memory embed --list`.

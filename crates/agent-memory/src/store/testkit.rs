@@ -72,8 +72,11 @@ macro_rules! store_conformance {
             hybrid_search_fuses,
             search_pagination_and_min_score,
             search_ignores_other_models,
+            index_fields_select_the_text,
+            bad_hybrid_weights_are_rejected,
             sweeper_purges,
             concurrent_writers,
+            model_based_random_operations,
         );
     };
     (@checks $make:expr; $($check:ident),* $(,)?) => {
@@ -711,6 +714,47 @@ pub async fn search_ignores_other_models(backend: Arc<dyn StoreBackend>) {
     assert!(small.search("ns", semantic).await.unwrap().is_empty());
 }
 
+/// With [`super::IndexFields::Paths`], only those fields are embedded and keyword-indexed.
+pub async fn index_fields_select_the_text(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = embedded_store(backend);
+    let store = store.clone().with_options(StoreOptions {
+        index_fields: super::IndexFields::paths(["content", "meta.title"]),
+        ..store.options().clone()
+    });
+    store
+        .put("ns", "k", json!({"content": "alpha", "meta": {"title": "beta", "owner": "gamma"}, "x": "delta"}), None)
+        .await
+        .unwrap();
+    store.put("ns", "empty", json!({"unrelated": "alpha"}), None).await.unwrap();
+    let find = async |word: &str, mode: SearchMode| {
+        let hits = store.search("ns", SearchQuery::text(word).mode(mode)).await.unwrap();
+        hit_keys(&hits).into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(find("alpha", SearchMode::Keyword).await, ["k"]);
+    assert_eq!(find("beta", SearchMode::Keyword).await, ["k"]);
+    assert_eq!(find("title", SearchMode::Keyword).await, ["k"], "field paths are part of the text");
+    assert!(find("gamma", SearchMode::Keyword).await.is_empty());
+    assert!(find("delta", SearchMode::Keyword).await.is_empty());
+    // An item with nothing to index has no vector, so semantic search cannot find it.
+    assert_eq!(find("alpha", SearchMode::Semantic).await, ["k"]);
+}
+
+/// Hybrid weights that cannot rank are an error, not a silent zero.
+pub async fn bad_hybrid_weights_are_rejected(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = embedded_store(backend);
+    store.put("ns", "k", json!({"text": "x"}), None).await.unwrap();
+    for hybrid in [
+        HybridWeights { semantic: 0.0, keyword: 0.0, k: 60.0 },
+        HybridWeights { semantic: -1.0, keyword: 1.0, k: 60.0 },
+        HybridWeights { semantic: 1.0, keyword: f64::NAN, k: 60.0 },
+        HybridWeights { semantic: 1.0, keyword: 1.0, k: 0.0 },
+    ] {
+        let bad = store.clone().with_options(StoreOptions { hybrid, ..store.options().clone() });
+        let result = bad.search("ns", SearchQuery::text("x")).await;
+        assert!(matches!(result, Err(StoreError::InvalidRequest(_))), "{hybrid:?}");
+    }
+}
+
 /// The background sweeper purges expired items.
 pub async fn sweeper_purges(backend: Arc<dyn StoreBackend>) {
     let (store, clock) = plain_store(backend.clone());
@@ -760,4 +804,112 @@ pub async fn concurrent_writers(backend: Arc<dyn StoreBackend>) {
     }
     let item = store.get(["writers", "w7"], "k299").await.unwrap().unwrap();
     assert_eq!(Value::Object(item.value), json!({"writer": 7, "i": 299}));
+}
+
+/// 600 pseudo-random operations (fixed seed) checked one by one against a `BTreeMap`
+/// model: put (with and without TTL), get, delete, list pages, filtered search, count,
+/// namespaces, purge, and the clock moving.
+pub async fn model_based_random_operations(backend: Arc<dyn StoreBackend>) {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    #[derive(Debug, Clone)]
+    struct Model {
+        n: i64,
+        created: f64,
+        updated: f64,
+        expires: Option<f64>,
+    }
+    let (store, clock) = plain_store(backend);
+    let namespaces = [ns(&["a"]), ns(&["a", "b"]), ns(&["a", "b", "c"]), ns(&["ab"]), ns(&["b"])];
+    let mut model: BTreeMap<(Namespace, String), Model> = BTreeMap::new();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |bound: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    };
+    let live = |m: &Model, now: f64| m.expires.is_none_or(|at| now < at);
+    let order = |a: &(&(Namespace, String), &Model), b: &(&(Namespace, String), &Model)| {
+        b.1.updated.total_cmp(&a.1.updated).then_with(|| a.0.cmp(b.0))
+    };
+    for step in 0..600 {
+        let now = clock_now(&clock);
+        let namespace = namespaces[next(namespaces.len() as u64) as usize].clone();
+        let key = format!("k{}", next(6));
+        match next(10) {
+            0..=2 => {
+                let n = next(20) as i64;
+                let ttl = (next(3) == 0).then(|| 1.0 + next(4) as f64);
+                let item = store.put(&namespace, key.as_str(), json!({ "n": n }), ttl).await.unwrap();
+                let address = (namespace.clone(), key.clone());
+                let created = match model.get(&address) {
+                    Some(old) if live(old, now) => old.created,
+                    _ => now,
+                };
+                model.insert(address, Model { n, created, updated: now, expires: ttl.map(|t| now + t) });
+                assert_eq!((item.created_at, item.updated_at), (created, now), "step {step}: put");
+            }
+            3 => {
+                let removed = store.delete(&namespace, key.as_str()).await.unwrap();
+                let expected = model.remove(&(namespace.clone(), key.clone())).is_some_and(|m| live(&m, now));
+                assert_eq!(removed, expected, "step {step}: delete");
+            }
+            4 => {
+                let got = store.get(&namespace, key.as_str()).await.unwrap();
+                let expected = model.get(&(namespace.clone(), key.clone())).filter(|m| live(m, now));
+                assert_eq!(got.map(|i| i.value["n"].as_i64().unwrap()), expected.map(|m| m.n), "step {step}: get");
+            }
+            5 => clock.advance(next(3) as f64 * 0.75),
+            6 => {
+                let (offset, limit) = (next(3) as usize, 1 + next(4) as usize);
+                let listed = store.list(&namespace, Page::new(offset, limit)).await.unwrap();
+                let mut expected: Vec<_> =
+                    model.iter().filter(|(a, m)| a.0 == namespace && live(m, now)).collect::<Vec<_>>();
+                expected.sort_by(order);
+                let expected: Vec<&str> = expected.iter().skip(offset).take(limit).map(|(a, _)| a.1.as_str()).collect();
+                assert_eq!(keys(&listed), expected, "step {step}: list");
+            }
+            7 => {
+                let threshold = next(20) as i64;
+                let prefix = super::NamespacePrefix::from(namespace.truncated(1));
+                let hits = store
+                    .search(
+                        prefix.clone(),
+                        SearchQuery::all().filter(filter(json!({"n": {"$gte": threshold}}))).limit(5),
+                    )
+                    .await
+                    .unwrap();
+                let mut expected: Vec<_> = model
+                    .iter()
+                    .filter(|(a, m)| a.0.starts_with(&prefix) && live(m, now) && m.n >= threshold)
+                    .collect::<Vec<_>>();
+                expected.sort_by(order);
+                let expected: Vec<(Namespace, String)> = expected.iter().take(5).map(|(a, _)| (*a).clone()).collect();
+                let found: Vec<(Namespace, String)> =
+                    hits.iter().map(|h| (h.item.namespace.clone(), h.item.key.clone())).collect();
+                assert_eq!(found, expected, "step {step}: search");
+            }
+            8 => {
+                let prefix = super::NamespacePrefix::from(namespace.truncated(1));
+                let expected = model.iter().filter(|(a, m)| a.0.starts_with(&prefix) && live(m, now)).count();
+                assert_eq!(store.count(prefix).await.unwrap(), expected as u64, "step {step}: count");
+                let listed = store.list_namespaces(NamespaceListing::all()).await.unwrap();
+                let expected: BTreeSet<Namespace> =
+                    model.iter().filter(|(_, m)| live(m, now)).map(|(a, _)| a.0.clone()).collect();
+                assert_eq!(listed, expected.into_iter().collect::<Vec<_>>(), "step {step}: namespaces");
+            }
+            _ => {
+                let purged = store.purge_expired().await.unwrap();
+                let before = model.len();
+                model.retain(|_, m| live(m, now));
+                assert_eq!(purged, (before - model.len()) as u64, "step {step}: purge");
+            }
+        }
+    }
+}
+
+fn clock_now(clock: &ManualClock) -> f64 {
+    use super::Clock;
+    clock.now()
 }
