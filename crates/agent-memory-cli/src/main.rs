@@ -4,7 +4,9 @@
 //! print JSON, map errors to exit codes (2 for bad input).
 
 mod context_cmd;
+mod conversations;
 mod embed;
+mod eval;
 mod input;
 mod serve;
 mod store;
@@ -39,6 +41,10 @@ enum Command {
     Context(context_cmd::ContextCommand),
     /// Embed texts (one per line) and print one JSON vector per line.
     Embed(embed::EmbedArgs),
+    /// Past conversations: import (JSONL), search, sessions, delete.
+    Conversations(conversations::ConversationsArgs),
+    /// Retrieval benchmarks (LoCoMo).
+    Eval(eval::EvalArgs),
 }
 
 /// Input the user must fix: reported as one line on stderr, exit code 2.
@@ -69,6 +75,8 @@ fn main() -> ExitCode {
         Command::Context(command) => context_cmd::run(command),
         Command::Serve(args) => return run_serve(args),
         Command::Store(args) => return store::run(args),
+        Command::Conversations(args) => return conversations::run(args),
+        Command::Eval(args) => return eval::run(args),
         Command::Embed(args) => {
             return match embed::run(args) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,8 @@
 //! * **long-term memory**: a namespaced key-value store with TTL and semantic + keyword
 //!   search on in-memory, SQLite and PostgreSQL backends ([`store`]), fed by embedders
 //!   ([`embed`]);
+//! * **conversation recall**: past conversations chunked, indexed and searched per user,
+//!   and the `recall_past_conversations` tool ([`recall`]);
 //! * **agents**: chat models over OpenAI-compatible and Anthropic APIs ([`llm`]), an agent
 //!   loop with tools and middleware ([`agent`]) and conversation sessions ([`session`]);
 //! * **the conversation model** shared by all of them ([`message`]).
@@ -37,6 +39,7 @@ pub mod embed;
 pub mod llm;
 pub mod message;
 pub mod models;
+pub mod recall;
 pub mod session;
 pub mod store;
 pub mod summarize;
