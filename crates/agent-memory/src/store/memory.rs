@@ -10,8 +10,8 @@ use async_trait::async_trait;
 
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 use super::keyword::{self, tokenize};
+use super::vector;
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
-use crate::embed::cosine_similarity;
 
 /// An in-process [`StoreBackend`]: fast, safe for concurrent use, lost when dropped.
 ///
@@ -38,6 +38,8 @@ struct State {
 struct Entry {
     item: Item,
     vector: Option<StoredVector>,
+    /// The norm of `vector` (0 without one).
+    norm: f32,
     term_frequency: HashMap<String, u32>,
     length: u32,
 }
@@ -124,8 +126,18 @@ pub(crate) fn recency(a: &Item, b: &Item) -> Ordering {
     b.updated_at.total_cmp(&a.updated_at).then_with(|| a.namespace.cmp(&b.namespace)).then_with(|| a.key.cmp(&b.key))
 }
 
-fn by_score(a: &ScoredItem, b: &ScoredItem) -> Ordering {
-    b.score.total_cmp(&a.score).then_with(|| recency(&a.item, &b.item))
+/// Keeps the best `k` of `scored` (score descending, ties in recency order), sorted.
+fn top_k(scored: &mut Vec<(f64, &Entry)>, k: usize) {
+    let order = |a: &(f64, &Entry), b: &(f64, &Entry)| b.0.total_cmp(&a.0).then_with(|| recency(&a.1.item, &b.1.item));
+    if k == 0 {
+        scored.clear();
+        return;
+    }
+    if scored.len() > k {
+        scored.select_nth_unstable_by(k - 1, order);
+        scored.truncate(k);
+    }
+    scored.sort_by(order);
 }
 
 fn paginate<T>(items: Vec<T>, offset: usize, limit: Option<usize>) -> Vec<T> {
@@ -163,7 +175,8 @@ impl StoreBackend for MemoryBackend {
                 ttl_seconds: write.ttl_seconds,
             };
             stored.push(item.clone());
-            state.insert(address, Entry { item, vector: write.vector, term_frequency, length });
+            let norm = write.vector.as_ref().map_or(0.0, |v| vector::norm(&v.vector));
+            state.insert(address, Entry { item, vector: write.vector, norm, term_frequency, length });
         }
         Ok(stored)
     }
@@ -215,17 +228,18 @@ impl StoreBackend for MemoryBackend {
 
     async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let state = self.read();
+        let query_norm = vector::norm(&query.vector);
         let mut scored: Vec<(f64, &Entry)> = state
             .in_scope(&query.scope)
             .filter(|e| live(e, query.now) && matches(e, &query.filter))
             .filter_map(|e| {
                 let stored =
                     e.vector.as_ref().filter(|v| v.model == query.model && v.vector.len() == query.vector.len())?;
-                Some((f64::from(cosine_similarity(&stored.vector, &query.vector)), e))
+                Some((f64::from(vector::cosine(&stored.vector, e.norm, &query.vector, query_norm)), e))
             })
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| recency(&a.1.item, &b.1.item)));
-        Ok(scored.into_iter().take(query.limit).map(|(score, e)| ScoredItem { item: e.item.clone(), score }).collect())
+        top_k(&mut scored, query.limit);
+        Ok(scored.into_iter().map(|(score, e)| ScoredItem { item: e.item.clone(), score }).collect())
     }
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
@@ -246,7 +260,7 @@ impl StoreBackend for MemoryBackend {
         if idfs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut scored: Vec<ScoredItem> = state
+        let mut scored: Vec<(f64, &Entry)> = state
             .in_scope(&query.scope)
             .filter(|e| live(e, query.now) && matches(e, &query.filter))
             .filter_map(|e| {
@@ -258,12 +272,11 @@ impl StoreBackend for MemoryBackend {
                         bm25 += keyword::term_score(*idf, tf, e.length, average_length);
                     }
                 }
-                hit.then(|| ScoredItem { item: e.item.clone(), score: keyword::normalize(bm25) })
+                hit.then(|| (keyword::normalize(bm25), e))
             })
             .collect();
-        scored.sort_by(by_score);
-        scored.truncate(query.limit);
-        Ok(scored)
+        top_k(&mut scored, query.limit);
+        Ok(scored.into_iter().map(|(score, e)| ScoredItem { item: e.item.clone(), score }).collect())
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {

@@ -506,6 +506,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// As [`MemoryStore::put`]; nothing is written when any request is invalid.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn put_many(&self, requests: Vec<PutRequest>) -> Result<Vec<Item>, StoreError> {
         let mut writes = Vec::with_capacity(requests.len());
         for request in requests {
@@ -556,6 +557,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// Invalid keys; backend failures.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<Option<Item>>, StoreError> {
         for key in keys {
             validate_key(&key.key)?;
@@ -598,6 +600,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// Invalid keys; backend failures.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn delete_many(&self, keys: &[ItemKey]) -> Result<Vec<bool>, StoreError> {
         for key in keys {
             validate_key(&key.key)?;
@@ -629,6 +632,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// Invalid namespace or a limit over 10,000; backend failures.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn list(&self, namespace: impl IntoNamespace, page: Page) -> Result<Vec<Item>, StoreError> {
         let namespace = namespace.into_namespace()?;
         if let Some(limit) = page.limit {
@@ -655,6 +659,7 @@ impl MemoryStore {
     ///
     /// Invalid prefix, a limit over 10,000, a non-finite `min_score`, a semantic or hybrid
     /// mode without embedder ([`StoreError::EmbedderRequired`]); embedder or backend failures.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn search(
         &self,
         namespace_prefix: impl IntoNamespacePrefix,
@@ -782,6 +787,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// A limit over 10,000, `max_depth` 0 or invalid suffix labels; backend failures.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn list_namespaces(&self, listing: NamespaceListing) -> Result<Vec<Namespace>, StoreError> {
         check_limit(listing.limit)?;
         if listing.max_depth == Some(0) {
@@ -807,6 +813,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// Invalid prefix; backend failures.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn count(&self, namespace_prefix: impl IntoNamespacePrefix) -> Result<u64, StoreError> {
         let scope = Scope::Prefix(namespace_prefix.into_namespace_prefix()?);
         self.backend.count(&scope, self.now()).await
@@ -818,6 +825,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// Invalid namespace; backend failures.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn delete_namespace(&self, namespace: impl IntoNamespace) -> Result<u64, StoreError> {
         let scope = Scope::Prefix(namespace.into_namespace()?.into());
         self.backend.delete_scope(&scope, self.now()).await
@@ -828,6 +836,7 @@ impl MemoryStore {
     /// # Errors
     ///
     /// Backend failures.
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = self.backend.kind()), err(level = "debug", Display))]
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         self.backend.purge_expired(self.now()).await
     }

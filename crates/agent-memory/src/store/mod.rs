@@ -57,6 +57,7 @@ mod sqlite;
 #[doc(hidden)]
 pub mod testkit;
 mod text;
+pub mod vector;
 
 pub use backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 pub use clock::{Clock, ManualClock, SystemClock};

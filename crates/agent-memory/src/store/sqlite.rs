@@ -33,8 +33,8 @@ use serde_json::{Map, Value};
 
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 use super::keyword::{self, fts5_match_expression};
+use super::vector;
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError};
-use crate::embed::cosine_similarity;
 
 const SCHEMA_VERSION: i64 = 1;
 const MAX_IDLE_READERS: usize = 8;
@@ -481,6 +481,7 @@ impl StoreBackend for SqliteBackend {
             let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
             let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
             let mut buffer = Vec::with_capacity(query.vector.len());
+            let query_norm = vector::norm(&query.vector);
             let mut best: Vec<(f64, f64, String, String, i64)> = Vec::new();
             while let Some(row) = rows.next().map_err(sql_error)? {
                 if filtered {
@@ -493,7 +494,7 @@ impl StoreBackend for SqliteBackend {
                 }
                 let blob: Vec<u8> = row.get(1).map_err(sql_error)?;
                 blob_to_vector(&blob, &mut buffer);
-                let score = f64::from(cosine_similarity(&buffer, &query.vector));
+                let score = f64::from(vector::cosine(&buffer, vector::norm(&buffer), &query.vector, query_norm));
                 best.push((
                     score,
                     row.get(2).map_err(sql_error)?,
