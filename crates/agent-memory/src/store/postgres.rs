@@ -763,12 +763,15 @@ impl StoreBackend for PostgresBackend {
             return Ok(Vec::new());
         }
         let s = &self.schema;
+        // The statistics are computed once (MATERIALIZED): inlined into the per-row score,
+        // the document-frequency counts would run once per candidate row.
         let mut sql = Sql::new();
         let terms = sql.bind(query.terms.clone());
         let now = sql.bind(query.now);
         sql.push(&format!(
-            "WITH stats AS (SELECT count(*)::float8 AS docs, coalesce(sum(doc_len), 0)::float8 AS tokens FROM {s}.items),
-             df AS (SELECT q.term, q.ord,
+            "WITH stats AS MATERIALIZED (
+                 SELECT count(*)::float8 AS docs, coalesce(sum(doc_len), 0)::float8 AS tokens FROM {s}.items),
+             df AS MATERIALIZED (SELECT q.term, q.ord,
                         (SELECT count(*) FROM {s}.items AS d WHERE d.terms @> ARRAY[q.term]) AS hits
                     FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)),
              idf AS (SELECT df.term, greatest(ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)), 1e-6) AS idf
