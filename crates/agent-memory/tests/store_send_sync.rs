@@ -10,6 +10,7 @@ fn send_sync<T: Send + Sync>() {}
 fn store_types_are_send_and_sync() {
     send_sync::<MemoryStore>();
     send_sync::<MemoryBackend>();
+    #[cfg(feature = "sqlite")]
     send_sync::<agent_memory::store::SqliteBackend>();
     send_sync::<Namespace>();
     send_sync::<Item>();

@@ -1,6 +1,8 @@
 //! The conformance suite on the SQLite backend, plus what only a file can show:
 //! persistence across opens and durability across a process kill.
 
+#![cfg(feature = "sqlite")]
+
 use std::sync::Arc;
 
 use agent_memory::store::{
