@@ -33,8 +33,8 @@
 //!   `hnsw.ef_search` instead. When the index scan still yields fewer than `k` rows (a very
 //!   selective filter can exhaust `hnsw.max_scan_tuples`), the search is repeated exactly
 //!   (no index), so a filtered search returns `k` results whenever `k` items match. Scores
-//!   are [`crate::embed::cosine_similarity`] computed in Rust on the returned vectors, the
-//!   same function the other backends use. Models over 2,000 dimensions (HNSW's limit for
+//!   are [`crate::store::vector::cosine`] computed in Rust on the returned vectors, the
+//!   same kernel the other backends use. Models over 2,000 dimensions (HNSW's limit for
 //!   `vector`) are searched exactly.
 //! * **Keyword**: true Okapi BM25 as defined in [`crate::store::keyword`] (not `ts_rank`):
 //!   tokens come from [`crate::store::keyword::tokenize`] at write time; document
@@ -74,9 +74,8 @@ use tokio_postgres::{NoTls, Row};
 
 use self::sql::Sql;
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
-use super::keyword;
 use super::{Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions};
-use crate::embed::cosine_similarity;
+use super::{keyword, vector};
 
 /// The schema used when none is configured.
 pub const DEFAULT_SCHEMA: &str = "agent_memory";
@@ -435,10 +434,12 @@ impl PostgresBackend {
                 query_rows(client, sql).await
             })
             .await?;
+        let query_norm = vector::norm(&query.vector);
         rows.iter()
             .map(|row| {
                 let stored: Vector = row.try_get(7).map_err(|e| db_error("vector search", e))?;
-                let score = f64::from(cosine_similarity(stored.as_slice(), &query.vector));
+                let stored = stored.as_slice();
+                let score = f64::from(vector::cosine(stored, vector::norm(stored), &query.vector, query_norm));
                 Ok(ScoredItem { item: item_from_row(row)?, score })
             })
             .collect()
