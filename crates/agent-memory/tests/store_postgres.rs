@@ -2,6 +2,7 @@
 //! backend. Each backend gets its own schema, so the tests run in parallel. See
 //! `store_postgres_support` for where the server comes from (never a silent skip).
 
+#![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used)]
 
 mod store_postgres_support;

@@ -5,6 +5,7 @@
 //! install PostgreSQL and pgvector when missing) or an installed PostgreSQL with pgvector,
 //! or Python to fetch the `pgserver` wheel.
 
+#![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used)]
 
 mod store_postgres_support;

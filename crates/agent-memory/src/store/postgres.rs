@@ -33,8 +33,8 @@
 //!   `hnsw.ef_search` instead. When the index scan still yields fewer than `k` rows (a very
 //!   selective filter can exhaust `hnsw.max_scan_tuples`), the search is repeated exactly
 //!   (no index), so a filtered search returns `k` results whenever `k` items match. Scores
-//!   are [`crate::embed::cosine_similarity`] computed in Rust on the returned vectors, the
-//!   same function the other backends use. Models over 2,000 dimensions (HNSW's limit for
+//!   are [`crate::store::vector::cosine`] computed in Rust on the returned vectors, the
+//!   same kernel the other backends use. Models over 2,000 dimensions (HNSW's limit for
 //!   `vector`) are searched exactly.
 //! * **Keyword**: true Okapi BM25 as defined in [`crate::store::keyword`] (not `ts_rank`):
 //!   tokens come from [`crate::store::keyword::tokenize`] at write time; document
@@ -74,9 +74,8 @@ use tokio_postgres::{NoTls, Row};
 
 use self::sql::Sql;
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
-use super::keyword;
 use super::{Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions};
-use crate::embed::cosine_similarity;
+use super::{keyword, vector};
 
 /// The schema used when none is configured.
 pub const DEFAULT_SCHEMA: &str = "agent_memory";
@@ -435,10 +434,12 @@ impl PostgresBackend {
                 query_rows(client, sql).await
             })
             .await?;
+        let query_norm = vector::norm(&query.vector);
         rows.iter()
             .map(|row| {
                 let stored: Vector = row.try_get(7).map_err(|e| db_error("vector search", e))?;
-                let score = f64::from(cosine_similarity(stored.as_slice(), &query.vector));
+                let stored = stored.as_slice();
+                let score = f64::from(vector::cosine(stored, vector::norm(stored), &query.vector, query_norm));
                 Ok(ScoredItem { item: item_from_row(row)?, score })
             })
             .collect()
@@ -763,12 +764,15 @@ impl StoreBackend for PostgresBackend {
             return Ok(Vec::new());
         }
         let s = &self.schema;
+        // The statistics are computed once (MATERIALIZED): inlined into the per-row score,
+        // the document-frequency counts would run once per candidate row.
         let mut sql = Sql::new();
         let terms = sql.bind(query.terms.clone());
         let now = sql.bind(query.now);
         sql.push(&format!(
-            "WITH stats AS (SELECT count(*)::float8 AS docs, coalesce(sum(doc_len), 0)::float8 AS tokens FROM {s}.items),
-             df AS (SELECT q.term, q.ord,
+            "WITH stats AS MATERIALIZED (
+                 SELECT count(*)::float8 AS docs, coalesce(sum(doc_len), 0)::float8 AS tokens FROM {s}.items),
+             df AS MATERIALIZED (SELECT q.term, q.ord,
                         (SELECT count(*) FROM {s}.items AS d WHERE d.terms @> ARRAY[q.term]) AS hits
                     FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)),
              idf AS (SELECT df.term, greatest(ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)), 1e-6) AS idf
