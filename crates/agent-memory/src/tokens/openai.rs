@@ -1,0 +1,141 @@
+//! Exact counting for OpenAI models with the `bpe-openai` encodings (compiled in, offline).
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{ChatFraming, TokenCount, TokenCounter};
+use crate::message::Message;
+
+/// An OpenAI byte-pair encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// `o200k_base`: gpt-4o, gpt-4.1, gpt-4.5, gpt-5, o1, o3, o4 and later.
+    O200kBase,
+    /// `cl100k_base`: gpt-4, gpt-4-turbo, gpt-3.5-turbo and the `text-embedding-3` models.
+    Cl100kBase,
+}
+
+impl Encoding {
+    /// The encoding's tiktoken name (`o200k_base`, `cl100k_base`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::O200kBase => "o200k_base",
+            Encoding::Cl100kBase => "cl100k_base",
+        }
+    }
+
+    fn tokenizer(self) -> &'static bpe_openai::Tokenizer {
+        match self {
+            Encoding::O200kBase => bpe_openai::o200k_base(),
+            Encoding::Cl100kBase => bpe_openai::cl100k_base(),
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Encoding, String> {
+        match name {
+            "o200k_base" => Ok(Encoding::O200kBase),
+            "cl100k_base" => Ok(Encoding::Cl100kBase),
+            other => Err(format!("unknown encoding {other:?} (expected o200k_base or cl100k_base)")),
+        }
+    }
+}
+
+/// Counts tokens exactly as tiktoken does, with OpenAI's chat framing
+/// ([`ChatFraming::OPENAI`]).
+///
+/// Text is encoded as ordinary text: a special-token string such as `<|endoftext|>` inside
+/// a message counts as the tokens of its characters, which is how OpenAI treats user text
+/// (tiktoken's `encode_ordinary`).
+///
+/// ```
+/// use agent_memory::tokens::{OpenAiCounter, TokenCount, TokenCounter};
+///
+/// let counter = OpenAiCounter::cl100k_base();
+/// assert_eq!(counter.count_text("tiktoken is great!"), TokenCount::exact(6));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenAiCounter {
+    encoding: Encoding,
+    framing: ChatFraming,
+}
+
+impl OpenAiCounter {
+    /// A counter for `encoding` with OpenAI's chat framing.
+    pub fn new(encoding: Encoding) -> OpenAiCounter {
+        OpenAiCounter { encoding, framing: ChatFraming::OPENAI }
+    }
+
+    /// The `o200k_base` counter (gpt-4o and later).
+    pub fn o200k_base() -> OpenAiCounter {
+        OpenAiCounter::new(Encoding::O200kBase)
+    }
+
+    /// The `cl100k_base` counter (gpt-4, gpt-3.5-turbo).
+    pub fn cl100k_base() -> OpenAiCounter {
+        OpenAiCounter::new(Encoding::Cl100kBase)
+    }
+
+    /// The encoding this counter uses.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Encodes `text` to token ids (as tiktoken's `encode_ordinary`).
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.encoding.tokenizer().encode(text)
+    }
+
+    fn count_raw(&self, text: &str) -> usize {
+        if text.is_empty() { 0 } else { self.encoding.tokenizer().count(text) }
+    }
+}
+
+impl TokenCounter for OpenAiCounter {
+    fn name(&self) -> &str {
+        self.encoding.as_str()
+    }
+
+    fn count_text(&self, text: &str) -> TokenCount {
+        TokenCount::exact(self.count_raw(text))
+    }
+
+    fn count_message(&self, message: &Message) -> TokenCount {
+        self.framing.count_message(message, true, |text| self.count_raw(text))
+    }
+
+    fn reply_priming(&self) -> usize {
+        self.framing.reply_priming
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_token_ids() {
+        assert_eq!(OpenAiCounter::cl100k_base().encode("Hello, world!"), [9906, 11, 1917, 0]);
+        assert_eq!(OpenAiCounter::o200k_base().encode("Hello, world!"), [13225, 11, 2375, 0]);
+    }
+
+    #[test]
+    fn encoding_names_round_trip() {
+        for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            assert_eq!(encoding.as_str().parse::<Encoding>(), Ok(encoding));
+        }
+        assert_eq!(
+            "p50k_base".parse::<Encoding>(),
+            Err("unknown encoding \"p50k_base\" (expected o200k_base or cl100k_base)".to_owned())
+        );
+    }
+}
