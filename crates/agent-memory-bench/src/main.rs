@@ -9,9 +9,15 @@
 //! Run it through `bench/run`, which builds it in release mode and compares it with the
 //! peers; by hand: `agent-memory-bench count-text --inputs bench/inputs`.
 
+use std::collections::HashSet;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
+
+use agent_memory::message::{Message, Role, parse_messages};
+use agent_memory::tokens::{Encoding, OpenAiCounter, TokenCounter};
+use agent_memory::trim::{TrimError, TrimOptions, trim_messages};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
@@ -92,20 +98,28 @@ struct Measurement<R> {
     result: R,
 }
 
-/// Times one cold call, then at least `min_reps` calls and `min_seconds` in all, and
-/// checks that every call gives the same result.
-fn measure<R: PartialEq>(args: &Args, mut call: impl FnMut() -> R) -> Result<Measurement<R>> {
+/// Times one cold call, then at least `min_reps` calls and `min_seconds` in all (dropping
+/// each output inside the timing, as Python frees it).
+///
+/// `describe` turns an output into the reported result, outside the timing; one more call
+/// after the timed ones must be described the same as the first.
+fn measure<T, R: PartialEq>(
+    args: &Args,
+    mut call: impl FnMut() -> T,
+    describe: impl Fn(T) -> Result<R>,
+) -> Result<Measurement<R>> {
     let start = Instant::now();
-    let result = black_box(call());
+    let output = black_box(call());
     let first_s = start.elapsed().as_secs_f64();
+    let result = describe(output)?;
     let mut times = Vec::new();
     while times.len() < args.max_reps && (times.len() < args.min_reps || times.iter().sum::<f64>() < args.min_seconds) {
         let start = Instant::now();
-        let again = black_box(call());
+        drop(black_box(call()));
         times.push(start.elapsed().as_secs_f64());
-        if again != result {
-            bail!("a repeated call gave a different result");
-        }
+    }
+    if describe(call())? != result {
+        bail!("a repeated call gave a different result");
     }
     times.sort_by(f64::total_cmp);
     let median_s = match times.len() {
@@ -150,19 +164,130 @@ fn print<R: Serialize>(args: &Args, measurement: Measurement<R>) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    run(&args)
+/// What a counting workload found: the total, and for per-item workloads how many items
+/// and a digest of every item's count.
+#[derive(PartialEq, Serialize)]
+struct Counted {
+    tokens: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    items: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
 }
 
-#[expect(dead_code, reason = "wired to the agent-memory API as soon as tokens, trim and context land")]
-fn run_workload(args: &Args) -> Result<()> {
-    let corpus = read(&args.inputs, "corpus.txt")?;
-    let counts = [corpus.len()];
-    print(args, measure(args, || counts_digest(&counts))?)
+impl Counted {
+    fn per_item(counts: &[usize], extra: usize) -> Counted {
+        Counted {
+            tokens: counts.iter().sum::<usize>() + extra,
+            bytes: None,
+            items: Some(counts.len()),
+            digest: Some(counts_digest(counts)),
+        }
+    }
+}
+
+/// What a trim kept, described as `bench/peers.py` describes it.
+#[derive(PartialEq, Serialize)]
+struct Kept {
+    kept: usize,
+    /// The LangChain type of the message after the first (the system prompt).
+    after_system: Option<&'static str>,
+    /// Every tool result follows its call and every call has its results.
+    valid: bool,
+}
+
+impl Kept {
+    fn of(messages: &[Message]) -> Kept {
+        Kept {
+            kept: messages.len(),
+            after_system: messages.get(1).map(|message| langchain_type(message.role)),
+            valid: valid_tool_pairs(messages),
+        }
+    }
+}
+
+fn langchain_type(role: Role) -> &'static str {
+    match role {
+        Role::System | Role::Developer => "system",
+        Role::User => "human",
+        Role::Assistant => "ai",
+        Role::Tool => "tool",
+    }
+}
+
+/// True when every tool result follows its call and every call has its result.
+fn valid_tool_pairs(messages: &[Message]) -> bool {
+    let mut called = HashSet::new();
+    let mut answered = HashSet::new();
+    for message in messages {
+        called.extend(message.tool_calls.iter().map(|call| call.id.as_str()));
+        if message.role == Role::Tool {
+            match message.tool_call_id.as_deref() {
+                Some(id) if called.contains(id) => answered.insert(id),
+                _ => return false,
+            };
+        }
+    }
+    called == answered
+}
+
+fn encoding(args: &Args) -> Result<OpenAiCounter> {
+    let encoding: Encoding = args.encoding.parse().map_err(anyhow::Error::msg)?;
+    Ok(OpenAiCounter::new(encoding))
+}
+
+fn short_texts(args: &Args) -> Result<Vec<String>> {
+    Ok(serde_json::from_str(&read(&args.inputs, "messages.json")?)?)
+}
+
+fn conversation(args: &Args) -> Result<Vec<Message>> {
+    Ok(parse_messages(&read(&args.inputs, "conversation.json")?)?)
 }
 
 fn run(args: &Args) -> Result<()> {
-    read(&args.inputs, "manifest.json")?;
-    bail!("the agent-memory API for this workload has not landed yet")
+    match args.workload {
+        Workload::CountText => {
+            let counter = encoding(args)?;
+            let corpus = read(&args.inputs, "corpus.txt")?;
+            let bytes = Some(corpus.len());
+            let describe = |tokens| Ok(Counted { tokens, bytes, items: None, digest: None });
+            print(args, measure(args, || counter.count_text(&corpus).tokens, describe)?)
+        }
+        Workload::CountMessages => {
+            let counter = encoding(args)?;
+            let texts = short_texts(args)?;
+            let count = || texts.iter().map(|text| counter.count_text(text).tokens).collect::<Vec<_>>();
+            print(args, measure(args, count, |counts| Ok(Counted::per_item(&counts, 0)))?)
+        }
+        Workload::CountChat => {
+            let counter = encoding(args)?;
+            let chat: Vec<Message> = short_texts(args)?.into_iter().map(Message::user).collect();
+            let count = || chat.iter().map(|message| counter.count_message(message).tokens).collect::<Vec<_>>();
+            let measurement = measure(args, count, |counts| Ok(Counted::per_item(&counts, counter.reply_priming())))?;
+            // The messages one by one must add up to what the API says for the whole chat.
+            let whole = counter.count_messages(&chat);
+            if whole.tokens != measurement.result.tokens || !whole.exact {
+                bail!("count_messages gave {whole}, the messages one by one {}", measurement.result.tokens);
+            }
+            print(args, measurement)
+        }
+        Workload::TrimLast => trim(args, TrimOptions::last(args.max_messages)),
+        Workload::TrimTokensApprox => trim(args, TrimOptions::token(args.max_tokens)),
+        Workload::TrimTokensExact => {
+            trim(args, TrimOptions::token(args.max_tokens).with_counter(Arc::new(encoding(args)?)))
+        }
+        Workload::FitTrim | Workload::FitSummarize => bail!("fit_context has not landed yet"),
+    }
+}
+
+fn trim(args: &Args, options: TrimOptions) -> Result<()> {
+    let messages = conversation(args)?;
+    let describe = |kept: Result<Vec<Message>, TrimError>| Ok(Kept::of(&kept?));
+    print(args, measure(args, || trim_messages(&messages, &options), describe)?)
+}
+
+fn main() -> Result<()> {
+    run(&Args::parse())
 }
