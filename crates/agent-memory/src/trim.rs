@@ -240,7 +240,7 @@ impl TrimOptions {
 /// # Ok::<(), agent_memory::trim::TrimError>(())
 /// ```
 pub fn trim_messages(messages: &[Message], options: &TrimOptions) -> Result<Vec<Message>, TrimError> {
-    let selection = select(messages, options, &[])?;
+    let selection = select(messages, options, &[], None)?;
     Ok(selection.indices.iter().map(|&index| messages[index].clone()).collect())
 }
 
@@ -253,8 +253,14 @@ pub(crate) struct Selection {
 }
 
 /// Selects the messages to keep. `pinned` are indices kept whatever happens (on top of the
-/// preserved system messages), such as an injected summary.
-pub(crate) fn select(messages: &[Message], options: &TrimOptions, pinned: &[usize]) -> Result<Selection, TrimError> {
+/// preserved system messages), such as an injected summary. `counts`, when given, are the
+/// messages' token counts by `options.counter`, so they are not counted twice.
+pub(crate) fn select(
+    messages: &[Message],
+    options: &TrimOptions,
+    pinned: &[usize],
+    counts: Option<&[TokenCount]>,
+) -> Result<Selection, TrimError> {
     options.validate()?;
     if messages.is_empty() {
         return Ok(Selection { indices: Vec::new(), tokens: options.max_tokens.map(|_| TokenCount::ZERO) });
@@ -265,9 +271,13 @@ pub(crate) fn select(messages: &[Message], options: &TrimOptions, pinned: &[usiz
     let pinned_indices: Vec<usize> = (0..messages.len()).filter(|&index| is_pinned(index)).collect();
 
     let counter = &options.counter;
+    let count_at = |index: usize| match counts {
+        Some(counts) => counts[index],
+        None => counter.count_message(&messages[index]),
+    };
     let mut tokens = TokenCount::ZERO;
     if let Some(max_tokens) = options.max_tokens {
-        tokens = pinned_indices.iter().map(|&index| counter.count_message(&messages[index])).sum();
+        tokens = pinned_indices.iter().map(|&index| count_at(index)).sum();
         if !pinned_indices.is_empty() {
             let required = tokens.tokens + counter.reply_priming();
             if required > max_tokens {
@@ -287,7 +297,7 @@ pub(crate) fn select(messages: &[Message], options: &TrimOptions, pinned: &[usiz
             break;
         }
         if let Some(max_tokens) = options.max_tokens {
-            let unit_tokens: TokenCount = messages[unit.clone()].iter().map(|m| counter.count_message(m)).sum();
+            let unit_tokens: TokenCount = unit.clone().map(count_at).sum();
             if tokens.tokens + unit_tokens.tokens + counter.reply_priming() > max_tokens {
                 break;
             }

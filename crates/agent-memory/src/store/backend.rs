@@ -1,0 +1,181 @@
+//! The seam between [`super::MemoryStore`] and storage engines.
+//!
+//! A backend stores items and answers scoped queries; it never embeds, validates user
+//! input or reads the clock. [`super::MemoryStore`] validates every argument (namespaces,
+//! keys, values, TTLs, filters, limits), computes each item's index text and vector, reads
+//! the clock once per operation and passes `now` down. Backends may therefore assume valid
+//! input; they must still never panic on stored data (corrupt rows are
+//! [`StoreError::Backend`] errors).
+//!
+//! # Contract shared by every method
+//!
+//! * **Expiry.** An item is *live* at `now` when `expires_at` is `None` or `now < expires_at`.
+//!   No method returns, counts or lists an expired item, whether or not it has been purged.
+//! * **Order.** "Recency order" is `updated_at` descending, then namespace ascending (tuple
+//!   order, i.e. bytewise on [`Namespace::encoded`]), then key ascending (bytewise).
+//!   Scored results are ordered by score descending, ties in recency order.
+//! * **Filters** are applied before `offset` and `limit`, with exactly the semantics of
+//!   [`Filter::matches`]: a page is short only when there are no more matches.
+//! * **Atomicity.** Each call is one round trip and, for writes, one transaction: a failed
+//!   `put_many`/`delete_many` leaves the store unchanged.
+//! * **Concurrency.** Backends are shared across tasks (`Send + Sync`); concurrent calls must
+//!   neither fail nor lose writes because of each other.
+//! * **Scores** are documented per method and comparable across backends.
+//!
+//! The conformance suite (`store::testkit`, feature `testkit`) checks all of this; every
+//! backend's test file runs it with one line: `agent_memory::store_conformance!(make_backend);`.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use super::{Filter, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError};
+
+/// Which namespaces a query covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Exactly this namespace.
+    Namespace(Namespace),
+    /// Every namespace that starts with this prefix (label by label); the root prefix is
+    /// every namespace.
+    Prefix(NamespacePrefix),
+}
+
+impl Scope {
+    /// Whether `namespace` is in scope.
+    pub fn contains(&self, namespace: &Namespace) -> bool {
+        match self {
+            Scope::Namespace(exact) => exact == namespace,
+            Scope::Prefix(prefix) => namespace.starts_with(prefix),
+        }
+    }
+}
+
+/// Live items in scope that match a filter, in recency order, paginated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanQuery {
+    /// Which namespaces.
+    pub scope: Scope,
+    /// Which values (the empty filter matches all).
+    pub filter: Filter,
+    /// How many matches to skip.
+    pub offset: usize,
+    /// The most items to return; `None` for all.
+    pub limit: Option<usize>,
+    /// The current time (Unix seconds).
+    pub now: f64,
+}
+
+/// The `limit` live, matching items in scope whose vector comes from `model`, nearest to
+/// `vector` first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorQuery {
+    /// Which namespaces.
+    pub scope: Scope,
+    /// Which values.
+    pub filter: Filter,
+    /// The query vector (same length as the model's vectors).
+    pub vector: Vec<f32>,
+    /// The embedder's model id; items embedded by another model are ignored.
+    pub model: String,
+    /// How many results at most (≥ 1). An approximate index may be used only if it still
+    /// returns `limit` results whenever that many items match.
+    pub limit: usize,
+    /// The current time (Unix seconds).
+    pub now: f64,
+}
+
+/// The `limit` live, matching items in scope whose index text contains at least one of
+/// `terms`, best BM25 first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeywordQuery {
+    /// Which namespaces.
+    pub scope: Scope,
+    /// Which values.
+    pub filter: Filter,
+    /// Distinct lower-cased terms from [`super::keyword::query_terms`] (never empty).
+    pub terms: Vec<String>,
+    /// How many results at most (≥ 1).
+    pub limit: usize,
+    /// The current time (Unix seconds).
+    pub now: f64,
+}
+
+/// Distinct namespaces that hold at least one live item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceQuery {
+    /// Only namespaces starting with this.
+    pub prefix: NamespacePrefix,
+    /// Only namespaces ending with these labels (empty: no condition).
+    pub suffix: Vec<String>,
+    /// Namespaces longer than this are cut to this many labels, then deduplicated.
+    pub max_depth: Option<usize>,
+    /// How many namespaces to skip (after cutting and deduplication).
+    pub offset: usize,
+    /// The most namespaces to return.
+    pub limit: usize,
+    /// The current time (Unix seconds).
+    pub now: f64,
+}
+
+/// An item with its score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredItem {
+    /// The item.
+    pub item: Item,
+    /// Its score (meaning per query kind).
+    pub score: f64,
+}
+
+/// A storage engine for [`super::MemoryStore`]. See the module documentation for the
+/// contract every method shares.
+#[async_trait]
+pub trait StoreBackend: Send + Sync + fmt::Debug {
+    /// A short name for messages and metrics: `memory`, `sqlite`, `postgres`.
+    fn kind(&self) -> &'static str;
+
+    /// Upserts `writes` in one transaction, in order (a later write of the same key wins),
+    /// and returns the stored items in the same order.
+    ///
+    /// For each write: `updated_at = now`; `created_at` is kept from the existing item if
+    /// that item is live, and is `now` otherwise; `expires_at = now + ttl_seconds`. The
+    /// stored vector and index text are replaced (a write without a vector removes the old
+    /// one).
+    async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError>;
+
+    /// Reads `keys`, one result per key in the same order: `None` when absent or expired.
+    ///
+    /// With `refresh_ttl`, each returned item that has a TTL gets
+    /// `expires_at = now + ttl_seconds` (stored and returned); `updated_at` is unchanged.
+    async fn get_many(&self, keys: &[ItemKey], now: f64, refresh_ttl: bool) -> Result<Vec<Option<Item>>, StoreError>;
+
+    /// Deletes `keys` in one transaction, one result per key: `true` when a live item was
+    /// removed. Expired items are removed too, but report `false`.
+    async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError>;
+
+    /// Live items in scope matching the filter, in recency order, `offset`/`limit` applied
+    /// after filtering.
+    async fn scan(&self, query: &ScanQuery) -> Result<Vec<Item>, StoreError>;
+
+    /// Nearest items by cosine similarity. `score` is the cosine similarity of the stored
+    /// vector and the query vector, in `[-1, 1]`.
+    async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError>;
+
+    /// Best keyword matches. `score` is [`super::keyword::normalize`] of the Okapi BM25 sum
+    /// defined in [`super::keyword`] (statistics over every stored item), in `(0, 1)`.
+    async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError>;
+
+    /// Distinct namespaces with live items, ascending (tuple order), after `max_depth`
+    /// truncation and deduplication, then `offset`/`limit`.
+    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError>;
+
+    /// The number of live items in scope.
+    async fn count(&self, scope: &Scope, now: f64) -> Result<u64, StoreError>;
+
+    /// Deletes every item (live or expired) in scope in one transaction; returns how many
+    /// live items were removed.
+    async fn delete_scope(&self, scope: &Scope, now: f64) -> Result<u64, StoreError>;
+
+    /// Physically removes every expired item; returns how many were removed.
+    async fn purge_expired(&self, now: f64) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,94 @@
+//! Keyword search: tokenization and Okapi BM25 scoring, shared by every backend so that
+//! keyword scores mean the same thing everywhere.
+//!
+//! * **Tokens** are maximal runs of alphanumeric characters, lower-cased: the same split as
+//!   SQLite FTS5's `unicode61` tokenizer with `remove_diacritics 0` (they can differ only
+//!   on rare characters the two classify differently).
+//! * A query matches an item when the item's text has at least one query term.
+//! * **BM25** is FTS5's `bm25()`: `k1 = 1.2`, `b = 0.75`, and per query term
+//!   `idf = ln((N − n + 0.5) / (n + 0.5))`, floored at `1e-6`, where `N` counts every stored
+//!   item (expired ones not yet purged included) and `n` those whose text has the term;
+//!   document length and the average are in tokens.
+//! * The **keyword score** reported by search is `s / (1 + s)` for the BM25 sum `s`: in
+//!   `(0, 1)`, monotone in `s`.
+//!
+//! ```
+//! use agent_memory::store::keyword::{query_terms, tokenize};
+//!
+//! assert_eq!(tokenize("Hello, World! 42x").collect::<Vec<_>>(), ["hello", "world", "42x"]);
+//! assert_eq!(query_terms("cat CAT dog"), ["cat", "dog"]);
+//! ```
+
+/// BM25 term-frequency saturation.
+pub const K1: f64 = 1.2;
+/// BM25 length normalization.
+pub const B: f64 = 0.75;
+
+/// The tokens of `text`, in order, lower-cased.
+pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_lowercase)
+}
+
+/// The distinct tokens of a query, in first-seen order.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for token in tokenize(query) {
+        if !terms.contains(&token) {
+            terms.push(token);
+        }
+    }
+    terms
+}
+
+/// FTS5's inverse document frequency of a term found in `docs_with_term` of `total_docs`.
+pub fn idf(total_docs: u64, docs_with_term: u64) -> f64 {
+    let (n, hits) = (total_docs as f64, docs_with_term as f64);
+    let idf = ((n - hits + 0.5) / (hits + 0.5)).ln();
+    if idf <= 0.0 { 1e-6 } else { idf }
+}
+
+/// One term's BM25 contribution: `idf · tf·(k1+1) / (tf + k1·(1 − b + b·len/avg_len))`.
+pub fn term_score(idf: f64, term_frequency: u32, doc_len: u32, avg_doc_len: f64) -> f64 {
+    let tf = f64::from(term_frequency);
+    let avg = if avg_doc_len > 0.0 { avg_doc_len } else { 1.0 };
+    idf * (tf * (K1 + 1.0)) / (tf + K1 * (1.0 - B + B * f64::from(doc_len) / avg))
+}
+
+/// Maps a BM25 sum to the reported keyword score, `s / (1 + s)`.
+pub fn normalize(bm25: f64) -> f64 {
+    let s = bm25.max(0.0);
+    s / (1.0 + s)
+}
+
+/// An FTS5 `MATCH` expression for `terms`: each term quoted as a string (so no query text
+/// is interpreted as FTS5 syntax), joined with `OR`. Empty when there are no terms.
+pub fn fts5_match_expression(terms: &[String]) -> String {
+    terms.iter().map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect::<Vec<_>>().join(" OR ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idf_matches_fts5() {
+        assert!((idf(10, 1) - (9.5f64 / 1.5).ln()).abs() < 1e-12);
+        assert_eq!(idf(2, 2), 1e-6);
+    }
+
+    #[test]
+    fn scores_saturate_and_normalize() {
+        let one = term_score(1.0, 1, 10, 10.0);
+        assert!((one - 1.0).abs() < 1e-12, "tf=1 at average length scores idf: {one}");
+        assert!(term_score(1.0, 5, 10, 10.0) < 2.2);
+        assert!(term_score(1.0, 1, 5, 10.0) > term_score(1.0, 1, 20, 10.0));
+        assert_eq!(normalize(1.0), 0.5);
+        assert_eq!(normalize(-3.0), 0.0);
+    }
+
+    #[test]
+    fn match_expression_quotes_terms() {
+        assert_eq!(fts5_match_expression(&["a\"b".into(), "or".into()]), "\"a\"\"b\" OR \"or\"");
+        assert_eq!(fts5_match_expression(&[]), "");
+    }
+}

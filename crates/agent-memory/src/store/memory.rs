@@ -1,0 +1,310 @@
+//! The in-process backend: a B-tree of items behind a read-write lock, exact vector search
+//! and an incremental BM25 index.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+
+use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+use super::keyword::{self, tokenize};
+use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
+use crate::embed::cosine_similarity;
+
+/// An in-process [`StoreBackend`]: fast, safe for concurrent use, lost when dropped.
+///
+/// Reads share a lock and writes take it exclusively, so a batch is applied atomically.
+/// Search is exact (every vector in scope is compared).
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    state: RwLock<State>,
+}
+
+/// Items keyed by (encoded namespace, key), so a namespace prefix is a key range.
+type Address = (String, String);
+
+#[derive(Debug, Default)]
+struct State {
+    entries: BTreeMap<Address, Entry>,
+    /// How many entries' text contains each term.
+    document_frequency: HashMap<String, u64>,
+    /// Tokens over all entries.
+    total_tokens: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    item: Item,
+    vector: Option<StoredVector>,
+    term_frequency: HashMap<String, u32>,
+    length: u32,
+}
+
+impl MemoryBackend {
+    /// An empty backend.
+    pub fn new() -> MemoryBackend {
+        MemoryBackend::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-written (writes are
+        // applied with infallible operations), so a poisoned lock is still usable.
+        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn in_scope<'s>(&'s self, scope: &Scope) -> Box<dyn Iterator<Item = &'s Entry> + 's> {
+        match scope {
+            Scope::Namespace(namespace) => {
+                let encoded = namespace.encoded();
+                let start = (encoded.clone(), String::new());
+                let namespace = namespace.clone();
+                Box::new(
+                    self.entries
+                        .range((Bound::Included(start), Bound::Unbounded))
+                        .map(|(_, e)| e)
+                        .take_while(move |e| e.item.namespace == namespace),
+                )
+            }
+            Scope::Prefix(prefix) => match prefix.encoded_range() {
+                None => Box::new(self.entries.values()),
+                Some((low, high)) => Box::new(
+                    self.entries
+                        .range((Bound::Included((low, String::new())), Bound::Excluded((high, String::new()))))
+                        .map(|(_, e)| e),
+                ),
+            },
+        }
+    }
+
+    fn remove(&mut self, address: &Address) -> Option<Entry> {
+        let entry = self.entries.remove(address)?;
+        for term in entry.term_frequency.keys() {
+            if let Some(count) = self.document_frequency.get_mut(term) {
+                *count -= 1;
+                if *count == 0 {
+                    self.document_frequency.remove(term);
+                }
+            }
+        }
+        self.total_tokens -= u64::from(entry.length);
+        Some(entry)
+    }
+
+    fn insert(&mut self, address: Address, entry: Entry) {
+        for term in entry.term_frequency.keys() {
+            *self.document_frequency.entry(term.clone()).or_insert(0) += 1;
+        }
+        self.total_tokens += u64::from(entry.length);
+        self.entries.insert(address, entry);
+    }
+}
+
+fn address(namespace: &Namespace, key: &str) -> Address {
+    (namespace.encoded(), key.to_owned())
+}
+
+fn live(entry: &Entry, now: f64) -> bool {
+    !entry.item.is_expired(now)
+}
+
+fn matches(entry: &Entry, filter: &Filter) -> bool {
+    filter.is_empty() || filter.matches_object(&entry.item.value)
+}
+
+/// Recency order: `updated_at` descending, then namespace and key ascending.
+pub(crate) fn recency(a: &Item, b: &Item) -> Ordering {
+    b.updated_at.total_cmp(&a.updated_at).then_with(|| a.namespace.cmp(&b.namespace)).then_with(|| a.key.cmp(&b.key))
+}
+
+fn by_score(a: &ScoredItem, b: &ScoredItem) -> Ordering {
+    b.score.total_cmp(&a.score).then_with(|| recency(&a.item, &b.item))
+}
+
+fn paginate<T>(items: Vec<T>, offset: usize, limit: Option<usize>) -> Vec<T> {
+    items.into_iter().skip(offset).take(limit.unwrap_or(usize::MAX)).collect()
+}
+
+#[async_trait]
+impl StoreBackend for MemoryBackend {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
+        let mut state = self.write();
+        let mut stored = Vec::with_capacity(writes.len());
+        for write in writes {
+            let address = address(&write.namespace, &write.key);
+            let created_at = match state.remove(&address) {
+                Some(old) if live(&old, now) => old.item.created_at,
+                _ => now,
+            };
+            let mut term_frequency: HashMap<String, u32> = HashMap::new();
+            let mut length = 0u32;
+            for token in tokenize(&write.text) {
+                *term_frequency.entry(token).or_insert(0) += 1;
+                length += 1;
+            }
+            let item = Item {
+                namespace: write.namespace,
+                key: write.key,
+                value: write.value,
+                created_at,
+                updated_at: now,
+                expires_at: write.ttl_seconds.map(|ttl| now + ttl),
+                ttl_seconds: write.ttl_seconds,
+            };
+            stored.push(item.clone());
+            state.insert(address, Entry { item, vector: write.vector, term_frequency, length });
+        }
+        Ok(stored)
+    }
+
+    async fn get_many(&self, keys: &[ItemKey], now: f64, refresh_ttl: bool) -> Result<Vec<Option<Item>>, StoreError> {
+        if refresh_ttl {
+            let mut state = self.write();
+            return Ok(keys
+                .iter()
+                .map(|key| {
+                    let entry = state.entries.get_mut(&address(&key.namespace, &key.key))?;
+                    if !live(entry, now) {
+                        return None;
+                    }
+                    if let Some(ttl) = entry.item.ttl_seconds {
+                        entry.item.expires_at = Some(now + ttl);
+                    }
+                    Some(entry.item.clone())
+                })
+                .collect());
+        }
+        let state = self.read();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                state.entries.get(&address(&key.namespace, &key.key)).filter(|e| live(e, now)).map(|e| e.item.clone())
+            })
+            .collect())
+    }
+
+    async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError> {
+        let mut state = self.write();
+        Ok(keys
+            .iter()
+            .map(|key| state.remove(&address(&key.namespace, &key.key)).is_some_and(|e| live(&e, now)))
+            .collect())
+    }
+
+    async fn scan(&self, query: &ScanQuery) -> Result<Vec<Item>, StoreError> {
+        let state = self.read();
+        let mut items: Vec<Item> = state
+            .in_scope(&query.scope)
+            .filter(|e| live(e, query.now) && matches(e, &query.filter))
+            .map(|e| e.item.clone())
+            .collect();
+        items.sort_by(recency);
+        Ok(paginate(items, query.offset, query.limit))
+    }
+
+    async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        let state = self.read();
+        let mut scored: Vec<(f64, &Entry)> = state
+            .in_scope(&query.scope)
+            .filter(|e| live(e, query.now) && matches(e, &query.filter))
+            .filter_map(|e| {
+                let stored =
+                    e.vector.as_ref().filter(|v| v.model == query.model && v.vector.len() == query.vector.len())?;
+                Some((f64::from(cosine_similarity(&stored.vector, &query.vector)), e))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| recency(&a.1.item, &b.1.item)));
+        Ok(scored.into_iter().take(query.limit).map(|(score, e)| ScoredItem { item: e.item.clone(), score }).collect())
+    }
+
+    async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        let state = self.read();
+        let total = state.entries.len() as u64;
+        if total == 0 {
+            return Ok(Vec::new());
+        }
+        let average_length = state.total_tokens as f64 / total as f64;
+        let idfs: Vec<(&str, f64)> = query
+            .terms
+            .iter()
+            .filter_map(|t| {
+                let n = *state.document_frequency.get(t)?;
+                Some((t.as_str(), keyword::idf(total, n)))
+            })
+            .collect();
+        if idfs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut scored: Vec<ScoredItem> = state
+            .in_scope(&query.scope)
+            .filter(|e| live(e, query.now) && matches(e, &query.filter))
+            .filter_map(|e| {
+                let mut bm25 = 0.0;
+                let mut hit = false;
+                for (term, idf) in &idfs {
+                    if let Some(&tf) = e.term_frequency.get(*term) {
+                        hit = true;
+                        bm25 += keyword::term_score(*idf, tf, e.length, average_length);
+                    }
+                }
+                hit.then(|| ScoredItem { item: e.item.clone(), score: keyword::normalize(bm25) })
+            })
+            .collect();
+        scored.sort_by(by_score);
+        scored.truncate(query.limit);
+        Ok(scored)
+    }
+
+    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        let state = self.read();
+        let mut namespaces = BTreeSet::new();
+        for entry in state.in_scope(&Scope::Prefix(query.prefix.clone())) {
+            let namespace = &entry.item.namespace;
+            if !live(entry, query.now) || !namespace.ends_with(&query.suffix) {
+                continue;
+            }
+            namespaces.insert(match query.max_depth {
+                Some(depth) => namespace.truncated(depth),
+                None => namespace.clone(),
+            });
+        }
+        Ok(namespaces.into_iter().skip(query.offset).take(query.limit).collect())
+    }
+
+    async fn count(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
+        Ok(self.read().in_scope(scope).filter(|e| live(e, now)).count() as u64)
+    }
+
+    async fn delete_scope(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
+        let mut state = self.write();
+        let addresses: Vec<Address> = state.in_scope(scope).map(|e| address(&e.item.namespace, &e.item.key)).collect();
+        let mut removed = 0;
+        for address in addresses {
+            if state.remove(&address).is_some_and(|e| live(&e, now)) {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
+        let mut state = self.write();
+        let expired: Vec<Address> =
+            state.entries.iter().filter(|(_, e)| !live(e, now)).map(|(address, _)| address.clone()).collect();
+        for address in &expired {
+            state.remove(address);
+        }
+        Ok(expired.len() as u64)
+    }
+}

@@ -1,0 +1,653 @@
+//! The SQLite backend: one file, WAL, FTS5 keyword index, vectors as f32 BLOBs.
+//!
+//! # Schema (version 1)
+//!
+//! * `store_items(id, namespace, key, value, text, created_at, updated_at, expires_at,
+//!   ttl_seconds, embedding, embedding_model, embedding_dims)`, unique on
+//!   `(namespace, key)`. `namespace` is [`Namespace::encoded`] (labels joined by U+001F),
+//!   so a namespace prefix is one index range. `value` is compact JSON text; `embedding` is
+//!   the vector as little-endian f32 bytes, with the model id and dimension beside it.
+//! * `store_fts`: an FTS5 external-content index of `store_items.text`
+//!   (`unicode61 remove_diacritics 0`), kept in sync by triggers; keyword scores come from
+//!   its `bm25()`.
+//! * `store_meta(key, value)`: `schema_version`.
+//!
+//! # Concurrency and durability
+//!
+//! One writer connection behind a mutex and a small pool of reader connections; WAL lets
+//! readers run while a write commits. All database work runs on Tokio's blocking pool.
+//! Every write call is one transaction. `synchronous = NORMAL` in WAL mode: a committed
+//! write survives the process being killed (it is in the WAL file before `commit`
+//! returns); only an operating-system crash or power loss can lose the latest commits.
+//!
+//! Filters are evaluated in Rust while rows stream in order from SQLite, and pagination
+//! stops as soon as the page is full, so a filter never shortens a page that has matches.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use serde_json::{Map, Value};
+
+use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+use super::keyword::{self, fts5_match_expression};
+use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError};
+use crate::embed::cosine_similarity;
+
+const SCHEMA_VERSION: i64 = 1;
+const MAX_IDLE_READERS: usize = 8;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS store_items (
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    expires_at REAL,
+    ttl_seconds REAL,
+    embedding BLOB,
+    embedding_model TEXT,
+    embedding_dims INTEGER,
+    UNIQUE (namespace, key)
+);
+CREATE INDEX IF NOT EXISTS store_items_recency ON store_items (namespace, updated_at DESC, key);
+CREATE INDEX IF NOT EXISTS store_items_expiry ON store_items (expires_at) WHERE expires_at IS NOT NULL;
+CREATE VIRTUAL TABLE IF NOT EXISTS store_fts USING fts5 (
+    text, content = 'store_items', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER IF NOT EXISTS store_items_fts_insert AFTER INSERT ON store_items BEGIN
+    INSERT INTO store_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS store_items_fts_delete AFTER DELETE ON store_items BEGIN
+    INSERT INTO store_fts (store_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS store_items_fts_update AFTER UPDATE OF text ON store_items BEGIN
+    INSERT INTO store_fts (store_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO store_fts (rowid, text) VALUES (new.id, new.text);
+END;
+"#;
+
+/// The columns an [`Item`] is read from, in [`item_from_row`]'s order.
+const ITEM_COLUMNS: &str = "namespace, key, value, created_at, updated_at, expires_at, ttl_seconds";
+const LIVE: &str = "(expires_at IS NULL OR expires_at > :now)";
+
+/// A [`super::StoreBackend`] in one SQLite file. See the module documentation.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use agent_memory::store::{MemoryStore, SqliteBackend, StoreOptions};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let backend = SqliteBackend::open(&dir.path().join("memories.db")).await?;
+/// let store = MemoryStore::new(Arc::new(backend), StoreOptions::default());
+/// store.put("notes", "n1", json!({"text": "hello"}), None).await?;
+/// assert_eq!(store.get("notes", "n1").await?.expect("stored").value["text"], "hello");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteBackend {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn sql_error(error: rusqlite::Error) -> StoreError {
+    StoreError::backend("sqlite", error.to_string())
+}
+
+fn corrupt(message: String) -> StoreError {
+    StoreError::backend("sqlite", message)
+}
+
+impl SqliteBackend {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the file cannot be opened, is not a database, or was
+    /// written by a newer schema version.
+    pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(path))
+            .await
+            .map_err(|e| StoreError::backend("sqlite", format!("open task failed: {e}")))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<SqliteBackend, StoreError> {
+        let writer = open_connection(&path)
+            .map_err(|e| StoreError::backend("sqlite", format!("cannot open {}: {e}", path.display())))?;
+        migrate(&writer)?;
+        Ok(SqliteBackend {
+            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = lock(&inner.writer);
+            work(&mut connection)
+        })
+        .await
+        .map_err(|e| StoreError::backend("sqlite", format!("database task failed: {e}")))?
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = lock(&inner.readers).pop();
+            let connection = match idle {
+                Some(connection) => connection,
+                None => open_connection(&inner.path).map_err(sql_error)?,
+            };
+            let result = work(&connection);
+            let mut readers = lock(&inner.readers);
+            if readers.len() < MAX_IDLE_READERS {
+                readers.push(connection);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::backend("sqlite", format!("database task failed: {e}")))?
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic inside a transaction rolls it back when the connection's transaction guard
+    // drops, so the connection is still consistent.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.set_prepared_statement_cache_capacity(64);
+    Ok(connection)
+}
+
+fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    connection.execute_batch(SCHEMA).map_err(sql_error)?;
+    let version: Option<String> = connection
+        .query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .optional()
+        .map_err(sql_error)?;
+    match version.as_deref().map(str::parse::<i64>) {
+        None => {
+            connection
+                .execute(
+                    "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?1)",
+                    [SCHEMA_VERSION.to_string()],
+                )
+                .map_err(sql_error)?;
+            Ok(())
+        }
+        Some(Ok(SCHEMA_VERSION)) => Ok(()),
+        Some(Ok(newer)) if newer > SCHEMA_VERSION => Err(corrupt(format!(
+            "the database has store schema version {newer}; this build understands up to {SCHEMA_VERSION}"
+        ))),
+        Some(other) => Err(corrupt(format!("unreadable store schema version {other:?}"))),
+    }
+}
+
+/// A WHERE clause fragment selecting `scope`, with its parameters appended to `params`.
+fn scope_sql(scope: &Scope, column: &str, params: &mut Vec<SqlValue>) -> String {
+    match scope {
+        Scope::Namespace(namespace) => {
+            params.push(SqlValue::Text(namespace.encoded()));
+            format!("{column} = ?{}", params.len())
+        }
+        Scope::Prefix(prefix) => match prefix.encoded_range() {
+            None => "1".to_owned(),
+            Some((low, high)) => {
+                params.push(SqlValue::Text(low));
+                params.push(SqlValue::Text(high));
+                format!("{column} >= ?{} AND {column} < ?{}", params.len() - 1, params.len())
+            }
+        },
+    }
+}
+
+fn live_sql(column_prefix: &str, now: f64, params: &mut Vec<SqlValue>) -> String {
+    params.push(SqlValue::Real(now));
+    let n = params.len();
+    format!("({column_prefix}expires_at IS NULL OR {column_prefix}expires_at > ?{n})")
+}
+
+fn item_from_row(row: &Row<'_>, first: usize) -> Result<Item, StoreError> {
+    let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
+    let namespace: String = row.get(first).map_err(get_err)?;
+    let value: String = row.get(first + 2).map_err(get_err)?;
+    let value: Map<String, Value> =
+        serde_json::from_str(&value).map_err(|e| corrupt(format!("stored value is not a JSON object: {e}")))?;
+    Ok(Item {
+        namespace: Namespace::decode(&namespace)?,
+        key: row.get(first + 1).map_err(get_err)?,
+        value,
+        created_at: row.get(first + 3).map_err(get_err)?,
+        updated_at: row.get(first + 4).map_err(get_err)?,
+        expires_at: row.get(first + 5).map_err(get_err)?,
+        ttl_seconds: row.get(first + 6).map_err(get_err)?,
+    })
+}
+
+fn matches(filter: &Filter, item: &Item) -> bool {
+    filter.is_empty() || filter.matches_object(&item.value)
+}
+
+fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn blob_to_vector(blob: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+}
+
+#[async_trait]
+impl StoreBackend for SqliteBackend {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
+        self.write(move |connection| {
+            let tx = connection.transaction().map_err(sql_error)?;
+            let mut stored = Vec::with_capacity(writes.len());
+            {
+                let mut upsert = tx
+                    .prepare_cached(
+                        "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
+                         ttl_seconds, embedding, embedding_model, embedding_dims) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10) \
+                         ON CONFLICT (namespace, key) DO UPDATE SET \
+                           value = excluded.value, text = excluded.text, \
+                           created_at = CASE WHEN store_items.expires_at IS NOT NULL \
+                             AND store_items.expires_at <= excluded.updated_at \
+                             THEN excluded.created_at ELSE store_items.created_at END, \
+                           updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
+                           ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
+                           embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
+                         RETURNING created_at",
+                    )
+                    .map_err(sql_error)?;
+                for write in writes {
+                    let value = serde_json::to_string(&write.value)
+                        .map_err(|e| StoreError::InvalidValue(format!("cannot serialize value: {e}")))?;
+                    let expires_at = write.ttl_seconds.map(|ttl| now + ttl);
+                    let (blob, model, dims) = match &write.vector {
+                        Some(v) => {
+                            (Some(vector_to_blob(&v.vector)), Some(v.model.clone()), Some(v.vector.len() as i64))
+                        }
+                        None => (None, None, None),
+                    };
+                    let created_at: f64 = upsert
+                        .query_row(
+                            params![
+                                write.namespace.encoded(),
+                                write.key,
+                                value,
+                                write.text,
+                                now,
+                                expires_at,
+                                write.ttl_seconds,
+                                blob,
+                                model,
+                                dims
+                            ],
+                            |row| row.get(0),
+                        )
+                        .map_err(sql_error)?;
+                    stored.push(Item {
+                        namespace: write.namespace,
+                        key: write.key,
+                        value: write.value,
+                        created_at,
+                        updated_at: now,
+                        expires_at,
+                        ttl_seconds: write.ttl_seconds,
+                    });
+                }
+            }
+            tx.commit().map_err(sql_error)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn get_many(&self, keys: &[ItemKey], now: f64, refresh_ttl: bool) -> Result<Vec<Option<Item>>, StoreError> {
+        let keys = keys.to_vec();
+        let select = format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE namespace = :ns AND key = :key AND {LIVE}");
+        if refresh_ttl {
+            return self
+                .write(move |connection| {
+                    let tx = connection.transaction().map_err(sql_error)?;
+                    let mut found = Vec::with_capacity(keys.len());
+                    {
+                        let mut refresh = tx
+                            .prepare_cached(&format!(
+                                "UPDATE store_items SET expires_at = :now + ttl_seconds \
+                                 WHERE namespace = :ns AND key = :key AND ttl_seconds IS NOT NULL AND {LIVE}"
+                            ))
+                            .map_err(sql_error)?;
+                        let mut select = tx.prepare_cached(&select).map_err(sql_error)?;
+                        for key in &keys {
+                            let ns = key.namespace.encoded();
+                            refresh
+                                .execute(rusqlite::named_params! {":now": now, ":ns": ns, ":key": key.key})
+                                .map_err(sql_error)?;
+                            let mut rows = select
+                                .query(rusqlite::named_params! {":now": now, ":ns": ns, ":key": key.key})
+                                .map_err(sql_error)?;
+                            found.push(match rows.next().map_err(sql_error)? {
+                                Some(row) => Some(item_from_row(row, 0)?),
+                                None => None,
+                            });
+                        }
+                    }
+                    tx.commit().map_err(sql_error)?;
+                    Ok(found)
+                })
+                .await;
+        }
+        self.read(move |connection| {
+            let tx = connection.unchecked_transaction().map_err(sql_error)?;
+            let mut select = tx.prepare_cached(&select).map_err(sql_error)?;
+            let mut found = Vec::with_capacity(keys.len());
+            for key in &keys {
+                let mut rows = select
+                    .query(rusqlite::named_params! {":now": now, ":ns": key.namespace.encoded(), ":key": key.key})
+                    .map_err(sql_error)?;
+                found.push(match rows.next().map_err(sql_error)? {
+                    Some(row) => Some(item_from_row(row, 0)?),
+                    None => None,
+                });
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError> {
+        let keys = keys.to_vec();
+        self.write(move |connection| {
+            let tx = connection.transaction().map_err(sql_error)?;
+            let mut removed = Vec::with_capacity(keys.len());
+            {
+                let mut delete = tx
+                    .prepare_cached("DELETE FROM store_items WHERE namespace = ?1 AND key = ?2 RETURNING expires_at")
+                    .map_err(sql_error)?;
+                for key in &keys {
+                    let expires_at: Option<Option<f64>> = delete
+                        .query_row(params![key.namespace.encoded(), key.key], |row| row.get(0))
+                        .optional()
+                        .map_err(sql_error)?;
+                    removed.push(matches!(expires_at, Some(at) if at.is_none_or(|at| now < at)));
+                }
+            }
+            tx.commit().map_err(sql_error)?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn scan(&self, query: &ScanQuery) -> Result<Vec<Item>, StoreError> {
+        let query = query.clone();
+        self.read(move |connection| {
+            let mut params = Vec::new();
+            let scope = scope_sql(&query.scope, "namespace", &mut params);
+            let live = live_sql("", query.now, &mut params);
+            let mut sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM store_items WHERE {scope} AND {live} \
+                 ORDER BY updated_at DESC, namespace, key"
+            );
+            let filtered = !query.filter.is_empty();
+            if !filtered {
+                params.push(SqlValue::Integer(query.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))));
+                params.push(SqlValue::Integer(i64::try_from(query.offset).unwrap_or(i64::MAX)));
+                sql.push_str(&format!(" LIMIT ?{} OFFSET ?{}", params.len() - 1, params.len()));
+            }
+            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+            let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
+            let (mut skipped, limit) = (0, query.limit.unwrap_or(usize::MAX));
+            let mut items = Vec::new();
+            while items.len() < limit {
+                let Some(row) = rows.next().map_err(sql_error)? else { break };
+                let item = item_from_row(row, 0)?;
+                if filtered {
+                    if !matches(&query.filter, &item) {
+                        continue;
+                    }
+                    if skipped < query.offset {
+                        skipped += 1;
+                        continue;
+                    }
+                }
+                items.push(item);
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        let query = query.clone();
+        self.read(move |connection| {
+            let mut params = Vec::new();
+            let scope = scope_sql(&query.scope, "namespace", &mut params);
+            let live = live_sql("", query.now, &mut params);
+            params.push(SqlValue::Text(query.model.clone()));
+            let model = params.len();
+            params.push(SqlValue::Integer(query.vector.len() as i64));
+            let dims = params.len();
+            let filtered = !query.filter.is_empty();
+            // Pass 1: score every candidate from its vector alone (plus its value when
+            // filtering), keeping the ids of the best `limit`.
+            let sql = format!(
+                "SELECT id, embedding, updated_at, namespace, key{} FROM store_items \
+                 WHERE {scope} AND {live} AND embedding_model = ?{model} AND embedding_dims = ?{dims}",
+                if filtered { ", value" } else { "" }
+            );
+            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+            let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
+            let mut buffer = Vec::with_capacity(query.vector.len());
+            let mut best: Vec<(f64, f64, String, String, i64)> = Vec::new();
+            while let Some(row) = rows.next().map_err(sql_error)? {
+                if filtered {
+                    let value: String = row.get(5).map_err(sql_error)?;
+                    let value: Value =
+                        serde_json::from_str(&value).map_err(|e| corrupt(format!("stored value is not JSON: {e}")))?;
+                    if !query.filter.matches(&value) {
+                        continue;
+                    }
+                }
+                let blob: Vec<u8> = row.get(1).map_err(sql_error)?;
+                blob_to_vector(&blob, &mut buffer);
+                let score = f64::from(cosine_similarity(&buffer, &query.vector));
+                best.push((
+                    score,
+                    row.get(2).map_err(sql_error)?,
+                    row.get(3).map_err(sql_error)?,
+                    row.get(4).map_err(sql_error)?,
+                    row.get(0).map_err(sql_error)?,
+                ));
+                if best.len() >= 2 * query.limit.max(64) {
+                    sort_candidates(&mut best);
+                    best.truncate(query.limit);
+                }
+            }
+            sort_candidates(&mut best);
+            best.truncate(query.limit);
+            // Pass 2: read the winners.
+            let mut read = connection
+                .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE id = ?1"))
+                .map_err(sql_error)?;
+            let mut hits = Vec::with_capacity(best.len());
+            for (score, .., id) in best {
+                let mut rows = read.query([id]).map_err(sql_error)?;
+                if let Some(row) = rows.next().map_err(sql_error)? {
+                    hits.push(ScoredItem { item: item_from_row(row, 0)?, score });
+                }
+            }
+            Ok(hits)
+        })
+        .await
+    }
+
+    async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        let query = query.clone();
+        self.read(move |connection| {
+            let mut params = vec![SqlValue::Text(fts5_match_expression(&query.terms))];
+            let scope = scope_sql(&query.scope, "i.namespace", &mut params);
+            let live = live_sql("i.", query.now, &mut params);
+            let sql = format!(
+                "SELECT bm25(store_fts), i.namespace, i.key, i.value, i.created_at, i.updated_at, i.expires_at, \
+                 i.ttl_seconds FROM store_fts JOIN store_items i ON i.id = store_fts.rowid \
+                 WHERE store_fts MATCH ?1 AND {scope} AND {live} \
+                 ORDER BY bm25(store_fts), i.updated_at DESC, i.namespace, i.key"
+            );
+            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+            let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
+            let mut hits = Vec::new();
+            while hits.len() < query.limit {
+                let Some(row) = rows.next().map_err(sql_error)? else { break };
+                let item = item_from_row(row, 1)?;
+                if !matches(&query.filter, &item) {
+                    continue;
+                }
+                let rank: f64 = row.get(0).map_err(sql_error)?;
+                hits.push(ScoredItem { item, score: keyword::normalize(-rank) });
+            }
+            Ok(hits)
+        })
+        .await
+    }
+
+    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        let query = query.clone();
+        self.read(move |connection| {
+            let mut params = Vec::new();
+            let scope = scope_sql(&Scope::Prefix(query.prefix.clone()), "namespace", &mut params);
+            let live = live_sql("", query.now, &mut params);
+            let sql = format!("SELECT DISTINCT namespace FROM store_items WHERE {scope} AND {live} ORDER BY namespace");
+            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+            let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
+            let mut listed: Vec<Namespace> = Vec::new();
+            let mut skipped = 0;
+            let mut last: Option<Namespace> = None;
+            while listed.len() < query.limit {
+                let Some(row) = rows.next().map_err(sql_error)? else { break };
+                let encoded: String = row.get(0).map_err(sql_error)?;
+                let namespace = Namespace::decode(&encoded)?;
+                if !namespace.ends_with(&query.suffix) {
+                    continue;
+                }
+                let namespace = match query.max_depth {
+                    Some(depth) => namespace.truncated(depth),
+                    None => namespace,
+                };
+                // Truncation keeps the ascending order, so duplicates are adjacent.
+                if last.as_ref() == Some(&namespace) {
+                    continue;
+                }
+                last = Some(namespace.clone());
+                if skipped < query.offset {
+                    skipped += 1;
+                    continue;
+                }
+                listed.push(namespace);
+            }
+            Ok(listed)
+        })
+        .await
+    }
+
+    async fn count(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
+        let scope = scope.clone();
+        self.read(move |connection| {
+            let mut params = Vec::new();
+            let scope = scope_sql(&scope, "namespace", &mut params);
+            let live = live_sql("", now, &mut params);
+            let count: i64 = connection
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM store_items WHERE {scope} AND {live}"),
+                    params_from_iter(params),
+                    |row| row.get(0),
+                )
+                .map_err(sql_error)?;
+            Ok(count.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn delete_scope(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
+        let scope = scope.clone();
+        self.write(move |connection| {
+            let tx = connection.transaction().map_err(sql_error)?;
+            let mut params = Vec::new();
+            let scope = scope_sql(&scope, "namespace", &mut params);
+            let live = live_sql("", now, &mut params);
+            let removed: i64 = tx
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM store_items WHERE {scope} AND {live}"),
+                    params_from_iter(params.iter()),
+                    |row| row.get(0),
+                )
+                .map_err(sql_error)?;
+            params.pop();
+            tx.execute(&format!("DELETE FROM store_items WHERE {scope}"), params_from_iter(params.iter()))
+                .map_err(sql_error)?;
+            tx.commit().map_err(sql_error)?;
+            Ok(removed.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
+        self.write(move |connection| {
+            let removed = connection
+                .execute("DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])
+                .map_err(sql_error)?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+}
+
+/// Best first: score descending, then recency order (updated_at descending, namespace
+/// and key ascending; encoded namespaces order like namespaces).
+fn sort_candidates(candidates: &mut [(f64, f64, String, String, i64)]) {
+    candidates.sort_by(|a, b| {
+        b.0.total_cmp(&a.0).then_with(|| b.1.total_cmp(&a.1)).then_with(|| a.2.cmp(&b.2)).then_with(|| a.3.cmp(&b.3))
+    });
+}

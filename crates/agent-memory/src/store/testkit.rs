@@ -1,0 +1,763 @@
+//! The backend conformance suite: every [`StoreBackend`] must pass all of it.
+//!
+//! A backend's test file runs the whole suite with one line, given an async expression
+//! that returns a fresh, empty `Arc<dyn StoreBackend>` each time it is evaluated:
+//!
+//! ```text
+//! async fn make_backend() -> std::sync::Arc<dyn agent_memory::store::StoreBackend> {
+//!     std::sync::Arc::new(agent_memory::store::MemoryBackend::new())
+//! }
+//! agent_memory::store_conformance!(make_backend());
+//! ```
+//!
+//! Each check is a public async function here taking that backend; the macro expands one
+//! `#[tokio::test]` per check (multi-threaded runtime). Time is driven by a
+//! [`ManualClock`], so expiry checks do not sleep. The checks include the reference
+//! library's MemoryStore tests (`reference-behaviour.md` §2, tests 28–42, named `ref_*`).
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{
+    Filter, HybridWeights, ItemKey, ManualClock, MemoryStore, Namespace, NamespaceListing, Page, PutRequest,
+    SearchMode, SearchQuery, StoreBackend, StoreError, StoreOptions,
+};
+use crate::embed::HashEmbedder;
+
+/// The clock's start: 2023-11-14T22:13:20Z.
+pub const T0: f64 = 1_700_000_000.0;
+
+/// Runs every check against the backend returned by `$make` (an async expression,
+/// evaluated once per check).
+#[macro_export]
+macro_rules! store_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@checks $make;
+            ref_28_put_then_get,
+            ref_29_get_missing_is_none,
+            ref_30_delete_then_get,
+            ref_31_delete_missing_is_false,
+            ref_32_list_is_scoped_to_namespace,
+            ref_33_list_limit,
+            ref_34_same_key_in_two_namespaces,
+            ref_35_string_namespace,
+            ref_36_expired_item_is_gone,
+            ref_37_user_and_app_memory,
+            ref_38_semantic_search_requires_embedder,
+            ref_39_semantic_search_scores,
+            put_returns_stored_item,
+            update_keeps_created_at,
+            value_round_trips_exactly,
+            namespaces_do_not_collide,
+            list_order_is_recency_then_key,
+            list_pagination,
+            invalid_input_is_rejected,
+            ttl_expiry_everywhere,
+            ttl_refresh_on_get,
+            purge_removes_expired,
+            expired_then_rewritten_gets_new_created_at,
+            batch_put_get_delete,
+            count_and_delete_namespace,
+            list_namespaces_prefix_suffix_depth,
+            search_prefix_scopes,
+            search_without_query_lists_by_filter,
+            filters_typed_and_nested,
+            filters_apply_before_limit,
+            keyword_search_without_embedder,
+            keyword_scores_are_bm25,
+            semantic_scores_are_cosine,
+            hybrid_search_fuses,
+            search_pagination_and_min_score,
+            search_ignores_other_models,
+            sweeper_purges,
+            concurrent_writers,
+        );
+    };
+    (@checks $make:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                $crate::store::testkit::$check($make.await).await;
+            }
+        )*
+    };
+}
+
+/// A store over `backend` with a manual clock at [`T0`] and no embedder.
+pub fn plain_store(backend: Arc<dyn StoreBackend>) -> (MemoryStore, ManualClock) {
+    let clock = ManualClock::new(T0);
+    let options = StoreOptions { clock: Arc::new(clock.clone()), ..StoreOptions::default() };
+    (MemoryStore::new(backend, options), clock)
+}
+
+/// A store over `backend` with a manual clock and a 64-d [`HashEmbedder`].
+pub fn embedded_store(backend: Arc<dyn StoreBackend>) -> (MemoryStore, ManualClock) {
+    let (store, clock) = plain_store(backend);
+    (store.with_embedder(Arc::new(HashEmbedder::new(64))), clock)
+}
+
+fn keys(items: &[super::Item]) -> Vec<&str> {
+    items.iter().map(|i| i.key.as_str()).collect()
+}
+
+fn hit_keys(hits: &[super::SearchHit]) -> Vec<&str> {
+    hits.iter().map(|h| h.item.key.as_str()).collect()
+}
+
+fn ns(labels: &[&str]) -> Namespace {
+    Namespace::new(labels.iter().copied()).unwrap()
+}
+
+fn filter(value: Value) -> Filter {
+    Filter::from_json(&value).unwrap()
+}
+
+// Reference tests (reference-behaviour.md §2, TestMemoryStore / Search / SQLite).
+
+/// Test 28: put then get returns the value.
+pub async fn ref_28_put_then_get(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put(("user_1", "prefs"), "lang", json!({"preference": "Python"}), None).await.unwrap();
+    let item = store.get(("user_1", "prefs"), "lang").await.unwrap().unwrap();
+    assert_eq!(Value::Object(item.value), json!({"preference": "Python"}));
+    assert_eq!(item.namespace, ns(&["user_1", "prefs"]));
+    assert_eq!(item.key, "lang");
+}
+
+/// Test 29: get of a missing key is `None`.
+pub async fn ref_29_get_missing_is_none(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    assert_eq!(store.get(("user_1", "prefs"), "missing").await.unwrap(), None);
+}
+
+/// Test 30: delete returns true, then get is `None`.
+pub async fn ref_30_delete_then_get(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put("ns", "k", json!({"v": 1}), None).await.unwrap();
+    assert!(store.delete("ns", "k").await.unwrap());
+    assert_eq!(store.get("ns", "k").await.unwrap(), None);
+}
+
+/// Test 31: delete of a missing key is false.
+pub async fn ref_31_delete_missing_is_false(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    assert!(!store.delete("ns", "missing").await.unwrap());
+}
+
+/// Test 32: list of one namespace returns only its keys.
+pub async fn ref_32_list_is_scoped_to_namespace(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put(("user_1", "memories"), "a", json!({"v": 1}), None).await.unwrap();
+    store.put(("user_1", "memories"), "b", json!({"v": 2}), None).await.unwrap();
+    store.put(("user_2", "memories"), "c", json!({"v": 3}), None).await.unwrap();
+    store.put(("user_1", "memories", "deeper"), "d", json!({"v": 4}), None).await.unwrap();
+    let items = store.list(("user_1", "memories"), Page::all()).await.unwrap();
+    assert_eq!(keys(&items), ["a", "b"]);
+}
+
+/// Test 33: list with limit 2 of 5 returns 2.
+pub async fn ref_33_list_limit(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    for i in 0..5 {
+        store.put("ns", format!("k{i}"), json!({"i": i}), None).await.unwrap();
+    }
+    assert_eq!(store.list("ns", Page::first(2)).await.unwrap().len(), 2);
+}
+
+/// Test 34: the same key in two user namespaces holds separate values.
+pub async fn ref_34_same_key_in_two_namespaces(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put(("user_1", "m"), "k", json!({"owner": 1}), None).await.unwrap();
+    store.put(("user_2", "m"), "k", json!({"owner": 2}), None).await.unwrap();
+    assert_eq!(store.get(("user_1", "m"), "k").await.unwrap().unwrap().value["owner"], 1);
+    assert_eq!(store.get(("user_2", "m"), "k").await.unwrap().unwrap().value["owner"], 2);
+}
+
+/// Test 35: a string namespace is a one-label namespace.
+pub async fn ref_35_string_namespace(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    let item = store.put("simple", "k", json!({"v": 1}), None).await.unwrap();
+    assert_eq!(item.namespace.labels(), ["simple"]);
+    assert_eq!(store.get(["simple"], "k").await.unwrap().unwrap().namespace, ns(&["simple"]));
+}
+
+/// Test 36: once its TTL has passed, get returns `None`.
+pub async fn ref_36_expired_item_is_gone(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend);
+    store.put(("user_1", "temp"), "k", json!({"v": 1}), Some(10.0)).await.unwrap();
+    clock.advance(9.999);
+    assert!(store.get(("user_1", "temp"), "k").await.unwrap().is_some());
+    clock.advance(0.001);
+    assert_eq!(store.get(("user_1", "temp"), "k").await.unwrap(), None);
+}
+
+/// Test 37: user and app memories round-trip, in their documented namespaces.
+pub async fn ref_37_user_and_app_memory(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put_user_memory("user_123", "theme", json!({"value": "dark"}), None).await.unwrap();
+    let item = store.get_user_memory("user_123", "theme").await.unwrap().unwrap();
+    assert_eq!(item.value["value"], "dark");
+    assert_eq!(item.namespace, ns(&["user_123", "memories"]));
+
+    store.put_app_memory("version", json!({"value": "1.0.0"}), None).await.unwrap();
+    assert_eq!(store.get_app_memory("version").await.unwrap().unwrap().value["value"], "1.0.0");
+    assert_eq!(store.get_global_memory("version").await.unwrap().unwrap().namespace, ns(&["app", "global"]));
+
+    store.put_global_memory("motd", json!({"value": "hi"}), None).await.unwrap();
+    assert_eq!(store.get_app_memory("motd").await.unwrap().unwrap().value["value"], "hi");
+
+    store.put_session_memory("session_456", "context", json!({"value": "debugging"}), None).await.unwrap();
+    let item = store.get_session_memory("session_456", "context").await.unwrap().unwrap();
+    assert_eq!(item.namespace, ns(&["session", "session_456"]));
+    assert_eq!(item.value["value"], "debugging");
+}
+
+/// Test 38: semantic search without an embedder is a clear error (keyword search works).
+pub async fn ref_38_semantic_search_requires_embedder(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put("ns", "k", json!({"text": "hello world"}), None).await.unwrap();
+    let error = store.search("ns", SearchQuery::text("hello").mode(SearchMode::Semantic)).await.unwrap_err();
+    assert!(matches!(&error, StoreError::EmbedderRequired(m) if m.contains("requires an embedder")), "{error}");
+    let error = store.search("ns", SearchQuery::text("hello").mode(SearchMode::Hybrid)).await.unwrap_err();
+    assert!(matches!(error, StoreError::EmbedderRequired(_)));
+    let hits = store.search("ns", SearchQuery::text("hello")).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["k"]);
+}
+
+/// Test 39: semantic search returns at most `limit` items, each with a score.
+pub async fn ref_39_semantic_search_scores(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = embedded_store(backend);
+    for (key, text) in [("a", "the cat sat"), ("b", "the dog ran"), ("c", "quarterly revenue")] {
+        store.put("ns", key, json!({ "text": text }), None).await.unwrap();
+    }
+    let hits = store.search("ns", SearchQuery::text("cat").limit(2).mode(SearchMode::Semantic)).await.unwrap();
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0].item.key, "a");
+    assert!(hits.iter().all(|h| h.score.is_some()));
+}
+
+// Operations.
+
+/// `put` returns what a `get` then returns, with both times at the clock's reading.
+pub async fn put_returns_stored_item(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    let put = store.put("ns", "k", json!({"a": 1}), Some(60.0)).await.unwrap();
+    assert_eq!(put.created_at, T0);
+    assert_eq!(put.updated_at, T0);
+    assert_eq!(put.expires_at, Some(T0 + 60.0));
+    assert_eq!(put.ttl_seconds, Some(60.0));
+    assert_eq!(store.get("ns", "k").await.unwrap(), Some(put));
+}
+
+/// An update keeps `created_at` and moves `updated_at`.
+pub async fn update_keeps_created_at(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend);
+    store.put("ns", "k", json!({"v": 1}), None).await.unwrap();
+    clock.advance(5.0);
+    let updated = store.put("ns", "k", json!({"v": 2}), None).await.unwrap();
+    assert_eq!((updated.created_at, updated.updated_at), (T0, T0 + 5.0));
+    let item = store.get("ns", "k").await.unwrap().unwrap();
+    assert_eq!((item.created_at, item.updated_at, item.value["v"].clone()), (T0, T0 + 5.0, json!(2)));
+}
+
+/// Values come back exactly: nesting, unicode, numbers, key order.
+pub async fn value_round_trips_exactly(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    let value = json!({
+        "z": 1, "a": [1, 2.5, -3, "x", null, true, {"deep": {"er": "ü 日本 🎉"}}],
+        "big": 9007199254740993u64, "neg": -1e-300, "quote": "\"'\\", "empty": {}
+    });
+    store.put(["ü", "名前", "a/b", "x.y"], "key with spaces/and/slashes", value.clone(), None).await.unwrap();
+    let item = store.get(["ü", "名前", "a/b", "x.y"], "key with spaces/and/slashes").await.unwrap().unwrap();
+    assert_eq!(Value::Object(item.value.clone()), value);
+    let keys: Vec<&String> = item.value.keys().collect();
+    assert_eq!(keys, ["z", "a", "big", "neg", "quote", "empty"]);
+}
+
+/// `("a/b",)`, `("a", "b")` and `("a.b",)` are three namespaces.
+pub async fn namespaces_do_not_collide(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put(["a/b"], "k", json!({"which": 1}), None).await.unwrap();
+    store.put(["a", "b"], "k", json!({"which": 2}), None).await.unwrap();
+    store.put(["a.b"], "k", json!({"which": 3}), None).await.unwrap();
+    store.put(["a%"], "k", json!({"which": 4}), None).await.unwrap();
+    assert_eq!(store.get(["a/b"], "k").await.unwrap().unwrap().value["which"], 1);
+    assert_eq!(store.get(["a", "b"], "k").await.unwrap().unwrap().value["which"], 2);
+    assert_eq!(store.get(["a.b"], "k").await.unwrap().unwrap().value["which"], 3);
+    assert_eq!(store.count(["a"]).await.unwrap(), 1);
+    assert_eq!(store.count(["a%"]).await.unwrap(), 1);
+    assert_eq!(store.count(super::NamespacePrefix::root()).await.unwrap(), 4);
+}
+
+/// `list` is most recently updated first, ties broken by key.
+pub async fn list_order_is_recency_then_key(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend);
+    store.put("ns", "old", json!({}), None).await.unwrap();
+    clock.advance(1.0);
+    store.put("ns", "b", json!({}), None).await.unwrap();
+    store.put("ns", "a", json!({}), None).await.unwrap();
+    clock.advance(1.0);
+    store.put("ns", "new", json!({}), None).await.unwrap();
+    assert_eq!(keys(&store.list("ns", Page::all()).await.unwrap()), ["new", "a", "b", "old"]);
+    clock.advance(1.0);
+    store.put("ns", "old", json!({"touched": true}), None).await.unwrap();
+    assert_eq!(keys(&store.list("ns", Page::all()).await.unwrap()), ["old", "new", "a", "b"]);
+}
+
+/// `list` pages are disjoint and cover everything.
+pub async fn list_pagination(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend);
+    for i in 0..7 {
+        store.put("ns", format!("k{i}"), json!({"i": i}), None).await.unwrap();
+        clock.advance(1.0);
+    }
+    assert_eq!(keys(&store.list("ns", Page::new(0, 3)).await.unwrap()), ["k6", "k5", "k4"]);
+    assert_eq!(keys(&store.list("ns", Page::new(3, 3)).await.unwrap()), ["k3", "k2", "k1"]);
+    assert_eq!(keys(&store.list("ns", Page::new(6, 3)).await.unwrap()), ["k0"]);
+    assert!(store.list("ns", Page::new(7, 3)).await.unwrap().is_empty());
+    assert!(store.list("ns", Page::first(0)).await.unwrap().is_empty());
+    assert!(store.list("other", Page::all()).await.unwrap().is_empty());
+}
+
+/// Bad namespaces, keys, values, TTLs, filters and limits are clear errors, and nothing
+/// is written.
+pub async fn invalid_input_is_rejected(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    let ok = json!({"v": 1});
+    assert!(matches!(store.put([""], "k", ok.clone(), None).await, Err(StoreError::InvalidNamespace(_))));
+    assert!(matches!(store.put(["a\u{1f}b"], "k", ok.clone(), None).await, Err(StoreError::InvalidNamespace(_))));
+    assert!(matches!(
+        store.put(Vec::<String>::new(), "k", ok.clone(), None).await,
+        Err(StoreError::InvalidNamespace(_))
+    ));
+    assert!(matches!(store.put("ns", "", ok.clone(), None).await, Err(StoreError::InvalidKey(_))));
+    assert!(matches!(store.put("ns", "k", json!("text"), None).await, Err(StoreError::InvalidValue(_))));
+    assert!(matches!(store.put("ns", "k", json!(null), None).await, Err(StoreError::InvalidValue(_))));
+    assert!(matches!(store.put("ns", "k", json!({"s": "nul\u{0}"}), None).await, Err(StoreError::InvalidValue(_))));
+    let huge = json!({"blob": "x".repeat(super::MAX_VALUE_BYTES)});
+    assert!(matches!(store.put("ns", "k", huge, None).await, Err(StoreError::InvalidValue(_))));
+    for ttl in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(store.put("ns", "k", ok.clone(), Some(ttl)).await, Err(StoreError::InvalidTtl(_))), "{ttl}");
+    }
+    assert!(matches!(store.get("ns", "").await, Err(StoreError::InvalidKey(_))));
+    assert!(matches!(store.search("ns", SearchQuery::all().limit(10_001)).await, Err(StoreError::InvalidRequest(_))));
+    assert!(matches!(
+        store.search("ns", SearchQuery::text("x").min_score(f64::NAN)).await,
+        Err(StoreError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        store.list_namespaces(NamespaceListing::all().max_depth(0)).await,
+        Err(StoreError::InvalidRequest(_))
+    ));
+    let batch =
+        vec![PutRequest::new("ns", "good", ok.clone()).unwrap(), PutRequest::new("ns", "bad", json!([1])).unwrap()];
+    assert!(matches!(store.put_many(batch).await, Err(StoreError::InvalidValue(_))));
+    assert_eq!(store.count(super::NamespacePrefix::root()).await.unwrap(), 0);
+}
+
+/// An expired item is absent from get, list, search, count and namespaces.
+pub async fn ttl_expiry_everywhere(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = embedded_store(backend);
+    store.put(["t", "gone"], "short", json!({"text": "ephemeral note"}), Some(1.0)).await.unwrap();
+    store.put(["t", "kept"], "long", json!({"text": "ephemeral but lasting"}), Some(100.0)).await.unwrap();
+    store.put(["t", "kept"], "forever", json!({"text": "permanent"}), None).await.unwrap();
+    clock.advance(1.0);
+    assert_eq!(store.get(["t", "gone"], "short").await.unwrap(), None);
+    assert!(store.list(["t", "gone"], Page::all()).await.unwrap().is_empty());
+    assert_eq!(store.count("t").await.unwrap(), 2);
+    let all = store.search("t", SearchQuery::all()).await.unwrap();
+    assert_eq!(hit_keys(&all), ["forever", "long"]);
+    for mode in [SearchMode::Keyword, SearchMode::Semantic, SearchMode::Hybrid] {
+        let hits = store.search("t", SearchQuery::text("ephemeral").mode(mode)).await.unwrap();
+        assert!(!hit_keys(&hits).contains(&"short"), "{mode:?}");
+    }
+    let namespaces = store.list_namespaces(NamespaceListing::all()).await.unwrap();
+    assert_eq!(namespaces, [ns(&["t", "kept"])]);
+    assert!(!store.delete(["t", "gone"], "short").await.unwrap());
+    clock.advance(1000.0);
+    assert_eq!(keys(&store.list(["t", "kept"], Page::all()).await.unwrap()), ["forever"]);
+}
+
+/// `get_and_refresh` (and `refresh_ttl_on_get`) push back the expiry.
+pub async fn ttl_refresh_on_get(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend);
+    store.put("ns", "k", json!({}), Some(10.0)).await.unwrap();
+    store.put("ns", "plain", json!({}), None).await.unwrap();
+    clock.advance(8.0);
+    let refreshed = store.get_and_refresh("ns", "k").await.unwrap().unwrap();
+    assert_eq!(refreshed.expires_at, Some(T0 + 18.0));
+    assert_eq!(refreshed.updated_at, T0);
+    assert_eq!(store.get_and_refresh("ns", "plain").await.unwrap().unwrap().expires_at, None);
+    clock.advance(8.0);
+    assert!(store.get("ns", "k").await.unwrap().is_some(), "refreshed at +8, so alive at +16");
+    let refreshing = store.clone().with_options(StoreOptions { refresh_ttl_on_get: true, ..store.options().clone() });
+    assert_eq!(refreshing.get("ns", "k").await.unwrap().unwrap().expires_at, Some(T0 + 26.0));
+    clock.advance(9.0);
+    assert!(store.get("ns", "k").await.unwrap().is_some());
+    clock.advance(1.0);
+    assert_eq!(store.get("ns", "k").await.unwrap(), None);
+}
+
+/// `purge_expired` removes exactly the expired items.
+pub async fn purge_removes_expired(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend);
+    for i in 0..5 {
+        store.put("ns", format!("t{i}"), json!({}), Some(1.0 + f64::from(i))).await.unwrap();
+    }
+    store.put("ns", "forever", json!({}), None).await.unwrap();
+    clock.advance(3.0);
+    assert_eq!(store.purge_expired().await.unwrap(), 3);
+    assert_eq!(store.purge_expired().await.unwrap(), 0);
+    assert_eq!(keys(&store.list("ns", Page::all()).await.unwrap()), ["forever", "t3", "t4"]);
+    // Purged items are physically gone: an expired-then-purged key can be re-created.
+    clock.advance(100.0);
+    assert_eq!(store.purge_expired().await.unwrap(), 2);
+    assert_eq!(store.count("ns").await.unwrap(), 1);
+}
+
+/// Writing a key whose item expired starts a new life: `created_at` is reset.
+pub async fn expired_then_rewritten_gets_new_created_at(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend);
+    store.put("ns", "k", json!({"v": 1}), Some(1.0)).await.unwrap();
+    clock.advance(2.0);
+    let item = store.put("ns", "k", json!({"v": 2}), None).await.unwrap();
+    assert_eq!((item.created_at, item.expires_at), (T0 + 2.0, None));
+}
+
+/// Batches: ordered results, later writes of a key win, missing keys are `None`/false.
+pub async fn batch_put_get_delete(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    let items = store
+        .put_many(vec![
+            PutRequest::new("ns", "a", json!({"v": 1})).unwrap(),
+            PutRequest::new(("ns", "sub"), "b", json!({"v": 2})).unwrap().ttl(30.0),
+            PutRequest::new("ns", "a", json!({"v": 3})).unwrap(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(keys(&items), ["a", "b", "a"]);
+    assert_eq!(items[1].expires_at, Some(T0 + 30.0));
+    let addresses = vec![
+        ItemKey::new(ns(&["ns"]), "a").unwrap(),
+        ItemKey::new(ns(&["ns"]), "missing").unwrap(),
+        ItemKey::new(ns(&["ns", "sub"]), "b").unwrap(),
+    ];
+    let got = store.get_many(&addresses).await.unwrap();
+    assert_eq!(got[0].as_ref().unwrap().value["v"], 3);
+    assert_eq!(got[1], None);
+    assert_eq!(got[2].as_ref().unwrap().value["v"], 2);
+    assert_eq!(store.delete_many(&addresses).await.unwrap(), [true, false, true]);
+    assert_eq!(store.count("ns").await.unwrap(), 0);
+    assert!(store.put_many(Vec::new()).await.unwrap().is_empty());
+}
+
+/// `count` is by prefix; `delete_namespace` removes a namespace and everything below it.
+pub async fn count_and_delete_namespace(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put(["u1"], "a", json!({}), None).await.unwrap();
+    store.put(["u1", "prefs"], "a", json!({}), None).await.unwrap();
+    store.put(["u1", "prefs"], "b", json!({}), None).await.unwrap();
+    store.put(["u10"], "a", json!({}), None).await.unwrap();
+    store.put(["u2", "prefs"], "a", json!({}), None).await.unwrap();
+    assert_eq!(store.count(["u1"]).await.unwrap(), 3);
+    assert_eq!(store.count(["u1", "prefs"]).await.unwrap(), 2);
+    assert_eq!(store.count(super::NamespacePrefix::root()).await.unwrap(), 5);
+    assert_eq!(store.delete_namespace(["u1"]).await.unwrap(), 3);
+    assert_eq!(store.count(["u1"]).await.unwrap(), 0);
+    assert_eq!(store.count(["u10"]).await.unwrap(), 1);
+    assert_eq!(store.count(["u2"]).await.unwrap(), 1);
+    assert_eq!(store.delete_namespace(["nothing"]).await.unwrap(), 0);
+}
+
+/// `list_namespaces` with prefix, suffix, max_depth, limit and offset.
+pub async fn list_namespaces_prefix_suffix_depth(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    for labels in [
+        &["users", "u1", "prefs"][..],
+        &["users", "u1", "facts"],
+        &["users", "u2", "prefs"],
+        &["users", "u10", "prefs"],
+        &["apps", "global"],
+        &["users"],
+    ] {
+        store.put(labels, "k", json!({}), None).await.unwrap();
+    }
+    let all = store.list_namespaces(NamespaceListing::all()).await.unwrap();
+    assert_eq!(
+        all,
+        [
+            ns(&["apps", "global"]),
+            ns(&["users"]),
+            ns(&["users", "u1", "facts"]),
+            ns(&["users", "u1", "prefs"]),
+            ns(&["users", "u10", "prefs"]),
+            ns(&["users", "u2", "prefs"]),
+        ]
+    );
+    let u1 = store.list_namespaces(NamespaceListing::all().prefix(["users", "u1"]).unwrap()).await.unwrap();
+    assert_eq!(u1, [ns(&["users", "u1", "facts"]), ns(&["users", "u1", "prefs"])]);
+    let prefs = store.list_namespaces(NamespaceListing::all().suffix(["prefs"])).await.unwrap();
+    assert_eq!(prefs, [ns(&["users", "u1", "prefs"]), ns(&["users", "u10", "prefs"]), ns(&["users", "u2", "prefs"])]);
+    let depth2 = store.list_namespaces(NamespaceListing::all().prefix("users").unwrap().max_depth(2)).await.unwrap();
+    assert_eq!(depth2, [ns(&["users"]), ns(&["users", "u1"]), ns(&["users", "u10"]), ns(&["users", "u2"])]);
+    let page = store.list_namespaces(NamespaceListing::all().max_depth(2).offset(1).limit(2)).await.unwrap();
+    assert_eq!(page, [ns(&["users"]), ns(&["users", "u1"])]);
+}
+
+/// Search covers the prefix label by label, and nothing outside it.
+pub async fn search_prefix_scopes(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = embedded_store(backend);
+    store.put(["u1"], "top", json!({"text": "coffee"}), None).await.unwrap();
+    store.put(["u1", "facts"], "deep", json!({"text": "coffee beans"}), None).await.unwrap();
+    store.put(["u10"], "other", json!({"text": "coffee"}), None).await.unwrap();
+    for mode in [SearchMode::Keyword, SearchMode::Semantic, SearchMode::Hybrid] {
+        let mut found = hit_keys(&store.search("u1", SearchQuery::text("coffee").mode(mode)).await.unwrap())
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        found.sort();
+        assert_eq!(found, ["deep", "top"], "{mode:?}");
+    }
+    let everywhere = store.search(super::NamespacePrefix::root(), SearchQuery::text("coffee")).await.unwrap();
+    assert_eq!(everywhere.len(), 3);
+}
+
+/// Without a query, search lists the filter's matches in recency order, without scores.
+pub async fn search_without_query_lists_by_filter(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend);
+    for i in 0..6 {
+        store
+            .put(["docs", if i % 2 == 0 { "even" } else { "odd" }], format!("d{i}"), json!({"i": i}), None)
+            .await
+            .unwrap();
+        clock.advance(1.0);
+    }
+    let hits = store.search("docs", SearchQuery::all().filter(filter(json!({"i": {"$gte": 2}})))).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["d5", "d4", "d3", "d2"]);
+    assert!(hits.iter().all(|h| h.score.is_none()));
+    let blank = store.search("docs", SearchQuery::text("   ").limit(2)).await.unwrap();
+    assert_eq!(hit_keys(&blank), ["d5", "d4"]);
+}
+
+/// Every operator, typed (10 > 9), nested paths, missing fields.
+pub async fn filters_typed_and_nested(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    let docs = [
+        ("n9", json!({"n": 9, "tag": "a", "meta": {"lang": "en", "level": 2}})),
+        ("n10", json!({"n": 10, "tag": "b", "meta": {"lang": "fr", "level": 10}})),
+        ("n10f", json!({"n": 10.5, "tag": "a", "flag": true})),
+        ("s10", json!({"n": "10", "tag": "c", "flag": false})),
+        ("none", json!({"other": null})),
+    ];
+    for (key, value) in docs {
+        store.put("f", key, value, None).await.unwrap();
+    }
+    let check = async |f: Value| -> Vec<String> {
+        let hits = store.search("f", SearchQuery::all().filter(filter(f))).await.unwrap();
+        let mut keys: Vec<String> = hit_keys(&hits).into_iter().map(str::to_owned).collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(check(json!({"n": {"$gt": 9}})).await, ["n10", "n10f"]);
+    assert_eq!(check(json!({"n": {"$gte": 9, "$lt": 10.5}})).await, ["n10", "n9"]);
+    assert_eq!(check(json!({"n": {"$lte": 10}})).await, ["n10", "n9"]);
+    assert_eq!(check(json!({"n": 10})).await, ["n10"]);
+    assert_eq!(check(json!({"n": {"$eq": 10.0}})).await, ["n10"]);
+    assert_eq!(check(json!({"n": "10"})).await, ["s10"]);
+    assert_eq!(check(json!({"n": {"$gt": "09"}})).await, ["s10"]);
+    assert_eq!(check(json!({"tag": {"$ne": "a"}})).await, ["n10", "none", "s10"]);
+    assert_eq!(check(json!({"tag": {"$in": ["a", "c"]}})).await, ["n10f", "n9", "s10"]);
+    assert_eq!(check(json!({"tag": {"$nin": ["a", "c"]}})).await, ["n10", "none"]);
+    assert_eq!(check(json!({"flag": {"$exists": true}})).await, ["n10f", "s10"]);
+    assert_eq!(check(json!({"other": {"$exists": true}})).await, ["none"]);
+    assert_eq!(check(json!({"flag": {"$exists": false}})).await, ["n10", "n9", "none"]);
+    assert_eq!(check(json!({"flag": false})).await, ["s10"]);
+    assert_eq!(check(json!({"flag": {"$lt": true}})).await, ["s10"]);
+    assert_eq!(check(json!({"meta.lang": "fr"})).await, ["n10"]);
+    assert_eq!(check(json!({"meta.level": {"$gt": 9}})).await, ["n10"]);
+    assert_eq!(check(json!({"meta": {"lang": "en", "level": 2.0}})).await, ["n9"]);
+    assert_eq!(check(json!({"meta.lang": "en", "tag": "b"})).await, Vec::<String>::new());
+    assert_eq!(check(json!({"other": null})).await, ["none"]);
+}
+
+/// Filters apply before the limit: a filtered search returns `limit` matches when they exist.
+pub async fn filters_apply_before_limit(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = embedded_store(backend);
+    for i in 0..60 {
+        let kind = if i % 10 == 0 { "rare" } else { "common" };
+        store
+            .put("ns", format!("k{i:02}"), json!({"text": "shared words here", "kind": kind, "i": i}), None)
+            .await
+            .unwrap();
+        clock.advance(0.5);
+    }
+    let rare = filter(json!({"kind": "rare"}));
+    let listed = store.search("ns", SearchQuery::all().filter(rare.clone()).limit(3)).await.unwrap();
+    assert_eq!(hit_keys(&listed), ["k50", "k40", "k30"]);
+    for mode in [SearchMode::Keyword, SearchMode::Semantic, SearchMode::Hybrid] {
+        let hits = store
+            .search("ns", SearchQuery::text("shared words").filter(rare.clone()).limit(5).mode(mode))
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 5, "{mode:?}");
+        assert!(hits.iter().all(|h| h.item.value["kind"] == "rare"), "{mode:?}");
+        let offset =
+            store.search("ns", SearchQuery::text("shared words").filter(rare.clone()).offset(4).limit(5).mode(mode));
+        assert_eq!(offset.await.unwrap().len(), 2, "{mode:?}");
+    }
+}
+
+/// Keyword search works with no embedder and ranks by BM25.
+pub async fn keyword_search_without_embedder(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    store.put("kb", "rust", json!({"text": "Rust is a systems programming language"}), None).await.unwrap();
+    store
+        .put("kb", "python", json!({"text": "Python is a programming language for data science"}), None)
+        .await
+        .unwrap();
+    store.put("kb", "coffee", json!({"text": "Coffee beans are roasted"}), None).await.unwrap();
+    let hits = store.search("kb", SearchQuery::text("systems programming")).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["rust", "python"]);
+    assert!(hits[0].score.unwrap() > hits[1].score.unwrap());
+    assert!(hits.iter().all(|h| h.score.unwrap() > 0.0 && h.score.unwrap() < 1.0));
+    assert!(store.search("kb", SearchQuery::text("quantum")).await.unwrap().is_empty());
+    // Query syntax is never interpreted: quotes, operators and punctuation are just separators.
+    let odd = store.search("kb", SearchQuery::text("\"coffee\" OR NOT (beans* AND :)")).await.unwrap();
+    assert_eq!(hit_keys(&odd), ["coffee"]);
+    // Keys are part of the indexed text by default.
+    assert_eq!(store.search("kb", SearchQuery::text("TEXT")).await.unwrap().len(), 3);
+}
+
+/// Keyword scores are `s/(1+s)` of FTS5-style BM25 over all stored items.
+pub async fn keyword_scores_are_bm25(backend: Arc<dyn StoreBackend>) {
+    use super::keyword::{idf, normalize, term_score};
+    let (store, _) = plain_store(backend);
+    // Index texts (keys included): "t: apple banana" (3 tokens), "t: apple" (2), "t: cherry" (2).
+    store.put("kb", "ab", json!({"t": "apple banana"}), None).await.unwrap();
+    store.put("kb", "a", json!({"t": "apple"}), None).await.unwrap();
+    store.put(["elsewhere"], "c", json!({"t": "cherry"}), None).await.unwrap();
+    let hits = store.search("kb", SearchQuery::text("banana apple").mode(SearchMode::Keyword)).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["ab", "a"]);
+    let average = 7.0 / 3.0;
+    let expected_ab = normalize(term_score(idf(3, 1), 1, 3, average) + term_score(idf(3, 2), 1, 3, average));
+    let expected_a = normalize(term_score(idf(3, 2), 1, 2, average));
+    assert!((hits[0].score.unwrap() - expected_ab).abs() < 1e-9, "{:?} vs {expected_ab}", hits[0].score);
+    assert!((hits[1].score.unwrap() - expected_a).abs() < 1e-9, "{:?} vs {expected_a}", hits[1].score);
+}
+
+/// Semantic scores are the cosine similarity of the embeddings.
+pub async fn semantic_scores_are_cosine(backend: Arc<dyn StoreBackend>) {
+    let embedder = HashEmbedder::new(64);
+    let (store, _) = embedded_store(backend);
+    let value = json!({"text": "the quick brown fox"});
+    store.put("ns", "fox", value.clone(), None).await.unwrap();
+    let hits = store.search("ns", SearchQuery::text("quick fox").mode(SearchMode::Semantic)).await.unwrap();
+    let text = super::value_text(value.as_object().unwrap(), &super::IndexFields::All);
+    let expected = crate::embed::cosine_similarity(&embedder.embed_text(&text), &embedder.embed_text("quick fox"));
+    assert_eq!(hits.len(), 1);
+    assert!((hits[0].score.unwrap() - f64::from(expected)).abs() < 1e-6);
+}
+
+/// Hybrid search fuses both rankings with normalized RRF.
+pub async fn hybrid_search_fuses(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = embedded_store(backend);
+    store.put("ns", "both", json!({"text": "rust memory store"}), None).await.unwrap();
+    store.put("ns", "some", json!({"text": "rust"}), None).await.unwrap();
+    store.put("ns", "none", json!({"text": "gardening tips"}), None).await.unwrap();
+    let hits = store.search("ns", SearchQuery::text("rust memory store")).await.unwrap();
+    assert_eq!(hits[0].item.key, "both");
+    assert!((hits[0].score.unwrap() - 1.0).abs() < 1e-12, "first in both rankings scores 1");
+    assert!(hits.iter().all(|h| h.score.unwrap() > 0.0 && h.score.unwrap() <= 1.0));
+    let keyword_only = store.clone().with_options(StoreOptions {
+        hybrid: HybridWeights { semantic: 0.0, keyword: 1.0, k: 60.0 },
+        ..store.options().clone()
+    });
+    let hits = keyword_only.search("ns", SearchQuery::text("rust memory store")).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["both", "some"]);
+}
+
+/// Offset and min_score on scored results.
+pub async fn search_pagination_and_min_score(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    for i in 1..=6 {
+        let text = vec!["alpha"; i].join(" ") + &" filler".repeat(6 - i);
+        store.put("ns", format!("k{i}"), json!({ "text": text }), None).await.unwrap();
+    }
+    let all = store.search("ns", SearchQuery::text("alpha").limit(6)).await.unwrap();
+    assert_eq!(hit_keys(&all), ["k6", "k5", "k4", "k3", "k2", "k1"]);
+    let page = store.search("ns", SearchQuery::text("alpha").offset(2).limit(2)).await.unwrap();
+    assert_eq!(hit_keys(&page), ["k4", "k3"]);
+    let threshold = all[2].score.unwrap();
+    let above = store.search("ns", SearchQuery::text("alpha").min_score(threshold)).await.unwrap();
+    assert_eq!(hit_keys(&above), ["k6", "k5", "k4"]);
+    let above_page = store.search("ns", SearchQuery::text("alpha").min_score(threshold).offset(1)).await.unwrap();
+    assert_eq!(hit_keys(&above_page), ["k5", "k4"]);
+    assert!(store.search("ns", SearchQuery::text("alpha").limit(0)).await.unwrap().is_empty());
+}
+
+/// Vectors of another model are never compared; they come back after a rewrite.
+pub async fn search_ignores_other_models(backend: Arc<dyn StoreBackend>) {
+    let (small, _) = embedded_store(backend.clone());
+    small.put("ns", "k", json!({"text": "hello world"}), None).await.unwrap();
+    let (plain, _) = plain_store(backend);
+    let other = plain.with_embedder(Arc::new(HashEmbedder::new(32)));
+    let semantic = SearchQuery::text("hello world").mode(SearchMode::Semantic);
+    assert!(other.search("ns", semantic.clone()).await.unwrap().is_empty());
+    other.put("ns", "k", json!({"text": "hello world"}), None).await.unwrap();
+    assert_eq!(hit_keys(&other.search("ns", semantic.clone()).await.unwrap()), ["k"]);
+    assert!(small.search("ns", semantic).await.unwrap().is_empty());
+}
+
+/// The background sweeper purges expired items.
+pub async fn sweeper_purges(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend.clone());
+    store.put("ns", "gone", json!({}), Some(1.0)).await.unwrap();
+    store.put("ns", "kept", json!({}), None).await.unwrap();
+    clock.advance(2.0);
+    let sweeper = store.start_sweeper(std::time::Duration::from_millis(10)).unwrap();
+    let mut purged = false;
+    for _ in 0..500 {
+        // A fresh store over the same backend at a time before the expiry sees what is
+        // physically left.
+        let (past, past_clock) = plain_store(backend.clone());
+        past_clock.set(T0);
+        if past.get("ns", "gone").await.unwrap().is_none() {
+            purged = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    sweeper.stop();
+    assert!(purged, "the sweeper did not purge within 5 s");
+    assert!(store.get("ns", "kept").await.unwrap().is_some());
+    assert!(matches!(store.start_sweeper(std::time::Duration::ZERO), Err(StoreError::Config(_))));
+}
+
+/// 8 concurrent writers × 300 puts: all 2,400 items present, no errors.
+pub async fn concurrent_writers(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend);
+    let mut tasks = Vec::new();
+    for writer in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..300 {
+                let namespace = ["writers".to_owned(), format!("w{writer}")];
+                store.put(namespace, format!("k{i}"), json!({"writer": writer, "i": i}), None).await?;
+            }
+            Ok::<(), StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(store.count("writers").await.unwrap(), 2400);
+    for writer in 0..8 {
+        let items = store.list(["writers".to_owned(), format!("w{writer}")], Page::all()).await.unwrap();
+        assert_eq!(items.len(), 300);
+    }
+    let item = store.get(["writers", "w7"], "k299").await.unwrap().unwrap();
+    assert_eq!(Value::Object(item.value), json!({"writer": 7, "i": 299}));
+}

@@ -1,0 +1,183 @@
+//! The conformance suite on the SQLite backend, plus what only a file can show:
+//! persistence across opens and durability across a process kill.
+
+use std::sync::Arc;
+
+use agent_memory::store::{
+    Item, ItemKey, ItemWrite, KeywordQuery, Namespace, NamespaceQuery, ScanQuery, Scope, ScoredItem, SqliteBackend,
+    StoreBackend, StoreError, VectorQuery,
+};
+
+/// A backend in a fresh file whose directory is removed when the backend is dropped.
+#[derive(Debug)]
+struct TempSqlite {
+    backend: SqliteBackend,
+    _dir: tempfile::TempDir,
+}
+
+async fn make_backend() -> Arc<dyn StoreBackend> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = SqliteBackend::open(&dir.path().join("store.db")).await.expect("open sqlite");
+    Arc::new(TempSqlite { backend, _dir: dir })
+}
+
+#[async_trait::async_trait]
+impl StoreBackend for TempSqlite {
+    fn kind(&self) -> &'static str {
+        self.backend.kind()
+    }
+    async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
+        self.backend.put_many(writes, now).await
+    }
+    async fn get_many(&self, keys: &[ItemKey], now: f64, refresh: bool) -> Result<Vec<Option<Item>>, StoreError> {
+        self.backend.get_many(keys, now, refresh).await
+    }
+    async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError> {
+        self.backend.delete_many(keys, now).await
+    }
+    async fn scan(&self, query: &ScanQuery) -> Result<Vec<Item>, StoreError> {
+        self.backend.scan(query).await
+    }
+    async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        self.backend.vector_search(query).await
+    }
+    async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        self.backend.keyword_search(query).await
+    }
+    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        self.backend.list_namespaces(query).await
+    }
+    async fn count(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
+        self.backend.count(scope, now).await
+    }
+    async fn delete_scope(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
+        self.backend.delete_scope(scope, now).await
+    }
+    async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
+        self.backend.purge_expired(now).await
+    }
+}
+
+agent_memory::store_conformance!(make_backend());
+
+mod file {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    use agent_memory::store::{MemoryStore, Page, SqliteBackend, StoreError};
+    use serde_json::json;
+
+    const CHILD_ENV: &str = "AGENT_MEMORY_TEST_DURABILITY_CHILD";
+
+    /// Reference tests 40–42: put/get, persistence across two store instances, list.
+    #[tokio::test]
+    async fn ref_40_to_42_persistence_across_instances() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("memories.db");
+        {
+            let store = MemoryStore::sqlite(&path).await.expect("open");
+            store.put(("user_1", "prefs"), "a", json!({"v": 1}), None).await.expect("put");
+            store.put(("user_1", "prefs"), "b", json!({"v": 2}), Some(3600.0)).await.expect("put");
+            assert_eq!(store.get(("user_1", "prefs"), "a").await.expect("get").expect("found").value["v"], 1);
+        }
+        let reopened = MemoryStore::sqlite(&path).await.expect("reopen");
+        let items = reopened.list(("user_1", "prefs"), Page::all()).await.expect("list");
+        assert_eq!(items.len(), 2);
+        let b = reopened.get(("user_1", "prefs"), "b").await.expect("get").expect("found");
+        assert_eq!(b.expires_at, Some(b.created_at + 3600.0));
+        let via_url = MemoryStore::open(&format!("sqlite:{}", path.display())).await.expect("open by url");
+        assert_eq!(via_url.count("user_1").await.expect("count"), 2);
+    }
+
+    /// Two stores (as two processes would) share one file: concurrent writers on both, no
+    /// errors, nothing lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_instances_share_one_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("shared.db");
+        let first = MemoryStore::sqlite(&path).await.expect("open");
+        let second = MemoryStore::sqlite(&path).await.expect("open");
+        let mut tasks = Vec::new();
+        for writer in 0..8 {
+            let store = if writer % 2 == 0 { first.clone() } else { second.clone() };
+            tasks.push(tokio::spawn(async move {
+                for i in 0..100 {
+                    store.put(["w".to_owned(), format!("{writer}")], format!("k{i}"), json!({"i": i}), None).await?;
+                }
+                Ok::<(), StoreError>(())
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task").expect("writes succeed");
+        }
+        assert_eq!(first.count("w").await.expect("count"), 800);
+        assert_eq!(second.count("w").await.expect("count"), 800);
+    }
+
+    /// A database written by a newer schema is refused with a clear error.
+    #[tokio::test]
+    async fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("future.db");
+        drop(SqliteBackend::open(&path).await.expect("create"));
+        let connection = rusqlite::Connection::open(&path).expect("raw open");
+        connection.execute("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'", []).expect("update");
+        drop(connection);
+        let error = SqliteBackend::open(&path).await.expect_err("refused");
+        assert!(error.to_string().contains("schema version 99"), "{error}");
+        let error = MemoryStore::sqlite(dir.path()).await.expect_err("a directory is not a database");
+        assert!(matches!(error, StoreError::Backend { backend: "sqlite", .. }), "{error}");
+    }
+
+    /// A write acknowledged before the process is killed (SIGKILL) is there after reopening.
+    #[test]
+    fn acknowledged_writes_survive_a_kill() {
+        if let Ok(path) = std::env::var(CHILD_ENV) {
+            write_until_killed(&path);
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("durable.db");
+        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", "file::acknowledged_writes_survive_a_kill", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, &path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn child");
+        let stdout = child.stdout.take().expect("child stdout");
+        let mut acknowledged = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("read child output");
+            if let Some(key) = line.strip_prefix("ack ") {
+                acknowledged.push(key.to_owned());
+                if acknowledged.len() == 300 {
+                    break;
+                }
+            }
+        }
+        child.kill().expect("kill child");
+        child.wait().expect("reap child");
+        assert_eq!(acknowledged.len(), 300, "the child stopped before acknowledging 300 writes");
+
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let store = MemoryStore::sqlite(&path).await.expect("reopen after kill");
+            for key in &acknowledged {
+                let item = store.get("durable", key.as_str()).await.expect("get");
+                assert!(item.is_some(), "acknowledged write {key} was lost");
+            }
+            assert!(store.count("durable").await.expect("count") >= 300);
+        });
+    }
+
+    fn write_until_killed(path: &str) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let store = MemoryStore::sqlite(path).await.expect("open");
+            for i in 0..1_000_000u32 {
+                store.put("durable", format!("k{i}"), json!({"i": i}), None).await.expect("put");
+                println!("ack k{i}");
+            }
+        });
+    }
+}
