@@ -15,11 +15,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use agent_memory::context::{ContextResult, FitError, FitOptions, fit_context};
 use agent_memory::message::{Message, Role, parse_messages};
+use agent_memory::summarize::{SummarizeError, Summarizer};
 use agent_memory::tokens::{Encoding, OpenAiCounter, TokenCounter};
 use agent_memory::trim::{TrimError, TrimOptions, trim_messages};
 
 use anyhow::{Context, Result, bail};
+use async_trait::async_trait;
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -278,7 +281,11 @@ fn run(args: &Args) -> Result<()> {
         Workload::TrimTokensExact => {
             trim(args, TrimOptions::token(args.max_tokens).with_counter(Arc::new(encoding(args)?)))
         }
-        Workload::FitTrim | Workload::FitSummarize => bail!("fit_context has not landed yet"),
+        // FitOptions::new() counts approximately, as ai-infra's fit_context always does.
+        Workload::FitTrim => fit(args, FitOptions::new()),
+        Workload::FitSummarize => {
+            fit(args, FitOptions::new().with_summarizer(Arc::new(FixedSummarizer)).with_keep(args.keep))
+        }
     }
 }
 
@@ -286,6 +293,37 @@ fn trim(args: &Args, options: TrimOptions) -> Result<()> {
     let messages = conversation(args)?;
     let describe = |kept: Result<Vec<Message>, TrimError>| Ok(Kept::of(&kept?));
     print(args, measure(args, || trim_messages(&messages, &options), describe)?)
+}
+
+/// What fit_context returned, described as `bench/peers.py` describes it.
+#[derive(PartialEq, Serialize)]
+struct Fitted {
+    #[serde(flatten)]
+    kept: Kept,
+    action: &'static str,
+    tokens: usize,
+}
+
+/// Stands in for the LLM: returns the same short summary at once.
+struct FixedSummarizer;
+
+#[async_trait]
+impl Summarizer for FixedSummarizer {
+    async fn summarize(&self, _: &[Message], _: Option<&str>) -> Result<String, SummarizeError> {
+        Ok("The user and the assistant discussed Vim and Perl documentation.".to_owned())
+    }
+}
+
+fn fit(args: &Args, options: FitOptions) -> Result<()> {
+    let messages = conversation(args)?;
+    let describe = |fitted: Result<ContextResult, FitError>| {
+        let fitted = fitted?;
+        Ok(Fitted { kept: Kept::of(&fitted.messages), action: fitted.action.as_str(), tokens: fitted.tokens.tokens })
+    };
+    // The summarizer answers at once; a current-thread runtime drives the future.
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let call = || runtime.block_on(fit_context(&messages, args.max_tokens, &options));
+    print(args, measure(args, call, describe)?)
 }
 
 fn main() -> Result<()> {
