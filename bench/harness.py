@@ -270,7 +270,8 @@ def main() -> int:
             BEGIN,
             f"Run on {started:%Y-%m-%d %H:%M} UTC with `{args.command}`" + (" (quick: not for comparison)" if args.quick else "") + ".",
             f"Machine: {machine}. Load average (1 min) before each process: {min(loads):.2f} to {max(loads):.2f}; "
-            f"{load_start:.2f} at the start, {load_end:.2f} at the end (the benchmark itself adds about 1).",
+            f"{load_start:.2f} at the start, {load_end:.2f} at the end (the benchmark itself adds about 1); "
+            f"niceness {os.nice(0)}.",
             f"Inputs: {inputs}.",
             "",
             body,
