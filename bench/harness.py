@@ -180,7 +180,7 @@ def describe(entry: dict, run: dict, manifest: dict) -> tuple[str, str]:
 
 def table(entries: list[dict], runs: dict, manifest: dict) -> tuple[str, dict]:
     lines = [
-        "| workload | implementation | median | throughput | result | peak RSS | agent-memory speed-up |",
+        "| workload | implementation | median (fastest) | throughput | result | peak RSS | agent-memory speed-up |",
         "|---|---|---:|---:|---|---:|---:|",
     ]
     goals = {"identical": [], "count_ratio": [], "trim_ratio": []}
@@ -206,7 +206,8 @@ def table(entries: list[dict], runs: dict, manifest: dict) -> tuple[str, dict]:
                 if impl == "langchain_core":
                     goals["trim_ratio"].append((entry["label"], speedup))
             lines.append(
-                f"| {label} | {name} | {fmt_seconds(run['median_s'])} | {throughput} | {result} "
+                f"| {label} | {name} | {fmt_seconds(run['median_s'])} ({fmt_seconds(run['min_s'])}) "
+                f"| {throughput} | {result} "
                 f"| {fmt_mib(run['peak_rss_kb'])} | {ratio} |"
             )
     return "\n".join(lines), goals
