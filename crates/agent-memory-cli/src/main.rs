@@ -3,6 +3,10 @@
 //! A thin shell over the `agent_memory` library: parse arguments, call the library,
 //! print JSON, map errors to exit codes (2 for bad input).
 
+mod context_cmd;
+mod input;
+mod tokens_cmd;
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,14 +23,53 @@ struct Cli {
 enum Command {
     /// Print the version and exit.
     Version,
+    /// Count tokens.
+    #[command(subcommand)]
+    Tokens(tokens_cmd::TokensCommand),
+    /// Trim or fit conversations.
+    #[command(subcommand)]
+    Context(context_cmd::ContextCommand),
 }
 
+/// Input the user must fix: reported as one line on stderr, exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+const EXIT_BAD_INPUT: u8 = 2;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version.
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("{}", one_line(&err.to_string()));
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let result = match cli.command {
         Command::Version => {
             println!("agent-memory {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+            Ok(())
+        }
+        Command::Tokens(command) => tokens_cmd::run(command),
+        Command::Context(command) => context_cmd::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(BadInput(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// The first paragraph of a clap error (before its usage and help hints) on one line.
+fn one_line(rendered: &str) -> String {
+    let lines: Vec<&str> =
+        rendered.lines().map(str::trim).take_while(|line| !line.is_empty()).filter(|line| !line.is_empty()).collect();
+    if lines.is_empty() { "error: invalid arguments".to_owned() } else { lines.join(" ") }
 }

@@ -218,13 +218,14 @@ pub async fn fit_context(
 ) -> Result<ContextResult, FitError> {
     let counter = &options.counter;
     let lead = messages.iter().take_while(|m| m.role.is_system()).count();
-    let conversation = with_summary(messages, lead, options.summary.as_deref());
-    let counts: Vec<TokenCount> = conversation.messages.iter().map(|m| counter.count_message(m)).collect();
+    let existing = options.summary.as_deref().map(summary_message);
+    let conversation = assemble(messages, lead, existing.as_ref(), 0);
+    let counts: Vec<TokenCount> = conversation.iter().map(|m| counter.count_message(m)).collect();
     let tokens = total(&counts, counter.reply_priming());
     if tokens.tokens <= max_tokens {
         return Ok(ContextResult {
-            final_count: conversation.messages.len(),
-            messages: conversation.messages,
+            messages: conversation.into_iter().cloned().collect(),
+            final_count: counts.len(),
             action: FitAction::None,
             tokens,
             summary: options.summary.clone(),
@@ -234,49 +235,64 @@ pub async fn fit_context(
     }
 
     let rest = &messages[lead..];
+    let rest_counts = &counts[counts.len() - rest.len()..];
+    let summary_index = existing.as_ref().map(|_| lead);
     if let Some(summarizer) = options.summarizer.as_ref().filter(|_| options.keep < rest.len()) {
-        let rest_counts = &counts[conversation.messages.len() - rest.len()..];
         // Room for the kept messages: the budget less the system messages, the reply
         // priming and, as an estimate of the new summary, the current one.
         let reserved = counts[..lead].iter().map(|c| c.tokens).sum::<usize>()
             + counter.reply_priming()
-            + conversation.summary_index.map_or(0, |index| counts[index].tokens);
+            + summary_index.map_or(0, |index| counts[index].tokens);
         let boundary = summary_boundary(rest, rest_counts, options.keep, max_tokens.saturating_sub(reserved));
         let summary = summarizer.summarize(&rest[..boundary], options.summary.as_deref()).await?;
-        let assembled = assemble(messages, lead, &summary, boundary, &counts, counter.as_ref());
-        let selection = trim_to_budget(&assembled, max_tokens, counter)?;
+        let message = summary_message(&summary);
+        let assembled = assemble(messages, lead, Some(&message), boundary);
+        let assembled_counts = assemble_counts(&counts, lead, summary_index, counter.count_message(&message), boundary);
+        let selection = trim_to_budget(&assembled, &assembled_counts, Some(lead), max_tokens, counter)?;
         let first_kept = first_kept_of_rest(&selection, lead, boundary, rest);
         if first_kept == boundary {
-            return Ok(result(assembled, selection, FitAction::Summarized, Some(summary), messages.len(), boundary));
+            return Ok(result(&assembled, selection, FitAction::Summarized, Some(summary), messages.len(), boundary));
         }
         // The new summary took more room than estimated: fold the kept messages that no
         // longer fit into it too, rather than dropping them unsummarized.
         let summary = summarizer.summarize(&rest[boundary..first_kept], Some(&summary)).await?;
-        let assembled = assemble(messages, lead, &summary, first_kept, &counts, counter.as_ref());
-        let selection = trim_to_budget(&assembled, max_tokens, counter)?;
-        return Ok(result(assembled, selection, FitAction::Summarized, Some(summary), messages.len(), first_kept));
+        let message = summary_message(&summary);
+        let assembled = assemble(messages, lead, Some(&message), first_kept);
+        let assembled_counts =
+            assemble_counts(&counts, lead, summary_index, counter.count_message(&message), first_kept);
+        let selection = trim_to_budget(&assembled, &assembled_counts, Some(lead), max_tokens, counter)?;
+        return Ok(result(&assembled, selection, FitAction::Summarized, Some(summary), messages.len(), first_kept));
     }
 
-    let conversation = Assembled { messages: conversation.messages, counts, summary_index: conversation.summary_index };
-    let selection = trim_to_budget(&conversation, max_tokens, counter)?;
-    Ok(result(conversation, selection, FitAction::Trimmed, options.summary.clone(), messages.len(), 0))
+    let selection = trim_to_budget(&conversation, &counts, summary_index, max_tokens, counter)?;
+    Ok(result(&conversation, selection, FitAction::Trimmed, options.summary.clone(), messages.len(), 0))
 }
 
-/// A conversation with the summary message (if any) at `summary_index`.
-struct Conversation {
-    messages: Vec<Message>,
+/// The leading system messages, the summary message (if any), then `messages[lead + from..]`,
+/// borrowed.
+fn assemble<'a>(messages: &'a [Message], lead: usize, summary: Option<&'a Message>, from: usize) -> Vec<&'a Message> {
+    let mut out = Vec::with_capacity(messages.len() - from + 1);
+    out.extend(&messages[..lead]);
+    out.extend(summary);
+    out.extend(&messages[lead + from..]);
+    out
+}
+
+/// The counts of [`assemble`]'s output, from the counts of the first conversation (which
+/// had a summary message at `summary_index`, if any) and of the new summary message.
+fn assemble_counts(
+    counts: &[TokenCount],
+    lead: usize,
     summary_index: Option<usize>,
-}
-
-fn with_summary(messages: &[Message], lead: usize, summary: Option<&str>) -> Conversation {
-    let Some(summary) = summary else {
-        return Conversation { messages: messages.to_vec(), summary_index: None };
-    };
-    let mut out = Vec::with_capacity(messages.len() + 1);
-    out.extend_from_slice(&messages[..lead]);
-    out.push(summary_message(summary));
-    out.extend_from_slice(&messages[lead..]);
-    Conversation { messages: out, summary_index: Some(lead) }
+    summary_count: TokenCount,
+    from: usize,
+) -> Vec<TokenCount> {
+    let rest_start = lead + usize::from(summary_index.is_some());
+    let mut out = Vec::with_capacity(counts.len() - from + 1);
+    out.extend_from_slice(&counts[..lead]);
+    out.push(summary_count);
+    out.extend_from_slice(&counts[rest_start + from..]);
+    out
 }
 
 fn total(counts: &[TokenCount], reply_priming: usize) -> TokenCount {
@@ -284,35 +300,6 @@ fn total(counts: &[TokenCount], reply_priming: usize) -> TokenCount {
         return TokenCount::ZERO;
     }
     counts.iter().copied().sum::<TokenCount>() + TokenCount::exact(reply_priming)
-}
-
-/// A candidate context with every message's token count.
-struct Assembled {
-    messages: Vec<Message>,
-    counts: Vec<TokenCount>,
-    summary_index: Option<usize>,
-}
-
-/// The leading system messages, the summary message, then `messages[lead + from..]`;
-/// `counts` are the counts of the conversation as [`with_summary`] built it first.
-fn assemble(
-    messages: &[Message],
-    lead: usize,
-    summary: &str,
-    from: usize,
-    counts: &[TokenCount],
-    counter: &dyn TokenCounter,
-) -> Assembled {
-    let summary = summary_message(summary);
-    let mut out = Vec::with_capacity(messages.len() - from + 1);
-    let mut out_counts = Vec::with_capacity(out.capacity());
-    out.extend_from_slice(&messages[..lead]);
-    out_counts.extend_from_slice(&counts[..lead]);
-    out_counts.push(counter.count_message(&summary));
-    out.push(summary);
-    out.extend_from_slice(&messages[lead + from..]);
-    out_counts.extend_from_slice(&counts[counts.len() - (messages.len() - lead - from)..]);
-    Assembled { messages: out, counts: out_counts, summary_index: Some(lead) }
 }
 
 /// Where to cut `rest` (the messages after the leading system messages): everything
@@ -352,25 +339,26 @@ fn first_kept_of_rest(selection: &trim::Selection, lead: usize, from: usize, res
 
 /// Trims a candidate to `max_tokens`, keeping system messages and the summary.
 fn trim_to_budget(
-    assembled: &Assembled,
+    candidate: &[&Message],
+    counts: &[TokenCount],
+    summary_index: Option<usize>,
     max_tokens: usize,
     counter: &Arc<dyn TokenCounter>,
 ) -> Result<trim::Selection, FitError> {
     let options = TrimOptions::token(max_tokens).with_counter(Arc::clone(counter));
-    let pinned: Vec<usize> = assembled.summary_index.into_iter().collect();
-    Ok(trim::select(&assembled.messages, &options, &pinned, Some(&assembled.counts))?)
+    let pinned: Vec<usize> = summary_index.into_iter().collect();
+    Ok(trim::select(candidate, &options, &pinned, Some(counts))?)
 }
 
 fn result(
-    assembled: Assembled,
+    candidate: &[&Message],
     selection: trim::Selection,
     action: FitAction,
     summary: Option<String>,
     original_count: usize,
     summarized_count: usize,
 ) -> ContextResult {
-    let mut slots: Vec<Option<Message>> = assembled.messages.into_iter().map(Some).collect();
-    let messages: Vec<Message> = selection.indices.iter().filter_map(|&index| slots[index].take()).collect();
+    let messages: Vec<Message> = selection.indices.iter().map(|&index| candidate[index].clone()).collect();
     ContextResult {
         final_count: messages.len(),
         messages,

@@ -40,6 +40,7 @@
 //! # Ok::<(), agent_memory::trim::TrimError>(())
 //! ```
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -244,6 +245,28 @@ pub fn trim_messages(messages: &[Message], options: &TrimOptions) -> Result<Vec<
     Ok(selection.indices.iter().map(|&index| messages[index].clone()).collect())
 }
 
+/// Like [`trim_messages`], without copying: returns references to the kept messages.
+///
+/// # Errors
+///
+/// As [`trim_messages`].
+///
+/// # Examples
+///
+/// ```
+/// use agent_memory::message::Message;
+/// use agent_memory::trim::{trim_message_refs, TrimOptions};
+///
+/// let messages = vec![Message::system("Be brief."), Message::user("a"), Message::user("b")];
+/// let kept = trim_message_refs(&messages, &TrimOptions::last(1))?;
+/// assert!(std::ptr::eq(kept[1], &messages[2]));
+/// # Ok::<(), agent_memory::trim::TrimError>(())
+/// ```
+pub fn trim_message_refs<'a>(messages: &'a [Message], options: &TrimOptions) -> Result<Vec<&'a Message>, TrimError> {
+    let selection = select(messages, options, &[], None)?;
+    Ok(selection.indices.iter().map(|&index| &messages[index]).collect())
+}
+
 /// The messages [`trim_messages`] keeps, by index, and their token count when a token
 /// limit was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,8 +278,8 @@ pub(crate) struct Selection {
 /// Selects the messages to keep. `pinned` are indices kept whatever happens (on top of the
 /// preserved system messages), such as an injected summary. `counts`, when given, are the
 /// messages' token counts by `options.counter`, so they are not counted twice.
-pub(crate) fn select(
-    messages: &[Message],
+pub(crate) fn select<M: Borrow<Message>>(
+    messages: &[M],
     options: &TrimOptions,
     pinned: &[usize],
     counts: Option<&[TokenCount]>,
@@ -265,15 +288,16 @@ pub(crate) fn select(
     if messages.is_empty() {
         return Ok(Selection { indices: Vec::new(), tokens: options.max_tokens.map(|_| TokenCount::ZERO) });
     }
-    let is_pinned =
-        |index: usize| (options.preserve_system && messages[index].role.is_system()) || pinned.contains(&index);
+    let is_pinned = |index: usize| {
+        (options.preserve_system && messages[index].borrow().role.is_system()) || pinned.contains(&index)
+    };
     let units = units(messages, &is_pinned);
     let pinned_indices: Vec<usize> = (0..messages.len()).filter(|&index| is_pinned(index)).collect();
 
     let counter = &options.counter;
     let count_at = |index: usize| match counts {
         Some(counts) => counts[index],
-        None => counter.count_message(&messages[index]),
+        None => counter.count_message(messages[index].borrow()),
     };
     let mut tokens = TokenCount::ZERO;
     if let Some(max_tokens) = options.max_tokens {
@@ -319,7 +343,7 @@ pub(crate) fn select(
 /// Splits the messages that are not pinned into units that are kept or dropped whole: an
 /// assistant message with tool calls plus the tool results that follow it and answer its
 /// calls; every other message alone.
-fn units(messages: &[Message], is_pinned: &impl Fn(usize) -> bool) -> Vec<Range<usize>> {
+fn units<M: Borrow<Message>>(messages: &[M], is_pinned: &impl Fn(usize) -> bool) -> Vec<Range<usize>> {
     let mut units = Vec::new();
     let mut index = 0;
     while index < messages.len() {
@@ -329,12 +353,13 @@ fn units(messages: &[Message], is_pinned: &impl Fn(usize) -> bool) -> Vec<Range<
         }
         let start = index;
         index += 1;
-        let message = &messages[start];
+        let message = messages[start].borrow();
         if message.role == Role::Assistant && !message.tool_calls.is_empty() {
             while index < messages.len()
                 && !is_pinned(index)
-                && messages[index].role == Role::Tool
+                && messages[index].borrow().role == Role::Tool
                 && messages[index]
+                    .borrow()
                     .tool_call_id
                     .as_deref()
                     .is_some_and(|id| message.tool_calls.iter().any(|call| call.id == id))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use agent_memory::message::Message;
 use agent_memory::tokens::{ApproximateCounter, OpenAiCounter, TokenCounter};
-use agent_memory::trim::{TrimError, TrimOptions, TrimStrategy, trim_messages};
+use agent_memory::trim::{TrimError, TrimOptions, TrimStrategy, trim_message_refs, trim_messages};
 use proptest::prelude::*;
 
 mod common;
@@ -87,6 +87,9 @@ proptest! {
             TrimStrategy::First => prop_assert_eq!(&trimmable[..kept.len()], &kept[..]),
             TrimStrategy::Last | TrimStrategy::Token => prop_assert_eq!(&trimmable[trimmable.len() - kept.len()..], &kept[..]),
         }
+        // The borrowing variant keeps the same messages.
+        let refs: Vec<Message> = trim_message_refs(&messages, &options).unwrap().into_iter().cloned().collect();
+        prop_assert_eq!(&refs, &trimmed);
         // Idempotent.
         prop_assert_eq!(trim_messages(&trimmed, &options).unwrap(), trimmed.clone());
     }

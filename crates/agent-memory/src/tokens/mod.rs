@@ -211,11 +211,20 @@ impl ChatFraming {
     /// from a system, developer, user or assistant without tool calls; tool calls, tool
     /// results and multi-part contents make it an estimate (see the [module docs](self)).
     pub fn count_message(&self, message: &Message, text_is_exact: bool, count: impl Fn(&str) -> usize) -> TokenCount {
-        let mut tokens = self.per_message;
+        let role_tokens = if self.count_role { count(message.role.as_str()) } else { 0 };
+        self.count_message_with_role(message, text_is_exact, role_tokens, count)
+    }
+
+    /// [`ChatFraming::count_message`] with the role's tokens already known.
+    pub(crate) fn count_message_with_role(
+        &self,
+        message: &Message,
+        text_is_exact: bool,
+        role_tokens: usize,
+        count: impl Fn(&str) -> usize,
+    ) -> TokenCount {
+        let mut tokens = self.per_message + if self.count_role { role_tokens } else { 0 };
         let mut exact = text_is_exact && message.role != Role::Tool && message.tool_calls.is_empty();
-        if self.count_role {
-            tokens += count(message.role.as_str());
-        }
         match &message.content {
             None => {}
             Some(Content::Text(text)) => tokens += count(text),

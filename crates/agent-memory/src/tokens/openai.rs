@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{ChatFraming, TokenCount, TokenCounter};
-use crate::message::Message;
+use crate::message::{Message, Role};
 
 /// An OpenAI byte-pair encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,12 +67,26 @@ impl FromStr for Encoding {
 pub struct OpenAiCounter {
     encoding: Encoding,
     framing: ChatFraming,
+    /// The tokens of each role's name, by [`role_slot`].
+    role_tokens: [usize; 5],
+}
+
+fn role_slot(role: Role) -> usize {
+    match role {
+        Role::System => 0,
+        Role::Developer => 1,
+        Role::User => 2,
+        Role::Assistant => 3,
+        Role::Tool => 4,
+    }
 }
 
 impl OpenAiCounter {
     /// A counter for `encoding` with OpenAI's chat framing.
     pub fn new(encoding: Encoding) -> OpenAiCounter {
-        OpenAiCounter { encoding, framing: ChatFraming::OPENAI }
+        let roles = [Role::System, Role::Developer, Role::User, Role::Assistant, Role::Tool];
+        let role_tokens = roles.map(|role| encoding.tokenizer().count(role.as_str()));
+        OpenAiCounter { encoding, framing: ChatFraming::OPENAI, role_tokens }
     }
 
     /// The `o200k_base` counter (gpt-4o and later).
@@ -110,7 +124,8 @@ impl TokenCounter for OpenAiCounter {
     }
 
     fn count_message(&self, message: &Message) -> TokenCount {
-        self.framing.count_message(message, true, |text| self.count_raw(text))
+        let role_tokens = self.role_tokens[role_slot(message.role)];
+        self.framing.count_message_with_role(message, true, role_tokens, |text| self.count_raw(text))
     }
 
     fn reply_priming(&self) -> usize {
