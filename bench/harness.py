@@ -23,7 +23,8 @@ README = os.path.join(HERE, "README.md")
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 OURS = "agent-memory"
-NAMES = {OURS: "agent-memory", "tiktoken": "tiktoken", "langchain_core": "langchain-core", "ai_infra": "ai-infra"}
+REFS = "agent-memory-refs"
+NAMES = {OURS: "agent-memory", REFS: "agent-memory", "tiktoken": "tiktoken", "langchain_core": "langchain-core", "ai_infra": "ai-infra"}
 
 
 def plan(manifest: dict) -> list[dict]:
@@ -32,7 +33,7 @@ def plan(manifest: dict) -> list[dict]:
     n_messages = manifest["params"]["messages"]
     n_conversation = manifest["params"]["conversation"]
     counting = [OURS, "tiktoken"]
-    trimming = [OURS, "langchain_core", "ai_infra"]
+    trimming = [OURS, REFS, "langchain_core", "ai_infra"]
     fitting = [OURS, "ai_infra"]
     entries = []
     for encoding in ("o200k_base", "cl100k_base"):
@@ -119,8 +120,9 @@ def run_one(args, impl: str, entry: dict) -> dict:
         options += [f"--{key.replace('_', '-')}", str(value)]
     if args.quick:
         options += ["--min-reps", "1", "--min-seconds", "0.2"]
-    if impl == OURS:
+    if impl in (OURS, REFS):
         command = [args.bin, entry["workload"], "--inputs", args.inputs, *options]
+        command += ["--api", "refs" if impl == REFS else "owned"]
     else:
         command = [args.python, os.path.join(HERE, "peers.py"), impl, entry["workload"], "--inputs", args.inputs]
         command += options
@@ -183,21 +185,27 @@ def table(entries: list[dict], runs: dict, manifest: dict) -> tuple[str, dict]:
         "| workload | implementation | median (fastest) | throughput | result | peak RSS | agent-memory speed-up |",
         "|---|---|---:|---:|---|---:|---:|",
     ]
-    goals = {"identical": [], "count_ratio": [], "trim_ratio": []}
+    goals = {"identical": [], "count_ratio": [], "trim_ratio": [], "trim_refs_ratio": []}
     for i, entry in enumerate(entries):
         ours = runs[i].get(OURS, {})
+        refs = runs[i].get(REFS, {})
         for impl in entry["impls"]:
             run = runs[i][impl]
-            name = NAMES[impl] + (f" {run['version']}" if impl != OURS and "version" in run else "")
+            name = NAMES[impl] + (f" {run['version']}" if impl not in (OURS, REFS) and "version" in run else "")
+            if REFS in entry["impls"] and impl in (OURS, REFS):
+                name += " `trim_message_refs`" if impl == REFS else " `trim_messages`"
             label = entry["label"] if impl == entry["impls"][0] else ""
             if "error" in run:
                 lines.append(f"| {label} | {name} | failed | | {run['error']} | | |")
                 continue
             throughput, result = describe(entry, run, manifest)
             ratio = "—"
-            if impl != OURS and "median_s" in ours:
+            if impl not in (OURS, REFS) and "median_s" in ours:
                 speedup = run["median_s"] / ours["median_s"]
                 ratio = f"**{speedup:,.1f}×**"
+                if "median_s" in refs:
+                    refs_speedup = run["median_s"] / refs["median_s"]
+                    ratio += f" / **{refs_speedup:,.1f}×**"
                 if impl == "tiktoken":
                     identical = same_counts(ours, run)
                     goals["identical"].append((entry["label"], identical))
@@ -205,6 +213,8 @@ def table(entries: list[dict], runs: dict, manifest: dict) -> tuple[str, dict]:
                     result += " (identical ✓)" if identical else " (**DIFFERENT ✗**)"
                 if impl == "langchain_core":
                     goals["trim_ratio"].append((entry["label"], speedup))
+                    if "median_s" in refs:
+                        goals["trim_refs_ratio"].append((entry["label"], refs_speedup))
             lines.append(
                 f"| {label} | {name} | {fmt_seconds(run['median_s'])} ({fmt_seconds(run['min_s'])}) "
                 f"| {throughput} | {result} "
@@ -227,7 +237,12 @@ def goals_text(goals: dict) -> str:
     if goals["trim_ratio"]:
         label, worst = min(goals["trim_ratio"], key=lambda x: x[1])
         verdict = "**met**" if worst >= 50 else "**not met**"
-        out.append(f"* Trimming ≥ 50× langchain-core: {verdict}; the smallest speed-up is {worst:,.1f}× ({label}).")
+        line = f"* Trimming ≥ 50× langchain-core: {verdict} with `trim_messages`; the smallest speed-up is {worst:,.1f}× ({label})"
+        if goals["trim_refs_ratio"]:
+            label, worst = min(goals["trim_refs_ratio"], key=lambda x: x[1])
+            verdict = "**met**" if worst >= 50 else "**not met**"
+            line += f"; {verdict} with `trim_message_refs`, smallest {worst:,.1f}× ({label})"
+        out.append(line + ".")
     return "\n".join(out)
 
 
@@ -274,6 +289,9 @@ def main() -> int:
             f"{load_start:.2f} at the start, {load_end:.2f} at the end (the benchmark itself adds about 1); "
             f"niceness {os.nice(0)}.",
             f"Inputs: {inputs}.",
+            "",
+            "Speed-up: the peer's median time over agent-memory's; on trimming rows, over "
+            "`trim_messages` (which returns clones) / over `trim_message_refs` (which borrows, as the Python peers do).",
             "",
             body,
             "",

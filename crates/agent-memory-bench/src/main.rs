@@ -9,6 +9,7 @@
 //! Run it through `bench/run`, which builds it in release mode and compares it with the
 //! peers; by hand: `agent-memory-bench count-text --inputs bench/inputs`.
 
+use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use agent_memory::context::{ContextResult, FitError, FitOptions, fit_context};
 use agent_memory::message::{Message, Role, parse_messages};
 use agent_memory::summarize::{SummarizeError, Summarizer};
 use agent_memory::tokens::{Encoding, OpenAiCounter, TokenCounter};
-use agent_memory::trim::{TrimError, TrimOptions, trim_messages};
+use agent_memory::trim::{TrimError, TrimOptions, trim_message_refs, trim_messages};
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
@@ -48,6 +49,10 @@ struct Args {
     /// Messages kept verbatim when summarizing (fit-summarize).
     #[arg(long, default_value_t = 10)]
     keep: usize,
+    /// Which trim API the trim workloads call: `owned` (`trim_messages`, clones the kept
+    /// messages) or `refs` (`trim_message_refs`, borrows them).
+    #[arg(long, value_enum, default_value_t = Api::Owned)]
+    api: Api,
     /// Timed calls at least.
     #[arg(long, default_value_t = 3)]
     min_reps: usize,
@@ -57,6 +62,15 @@ struct Args {
     /// Timed calls at most.
     #[arg(long, default_value_t = 10_000)]
     max_reps: usize,
+}
+
+/// The trim API to call.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Api {
+    /// `trim_messages`: returns clones.
+    Owned,
+    /// `trim_message_refs`: returns references.
+    Refs,
 }
 
 /// The workloads, named as in `bench/peers.py`.
@@ -157,7 +171,7 @@ fn read(inputs: &Path, name: &str) -> Result<String> {
 fn print<R: Serialize>(args: &Args, measurement: Measurement<R>) -> Result<()> {
     let workload = args.workload.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default();
     let report = Report {
-        implementation: "agent-memory",
+        implementation: if args.api == Api::Refs { "agent-memory-refs" } else { "agent-memory" },
         version: env!("CARGO_PKG_VERSION"),
         workload,
         measurement,
@@ -202,10 +216,10 @@ struct Kept {
 }
 
 impl Kept {
-    fn of(messages: &[Message]) -> Kept {
+    fn of<M: Borrow<Message>>(messages: &[M]) -> Kept {
         Kept {
             kept: messages.len(),
-            after_system: messages.get(1).map(|message| langchain_type(message.role)),
+            after_system: messages.get(1).map(|message| langchain_type(message.borrow().role)),
             valid: valid_tool_pairs(messages),
         }
     }
@@ -221,10 +235,10 @@ fn langchain_type(role: Role) -> &'static str {
 }
 
 /// True when every tool result follows its call and every call has its result.
-fn valid_tool_pairs(messages: &[Message]) -> bool {
+fn valid_tool_pairs<M: Borrow<Message>>(messages: &[M]) -> bool {
     let mut called = HashSet::new();
     let mut answered = HashSet::new();
-    for message in messages {
+    for message in messages.iter().map(Borrow::borrow) {
         called.extend(message.tool_calls.iter().map(|call| call.id.as_str()));
         if message.role == Role::Tool {
             match message.tool_call_id.as_deref() {
@@ -291,8 +305,16 @@ fn run(args: &Args) -> Result<()> {
 
 fn trim(args: &Args, options: TrimOptions) -> Result<()> {
     let messages = conversation(args)?;
-    let describe = |kept: Result<Vec<Message>, TrimError>| Ok(Kept::of(&kept?));
-    print(args, measure(args, || trim_messages(&messages, &options), describe)?)
+    match args.api {
+        Api::Owned => {
+            let describe = |kept: Result<Vec<Message>, TrimError>| Ok(Kept::of(&kept?));
+            print(args, measure(args, || trim_messages(&messages, &options), describe)?)
+        }
+        Api::Refs => {
+            let describe = |kept: Result<Vec<&Message>, TrimError>| Ok(Kept::of(&kept?));
+            print(args, measure(args, || trim_message_refs(&messages, &options), describe)?)
+        }
+    }
 }
 
 /// What fit_context returned, described as `bench/peers.py` describes it.
