@@ -351,3 +351,35 @@ fn fit(args: &Args, options: FitOptions) -> Result<()> {
 fn main() -> Result<()> {
     run(&Args::parse())
 }
+
+#[cfg(test)]
+mod tests {
+    use agent_memory::message::ToolCall;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn counts_digest_matches_the_python_runner() {
+        // hashlib.sha256(",".join(map(str, [5, 0, 17])).encode()).hexdigest()
+        assert_eq!(counts_digest(&[5, 0, 17]), "f2cf7fae2b3790460e64234b5e52c4692e785f5614ba7cf3793a9835f9a27e66");
+    }
+
+    #[test]
+    fn tool_pairs_are_checked_both_ways() {
+        let call = Message::assistant_tool_calls(vec![ToolCall::new("c1", "f", &json!({}))]);
+        let result = Message::tool("c1", "done");
+        let system = Message::system("s");
+        assert!(valid_tool_pairs(&[system.clone(), call.clone(), result.clone()]));
+        assert!(!valid_tool_pairs(&[system.clone(), result.clone()]), "a result without its call");
+        assert!(!valid_tool_pairs(&[system.clone(), call.clone()]), "a call without its result");
+        assert!(!valid_tool_pairs(&[system, result, call]), "a result before its call");
+    }
+
+    #[test]
+    fn kept_names_the_message_after_the_system_prompt_as_langchain_does() {
+        let messages = [Message::system("s"), Message::user("u"), Message::assistant("a")];
+        let kept = Kept::of(&messages);
+        assert_eq!((kept.kept, kept.after_system, kept.valid), (3, Some("human"), true));
+    }
+}
