@@ -291,7 +291,6 @@ pub(crate) fn select<M: Borrow<Message>>(
     let is_pinned = |index: usize| {
         (options.preserve_system && messages[index].borrow().role.is_system()) || pinned.contains(&index)
     };
-    let units = units(messages, &is_pinned);
     let pinned_indices: Vec<usize> = (0..messages.len()).filter(|&index| is_pinned(index)).collect();
 
     let counter = &options.counter;
@@ -312,9 +311,11 @@ pub(crate) fn select<M: Borrow<Message>>(
 
     let mut kept_units: Vec<Range<usize>> = Vec::new();
     let mut kept_messages = 0;
-    let ordered: Box<dyn Iterator<Item = &Range<usize>>> = match options.strategy {
-        TrimStrategy::First => Box::new(units.iter()),
-        TrimStrategy::Last | TrimStrategy::Token => Box::new(units.iter().rev()),
+    // Units are found lazily from the end being kept, so trimming a long conversation to
+    // its newest messages does not walk all of it.
+    let ordered: Box<dyn Iterator<Item = Range<usize>>> = match options.strategy {
+        TrimStrategy::First => Box::new(units_forward(messages, &is_pinned)),
+        TrimStrategy::Last | TrimStrategy::Token => Box::new(units_backward(messages, &is_pinned)),
     };
     for unit in ordered {
         if options.max_messages.is_some_and(|max| kept_messages + unit.len() > max) {
@@ -343,33 +344,82 @@ pub(crate) fn select<M: Borrow<Message>>(
 /// Splits the messages that are not pinned into units that are kept or dropped whole: an
 /// assistant message with tool calls plus the tool results that follow it and answer its
 /// calls; every other message alone.
-fn units<M: Borrow<Message>>(messages: &[M], is_pinned: &impl Fn(usize) -> bool) -> Vec<Range<usize>> {
-    let mut units = Vec::new();
+fn unit_end<M: Borrow<Message>>(messages: &[M], start: usize, is_pinned: &impl Fn(usize) -> bool) -> usize {
+    let message = messages[start].borrow();
+    let mut end = start + 1;
+    if message.role == Role::Assistant && !message.tool_calls.is_empty() {
+        while end < messages.len()
+            && !is_pinned(end)
+            && messages[end].borrow().role == Role::Tool
+            && messages[end]
+                .borrow()
+                .tool_call_id
+                .as_deref()
+                .is_some_and(|id| message.tool_calls.iter().any(|call| call.id == id))
+        {
+            end += 1;
+        }
+    }
+    end
+}
+
+/// The messages that are not pinned, as units kept or dropped whole, oldest first: an
+/// assistant message with tool calls plus the tool results that follow it and answer its
+/// calls; every other message alone.
+fn units_forward<'a, M: Borrow<Message>>(
+    messages: &'a [M],
+    is_pinned: &'a impl Fn(usize) -> bool,
+) -> impl Iterator<Item = Range<usize>> + 'a {
     let mut index = 0;
-    while index < messages.len() {
-        if is_pinned(index) {
+    std::iter::from_fn(move || {
+        while index < messages.len() && is_pinned(index) {
             index += 1;
-            continue;
+        }
+        if index == messages.len() {
+            return None;
         }
         let start = index;
-        index += 1;
-        let message = messages[start].borrow();
-        if message.role == Role::Assistant && !message.tool_calls.is_empty() {
-            while index < messages.len()
-                && !is_pinned(index)
-                && messages[index].borrow().role == Role::Tool
-                && messages[index]
-                    .borrow()
-                    .tool_call_id
-                    .as_deref()
-                    .is_some_and(|id| message.tool_calls.iter().any(|call| call.id == id))
+        index = unit_end(messages, start, is_pinned);
+        Some(start..index)
+    })
+}
+
+/// The same units as [`units_forward`], newest first.
+fn units_backward<'a, M: Borrow<Message>>(
+    messages: &'a [M],
+    is_pinned: &'a impl Fn(usize) -> bool,
+) -> impl Iterator<Item = Range<usize>> + 'a {
+    let mut end = messages.len();
+    std::iter::from_fn(move || {
+        while end > 0 && is_pinned(end - 1) {
+            end -= 1;
+        }
+        if end == 0 {
+            return None;
+        }
+        let last = end - 1;
+        let mut start = last;
+        if messages[last].borrow().role == Role::Tool {
+            // Back over the run of tool results to the message before it: if that is a call
+            // whose results reach `last`, the unit starts there; else `last` is an orphan.
+            let mut first_result = last;
+            while first_result > 0
+                && !is_pinned(first_result - 1)
+                && messages[first_result - 1].borrow().role == Role::Tool
             {
-                index += 1;
+                first_result -= 1;
+            }
+            if first_result > 0 && !is_pinned(first_result - 1) {
+                let call = first_result - 1;
+                if unit_end(messages, call, is_pinned) > last {
+                    start = call;
+                }
             }
         }
-        units.push(start..index);
-    }
-    units
+        let unit = start..end;
+        end = start;
+        Some(unit)
+    })
 }
 
 #[cfg(test)]
@@ -391,8 +441,42 @@ mod tests {
             Message::tool("zzz", "orphan"),
             Message::assistant("done"),
         ];
-        assert_eq!(units(&messages, &|i| i == 0), [1..2, 2..5, 5..6, 6..7]);
-        assert_eq!(units(&messages, &|_| false), [0..1, 1..2, 2..5, 5..6, 6..7]);
+        let forward = |pinned: &dyn Fn(usize) -> bool| units_forward(&messages, &pinned).collect::<Vec<_>>();
+        let backward = |pinned: &dyn Fn(usize) -> bool| units_backward(&messages, &pinned).collect::<Vec<_>>();
+        assert_eq!(forward(&|i| i == 0), [1..2, 2..5, 5..6, 6..7]);
+        assert_eq!(backward(&|i| i == 0), [6..7, 5..6, 2..5, 1..2]);
+        assert_eq!(forward(&|_| false), [0..1, 1..2, 2..5, 5..6, 6..7]);
+        assert_eq!(backward(&|_| false), [6..7, 5..6, 2..5, 1..2, 0..1]);
+        // A pinned message inside a group cuts it, both ways.
+        assert_eq!(forward(&|i| i == 3), [0..1, 1..2, 2..3, 4..5, 5..6, 6..7]);
+        assert_eq!(backward(&|i| i == 3), [6..7, 5..6, 4..5, 2..3, 1..2, 0..1]);
+    }
+
+    proptest::proptest! {
+        /// On any sequence (orphan results, partial groups, pinned messages anywhere), the
+        /// units found from the end are those found from the start, reversed.
+        #[test]
+        fn backward_units_are_forward_units_reversed(
+            kinds in proptest::collection::vec((0u8..5, 0u8..3, proptest::bool::ANY), 0..30),
+        ) {
+            let messages: Vec<Message> = kinds
+                .iter()
+                .map(|&(kind, id, _)| match kind {
+                    0 => Message::system("s"),
+                    1 => Message::user("u"),
+                    2 => Message::assistant_tool_calls(vec![
+                        ToolCall::new(format!("c{id}"), "f", &json!({})),
+                        ToolCall::new(format!("c{}", id + 1), "f", &json!({})),
+                    ]),
+                    _ => Message::tool(format!("c{id}"), "r"),
+                })
+                .collect();
+            let is_pinned = |i: usize| kinds[i].2 && (kinds[i].0 == 0 || kinds[i].1 == 0);
+            let forward: Vec<Range<usize>> = units_forward(&messages, &is_pinned).collect();
+            let mut backward: Vec<Range<usize>> = units_backward(&messages, &is_pinned).collect();
+            backward.reverse();
+            proptest::prop_assert_eq!(forward, backward);
+        }
     }
 
     #[test]
