@@ -22,6 +22,8 @@
 //! ```
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::time::SystemTime;
 
@@ -30,6 +32,8 @@ use async_trait::async_trait;
 use crate::message::Message;
 
 pub use memory::InMemorySessions;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteSessions;
 
 /// Why a session operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,9 @@ pub enum SessionError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The session store URL or configuration is unusable.
+    #[error("{0}")]
+    Config(String),
     /// The storage backend failed.
     #[error("session storage failed: {0}")]
     Backend(String),
@@ -69,6 +76,48 @@ pub fn validate_session_id(id: &str) -> Result<(), SessionError> {
         return Ok(());
     };
     Err(SessionError::InvalidId { id: id.to_owned(), reason })
+}
+
+/// Opens a session store by URL, with the rules of
+/// [`MemoryStore::open`](crate::store::MemoryStore::open): `memory:`, `sqlite:PATH` (or a
+/// bare path). The same URL as a memory store gives the same database file, with separate
+/// tables.
+///
+/// ```
+/// use agent_memory::message::Message;
+/// use agent_memory::session::open_sessions;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), agent_memory::session::SessionError> {
+/// let sessions = open_sessions("memory:").await?;
+/// sessions.append("s", &[Message::user("hi")]).await?;
+/// assert_eq!(sessions.load("s").await?.len(), 1);
+/// assert!(open_sessions("ftp://nowhere").await.is_err());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`SessionError::Config`] for an unsupported URL, or the backend's open error.
+pub async fn open_sessions(url: &str) -> Result<std::sync::Arc<dyn SessionStore>, SessionError> {
+    if url == "memory" || url == "memory:" {
+        return Ok(std::sync::Arc::new(InMemorySessions::new()));
+    }
+    #[cfg(feature = "sqlite")]
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if path.is_empty() {
+            return Err(SessionError::Config("sqlite: needs a file path, e.g. sqlite:./agent-memory.db".into()));
+        }
+        return Ok(std::sync::Arc::new(SqliteSessions::open(std::path::Path::new(path)).await?));
+    }
+    #[cfg(feature = "sqlite")]
+    if !url.contains("://") {
+        return Ok(std::sync::Arc::new(SqliteSessions::open(std::path::Path::new(url)).await?));
+    }
+    Err(SessionError::Config(format!(
+        "unsupported session store url {url:?} (this build supports memory: and sqlite:PATH)"
+    )))
 }
 
 /// What [`SessionStore::list`] says about one session.

@@ -50,7 +50,7 @@ mod memory;
 mod memory_store;
 mod namespace;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+pub(crate) mod sqlite;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;
