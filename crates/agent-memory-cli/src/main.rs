@@ -3,9 +3,11 @@
 //! A thin shell over the `agent_memory` library: parse arguments, call the library,
 //! print JSON, map errors to exit codes (2 for bad input).
 
+mod chat;
 mod context_cmd;
 mod embed;
 mod input;
+mod sessions;
 mod store;
 mod tokens_cmd;
 
@@ -35,6 +37,10 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
     Store(store::StoreArgs),
+    /// Chat with an LLM, the conversation kept in a session (one turn, or one per stdin line).
+    Chat(chat::ChatArgs),
+    /// The chat sessions: list, show S, delete S (JSON output).
+    Sessions(sessions::SessionsArgs),
 }
 
 /// Input the user must fix: reported as one line on stderr, exit code 2.
@@ -77,6 +83,8 @@ fn main() -> ExitCode {
             };
         }
         Command::Store(args) => return store::run(args),
+        Command::Chat(args) => return chat::run(args),
+        Command::Sessions(args) => return sessions::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
