@@ -89,7 +89,7 @@ fn bad_input_is_one_line_on_stderr_with_exit_code_2() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "agent-memory sessions: unsupported session store url \"ftp://nowhere\" (this build supports memory: and sqlite:PATH)\n"
+        "agent-memory sessions: unsupported session store url \"ftp://nowhere\" (this build supports memory:, sqlite:PATH, postgres://…)\n"
     );
 
     let mut command = Command::cargo_bin("agent-memory").unwrap();

@@ -22,6 +22,8 @@
 //! ```
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -32,6 +34,8 @@ use async_trait::async_trait;
 use crate::message::Message;
 
 pub use memory::InMemorySessions;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresSessions;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSessions;
 
@@ -80,7 +84,7 @@ pub fn validate_session_id(id: &str) -> Result<(), SessionError> {
 
 /// Opens a session store by URL, with the rules of
 /// [`MemoryStore::open`](crate::store::MemoryStore::open): `memory:`, `sqlite:PATH` (or a
-/// bare path). The same URL as a memory store gives the same database file, with separate
+/// bare path), `postgres://…` (with an optional `?schema=NAME`). The same URL as a memory store gives the same database file, with separate
 /// tables.
 ///
 /// ```
@@ -104,6 +108,15 @@ pub async fn open_sessions(url: &str) -> Result<std::sync::Arc<dyn SessionStore>
     if url == "memory" || url == "memory:" {
         return Ok(std::sync::Arc::new(InMemorySessions::new()));
     }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (url, schema) = crate::store::postgres::split_schema_parameter(url);
+        let mut config = crate::store::PostgresConfig::new(url);
+        if let Some(schema) = schema {
+            config = config.schema(schema);
+        }
+        return Ok(std::sync::Arc::new(PostgresSessions::connect(config).await?));
+    }
     #[cfg(feature = "sqlite")]
     if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
         if path.is_empty() {
@@ -115,8 +128,15 @@ pub async fn open_sessions(url: &str) -> Result<std::sync::Arc<dyn SessionStore>
     if !url.contains("://") {
         return Ok(std::sync::Arc::new(SqliteSessions::open(std::path::Path::new(url)).await?));
     }
+    let supported = [
+        Some("memory:"),
+        cfg!(feature = "sqlite").then_some("sqlite:PATH"),
+        cfg!(feature = "postgres").then_some("postgres://…"),
+    ];
+    let supported: Vec<&str> = supported.into_iter().flatten().collect();
     Err(SessionError::Config(format!(
-        "unsupported session store url {url:?} (this build supports memory: and sqlite:PATH)"
+        "unsupported session store url {url:?} (this build supports {})",
+        supported.join(", ")
     )))
 }
 

@@ -388,7 +388,8 @@ impl MemoryStore {
         Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()))
     }
 
-    /// Opens a store by URL: `memory:`, `sqlite:PATH` (or a bare path). Other schemes are
+    /// Opens a store by URL: `memory:`, `sqlite:PATH` (or a bare path), or
+    /// `postgres://…` / `postgresql://…` (see [`MemoryStore::postgres`]). Other schemes are
     /// [`StoreError::Config`] errors naming what is supported in this build.
     ///
     /// # Errors
@@ -397,6 +398,10 @@ impl MemoryStore {
     pub async fn open(url: &str) -> Result<MemoryStore, StoreError> {
         if url == "memory" || url == "memory:" {
             return Ok(MemoryStore::in_memory());
+        }
+        #[cfg(feature = "postgres")]
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return MemoryStore::postgres(url).await;
         }
         #[cfg(feature = "sqlite")]
         if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
@@ -409,7 +414,13 @@ impl MemoryStore {
         if !url.contains("://") {
             return MemoryStore::sqlite(url).await;
         }
-        Err(StoreError::Config(format!("unsupported store url {url:?} (this build supports memory: and sqlite:PATH)")))
+        let supported = [
+            Some("memory:"),
+            cfg!(feature = "sqlite").then_some("sqlite:PATH"),
+            cfg!(feature = "postgres").then_some("postgres://…"),
+        ];
+        let supported: Vec<&str> = supported.into_iter().flatten().collect();
+        Err(StoreError::Config(format!("unsupported store url {url:?} (this build supports {})", supported.join(", "))))
     }
 
     /// The same store with `embedder` for semantic and hybrid search. Items written before

@@ -49,6 +49,8 @@ pub mod keyword;
 mod memory;
 mod memory_store;
 mod namespace;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 #[cfg(feature = "testkit")]
@@ -72,6 +74,8 @@ pub use memory_store::{
 pub use namespace::{
     IntoNamespace, IntoNamespacePrefix, LABEL_SEPARATOR, MAX_DEPTH, MAX_LABEL_BYTES, Namespace, NamespacePrefix,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresBackend, PostgresConfig};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
 pub use text::{IndexFields, value_text};

@@ -1,0 +1,987 @@
+//! The PostgreSQL + pgvector backend: [`PostgresBackend`], opened with [`PostgresConfig`]
+//! or [`MemoryStore::postgres`].
+//!
+//! # Layout
+//!
+//! All tables live in one schema (default `agent_memory`, see [`PostgresConfig::schema`]),
+//! created and upgraded by numbered migrations recorded in `<schema>.schema_migrations`
+//! (applied in one transaction under an advisory lock, so processes starting together do
+//! not race; a schema newer than this build is refused). `CREATE EXTENSION IF NOT EXISTS
+//! vector` is part of the first step: the database user needs the right to create it, or
+//! an administrator creates it once.
+//!
+//! * `items`: one row per item, keyed by `(ns, key)` where `ns` is [`Namespace::encoded`]
+//!   in `COLLATE "C"`, so namespace order and prefix ranges are bytewise, as on every
+//!   backend. The value is stored as `json` (not `jsonb`) so that it comes back exactly as
+//!   written, key order and number spelling included. Keyword postings are the item's
+//!   distinct tokens (`terms text[]`, GIN-indexed) with their counts (`tfs`) and the token
+//!   count (`doc_len`).
+//! * `models`: the registry of embedding models (`model` id → `id`, `dimensions`). A vector
+//!   is stored in the item's `embedding vector` column with `embedding_model` naming its
+//!   model; each model gets an HNSW index on `(embedding::vector(N)) vector_cosine_ops`
+//!   restricted to its rows (`WHERE embedding_model = id`), with `N` the model's dimension
+//!   taken from the first vector written with it. A store whose embedder changes (another
+//!   model id) thus gets a new index, and vectors of different models are never compared.
+//!   A model id that comes back with another dimension is a [`StoreError::Config`] error.
+//!
+//! # Search
+//!
+//! * **Semantic**: `ORDER BY embedding::vector(N) <=> query LIMIT k` through the model's
+//!   HNSW index, with the namespace, expiry and value filters in the same `WHERE`. On
+//!   pgvector ≥ 0.8 every pooled session sets `hnsw.iterative_scan = strict_order`, so the
+//!   index keeps scanning until `k` rows pass the filters; older pgvector gets a larger
+//!   `hnsw.ef_search` instead. When the index scan still yields fewer than `k` rows (a very
+//!   selective filter can exhaust `hnsw.max_scan_tuples`), the search is repeated exactly
+//!   (no index), so a filtered search returns `k` results whenever `k` items match. Scores
+//!   are [`crate::store::vector::cosine`] computed in Rust on the returned vectors, the
+//!   same kernel the other backends use. Models over 2,000 dimensions (HNSW's limit for
+//!   `vector`) are searched exactly.
+//! * **Keyword**: true Okapi BM25 as defined in [`crate::store::keyword`] (not `ts_rank`):
+//!   tokens come from [`crate::store::keyword::tokenize`] at write time; document
+//!   frequencies, the document count and the average length are counted in SQL over every
+//!   stored row at query time (exact, but linear in the store's size); candidates are found
+//!   through the GIN index on `terms`. SQL ranks and cuts at `limit`; the reported score is
+//!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the other
+//!   backends' score for the same data.
+//! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
+//!   numbers compare as `numeric` (exact: `10 > 9`, and integers beyond 2^53 stay exact
+//!   where the other backends fall back to `f64`), strings bytewise, booleans as booleans,
+//!   and a comparison across types never matches.
+//!
+//! # Connections
+//!
+//! A `deadpool-postgres` pool (default 16 connections) without TLS. Each call checks out a
+//! connection whose socket is still open; a call that fails because the connection was
+//! closed under it (a server restart, a killed backend) is retried once on a fresh
+//! connection. A failed statement never leaves a transaction open on a pooled connection.
+//! Each call is one statement (one round trip once the statement is prepared on that
+//! connection, which is cached), batch operations included; the first write with a new
+//! embedding model also registers it.
+
+mod schema;
+mod sql;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
+use pgvector::Vector;
+use serde_json::Value;
+use tokio_postgres::{NoTls, Row};
+
+use self::sql::Sql;
+use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+use super::{Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions};
+use super::{keyword, vector};
+
+/// The schema used when none is configured.
+pub const DEFAULT_SCHEMA: &str = "agent_memory";
+/// The pool size used when none is configured.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
+/// The most dimensions an HNSW index on `vector` supports; larger models are searched exactly.
+pub const MAX_INDEXED_DIMENSIONS: usize = 2000;
+
+const BACKEND: &str = "postgres";
+const ITEM_COLUMNS: &str = "i.ns, i.key, i.value, i.created_at, i.updated_at, i.expires_at, i.ttl_seconds";
+const RECENCY: &str = "i.updated_at DESC, i.ns, i.key";
+/// Run on every new pooled connection: plans are made for the actual parameters (so the
+/// HNSW and partial indexes are chosen per query), and on pgvector ≥ 0.8 filtered HNSW
+/// scans continue until enough rows pass the filter.
+const SESSION_SETUP: &str = "SET plan_cache_mode = force_custom_plan;
+SELECT set_config('hnsw.iterative_scan', 'strict_order', false) FROM pg_extension
+WHERE extname = 'vector' AND string_to_array(split_part(extversion, '-', 1), '.')::int[] >= '{0,8}';";
+
+/// How to open a [`PostgresBackend`]: the server's URL, the schema and the pool size.
+///
+/// ```
+/// use agent_memory::store::PostgresConfig;
+///
+/// let config = PostgresConfig::new("postgres://app@db.internal/agents").schema("memories").max_connections(8);
+/// assert_eq!(config.schema_name(), "memories");
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    url: String,
+    schema: String,
+    max_connections: usize,
+}
+
+impl PostgresConfig {
+    /// A configuration for the server at `url` (`postgres://user:password@host:port/db`,
+    /// or the key-value form `host=… user=…`), schema [`DEFAULT_SCHEMA`] and
+    /// [`DEFAULT_MAX_CONNECTIONS`] connections.
+    pub fn new(url: impl Into<String>) -> PostgresConfig {
+        PostgresConfig { url: url.into(), schema: DEFAULT_SCHEMA.to_owned(), max_connections: DEFAULT_MAX_CONNECTIONS }
+    }
+
+    /// The schema holding the store's tables: lower-case ASCII letters, digits and `_`,
+    /// starting with a letter or `_`, at most 63 bytes. Several stores can share a database
+    /// under different schemas.
+    pub fn schema(mut self, schema: impl Into<String>) -> PostgresConfig {
+        self.schema = schema.into();
+        self
+    }
+
+    /// The most connections the pool opens (at least 1).
+    pub fn max_connections(mut self, max_connections: usize) -> PostgresConfig {
+        self.max_connections = max_connections;
+        self
+    }
+
+    /// The configured schema name.
+    pub fn schema_name(&self) -> &str {
+        &self.schema
+    }
+}
+
+/// A [`StoreBackend`] on PostgreSQL with pgvector; see the [module documentation](self).
+///
+/// Several backends (in one process or many) may share a database and a schema: every
+/// write is one statement, upserts lock rows in a fixed order, and migrations and model
+/// registration are serialized by an advisory lock.
+pub struct PostgresBackend {
+    pool: Pool,
+    /// The schema as a quoted identifier, ready to be written into SQL.
+    schema: String,
+    schema_name: String,
+    models: RwLock<HashMap<String, ModelSlot>>,
+    pgvector_version: String,
+    iterative_scan: bool,
+}
+
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresBackend")
+            .field("schema", &self.schema_name)
+            .field("pgvector", &self.pgvector_version)
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+/// A registered embedding model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ModelSlot {
+    id: i32,
+    dimensions: usize,
+}
+
+impl PostgresBackend {
+    /// Connects, creates the `vector` extension and the schema if needed and applies
+    /// pending migrations.
+    ///
+    /// ```no_run
+    /// use agent_memory::store::{PostgresBackend, PostgresConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agent_memory::store::StoreError> {
+    /// let backend = PostgresBackend::connect(PostgresConfig::new("postgres://postgres@127.0.0.1:55432/postgres")).await?;
+    /// println!("pgvector {}", backend.pgvector_version());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Config`] for a malformed URL or schema name or a schema written by a
+    /// newer build; [`StoreError::Backend`] when the server cannot be reached or refuses
+    /// (for example when pgvector is not installed on it).
+    pub async fn connect(config: PostgresConfig) -> Result<PostgresBackend, StoreError> {
+        validate_schema_name(&config.schema)?;
+        if config.max_connections == 0 {
+            return Err(StoreError::Config("max_connections must be at least 1".into()));
+        }
+        let mut pg_config: tokio_postgres::Config = config.url.parse().map_err(|e| {
+            StoreError::Config(format!("invalid postgres url: {e} (expected postgres://user@host:port/db)"))
+        })?;
+        if pg_config.get_application_name().is_none() {
+            pg_config.application_name("agent-memory");
+        }
+        let manager = Manager::from_config(pg_config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(config.max_connections)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(10)))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .post_create(Hook::async_fn(|client, _| {
+                Box::pin(async move { client.batch_execute(SESSION_SETUP).await.map_err(HookError::Backend) })
+            }))
+            .build()
+            .map_err(|e| StoreError::Config(format!("cannot build the connection pool: {e}")))?;
+        let schema = format!("\"{}\"", config.schema);
+
+        let client = pool.get().await.map_err(|e| pool_error("connect", e))?;
+        // This first connection may predate the extension, so its session settings may be
+        // incomplete: it is used for the migration and then closed, not pooled.
+        let mut client = Object::take(client);
+        match schema::migrate(&mut client, &schema).await {
+            Ok(_) => {}
+            Err(schema::MigrateError::Database(e)) => return Err(db_error("migrate", e)),
+            Err(schema::MigrateError::TooNew { found, known }) => {
+                return Err(StoreError::Config(format!(
+                    "schema {:?} is at version {found} but this build knows versions up to {known}: upgrade agent-memory",
+                    config.schema
+                )));
+            }
+        }
+        let pgvector_version: String = client
+            .query_one("SELECT extversion FROM pg_extension WHERE extname = 'vector'", &[])
+            .await
+            .map_err(|e| db_error("connect", e))?
+            .get(0);
+        let iterative_scan = version_at_least(&pgvector_version, (0, 8));
+        let mut models = HashMap::new();
+        for row in client
+            .query(&format!("SELECT model, id, dimensions FROM {schema}.models"), &[])
+            .await
+            .map_err(|e| db_error("connect", e))?
+        {
+            let dimensions: i32 = row.get(2);
+            models.insert(row.get(0), ModelSlot { id: row.get(1), dimensions: dimensions as usize });
+        }
+        Ok(PostgresBackend {
+            pool,
+            schema,
+            schema_name: config.schema,
+            models: RwLock::new(models),
+            pgvector_version,
+            iterative_scan,
+        })
+    }
+
+    /// The version of the pgvector extension in the database (for example `0.8.0`).
+    pub fn pgvector_version(&self) -> &str {
+        &self.pgvector_version
+    }
+
+    /// The schema holding this store's tables.
+    pub fn schema_name(&self) -> &str {
+        &self.schema_name
+    }
+
+    /// The schema as a quoted identifier, for tables that share it (the session store's).
+    pub(crate) fn quoted_schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// PostgreSQL's plan (`EXPLAIN`) for the index search that [`StoreBackend::vector_search`]
+    /// runs first for `query`, to check that the HNSW index is used. `None` when no item
+    /// was ever embedded by `query.model`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    pub async fn explain_vector_search(&self, query: &VectorQuery) -> Result<Option<String>, StoreError> {
+        let Some(slot) = self.find_model(&query.model).await? else {
+            return Ok(None);
+        };
+        let mut sql = self.vector_sql(query, slot, true);
+        sql.text.insert_str(0, "EXPLAIN ");
+        let rows = self.run("explain", |client| query_rows(client, &sql)).await?;
+        Ok(Some(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n")))
+    }
+
+    /// Runs `f` on a pooled connection; retries once on a fresh connection when the
+    /// connection turned out to be closed (a server restart, a terminated session).
+    ///
+    /// The retried statement may, in the rare case where the connection broke after the
+    /// server committed it, run twice: writes are idempotent for a given `now` (upserts,
+    /// deletes), except that a repeated delete reports the item as already gone.
+    pub(crate) async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        F: Fn(Object) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let mut retried = false;
+        loop {
+            let client = match self.pool.get().await {
+                Ok(client) => client,
+                Err(PoolError::Backend(e)) if !retried && is_connection_error(&e) => {
+                    retried = true;
+                    continue;
+                }
+                Err(e) => return Err(pool_error(op, e)),
+            };
+            match f(client).await {
+                Ok(value) => return Ok(value),
+                Err(e) if !retried && is_connection_error(&e) => {
+                    tracing::debug!(op, error = %e, "postgres connection lost; retrying on a fresh connection");
+                    // A lost connection usually means the server restarted or dropped every
+                    // session: the idle ones are as dead, even if their sockets have not
+                    // reported it yet, so the retry must not pick one of them.
+                    self.pool.retain(|_, _| false);
+                    retried = true;
+                }
+                Err(e) => return Err(db_error(op, e)),
+            }
+        }
+    }
+
+    fn cached_model(&self, model: &str) -> Option<ModelSlot> {
+        self.models.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(model).copied()
+    }
+
+    fn cache_model(&self, model: &str, slot: ModelSlot) {
+        self.models.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(model.to_owned(), slot);
+    }
+
+    /// The registered model `model`, looked up in the database when not cached (another
+    /// process may have registered it).
+    async fn find_model(&self, model: &str) -> Result<Option<ModelSlot>, StoreError> {
+        if let Some(slot) = self.cached_model(model) {
+            return Ok(Some(slot));
+        }
+        let sql = format!("SELECT id, dimensions FROM {}.models WHERE model = $1", self.schema);
+        let row = self
+            .run("find model", |client| {
+                let sql = &sql;
+                async move { client.query_opt(sql.as_str(), &[&model]).await }
+            })
+            .await?;
+        Ok(row.map(|row| {
+            let dimensions: i32 = row.get(1);
+            let slot = ModelSlot { id: row.get(0), dimensions: dimensions as usize };
+            self.cache_model(model, slot);
+            slot
+        }))
+    }
+
+    /// The model slot for vectors of `model` with `dimensions`, registering the model and
+    /// creating its HNSW index on first use.
+    async fn model_slot(&self, model: &str, dimensions: usize) -> Result<ModelSlot, StoreError> {
+        let slot = match self.cached_model(model) {
+            Some(slot) => slot,
+            None => {
+                let dims = i32::try_from(dimensions).map_err(|_| {
+                    StoreError::InvalidRequest(format!("a vector of {dimensions} dimensions is too long"))
+                })?;
+                let schema = &self.schema;
+                let slot = self
+                    .run("register model", |mut client| async move {
+                        let tx = client.transaction().await?;
+                        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&schema::MIGRATION_LOCK]).await?;
+                        let existing = tx
+                            .query_opt(&format!("SELECT id, dimensions FROM {schema}.models WHERE model = $1"), &[&model])
+                            .await?;
+                        let (id, stored): (i32, i32) = match existing {
+                            Some(row) => (row.get(0), row.get(1)),
+                            None => {
+                                let row = tx
+                                    .query_one(
+                                        &format!(
+                                            "INSERT INTO {schema}.models (model, dimensions) VALUES ($1, $2) RETURNING id"
+                                        ),
+                                        &[&model, &dims],
+                                    )
+                                    .await?;
+                                (row.get(0), dims)
+                            }
+                        };
+                        if stored as usize <= MAX_INDEXED_DIMENSIONS && stored == dims {
+                            tx.batch_execute(&format!(
+                                "CREATE INDEX IF NOT EXISTS items_hnsw_{id} ON {schema}.items \
+                                 USING hnsw ((embedding::vector({stored})) vector_cosine_ops) WHERE embedding_model = {id}"
+                            ))
+                            .await?;
+                        }
+                        tx.commit().await?;
+                        Ok(ModelSlot { id, dimensions: stored as usize })
+                    })
+                    .await?;
+                self.cache_model(model, slot);
+                slot
+            }
+        };
+        if slot.dimensions != dimensions {
+            return Err(StoreError::Config(format!(
+                "embedding model {model:?} is registered in schema {:?} with {} dimensions, but this vector has \
+                 {dimensions}: give the embedder a distinct model id",
+                self.schema_name, slot.dimensions
+            )));
+        }
+        Ok(slot)
+    }
+
+    /// The semantic search statement; `use_index` orders by the `<=>` operator (which the
+    /// HNSW index serves), otherwise by `cosine_distance()` (which it does not: exact).
+    fn vector_sql(&self, query: &VectorQuery, slot: ModelSlot, use_index: bool) -> Sql {
+        let mut sql = Sql::new();
+        let n = slot.dimensions;
+        let vector = sql.bind(Vector::from(query.vector.clone()));
+        let now = sql.bind(query.now);
+        let order = if use_index {
+            format!("i.embedding::vector({n}) <=> {vector}::vector")
+        } else {
+            format!("cosine_distance(i.embedding::vector({n}), {vector}::vector)")
+        };
+        sql.push(&format!(
+            "SELECT {ITEM_COLUMNS}, i.embedding FROM {}.items AS i WHERE i.embedding_model = {}",
+            self.schema, slot.id
+        ));
+        sql.and_scope(&query.scope);
+        sql.and_live(&now);
+        sql.and_filter(&query.filter);
+        let limit = sql.bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+        sql.push(&format!(" ORDER BY {order} LIMIT {limit}"));
+        sql
+    }
+
+    async fn scored_vector_rows(&self, sql: &Sql, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        let ef_search = (!self.iterative_scan).then(|| query.limit.saturating_mul(4).clamp(40, 1000));
+        let rows = self
+            .run("vector search", |client| async move {
+                if let Some(ef) = ef_search {
+                    client.batch_execute(&format!("SET hnsw.ef_search = {ef}")).await?;
+                }
+                query_rows(client, sql).await
+            })
+            .await?;
+        let query_norm = vector::norm(&query.vector);
+        rows.iter()
+            .map(|row| {
+                let stored: Vector = row.try_get(7).map_err(|e| db_error("vector search", e))?;
+                let stored = stored.as_slice();
+                let score = f64::from(vector::cosine(stored, vector::norm(stored), &query.vector, query_norm));
+                Ok(ScoredItem { item: item_from_row(row)?, score })
+            })
+            .collect()
+    }
+}
+
+fn validate_schema_name(schema: &str) -> Result<(), StoreError> {
+    let mut chars = schema.chars();
+    let valid_start = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if !valid_start || schema.len() > 63 || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(StoreError::Config(format!(
+            "invalid schema name {schema:?}: use 1 to 63 lower-case ASCII letters, digits and '_', not starting with a digit"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a pgvector version string (`0.8.0`) is at least `(major, minor)`.
+fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
+    let mut parts = version.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= (major, minor)
+}
+
+/// Whether the error means the connection is gone (so the statement did not run to
+/// completion and a fresh connection may succeed).
+fn is_connection_error(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        None => std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+fn db_error(op: &str, error: tokio_postgres::Error) -> StoreError {
+    let message = match error.as_db_error() {
+        Some(db) => format!("{op}: {} (sqlstate {})", db.message(), db.code().code()),
+        None => match std::error::Error::source(&error) {
+            Some(source) => format!("{op}: {error}: {source}"),
+            None => format!("{op}: {error}"),
+        },
+    };
+    StoreError::backend(BACKEND, message)
+}
+
+fn pool_error(op: &str, error: PoolError) -> StoreError {
+    match error {
+        PoolError::Backend(e) => db_error(op, e),
+        PoolError::Timeout(kind) => {
+            StoreError::backend(BACKEND, format!("{op}: timed out waiting for a database connection ({kind:?})"))
+        }
+        other => StoreError::backend(BACKEND, format!("{op}: {other}")),
+    }
+}
+
+async fn query_rows(client: Object, sql: &Sql) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let statement = client.prepare_cached(&sql.text).await?;
+    client.query(&statement, &sql.params()).await
+}
+
+/// An item from the first seven columns ([`ITEM_COLUMNS`]).
+fn item_from_row(row: &Row) -> Result<Item, StoreError> {
+    let corrupt = |e: tokio_postgres::Error| StoreError::backend(BACKEND, format!("corrupt row: {e}"));
+    let ns: String = row.try_get(0).map_err(corrupt)?;
+    let value: Value = row.try_get(2).map_err(corrupt)?;
+    let Value::Object(value) = value else {
+        return Err(StoreError::backend(BACKEND, format!("corrupt row: the value in {ns:?} is not a JSON object")));
+    };
+    Ok(Item {
+        namespace: Namespace::decode(&ns)?,
+        key: row.try_get(1).map_err(corrupt)?,
+        value,
+        created_at: row.try_get(3).map_err(corrupt)?,
+        updated_at: row.try_get(4).map_err(corrupt)?,
+        expires_at: row.try_get(5).map_err(corrupt)?,
+        ttl_seconds: row.try_get(6).map_err(corrupt)?,
+    })
+}
+
+/// Score descending, then recency order.
+fn by_score(a: &ScoredItem, b: &ScoredItem) -> std::cmp::Ordering {
+    b.score.total_cmp(&a.score).then_with(|| super::memory::recency(&a.item, &b.item))
+}
+
+/// An item's keyword postings: distinct tokens (first-seen order), their counts, the
+/// token count.
+fn postings(text: &str) -> (Vec<String>, Vec<i32>, i32) {
+    let mut terms: Vec<String> = Vec::new();
+    let mut counts: Vec<i32> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut length = 0i32;
+    for token in keyword::tokenize(text) {
+        length = length.saturating_add(1);
+        match index.get(&token) {
+            Some(&i) => counts[i] = counts[i].saturating_add(1),
+            None => {
+                index.insert(token.clone(), terms.len());
+                terms.push(token);
+                counts.push(1);
+            }
+        }
+    }
+    (terms, counts, length)
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl StoreBackend for PostgresBackend {
+    fn kind(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut slots = Vec::with_capacity(writes.len());
+        for write in &writes {
+            slots.push(match &write.vector {
+                Some(v) => Some(self.model_slot(&v.model, v.vector.len()).await?),
+                None => None,
+            });
+        }
+        // The last write of each address wins; rows are written in address order so that
+        // concurrent batches lock rows in the same order (no deadlocks).
+        let mut last: BTreeMap<(String, &str), usize> = BTreeMap::new();
+        for (i, write) in writes.iter().enumerate() {
+            last.insert((write.namespace.encoded(), write.key.as_str()), i);
+        }
+        let capacity = last.len();
+        let (mut nss, mut keys, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::new());
+        let (mut ttls, mut lengths, mut terms, mut counts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut embeddings, mut models) = (Vec::new(), Vec::new());
+        for ((ns, key), &i) in &last {
+            let write = &writes[i];
+            let (t, c, length) = postings(&write.text);
+            nss.push(ns.clone());
+            keys.push((*key).to_owned());
+            values.push(Value::Object(write.value.clone()));
+            ttls.push(write.ttl_seconds);
+            lengths.push(length);
+            terms.push(t.join(" "));
+            counts.push(c.iter().map(i32::to_string).collect::<Vec<_>>().join(" "));
+            embeddings.push(write.vector.as_ref().map(|v| Vector::from(v.vector.clone())));
+            models.push(slots[i].map(|s| s.id));
+        }
+        let sql = format!(
+            "INSERT INTO {s}.items AS i (ns, key, value, created_at, updated_at, expires_at, ttl_seconds, doc_len, \
+                 terms, tfs, embedding, embedding_model)
+             SELECT w.ns, w.key, w.value, $10, $10, w.ttl + $10, w.ttl, w.doc_len,
+                 string_to_array(w.terms, ' '), string_to_array(w.tfs, ' ')::integer[], w.embedding, w.model
+             FROM unnest($1::text[], $2::text[], $3::json[], $4::float8[], $5::integer[], $6::text[], $7::text[],
+                 $8::vector[], $9::integer[]) AS w(ns, key, value, ttl, doc_len, terms, tfs, embedding, model)
+             ON CONFLICT (ns, key) DO UPDATE SET
+                 value = EXCLUDED.value,
+                 created_at = CASE WHEN i.expires_at IS NULL OR i.expires_at > EXCLUDED.updated_at
+                     THEN i.created_at ELSE EXCLUDED.created_at END,
+                 updated_at = EXCLUDED.updated_at,
+                 expires_at = EXCLUDED.expires_at,
+                 ttl_seconds = EXCLUDED.ttl_seconds,
+                 doc_len = EXCLUDED.doc_len,
+                 terms = EXCLUDED.terms,
+                 tfs = EXCLUDED.tfs,
+                 embedding = EXCLUDED.embedding,
+                 embedding_model = EXCLUDED.embedding_model
+             RETURNING i.ns, i.key, i.created_at",
+            s = self.schema
+        );
+        let rows = self
+            .run("put", |client| {
+                let sql = &sql;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] =
+                    [&nss, &keys, &values, &ttls, &lengths, &terms, &counts, &embeddings, &models, &now];
+                async move {
+                    let statement = client.prepare_cached(sql).await?;
+                    client.query(&statement, &params).await
+                }
+            })
+            .await?;
+        let mut created: HashMap<(String, String), f64> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            created.insert((row.get(0), row.get(1)), row.get(2));
+        }
+        writes
+            .into_iter()
+            .map(|write| {
+                let address = (write.namespace.encoded(), write.key.clone());
+                let created_at = *created.get(&address).ok_or_else(|| {
+                    StoreError::backend(BACKEND, format!("put: no row came back for key {:?}", write.key))
+                })?;
+                Ok(Item {
+                    namespace: write.namespace,
+                    key: write.key,
+                    value: write.value,
+                    created_at,
+                    updated_at: now,
+                    expires_at: write.ttl_seconds.map(|ttl| now + ttl),
+                    ttl_seconds: write.ttl_seconds,
+                })
+            })
+            .collect()
+    }
+
+    async fn get_many(&self, keys: &[ItemKey], now: f64, refresh_ttl: bool) -> Result<Vec<Option<Item>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each address once (a key may be asked for twice).
+        let unique: HashSet<(String, &str)> = keys.iter().map(|k| (k.namespace.encoded(), k.key.as_str())).collect();
+        let (nss, names): (Vec<String>, Vec<&str>) = unique.into_iter().unzip();
+        let sql = format!(
+            "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(ns, key)),
+             refreshed AS (
+                 UPDATE {s}.items AS i SET expires_at = $3 + i.ttl_seconds FROM k
+                 WHERE $4 AND i.ns = k.ns AND i.key = k.key AND i.ttl_seconds IS NOT NULL
+                     AND (i.expires_at IS NULL OR i.expires_at > $3)
+                 RETURNING i.ns, i.key, i.expires_at)
+             SELECT i.ns, i.key, i.value, i.created_at, i.updated_at,
+                 coalesce(r.expires_at, i.expires_at), i.ttl_seconds
+             FROM {s}.items AS i JOIN k ON i.ns = k.ns AND i.key = k.key
+             LEFT JOIN refreshed AS r ON r.ns = i.ns AND r.key = i.key
+             WHERE i.expires_at IS NULL OR i.expires_at > $3",
+            s = self.schema
+        );
+        let rows = self
+            .run("get", |client| {
+                let (sql, nss, names) = (&sql, &nss, &names);
+                async move {
+                    let statement = client.prepare_cached(sql).await?;
+                    client.query(&statement, &[nss, names, &now, &refresh_ttl]).await
+                }
+            })
+            .await?;
+        let mut found: HashMap<(String, String), Item> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let item = item_from_row(row)?;
+            found.insert((row.get(0), item.key.clone()), item);
+        }
+        Ok(keys.iter().map(|k| found.get(&(k.namespace.encoded(), k.key.clone())).cloned()).collect())
+    }
+
+    async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let nss: Vec<String> = keys.iter().map(|k| k.namespace.encoded()).collect();
+        let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+        let sql = format!(
+            "DELETE FROM {s}.items AS i USING unnest($1::text[], $2::text[]) AS k(ns, key)
+             WHERE i.ns = k.ns AND i.key = k.key
+             RETURNING i.ns, i.key, (i.expires_at IS NULL OR i.expires_at > $3)",
+            s = self.schema
+        );
+        let rows = self
+            .run("delete", |client| {
+                let (sql, nss, names) = (&sql, &nss, &names);
+                async move {
+                    let statement = client.prepare_cached(sql).await?;
+                    client.query(&statement, &[nss, names, &now]).await
+                }
+            })
+            .await?;
+        let mut live: HashMap<(String, String), bool> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            live.insert((row.get(0), row.get(1)), row.get(2));
+        }
+        // A key listed twice was removed once: only its first mention reports it.
+        let mut reported = HashSet::new();
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let address = (k.namespace.encoded(), k.key.clone());
+                let removed = live.get(&address).copied().unwrap_or(false);
+                removed && reported.insert(address)
+            })
+            .collect())
+    }
+
+    async fn scan(&self, query: &ScanQuery) -> Result<Vec<Item>, StoreError> {
+        let mut sql = Sql::new();
+        let now = sql.bind(query.now);
+        sql.push(&format!("SELECT {ITEM_COLUMNS} FROM {}.items AS i WHERE true", self.schema));
+        sql.and_scope(&query.scope);
+        sql.and_live(&now);
+        sql.and_filter(&query.filter);
+        let offset = sql.bind(to_i64(query.offset));
+        let limit = sql.bind(query.limit.map(to_i64));
+        sql.push(&format!(" ORDER BY {RECENCY} OFFSET {offset} LIMIT {limit}"));
+        let rows = self.run("scan", |client| query_rows(client, &sql)).await?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        let Some(slot) = self.find_model(&query.model).await? else {
+            return Ok(Vec::new());
+        };
+        if slot.dimensions != query.vector.len() || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let indexed = slot.dimensions <= MAX_INDEXED_DIMENSIONS;
+        let mut hits = self.scored_vector_rows(&self.vector_sql(query, slot, indexed), query).await?;
+        if indexed && hits.len() < query.limit {
+            // The index scan may stop before enough rows pass a selective filter: the exact
+            // search finds every match.
+            hits = self.scored_vector_rows(&self.vector_sql(query, slot, false), query).await?;
+        }
+        hits.sort_by(by_score);
+        hits.truncate(query.limit);
+        Ok(hits)
+    }
+
+    async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        if query.terms.is_empty() || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let s = &self.schema;
+        // The statistics are computed once (MATERIALIZED): inlined into the per-row score,
+        // the document-frequency counts would run once per candidate row.
+        let mut sql = Sql::new();
+        let terms = sql.bind(query.terms.clone());
+        let now = sql.bind(query.now);
+        sql.push(&format!(
+            "WITH stats AS MATERIALIZED (
+                 SELECT count(*)::float8 AS docs, coalesce(sum(doc_len), 0)::float8 AS tokens FROM {s}.items),
+             df AS MATERIALIZED (SELECT q.term, q.ord,
+                        (SELECT count(*) FROM {s}.items AS d WHERE d.terms @> ARRAY[q.term]) AS hits
+                    FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)),
+             idf AS (SELECT df.term, greatest(ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)), 1e-6) AS idf
+                     FROM df, stats WHERE df.hits > 0)
+             SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
+                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits,
+                 (SELECT sum(idf.idf * t.tf * {k1p1} / (t.tf + {k1} * (1 - {b} + {b} * i.doc_len / (stats.tokens / stats.docs))))
+                  FROM idf CROSS JOIN LATERAL (SELECT i.tfs[array_position(i.terms, idf.term)]::float8 AS tf) AS t
+                  WHERE t.tf IS NOT NULL) AS bm25
+             FROM {s}.items AS i, stats
+             WHERE i.terms && {terms}::text[]",
+            k1 = keyword::K1,
+            k1p1 = keyword::K1 + 1.0,
+            b = keyword::B,
+        ));
+        sql.and_scope(&query.scope);
+        sql.and_live(&now);
+        sql.and_filter(&query.filter);
+        let limit = sql.bind(to_i64(query.limit));
+        sql.push(&format!(" ORDER BY bm25 DESC, {RECENCY} LIMIT {limit}"));
+        let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        let mut hits = rows
+            .iter()
+            .map(|row| {
+                let corrupt = |e: tokio_postgres::Error| db_error("keyword search", e);
+                let doc_len: i32 = row.try_get(7).map_err(corrupt)?;
+                let item_terms: Vec<String> = row.try_get(8).map_err(corrupt)?;
+                let counts: Vec<i32> = row.try_get(9).map_err(corrupt)?;
+                let docs: f64 = row.try_get(10).map_err(corrupt)?;
+                let tokens: f64 = row.try_get(11).map_err(corrupt)?;
+                let document_frequency: Vec<i64> = row.try_get(12).map_err(corrupt)?;
+                let average = tokens / docs;
+                let mut bm25 = 0.0;
+                for (term, &hits) in query.terms.iter().zip(&document_frequency) {
+                    if hits == 0 {
+                        continue;
+                    }
+                    if let Some(position) = item_terms.iter().position(|t| t == term) {
+                        let tf = counts.get(position).copied().unwrap_or(0).max(0) as u32;
+                        let idf = keyword::idf(docs as u64, hits as u64);
+                        bm25 += keyword::term_score(idf, tf, doc_len.max(0) as u32, average);
+                    }
+                }
+                Ok(ScoredItem { item: item_from_row(row)?, score: keyword::normalize(bm25) })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        hits.sort_by(by_score);
+        Ok(hits)
+    }
+
+    async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+        let mut sql = Sql::new();
+        let now = sql.bind(query.now);
+        let separator = LABEL_SEPARATOR.to_string();
+        let label = match query.max_depth {
+            Some(depth) => {
+                let depth = sql.bind(i32::try_from(depth).unwrap_or(i32::MAX));
+                let sep = sql.bind(separator.clone());
+                format!("array_to_string((string_to_array(i.ns, {sep}::text))[1:{depth}::int], {sep}::text)")
+            }
+            None => "i.ns".to_owned(),
+        };
+        sql.push(&format!("SELECT DISTINCT ({label}) COLLATE \"C\" AS t FROM {}.items AS i WHERE true", self.schema));
+        sql.and_scope(&Scope::Prefix(query.prefix.clone()));
+        sql.and_live(&now);
+        if !query.suffix.is_empty() {
+            let encoded = query.suffix.join(&separator);
+            let tail = format!("{separator}{encoded}");
+            let length = i32::try_from(tail.chars().count()).unwrap_or(i32::MAX);
+            let (whole, tail, length) = (sql.bind(encoded), sql.bind(tail), sql.bind(length));
+            sql.push(&format!(" AND (i.ns = {whole}::text OR right(i.ns, {length}::int) = {tail}::text)"));
+        }
+        let offset = sql.bind(to_i64(query.offset));
+        let limit = sql.bind(to_i64(query.limit));
+        sql.push(&format!(" ORDER BY t OFFSET {offset} LIMIT {limit}"));
+        let rows = self.run("list namespaces", |client| query_rows(client, &sql)).await?;
+        rows.iter().map(|row| Namespace::decode(row.get(0))).collect()
+    }
+
+    async fn count(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
+        let mut sql = Sql::new();
+        let now = sql.bind(now);
+        sql.push(&format!("SELECT count(*) FROM {}.items AS i WHERE true", self.schema));
+        sql.and_scope(scope);
+        sql.and_live(&now);
+        let rows = self.run("count", |client| query_rows(client, &sql)).await?;
+        Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0)).max(0) as u64)
+    }
+
+    async fn delete_scope(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
+        let mut sql = Sql::new();
+        let now = sql.bind(now);
+        sql.push(&format!("WITH gone AS (DELETE FROM {}.items AS i WHERE true", self.schema));
+        sql.and_scope(scope);
+        sql.push(&format!(
+            " RETURNING i.expires_at) SELECT count(*) FROM gone WHERE expires_at IS NULL OR expires_at > {now}"
+        ));
+        let rows = self.run("delete namespace", |client| query_rows(client, &sql)).await?;
+        Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0)).max(0) as u64)
+    }
+
+    async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
+        let sql = format!("DELETE FROM {}.items WHERE expires_at <= $1", self.schema);
+        self.run("purge expired", |client| {
+            let sql = &sql;
+            async move {
+                let statement = client.prepare_cached(sql).await?;
+                client.execute(&statement, &[&now]).await
+            }
+        })
+        .await
+    }
+}
+
+impl MemoryStore {
+    /// A store on PostgreSQL with pgvector at `url`, without embedder (add one with
+    /// [`MemoryStore::with_embedder`]). The tables live in schema [`DEFAULT_SCHEMA`], or in
+    /// the one named by a `schema=NAME` parameter of the URL
+    /// (`postgres://u@host/db?schema=team_a`), which is not passed on to the server. Use
+    /// [`PostgresBackend::connect`] with [`MemoryStore::new`] for other settings.
+    ///
+    /// ```no_run
+    /// use agent_memory::store::MemoryStore;
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agent_memory::store::StoreError> {
+    /// let store = MemoryStore::postgres("postgres://postgres@127.0.0.1:55432/agent_memory_test").await?;
+    /// store.put(("user_1", "prefs"), "theme", json!({"value": "dark"}), None).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// See [`PostgresBackend::connect`].
+    pub async fn postgres(url: &str) -> Result<MemoryStore, StoreError> {
+        let (url, schema) = split_schema_parameter(url);
+        let mut config = PostgresConfig::new(url);
+        if let Some(schema) = schema {
+            config = config.schema(schema);
+        }
+        let backend = PostgresBackend::connect(config).await?;
+        Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()))
+    }
+}
+
+/// Removes a `schema=NAME` query parameter from a URL: the URL without it, and the name.
+pub(crate) fn split_schema_parameter(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut schema = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("schema=") {
+            Some(name) => schema = Some(name.to_owned()),
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+    (url, schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_parameter_is_taken_out_of_the_url() {
+        assert_eq!(split_schema_parameter("postgres://u@h/db"), ("postgres://u@h/db".into(), None));
+        assert_eq!(
+            split_schema_parameter("postgres://u@h/db?schema=a_b"),
+            ("postgres://u@h/db".into(), Some("a_b".into()))
+        );
+        assert_eq!(
+            split_schema_parameter("postgres://u@h/db?sslmode=disable&schema=x&connect_timeout=3"),
+            ("postgres://u@h/db?sslmode=disable&connect_timeout=3".into(), Some("x".into()))
+        );
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(validate_schema_name("agent_memory").is_ok());
+        assert!(validate_schema_name("_t1").is_ok());
+        for bad in ["", "1abc", "Upper", "a-b", "a\"b", "a;drop", &"x".repeat(64)] {
+            assert!(matches!(validate_schema_name(bad), Err(StoreError::Config(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pgvector_versions_compare_numerically() {
+        assert!(version_at_least("0.8.0", (0, 8)));
+        assert!(version_at_least("0.10.1", (0, 8)));
+        assert!(!version_at_least("0.6.2", (0, 8)));
+        assert!(!version_at_least("0.7.4", (0, 8)));
+    }
+
+    #[test]
+    fn postings_count_tokens_like_the_keyword_module() {
+        let (terms, counts, length) = postings("t: apple Apple banana");
+        assert_eq!(terms, ["t", "apple", "banana"]);
+        assert_eq!(counts, [1, 2, 1]);
+        assert_eq!(length, 4);
+        assert_eq!(postings(""), (vec![], vec![], 0));
+    }
+}

@@ -1,0 +1,121 @@
+//! Schema migrations: numbered, applied once, recorded in `<schema>.schema_migrations`.
+//!
+//! [`migrate`] runs in one transaction under a database-wide advisory lock, so several
+//! processes opening stores at once (on the same schema or on different ones) never race
+//! on `CREATE EXTENSION`, `CREATE SCHEMA` or a migration. A database whose schema is newer
+//! than this build knows is refused rather than guessed at.
+
+use tokio_postgres::Client;
+
+/// The advisory lock key that serializes migrations (any fixed 64-bit number; this is
+/// "agentmem" in ASCII).
+pub(super) const MIGRATION_LOCK: i64 = 0x6167_656e_746d_656d;
+
+/// One migration: its version (1, 2, …), what it does, and its SQL with `{schema}` standing
+/// for the quoted schema name.
+struct Migration {
+    version: i32,
+    description: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, in order. Never edit a published one: add a new version.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "items with keyword postings and an untyped vector column; the model registry",
+    sql: r#"
+CREATE TABLE {schema}.models (
+    id serial PRIMARY KEY,
+    model text NOT NULL UNIQUE,
+    dimensions integer NOT NULL CHECK (dimensions > 0),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE {schema}.items (
+    ns text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    value json NOT NULL,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    expires_at double precision,
+    ttl_seconds double precision,
+    doc_len integer NOT NULL,
+    terms text[] NOT NULL,
+    tfs integer[] NOT NULL,
+    embedding vector,
+    embedding_model integer REFERENCES {schema}.models (id),
+    PRIMARY KEY (ns, key),
+    CHECK ((embedding IS NULL) = (embedding_model IS NULL)),
+    CHECK (cardinality(terms) = cardinality(tfs))
+);
+CREATE INDEX items_recency ON {schema}.items (ns, updated_at DESC, key);
+CREATE INDEX items_expiry ON {schema}.items (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX items_terms ON {schema}.items USING gin (terms);
+"#,
+}];
+
+/// The newest schema version this build knows.
+pub(super) fn latest_version() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Why migrating failed.
+#[derive(Debug)]
+pub(super) enum MigrateError {
+    /// The database said no.
+    Database(tokio_postgres::Error),
+    /// The schema was written by a newer build.
+    TooNew { found: i32, known: i32 },
+}
+
+impl From<tokio_postgres::Error> for MigrateError {
+    fn from(error: tokio_postgres::Error) -> MigrateError {
+        MigrateError::Database(error)
+    }
+}
+
+/// Creates the `vector` extension and `schema` (a quoted identifier) if needed and applies
+/// the pending migrations; returns the schema version now in place.
+pub(super) async fn migrate(client: &mut Client, schema: &str) -> Result<i32, MigrateError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(&format!(
+        "SET LOCAL client_min_messages = warning;
+         CREATE EXTENSION IF NOT EXISTS vector;
+         CREATE SCHEMA IF NOT EXISTS {schema};
+         CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
+             version integer PRIMARY KEY,
+             description text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         );"
+    ))
+    .await?;
+    let current: i32 =
+        tx.query_one(&format!("SELECT coalesce(max(version), 0) FROM {schema}.schema_migrations"), &[]).await?.get(0);
+    if current > latest_version() {
+        return Err(MigrateError::TooNew { found: current, known: latest_version() });
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.batch_execute(&migration.sql.replace("{schema}", schema)).await?;
+        tx.execute(
+            &format!("INSERT INTO {schema}.schema_migrations (version, description) VALUES ($1, $2)"),
+            &[&migration.version, &migration.description],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(latest_version())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (i, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
+            assert!(!migration.description.is_empty());
+        }
+        assert_eq!(latest_version(), 1);
+    }
+}

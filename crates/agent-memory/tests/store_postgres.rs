@@ -1,0 +1,254 @@
+//! The conformance suite and PostgreSQL-specific checks on the PostgreSQL + pgvector
+//! backend. Each backend gets its own schema, so the tests run in parallel. See
+//! `store_postgres_support` for where the server comes from (never a silent skip).
+
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used)]
+
+mod store_postgres_support;
+
+use std::sync::Arc;
+
+use agent_memory::embed::HashEmbedder;
+use agent_memory::store::{
+    Filter, ManualClock, MemoryBackend, MemoryStore, NamespacePrefix, PostgresBackend, PostgresConfig, PutRequest,
+    Scope, SearchMode, SearchQuery, StoreBackend, StoreError, StoreOptions, VectorQuery,
+};
+use serde_json::json;
+use store_postgres_support as support;
+
+async fn make_backend() -> Arc<dyn StoreBackend> {
+    Arc::new(support::backend().await)
+}
+
+agent_memory::store_conformance!(make_backend());
+
+const T0: f64 = 1_700_000_000.0;
+
+fn store_over(backend: Arc<dyn StoreBackend>, dimensions: usize) -> MemoryStore {
+    let options = StoreOptions { clock: Arc::new(ManualClock::new(T0)), ..StoreOptions::default() };
+    MemoryStore::new(backend, options).with_embedder(Arc::new(HashEmbedder::new(dimensions)))
+}
+
+/// `count` documents about numbered topics in `namespace`, with a numeric field `n`.
+fn documents(namespace: &[&str], count: usize) -> Vec<PutRequest> {
+    (0..count)
+        .map(|i| {
+            let value = json!({"text": format!("note {i} about topic {} and colour {}", i % 37, i % 11), "n": i});
+            PutRequest::new(namespace.to_vec(), format!("k{i:05}"), value).unwrap()
+        })
+        .collect()
+}
+
+async fn analyze(backend: &PostgresBackend) {
+    let client = support::connect(&support::database_url()).await;
+    client.batch_execute(&format!("ANALYZE \"{}\".items", backend.schema_name())).await.unwrap();
+}
+
+/// Semantic search goes through the model's HNSW index, unfiltered and filtered by
+/// namespace and value, and finds an item by its own text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_search_uses_the_hnsw_index() {
+    let backend = Arc::new(support::backend().await);
+    let store = store_over(backend.clone(), 64);
+    store.put_many(documents(&["docs", "a"], 1500)).await.unwrap();
+    store.put_many(documents(&["docs", "b"], 500)).await.unwrap();
+    analyze(&backend).await;
+
+    let embedder = HashEmbedder::new(64);
+    for (scope, filter) in [
+        (Scope::Prefix(NamespacePrefix::root()), Filter::all()),
+        (Scope::Prefix(NamespacePrefix::new(["docs"]).unwrap()), Filter::from_json(&json!({"n": {"$gt": 9}})).unwrap()),
+    ] {
+        let query = VectorQuery {
+            scope,
+            filter,
+            vector: embedder.embed_text("topic 5 and colour 3"),
+            model: "hash-v1/64".into(),
+            limit: 10,
+            now: T0,
+        };
+        let plan = backend.explain_vector_search(&query).await.unwrap().expect("the model is registered");
+        assert!(plan.contains("Index Scan using items_hnsw_"), "{plan}");
+    }
+
+    let text = "note 777 about topic 0 and colour 7";
+    let hits = store.search(["docs"], SearchQuery::text(text).mode(SearchMode::Semantic).limit(3)).await.unwrap();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(hits[0].item.key, "k00777");
+    assert!(hits[0].score.unwrap() > hits[1].score.unwrap());
+}
+
+/// A filtered search returns `limit` results whenever that many items match, even when
+/// the matches are a small minority that an index scan alone would miss, and then it
+/// returns exactly what exact search (the in-memory backend) returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filtered_semantic_search_returns_limit_results() {
+    let backend = Arc::new(support::backend().await);
+    let postgres = store_over(backend.clone(), 64);
+    let memory = store_over(Arc::new(MemoryBackend::new()), 64);
+    for store in [&postgres, &memory] {
+        store.put_many(documents(&["big"], 3000)).await.unwrap();
+        store.put_many(documents(&["small", "x"], 12)).await.unwrap();
+    }
+    analyze(&backend).await;
+
+    let semantic = SearchQuery::text("topic 3 and colour 1").mode(SearchMode::Semantic);
+    let small = postgres.search(["small"], semantic.clone().limit(10)).await.unwrap();
+    assert_eq!(small.len(), 10);
+    assert!(small.iter().all(|h| h.item.namespace.labels()[0] == "small"));
+
+    // A value filter that 4 of the 3,012 items pass.
+    let rare = Filter::from_json(&json!({"n": {"$gte": 2996}})).unwrap();
+    let query = semantic.clone().filter(rare).limit(10);
+    let found = postgres.search(NamespacePrefix::root(), query.clone()).await.unwrap();
+    let exact = memory.search(NamespacePrefix::root(), query).await.unwrap();
+    let keys = |hits: &[agent_memory::store::SearchHit]| hits.iter().map(|h| h.item.key.clone()).collect::<Vec<_>>();
+    let mut sorted = keys(&found);
+    sorted.sort();
+    assert_eq!(sorted, ["k02996", "k02997", "k02998", "k02999"]);
+    assert_eq!(keys(&found), keys(&exact));
+    for (a, b) in found.iter().zip(&exact) {
+        assert!((a.score.unwrap() - b.score.unwrap()).abs() < 1e-6);
+    }
+}
+
+/// A statement that fails (here: a lock timeout, inside and outside a transaction) does not
+/// poison the pooled connection: the next calls on the same single connection succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_statement_does_not_poison_the_pool() {
+    let url = support::database_url();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let url_with_timeout = format!("{url}{separator}options=-c%20lock_timeout%3D200");
+    let schema = support::fresh_schema();
+    let backend =
+        PostgresBackend::connect(PostgresConfig::new(url_with_timeout).schema(schema.clone()).max_connections(1))
+            .await
+            .unwrap();
+    let store = store_over(Arc::new(backend), 16);
+    store.put("ns", "before", json!({"text": "kept"}), None).await.unwrap();
+
+    let mut locker = support::connect(&url).await;
+    let tx = locker.transaction().await.unwrap();
+    tx.batch_execute(&format!("LOCK TABLE \"{schema}\".items IN ACCESS EXCLUSIVE MODE")).await.unwrap();
+    let error = store.put("ns", "blocked", json!({"text": "x"}), None).await.unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Backend { backend: "postgres", message } if message.contains("55P03")),
+        "{error}"
+    );
+    tx.rollback().await.unwrap();
+
+    // The model registry is written in a transaction: make that transaction fail too.
+    let other_model = store.clone().with_embedder(Arc::new(HashEmbedder::new(8)));
+    let tx = locker.transaction().await.unwrap();
+    tx.batch_execute(&format!("LOCK TABLE \"{schema}\".models IN ACCESS EXCLUSIVE MODE")).await.unwrap();
+    assert!(other_model.put("ns", "new-model", json!({"text": "y"}), None).await.is_err());
+    tx.rollback().await.unwrap();
+
+    store.put("ns", "after", json!({"text": "z"}), None).await.unwrap();
+    other_model.put("ns", "new-model", json!({"text": "y"}), None).await.unwrap();
+    assert_eq!(store.get("ns", "before").await.unwrap().unwrap().value["text"], "kept");
+    assert_eq!(store.count("ns").await.unwrap(), 3);
+    assert!(store.get("ns", "blocked").await.unwrap().is_none());
+}
+
+/// Two stores with their own pools on one database (as two processes would be) see each
+/// other's writes, also while writing concurrently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_share_one_database() {
+    let schema = support::fresh_schema();
+    let open = || async {
+        let config = PostgresConfig::new(support::database_url()).schema(schema.clone()).max_connections(4);
+        store_over(Arc::new(PostgresBackend::connect(config).await.unwrap()), 32)
+    };
+    let (first, second) = (open().await, open().await);
+    first.put(("shared", "a"), "k", json!({"by": "first"}), None).await.unwrap();
+    assert_eq!(second.get(("shared", "a"), "k").await.unwrap().unwrap().value["by"], "first");
+    second.put(("shared", "a"), "k", json!({"by": "second"}), None).await.unwrap();
+    assert_eq!(first.get(("shared", "a"), "k").await.unwrap().unwrap().value["by"], "second");
+
+    let mut tasks = Vec::new();
+    for (s, store) in [first.clone(), second.clone()].into_iter().enumerate() {
+        for w in 0..4 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..50 {
+                    store.put(("shared", "w"), format!("{s}-{w}-{i}"), json!({"i": i}), None).await.unwrap();
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(first.count(("shared", "w")).await.unwrap(), 400);
+    assert_eq!(second.count(("shared", "w")).await.unwrap(), 400);
+    let hits = second.search(["shared"], SearchQuery::text("i").mode(SearchMode::Keyword).limit(5)).await.unwrap();
+    assert_eq!(hits.len(), 5);
+}
+
+/// Backends opening a new schema at the same moment migrate it exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_opens_migrate_once() {
+    let schema = support::fresh_schema();
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let config = PostgresConfig::new(support::database_url()).schema(schema.clone()).max_connections(1);
+            tokio::spawn(PostgresBackend::connect(config))
+        })
+        .collect();
+    for open in opens {
+        open.await.unwrap().unwrap();
+    }
+    let client = support::connect(&support::database_url()).await;
+    let rows = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations"), &[]).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1]);
+}
+
+/// Each embedding model gets its own HNSW index over `vector(N)` with its dimension; a
+/// model id that comes back with another dimension is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_model_gets_its_own_index() {
+    let backend = Arc::new(support::backend().await);
+    store_over(backend.clone(), 64).put("ns", "a", json!({"t": "x"}), None).await.unwrap();
+    store_over(backend.clone(), 32).put("ns", "b", json!({"t": "y"}), None).await.unwrap();
+    let client = support::connect(&support::database_url()).await;
+    let rows = client
+        .query(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'items_hnsw_%' ORDER BY indexname",
+            &[&backend.schema_name()],
+        )
+        .await
+        .unwrap();
+    let definitions: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(definitions.len(), 2, "{definitions:?}");
+    assert!(definitions[0].contains("vector(64)") && definitions[0].contains("hnsw"), "{definitions:?}");
+    assert!(definitions[1].contains("vector(32)") && definitions[1].contains("hnsw"), "{definitions:?}");
+
+    #[derive(Debug)]
+    struct Impostor;
+    #[async_trait::async_trait]
+    impl agent_memory::embed::Embedder for Impostor {
+        fn model_id(&self) -> &str {
+            "hash-v1/64"
+        }
+        fn dimensions(&self) -> usize {
+            3
+        }
+        async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, agent_memory::embed::EmbedError> {
+            Ok(texts.iter().map(|_| vec![1.0, 0.0, 0.0]).collect())
+        }
+    }
+    let impostor = store_over(backend, 64).with_embedder(Arc::new(Impostor));
+    let error = impostor.put("ns", "c", json!({"t": "z"}), None).await.unwrap_err();
+    assert!(matches!(&error, StoreError::Config(m) if m.contains("64 dimensions")), "{error}");
+}
+
+/// Bad configuration is a clear error before anything is sent.
+#[tokio::test]
+async fn bad_configuration_is_rejected() {
+    let bad_schema = PostgresBackend::connect(PostgresConfig::new("postgres://u@127.0.0.1/db").schema("Robert'); --"));
+    assert!(matches!(bad_schema.await, Err(StoreError::Config(m)) if m.contains("invalid schema name")));
+    let bad_url = PostgresBackend::connect(PostgresConfig::new("postgres://u@127.0.0.1:notaport/db"));
+    assert!(matches!(bad_url.await, Err(StoreError::Config(m)) if m.contains("invalid postgres url")));
+}
