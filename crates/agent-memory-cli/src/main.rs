@@ -3,12 +3,14 @@
 //! A thin shell over the `agent_memory` library: parse arguments, call the library,
 //! print JSON, map errors to exit codes (2 for bad input).
 
+mod chat;
 mod context_cmd;
 mod conversations;
 mod embed;
 mod eval;
 mod input;
 mod serve;
+mod sessions;
 mod store;
 mod tokens_cmd;
 
@@ -45,6 +47,10 @@ enum Command {
     Conversations(conversations::ConversationsArgs),
     /// Retrieval benchmarks (LoCoMo).
     Eval(eval::EvalArgs),
+    /// Chat with an LLM, the conversation kept in a session (one turn, or one per stdin line).
+    Chat(chat::ChatArgs),
+    /// The chat sessions: list, show S, delete S (JSON output).
+    Sessions(sessions::SessionsArgs),
 }
 
 /// Input the user must fix: reported as one line on stderr, exit code 2.
@@ -90,6 +96,8 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Chat(args) => return chat::run(args),
+        Command::Sessions(args) => return sessions::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

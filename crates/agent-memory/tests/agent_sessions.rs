@@ -1,99 +1,13 @@
-//! The `SessionStore` contract, as one conformance check that every backend runs
-//! (in-memory now; SQLite and PostgreSQL add a call to `conformance` with their store).
+//! The `SessionStore` contract on `InMemorySessions` (the shared check is in `session_kit`).
 
-#![allow(clippy::unwrap_used)] // helpers of a test may panic: that is the test failing
+mod session_kit;
 
 use std::sync::Arc;
 
-use agent_memory::message::{Message, ToolCall};
-use agent_memory::session::{InMemorySessions, SessionError, SessionStore};
-use serde_json::json;
+use agent_memory::session::{InMemorySessions, SessionStore};
 
-/// Checks every rule of the `SessionStore` contract on an empty store.
-async fn conformance(store: &dyn SessionStore) {
-    // An unknown session is empty and not listed.
-    assert_eq!(store.load("missing").await.unwrap(), vec![]);
-    assert!(store.list().await.unwrap().is_empty());
-    assert!(!store.delete("missing").await.unwrap());
-
-    // Appends keep order and every field of a message.
-    let mut with_metadata = Message::user("Hi, I'm Bob").with_id("m1");
-    with_metadata.metadata.insert("turn".into(), json!(1));
-    let mut failed = Message::tool("c1", "Error: down");
-    failed.extra.insert("is_error".into(), json!(true));
-    let first = vec![
-        with_metadata,
-        Message::assistant_tool_calls(vec![ToolCall::new("c1", "weather", &json!({"city": "Paris"}))]),
-        failed,
-    ];
-    store.append("b-thread", &first).await.unwrap();
-    store.append("b-thread", &[Message::assistant("Hello Bob")]).await.unwrap();
-    store.append("a-thread", &[Message::user("other")]).await.unwrap();
-    let mut expected = first.clone();
-    expected.push(Message::assistant("Hello Bob"));
-    assert_eq!(store.load("b-thread").await.unwrap(), expected);
-    assert_eq!(store.load("a-thread").await.unwrap(), vec![Message::user("other")]);
-
-    // Listing is sorted by id, with counts and sane times.
-    let listed = store.list().await.unwrap();
-    let summary: Vec<(&str, usize)> = listed.iter().map(|i| (i.session_id.as_str(), i.message_count)).collect();
-    assert_eq!(summary, vec![("a-thread", 1), ("b-thread", 4)]);
-    assert!(listed.iter().all(|info| info.created_at <= info.updated_at));
-
-    // Replace swaps the whole history; an empty replacement leaves an empty session.
-    store.replace("b-thread", &[Message::system("[Previous conversation summary]\nBob")]).await.unwrap();
-    assert_eq!(store.load("b-thread").await.unwrap(), vec![Message::system("[Previous conversation summary]\nBob")]);
-    store.replace("c-thread", &[]).await.unwrap();
-    assert_eq!(store.load("c-thread").await.unwrap(), vec![]);
-
-    // Delete says whether the session existed and leaves the others alone.
-    assert!(store.delete("b-thread").await.unwrap());
-    assert!(!store.delete("b-thread").await.unwrap());
-    assert_eq!(store.load("b-thread").await.unwrap(), vec![]);
-    assert_eq!(store.load("a-thread").await.unwrap(), vec![Message::user("other")]);
-
-    // Ids are checked.
-    for (id, reason) in [
-        ("", "it is empty"),
-        ("a\nb", "it contains control characters"),
-        (&"x".repeat(257), "it is longer than 256 bytes"),
-    ] {
-        match store.append(id, &[Message::user("x")]).await {
-            Err(SessionError::InvalidId { reason: got, .. }) => assert_eq!(got, reason),
-            other => panic!("expected an invalid id error for {id:?}, got {other:?}"),
-        }
-        assert!(matches!(store.load(id).await, Err(SessionError::InvalidId { .. })));
-    }
-    assert!(store.append(&"x".repeat(256), &[]).await.is_ok());
+async fn fresh() -> Arc<dyn SessionStore> {
+    Arc::new(InMemorySessions::new())
 }
 
-#[tokio::test]
-async fn in_memory_sessions_conform() {
-    conformance(&InMemorySessions::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn in_memory_sessions_take_concurrent_appends() {
-    let store = Arc::new(InMemorySessions::new());
-    let tasks: Vec<_> = (0..8)
-        .map(|task| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                for i in 0..50 {
-                    store.append("shared", &[Message::user(format!("{task}-{i}"))]).await.unwrap();
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let messages = store.load("shared").await.unwrap();
-    assert_eq!(messages.len(), 400);
-    for task in 0..8 {
-        let own: Vec<String> =
-            messages.iter().map(|m| m.text().into_owned()).filter(|t| t.starts_with(&format!("{task}-"))).collect();
-        let expected: Vec<String> = (0..50).map(|i| format!("{task}-{i}")).collect();
-        assert_eq!(own, expected, "task {task}'s appends kept their order");
-    }
-}
+session_conformance!(fresh().await);

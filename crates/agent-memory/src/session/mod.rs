@@ -22,6 +22,10 @@
 //! ```
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::time::SystemTime;
 
@@ -30,6 +34,10 @@ use async_trait::async_trait;
 use crate::message::Message;
 
 pub use memory::InMemorySessions;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresSessions;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteSessions;
 
 /// Why a session operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +51,9 @@ pub enum SessionError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The session store URL or configuration is unusable.
+    #[error("{0}")]
+    Config(String),
     /// The storage backend failed.
     #[error("session storage failed: {0}")]
     Backend(String),
@@ -69,6 +80,64 @@ pub fn validate_session_id(id: &str) -> Result<(), SessionError> {
         return Ok(());
     };
     Err(SessionError::InvalidId { id: id.to_owned(), reason })
+}
+
+/// Opens a session store by URL, with the rules of
+/// [`MemoryStore::open`](crate::store::MemoryStore::open): `memory:`, `sqlite:PATH` (or a
+/// bare path), `postgres://…` (with an optional `?schema=NAME`). The same URL as a memory store gives the same database file, with separate
+/// tables.
+///
+/// ```
+/// use agent_memory::message::Message;
+/// use agent_memory::session::open_sessions;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), agent_memory::session::SessionError> {
+/// let sessions = open_sessions("memory:").await?;
+/// sessions.append("s", &[Message::user("hi")]).await?;
+/// assert_eq!(sessions.load("s").await?.len(), 1);
+/// assert!(open_sessions("ftp://nowhere").await.is_err());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`SessionError::Config`] for an unsupported URL, or the backend's open error.
+pub async fn open_sessions(url: &str) -> Result<std::sync::Arc<dyn SessionStore>, SessionError> {
+    if url == "memory" || url == "memory:" {
+        return Ok(std::sync::Arc::new(InMemorySessions::new()));
+    }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (url, schema) = crate::store::postgres::split_schema_parameter(url);
+        let mut config = crate::store::PostgresConfig::new(url);
+        if let Some(schema) = schema {
+            config = config.schema(schema);
+        }
+        return Ok(std::sync::Arc::new(PostgresSessions::connect(config).await?));
+    }
+    #[cfg(feature = "sqlite")]
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if path.is_empty() {
+            return Err(SessionError::Config("sqlite: needs a file path, e.g. sqlite:./agent-memory.db".into()));
+        }
+        return Ok(std::sync::Arc::new(SqliteSessions::open(std::path::Path::new(path)).await?));
+    }
+    #[cfg(feature = "sqlite")]
+    if !url.contains("://") {
+        return Ok(std::sync::Arc::new(SqliteSessions::open(std::path::Path::new(url)).await?));
+    }
+    let supported = [
+        Some("memory:"),
+        cfg!(feature = "sqlite").then_some("sqlite:PATH"),
+        cfg!(feature = "postgres").then_some("postgres://…"),
+    ];
+    let supported: Vec<&str> = supported.into_iter().flatten().collect();
+    Err(SessionError::Config(format!(
+        "unsupported session store url {url:?} (this build supports {})",
+        supported.join(", ")
+    )))
 }
 
 /// What [`SessionStore::list`] says about one session.

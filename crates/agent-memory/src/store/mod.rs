@@ -52,7 +52,7 @@ mod namespace;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+pub(crate) mod sqlite;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;

@@ -262,6 +262,11 @@ impl PostgresBackend {
         &self.schema_name
     }
 
+    /// The schema as a quoted identifier, for tables that share it (the session store's).
+    pub(crate) fn quoted_schema(&self) -> &str {
+        &self.schema
+    }
+
     /// PostgreSQL's plan (`EXPLAIN`) for the index search that [`StoreBackend::vector_search`]
     /// runs first for `query`, to check that the HNSW index is used. `None` when no item
     /// was ever embedded by `query.model`.
@@ -285,7 +290,7 @@ impl PostgresBackend {
     /// The retried statement may, in the rare case where the connection broke after the
     /// server committed it, run twice: writes are idempotent for a given `now` (upserts,
     /// deletes), except that a repeated delete reports the item as already gone.
-    async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, StoreError>
     where
         F: Fn(Object) -> Fut,
         Fut: Future<Output = Result<T, tokio_postgres::Error>>,
@@ -921,7 +926,7 @@ impl MemoryStore {
 }
 
 /// Removes a `schema=NAME` query parameter from a URL: the URL without it, and the name.
-fn split_schema_parameter(url: &str) -> (String, Option<String>) {
+pub(crate) fn split_schema_parameter(url: &str) -> (String, Option<String>) {
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_owned(), None);
     };

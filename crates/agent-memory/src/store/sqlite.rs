@@ -187,7 +187,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+/// Opens one connection the way every SQLite table of this crate expects it (busy timeout,
+/// WAL, `synchronous = NORMAL`); shared with the session store.
+pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;

@@ -1,0 +1,92 @@
+//! `agent-memory sessions list|show S|delete S`: the conversation threads kept by `chat`,
+//! as JSON on stdout. Errors go to stderr on one line, exit code 2 for bad input (an
+//! invalid id, an unusable `--db`), 1 for a failing database.
+
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use agent_memory::session::{SessionError, SessionInfo, open_sessions};
+use serde_json::{Value, json};
+
+/// The session database used by default: the same file as `agent-memory store`.
+pub(crate) const DEFAULT_SESSION_DB: &str = "sqlite:agent-memory.db";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SessionsArgs {
+    /// The session store: sqlite:PATH (or a bare path) or memory:; the store's database by default.
+    #[arg(long, global = true, env = "AGENT_MEMORY_DATABASE_URL", default_value = DEFAULT_SESSION_DB)]
+    db: String,
+    #[command(subcommand)]
+    command: SessionsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum SessionsCommand {
+    /// Every session: id, message count, created and updated times (Unix seconds).
+    List,
+    /// One session's messages, as a JSON array in OpenAI's shape.
+    Show {
+        /// The session id.
+        session: String,
+    },
+    /// Deletes a session; prints {"deleted": true|false}.
+    Delete {
+        /// The session id.
+        session: String,
+    },
+}
+
+/// Unix seconds, fractional, as the store's items show their times.
+pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn info_json(info: &SessionInfo) -> Value {
+    json!({
+        "session_id": info.session_id,
+        "message_count": info.message_count,
+        "created_at": unix_seconds(info.created_at),
+        "updated_at": unix_seconds(info.updated_at),
+    })
+}
+
+/// The exit code for a session error: 2 when the user must fix the input.
+pub(crate) fn exit_code(error: &SessionError) -> ExitCode {
+    match error {
+        SessionError::InvalidId { .. } | SessionError::Config(_) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// Runs a sessions command.
+pub(crate) fn run(args: SessionsArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("agent-memory sessions: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(args)) {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("agent-memory sessions: {error}");
+            exit_code(&error)
+        }
+    }
+}
+
+async fn execute(args: SessionsArgs) -> Result<Value, SessionError> {
+    let sessions = open_sessions(&args.db).await?;
+    Ok(match args.command {
+        SessionsCommand::List => Value::Array(sessions.list().await?.iter().map(info_json).collect()),
+        SessionsCommand::Show { session } => {
+            let messages = sessions.load(&session).await?;
+            serde_json::to_value(&messages).map_err(|e| SessionError::Backend(e.to_string()))?
+        }
+        SessionsCommand::Delete { session } => json!({"deleted": sessions.delete(&session).await?}),
+    })
+}

@@ -1,0 +1,231 @@
+//! [`PostgresSessions`]: sessions in PostgreSQL, in the memory store's schema and pool.
+//!
+//! Tables `session_threads(session_id, message_count, created_at, updated_at)` and
+//! `session_messages(session_id, seq, message)` live in the schema of the
+//! [`PostgresBackend`] they are built from, and every call goes through that backend's pool
+//! and its retry-once-on-a-lost-connection rule. `message` is the message's JSON text
+//! (kept byte for byte); times are Unix seconds. Each write is one transaction; the upsert
+//! of the session row locks it, so concurrent appends to one session queue up in order.
+//!
+//! A write retried after its connection broke may, in the rare case where the server had
+//! committed it before the connection broke, be applied twice.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+
+use super::{SessionError, SessionInfo, SessionStore, validate_session_id};
+use crate::message::Message;
+use crate::store::{PostgresBackend, PostgresConfig, StoreError};
+
+/// A [`SessionStore`] in PostgreSQL sharing a [`PostgresBackend`]'s pool and schema. Cheap
+/// to clone.
+///
+/// ```no_run
+/// use agent_memory::message::Message;
+/// use agent_memory::session::{PostgresSessions, SessionStore};
+/// use agent_memory::store::PostgresConfig;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), agent_memory::session::SessionError> {
+/// let sessions = PostgresSessions::connect(PostgresConfig::new("postgres://postgres@127.0.0.1:55432/app")).await?;
+/// sessions.append("thread_123", &[Message::user("Hi, I'm Bob")]).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresSessions {
+    backend: Arc<PostgresBackend>,
+    threads: Arc<str>,
+    messages: Arc<str>,
+}
+
+fn backend_error(error: StoreError) -> SessionError {
+    SessionError::Backend(error.to_string())
+}
+
+fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn system_time(seconds: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::try_from_secs_f64(seconds).unwrap_or_default()
+}
+
+impl PostgresSessions {
+    /// Sessions in `backend`'s schema, creating their tables if needed.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Backend`] when the tables cannot be created.
+    pub async fn new(backend: Arc<PostgresBackend>) -> Result<PostgresSessions, SessionError> {
+        let schema = backend.quoted_schema().to_owned();
+        let threads: Arc<str> = format!("{schema}.session_threads").into();
+        let messages: Arc<str> = format!("{schema}.session_messages").into();
+        let literal = format!("'{}'", schema.replace('\'', "''"));
+        let ddl = format!(
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(hashtext('agent_memory.sessions:' || {literal}));
+             CREATE TABLE IF NOT EXISTS {threads} (
+                 session_id TEXT PRIMARY KEY,
+                 message_count BIGINT NOT NULL,
+                 created_at DOUBLE PRECISION NOT NULL,
+                 updated_at DOUBLE PRECISION NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS {messages} (
+                 session_id TEXT NOT NULL,
+                 seq BIGINT NOT NULL,
+                 message TEXT NOT NULL,
+                 PRIMARY KEY (session_id, seq)
+             );
+             COMMIT;",
+        );
+        backend
+            .run("create session tables", |client| {
+                let ddl = ddl.clone();
+                async move { client.batch_execute(&ddl).await }
+            })
+            .await
+            .map_err(backend_error)?;
+        Ok(PostgresSessions { backend, threads, messages })
+    }
+
+    /// Connects a [`PostgresBackend`] with `config` and keeps sessions in its schema.
+    ///
+    /// # Errors
+    ///
+    /// The backend's connection error, or [`PostgresSessions::new`]'s.
+    pub async fn connect(config: PostgresConfig) -> Result<PostgresSessions, SessionError> {
+        let backend = PostgresBackend::connect(config).await.map_err(backend_error)?;
+        PostgresSessions::new(Arc::new(backend)).await
+    }
+
+    /// Writes in one transaction: upserts the session row (locking it), optionally clears
+    /// its messages, then appends `rows`.
+    async fn write(
+        &self,
+        op: &'static str,
+        session_id: &str,
+        rows: Vec<String>,
+        clear: bool,
+    ) -> Result<(), SessionError> {
+        validate_session_id(session_id)?;
+        let now = unix_seconds(SystemTime::now());
+        let (threads, messages) = (self.threads.clone(), self.messages.clone());
+        self.backend
+            .run(op, |mut client| {
+                let (threads, messages, rows, id) = (threads.clone(), messages.clone(), rows.clone(), session_id.to_owned());
+                async move {
+                    let tx = client.transaction().await?;
+                    let row = tx
+                        .query_one(
+                            &format!(
+                                "INSERT INTO {threads} AS t (session_id, message_count, created_at, updated_at)
+                                 VALUES ($1, 0, $2, $2)
+                                 ON CONFLICT (session_id) DO UPDATE SET updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)
+                                 RETURNING message_count"
+                            ),
+                            &[&id, &now],
+                        )
+                        .await?;
+                    let mut next: i64 = row.get(0);
+                    if clear {
+                        tx.execute(&format!("DELETE FROM {messages} WHERE session_id = $1"), &[&id]).await?;
+                        next = 0;
+                    }
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO {messages} (session_id, seq, message)
+                             SELECT $1, $2 + t.ord - 1, t.message FROM unnest($3::text[]) WITH ORDINALITY AS t(message, ord)"
+                        ),
+                        &[&id, &next, &rows],
+                    )
+                    .await?;
+                    let count = next + i64::try_from(rows.len()).unwrap_or(i64::MAX);
+                    tx.execute(&format!("UPDATE {threads} SET message_count = $2 WHERE session_id = $1"), &[&id, &count])
+                        .await?;
+                    tx.commit().await
+                }
+            })
+            .await
+            .map_err(backend_error)
+    }
+}
+
+fn encode(messages: &[Message]) -> Result<Vec<String>, SessionError> {
+    messages.iter().map(|m| serde_json::to_string(m).map_err(|e| SessionError::Backend(e.to_string()))).collect()
+}
+
+#[async_trait]
+impl SessionStore for PostgresSessions {
+    async fn append(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError> {
+        self.write("append to session", session_id, encode(messages)?, false).await
+    }
+
+    async fn load(&self, session_id: &str) -> Result<Vec<Message>, SessionError> {
+        validate_session_id(session_id)?;
+        let sql = format!("SELECT message FROM {} WHERE session_id = $1 ORDER BY seq", self.messages);
+        let rows = self
+            .backend
+            .run("load session", |client| {
+                let (sql, id) = (sql.clone(), session_id.to_owned());
+                async move { client.query(&sql, &[&id]).await }
+            })
+            .await
+            .map_err(backend_error)?;
+        rows.iter()
+            .map(|row| {
+                serde_json::from_str(row.get::<_, &str>(0)).map_err(|e| {
+                    SessionError::Backend(format!("postgres: unreadable message in session {session_id:?}: {e}"))
+                })
+            })
+            .collect()
+    }
+
+    async fn replace(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError> {
+        self.write("replace session", session_id, encode(messages)?, true).await
+    }
+
+    async fn list(&self) -> Result<Vec<SessionInfo>, SessionError> {
+        let sql = format!(
+            "SELECT session_id, message_count, created_at, updated_at FROM {} ORDER BY session_id COLLATE \"C\"",
+            self.threads
+        );
+        let rows = self
+            .backend
+            .run("list sessions", |client| {
+                let sql = sql.clone();
+                async move { client.query(&sql, &[]).await }
+            })
+            .await
+            .map_err(backend_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| SessionInfo {
+                session_id: row.get(0),
+                message_count: usize::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+                created_at: system_time(row.get(2)),
+                updated_at: system_time(row.get(3)),
+            })
+            .collect())
+    }
+
+    async fn delete(&self, session_id: &str) -> Result<bool, SessionError> {
+        validate_session_id(session_id)?;
+        let (threads, messages) = (self.threads.clone(), self.messages.clone());
+        self.backend
+            .run("delete session", |mut client| {
+                let (threads, messages, id) = (threads.clone(), messages.clone(), session_id.to_owned());
+                async move {
+                    let tx = client.transaction().await?;
+                    tx.execute(&format!("DELETE FROM {messages} WHERE session_id = $1"), &[&id]).await?;
+                    let existed = tx.execute(&format!("DELETE FROM {threads} WHERE session_id = $1"), &[&id]).await?;
+                    tx.commit().await?;
+                    Ok(existed > 0)
+                }
+            })
+            .await
+            .map_err(backend_error)
+    }
+}

@@ -1,0 +1,275 @@
+//! [`SqliteSessions`]: sessions in a SQLite file, beside the memory store's tables.
+//!
+//! # Schema
+//!
+//! * `session_threads(session_id, message_count, created_at, updated_at)`: one row per
+//!   session (times are Unix seconds as REAL).
+//! * `session_messages(session_id, seq, message)`: one row per message, `message` being its
+//!   JSON form ([`Message`]'s `Serialize`), `seq` its position from 0.
+//!
+//! The file may be the one a [`SqliteBackend`](crate::store::SqliteBackend) uses: the
+//! tables do not overlap, and connections are opened the same way (WAL,
+//! `synchronous = NORMAL`, a 10 s busy timeout). Writes run in `BEGIN IMMEDIATE`
+//! transactions on one writer connection; reads use a small pool of reader connections.
+//! All database work runs on Tokio's blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::{SessionError, SessionInfo, SessionStore, validate_session_id};
+use crate::message::Message;
+use crate::store::sqlite::open_connection;
+
+const MAX_IDLE_READERS: usize = 4;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS session_threads (
+    session_id TEXT PRIMARY KEY,
+    message_count INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_messages (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+"#;
+
+/// A [`SessionStore`] in one SQLite file (see the module documentation). Cheap to clone;
+/// clones share the connections.
+///
+/// ```
+/// use agent_memory::message::Message;
+/// use agent_memory::session::{SessionStore, SqliteSessions};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), agent_memory::session::SessionError> {
+/// let dir = tempfile::tempdir().expect("temporary directory");
+/// let path = dir.path().join("memory.db");
+/// let sessions = SqliteSessions::open(&path).await?;
+/// sessions.append("thread_123", &[Message::user("Hi, I'm Bob")]).await?;
+/// drop(sessions);
+/// let reopened = SqliteSessions::open(&path).await?;
+/// assert_eq!(reopened.load("thread_123").await?, vec![Message::user("Hi, I'm Bob")]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteSessions {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn backend(error: impl std::fmt::Display) -> SessionError {
+    SessionError::Backend(format!("sqlite: {error}"))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic inside a transaction rolls it back when the transaction guard drops.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn system_time(seconds: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::try_from_secs_f64(seconds).unwrap_or_default()
+}
+
+impl SqliteSessions {
+    /// Opens (creating if needed) the database at `path` and its session tables.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Backend`] when the file cannot be opened or is not a database.
+    pub async fn open(path: &Path) -> Result<SqliteSessions, SessionError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let writer = open_connection(&path).map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
+            writer.execute_batch(SCHEMA).map_err(backend)?;
+            Ok(SqliteSessions {
+                inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+            })
+        })
+        .await
+        .map_err(|e| backend(format!("open task failed: {e}")))?
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn write<T, F>(&self, work: F) -> Result<T, SessionError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = lock(&inner.writer);
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let result = work(&tx).map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(result)
+        })
+        .await
+        .map_err(|e| backend(format!("database task failed: {e}")))?
+    }
+
+    async fn read<T, F>(&self, work: F) -> Result<T, SessionError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, SessionError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = lock(&inner.readers).pop();
+            let connection = match idle {
+                Some(connection) => connection,
+                None => open_connection(&inner.path).map_err(backend)?,
+            };
+            let result = work(&connection);
+            let mut readers = lock(&inner.readers);
+            if readers.len() < MAX_IDLE_READERS {
+                readers.push(connection);
+            }
+            result
+        })
+        .await
+        .map_err(|e| backend(format!("database task failed: {e}")))?
+    }
+}
+
+fn encode(messages: &[Message]) -> Result<Vec<String>, SessionError> {
+    messages.iter().map(|m| serde_json::to_string(m).map_err(backend)).collect()
+}
+
+/// Creates the session row if needed and marks it updated; returns the next `seq`.
+fn touch(tx: &rusqlite::Transaction<'_>, session_id: &str, now: f64) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO session_threads (session_id, message_count, created_at, updated_at) VALUES (?1, 0, ?2, ?2)
+         ON CONFLICT (session_id) DO UPDATE SET updated_at = max(updated_at, excluded.updated_at)",
+        params![session_id, now],
+    )?;
+    tx.query_row("SELECT message_count FROM session_threads WHERE session_id = ?1", [session_id], |row| row.get(0))
+}
+
+fn insert_from(
+    tx: &rusqlite::Transaction<'_>,
+    session_id: &str,
+    first_seq: i64,
+    rows: &[String],
+) -> rusqlite::Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO session_messages (session_id, seq, message) VALUES (?1, ?2, ?3)")?;
+    for (seq, row) in (first_seq..).zip(rows) {
+        insert.execute(params![session_id, seq, row])?;
+    }
+    tx.execute(
+        "UPDATE session_threads SET message_count = ?2 WHERE session_id = ?1",
+        params![session_id, first_seq + rows.len() as i64],
+    )?;
+    Ok(())
+}
+
+#[async_trait]
+impl SessionStore for SqliteSessions {
+    async fn append(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError> {
+        validate_session_id(session_id)?;
+        let (id, rows, now) = (session_id.to_owned(), encode(messages)?, unix_seconds(SystemTime::now()));
+        self.write(move |tx| {
+            let next = touch(tx, &id, now)?;
+            insert_from(tx, &id, next, &rows)
+        })
+        .await
+    }
+
+    async fn load(&self, session_id: &str) -> Result<Vec<Message>, SessionError> {
+        validate_session_id(session_id)?;
+        let id = session_id.to_owned();
+        self.read(move |connection| {
+            let mut select = connection
+                .prepare_cached("SELECT message FROM session_messages WHERE session_id = ?1 ORDER BY seq")
+                .map_err(backend)?;
+            let rows = select.query_map([&id], |row| row.get::<_, String>(0)).map_err(backend)?;
+            rows.map(|row| {
+                let text = row.map_err(backend)?;
+                serde_json::from_str(&text).map_err(|e| backend(format!("unreadable message in session {id:?}: {e}")))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn replace(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError> {
+        validate_session_id(session_id)?;
+        let (id, rows, now) = (session_id.to_owned(), encode(messages)?, unix_seconds(SystemTime::now()));
+        self.write(move |tx| {
+            touch(tx, &id, now)?;
+            tx.execute("DELETE FROM session_messages WHERE session_id = ?1", [&id])?;
+            insert_from(tx, &id, 0, &rows)
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<SessionInfo>, SessionError> {
+        self.read(|connection| {
+            let mut select = connection
+                .prepare_cached(
+                    "SELECT session_id, message_count, created_at, updated_at FROM session_threads ORDER BY session_id",
+                )
+                .map_err(backend)?;
+            let rows = select
+                .query_map([], |row| {
+                    Ok(SessionInfo {
+                        session_id: row.get(0)?,
+                        message_count: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                        created_at: system_time(row.get(2)?),
+                        updated_at: system_time(row.get(3)?),
+                    })
+                })
+                .map_err(backend)?;
+            rows.map(|row| row.map_err(backend)).collect()
+        })
+        .await
+    }
+
+    async fn delete(&self, session_id: &str) -> Result<bool, SessionError> {
+        validate_session_id(session_id)?;
+        let id = session_id.to_owned();
+        self.write(move |tx| {
+            tx.execute("DELETE FROM session_messages WHERE session_id = ?1", [&id])?;
+            let existed = tx.execute("DELETE FROM session_threads WHERE session_id = ?1", [&id])?;
+            Ok(existed > 0)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_through_unix_seconds() {
+        let time = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let back = system_time(unix_seconds(time));
+        let drift = back.duration_since(time).unwrap_or_else(|e| e.duration());
+        assert!(drift < Duration::from_micros(1), "{drift:?}");
+        assert_eq!(system_time(-1.0), UNIX_EPOCH);
+    }
+}

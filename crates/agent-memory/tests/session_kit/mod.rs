@@ -1,0 +1,142 @@
+//! The `SessionStore` conformance check, shared by every backend's test file
+//! (`tests/agent_sessions.rs` in memory, `tests/session_sqlite.rs`, `tests/session_postgres.rs`).
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // helpers of a test may panic: that is the test failing
+
+use std::sync::Arc;
+
+use agent_memory::message::{Message, ToolCall};
+use agent_memory::session::{SessionError, SessionStore};
+use serde_json::json;
+
+/// Runs every check below on fresh stores made by `$make` (an async expression giving an
+/// `Arc<dyn SessionStore>` on an empty store; it may capture nothing that must outlive it,
+/// so SQL backends return a store that owns its database).
+#[macro_export]
+macro_rules! session_conformance {
+    ($make:expr) => {
+        #[tokio::test]
+        async fn conforms_to_the_session_contract() {
+            $crate::session_kit::conformance(&*$make).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn takes_concurrent_appends_in_order() {
+            $crate::session_kit::concurrent_appends($make).await;
+        }
+
+        #[tokio::test]
+        async fn agent_history_limits_persist() {
+            $crate::session_kit::agent_history_limits_persist($make).await;
+        }
+    };
+}
+
+/// Checks every rule of the `SessionStore` contract on an empty store.
+pub async fn conformance(store: &dyn SessionStore) {
+    // An unknown session is empty and not listed.
+    assert_eq!(store.load("missing").await.unwrap(), vec![]);
+    assert!(store.list().await.unwrap().is_empty());
+    assert!(!store.delete("missing").await.unwrap());
+
+    // Appends keep order and every field of a message.
+    let mut with_metadata = Message::user("Hi, I'm Bob").with_id("m1");
+    with_metadata.metadata.insert("turn".into(), json!(1));
+    let mut failed = Message::tool("c1", "Error: down");
+    failed.extra.insert("is_error".into(), json!(true));
+    let first = vec![
+        with_metadata,
+        Message::assistant_tool_calls(vec![ToolCall::new("c1", "weather", &json!({"city": "Paris"}))]),
+        failed,
+    ];
+    store.append("b-thread", &first).await.unwrap();
+    store.append("b-thread", &[Message::assistant("Hello Bob")]).await.unwrap();
+    store.append("a-thread", &[Message::user("other")]).await.unwrap();
+    let mut expected = first.clone();
+    expected.push(Message::assistant("Hello Bob"));
+    assert_eq!(store.load("b-thread").await.unwrap(), expected);
+    assert_eq!(store.load("a-thread").await.unwrap(), vec![Message::user("other")]);
+
+    // Listing is sorted by id, with counts and sane times.
+    let listed = store.list().await.unwrap();
+    let summary: Vec<(&str, usize)> = listed.iter().map(|i| (i.session_id.as_str(), i.message_count)).collect();
+    assert_eq!(summary, vec![("a-thread", 1), ("b-thread", 4)]);
+    assert!(listed.iter().all(|info| info.created_at <= info.updated_at));
+
+    // Replace swaps the whole history; an empty replacement leaves an empty session.
+    store.replace("b-thread", &[Message::system("[Previous conversation summary]\nBob")]).await.unwrap();
+    assert_eq!(store.load("b-thread").await.unwrap(), vec![Message::system("[Previous conversation summary]\nBob")]);
+    store.replace("c-thread", &[]).await.unwrap();
+    assert_eq!(store.load("c-thread").await.unwrap(), vec![]);
+
+    // Delete says whether the session existed and leaves the others alone.
+    assert!(store.delete("b-thread").await.unwrap());
+    assert!(!store.delete("b-thread").await.unwrap());
+    assert_eq!(store.load("b-thread").await.unwrap(), vec![]);
+    assert_eq!(store.load("a-thread").await.unwrap(), vec![Message::user("other")]);
+
+    // Ids are checked.
+    for (id, reason) in [
+        ("", "it is empty"),
+        ("a\nb", "it contains control characters"),
+        (&"x".repeat(257), "it is longer than 256 bytes"),
+    ] {
+        match store.append(id, &[Message::user("x")]).await {
+            Err(SessionError::InvalidId { reason: got, .. }) => assert_eq!(got, reason),
+            other => panic!("expected an invalid id error for {id:?}, got {other:?}"),
+        }
+        assert!(matches!(store.load(id).await, Err(SessionError::InvalidId { .. })));
+    }
+    assert!(store.append(&"x".repeat(256), &[]).await.is_ok());
+}
+
+/// Eight tasks append 50 messages each to one session: all 400 arrive, each task's in order.
+pub async fn concurrent_appends(store: Arc<dyn SessionStore>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    store.append("shared", &[Message::user(format!("{task}-{i}"))]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let messages = store.load("shared").await.unwrap();
+    assert_eq!(messages.len(), 400);
+    for task in 0..8 {
+        let own: Vec<String> =
+            messages.iter().map(|m| m.text().into_owned()).filter(|t| t.starts_with(&format!("{task}-"))).collect();
+        let expected: Vec<String> = (0..50).map(|i| format!("{task}-{i}")).collect();
+        assert_eq!(own, expected, "task {task}'s appends kept their order");
+    }
+}
+
+/// An agent with `TrimMiddleware::new(TrimOptions::last(4))` keeps the stored session to the
+/// last 4 messages the model saw plus its reply, across runs: the next run starts from the
+/// trimmed history, and no request carries more than the system prompt and 4 messages.
+pub async fn agent_history_limits_persist(store: Arc<dyn SessionStore>) {
+    use agent_memory::agent::{Agent, TrimMiddleware};
+    use agent_memory::llm::ScriptedChat;
+    use agent_memory::trim::TrimOptions;
+
+    let model = Arc::new(ScriptedChat::new(
+        (1..=4).map(|turn| Message::assistant(format!("reply {turn}"))).collect::<Vec<_>>(),
+    ));
+    let agent = Agent::builder(model.clone())
+        .system("Be brief.")
+        .sessions(store.clone())
+        .middleware(Arc::new(TrimMiddleware::new(TrimOptions::last(4))))
+        .build()
+        .unwrap();
+    for turn in 1..=4 {
+        agent.run(&format!("question {turn}"), Some("limited")).await.unwrap();
+    }
+    let stored: Vec<String> = store.load("limited").await.unwrap().iter().map(|m| m.text().into_owned()).collect();
+    assert_eq!(stored, vec!["reply 2", "question 3", "reply 3", "question 4", "reply 4"]);
+    assert_eq!(store.list().await.unwrap()[0].message_count, stored.len());
+    let seen: Vec<usize> = model.requests().iter().map(|request| request.messages.len()).collect();
+    assert_eq!(seen, vec![2, 4, 5, 5], "system prompt + at most 4 messages per request");
+}
