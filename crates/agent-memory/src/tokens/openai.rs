@@ -1,7 +1,10 @@
 //! Exact counting for OpenAI models with the `bpe-openai` encodings (compiled in, offline).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
+
+use rustc_hash::FxHashMap;
 
 use super::{ChatFraming, TokenCount, TokenCounter};
 use crate::message::{Message, Role};
@@ -21,6 +24,13 @@ impl Encoding {
         match self {
             Encoding::O200kBase => "o200k_base",
             Encoding::Cl100kBase => "cl100k_base",
+        }
+    }
+
+    fn slot(self) -> usize {
+        match self {
+            Encoding::O200kBase => 0,
+            Encoding::Cl100kBase => 1,
         }
     }
 
@@ -110,8 +120,59 @@ impl OpenAiCounter {
     }
 
     fn count_raw(&self, text: &str) -> usize {
-        if text.is_empty() { 0 } else { self.encoding.tokenizer().count(text) }
+        if text.is_empty() {
+            return 0;
+        }
+        let tokenizer = self.encoding.tokenizer();
+        PIECE_COUNTS
+            .try_with(|caches| match caches[self.encoding.slot()].try_borrow_mut() {
+                Ok(mut cache) => count_pieces_cached(tokenizer, text, &mut cache),
+                Err(_) => tokenizer.count(text),
+            })
+            .unwrap_or_else(|_| tokenizer.count(text))
     }
+}
+
+/// Pieces longer than this many bytes are encoded every time: long pieces are rare and
+/// seldom repeat, and keeping them would let a few inputs fill the cache.
+const MAX_CACHED_PIECE_BYTES: usize = 32;
+
+/// The most pieces a thread keeps per encoding (a few MiB at most); a full cache is emptied
+/// and refilled, which keeps memory bounded whatever the input.
+const PIECE_CACHE_CAPACITY: usize = 1 << 16;
+
+type PieceCache = FxHashMap<Box<[u8]>, u32>;
+
+thread_local! {
+    /// Token counts of pre-tokenized pieces, per encoding ([`Encoding::slot`]). The count of
+    /// a piece depends only on its bytes and the encoding, and natural text repeats the same
+    /// pieces (words with their leading space, punctuation runs) over and over, so most
+    /// pieces skip the byte-pair encoder.
+    static PIECE_COUNTS: [RefCell<PieceCache>; 2] = [RefCell::default(), RefCell::default()];
+}
+
+/// What `tokenizer.count(text)` returns, with each piece's count looked up in `cache` first.
+fn count_pieces_cached(tokenizer: &bpe_openai::Tokenizer, text: &str, cache: &mut PieceCache) -> usize {
+    let mut total = 0;
+    for piece in tokenizer.split(text) {
+        let bytes = piece.as_bytes();
+        if bytes.len() == 1 {
+            // Every single byte is a token of its own in these encodings.
+            total += 1;
+        } else if bytes.len() > MAX_CACHED_PIECE_BYTES {
+            total += tokenizer.bpe.count(bytes);
+        } else if let Some(&count) = cache.get(bytes) {
+            total += count as usize;
+        } else {
+            let count = tokenizer.bpe.count(bytes);
+            if cache.len() >= PIECE_CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(bytes.into(), count as u32);
+            total += count;
+        }
+    }
+    total
 }
 
 impl TokenCounter for OpenAiCounter {
