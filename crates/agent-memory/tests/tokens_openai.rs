@@ -213,8 +213,8 @@ proptest! {
 
 #[test]
 fn counts_stay_exact_when_the_piece_cache_fills_up() {
-    // More distinct pieces than the cache holds (65,536), then the first ones again.
-    let words: Vec<String> = (0..70_000u32).map(|i| format!(" w{}q", i * 7919 % 1_000_003)).collect();
+    // More distinct pieces than the cache holds (131,072), then the first ones again.
+    let words: Vec<String> = (0..140_000u32).map(|i| format!(" w{}q", i * 7919 % 1_000_003)).collect();
     let counter = OpenAiCounter::o200k_base();
     let total: usize = words.iter().map(|word| counter.count_text(word).tokens).sum();
     let again: usize = words[..100].iter().map(|word| counter.count_text(word).tokens).sum();
