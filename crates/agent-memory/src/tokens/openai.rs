@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use rustc_hash::FxHashMap;
 
+use super::pretokenize::{self, SplitPattern};
 use super::{ChatFraming, TokenCount, TokenCounter};
 use crate::message::{Message, Role};
 
@@ -31,6 +32,13 @@ impl Encoding {
         match self {
             Encoding::O200kBase => 0,
             Encoding::Cl100kBase => 1,
+        }
+    }
+
+    fn split_pattern(self) -> SplitPattern {
+        match self {
+            Encoding::O200kBase => SplitPattern::O200k,
+            Encoding::Cl100kBase => SplitPattern::Cl100k,
         }
     }
 
@@ -126,7 +134,7 @@ impl OpenAiCounter {
         let tokenizer = self.encoding.tokenizer();
         PIECE_COUNTS
             .try_with(|caches| match caches[self.encoding.slot()].try_borrow_mut() {
-                Ok(mut cache) => count_pieces_cached(tokenizer, text, &mut cache),
+                Ok(mut cache) => count_pieces_cached(tokenizer, self.encoding.split_pattern(), text, &mut cache),
                 Err(_) => tokenizer.count(text),
             })
             .unwrap_or_else(|_| tokenizer.count(text))
@@ -170,10 +178,16 @@ fn packed_piece(bytes: &[u8]) -> u128 {
     u128::from_le_bytes(packed)
 }
 
-/// What `tokenizer.count(text)` returns, with each piece's count looked up in `cache` first.
-fn count_pieces_cached(tokenizer: &bpe_openai::Tokenizer, text: &str, cache: &mut PieceCache) -> usize {
+/// What `tokenizer.count(text)` returns, pre-tokenized by [`pretokenize::split`], with each
+/// piece's count looked up in `cache` first.
+fn count_pieces_cached(
+    tokenizer: &bpe_openai::Tokenizer,
+    pattern: SplitPattern,
+    text: &str,
+    cache: &mut PieceCache,
+) -> usize {
     let mut total = 0;
-    for piece in tokenizer.split(text) {
+    for piece in pretokenize::split(tokenizer, pattern, text) {
         let bytes = piece.as_bytes();
         total += if bytes.len() == 1 {
             // Every single byte is a token of its own in these encodings.
