@@ -332,9 +332,19 @@ pub(crate) fn select<M: Borrow<Message>>(
         kept_units.push(unit.clone());
     }
 
-    let mut indices = pinned_indices;
-    indices.extend(kept_units.into_iter().flatten());
-    indices.sort_unstable();
+    if options.strategy != TrimStrategy::First {
+        kept_units.reverse();
+    }
+    // Both lists are ascending and disjoint (units skip pinned messages): merge them.
+    let mut indices = Vec::with_capacity(pinned_indices.len() + kept_messages);
+    let mut pinned_left = pinned_indices.into_iter().peekable();
+    for index in kept_units.into_iter().flatten() {
+        while let Some(pinned_index) = pinned_left.next_if(|&pinned_index| pinned_index < index) {
+            indices.push(pinned_index);
+        }
+        indices.push(index);
+    }
+    indices.extend(pinned_left);
     let tokens = options.max_tokens.map(|_| {
         if indices.is_empty() { TokenCount::ZERO } else { tokens + TokenCount::exact(counter.reply_priming()) }
     });

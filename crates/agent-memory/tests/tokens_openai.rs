@@ -163,3 +163,62 @@ proptest! {
         prop_assert_eq!(OpenAiCounter::cl100k_base().count_text(&text).tokens, cl100k_base_singleton().encode_ordinary(&text).len());
     }
 }
+
+/// Text made of a few pieces that repeat, so that most pieces are counted from the piece
+/// cache, mixed with Unicode, contractions, numbers and whitespace runs.
+fn repetitive_text() -> impl Strategy<Value = String> {
+    let word = prop::sample::select(vec![
+        " the",
+        "The",
+        " don't",
+        "'s",
+        "'LL",
+        " 12345",
+        "1",
+        " über",
+        "Ünïcödé",
+        " 日本語",
+        "😀",
+        " —",
+        "...",
+        "\n\n",
+        "  ",
+        "\t",
+        "\r\n",
+        " a",
+        "b",
+        "ABCdef",
+        "x/y",
+        " //",
+        "ǅungla",
+        "٣٤٥",
+        "🤖🤖",
+    ]);
+    prop::collection::vec(word, 0..60).prop_map(|words| words.concat())
+}
+
+proptest! {
+    #[test]
+    fn repeated_pieces_count_like_tiktoken_and_the_uncached_encoder(text in repetitive_text()) {
+        for _ in 0..2 {
+            let o200k = OpenAiCounter::o200k_base().count_text(&text).tokens;
+            prop_assert_eq!(o200k, o200k_base_singleton().encode_ordinary(&text).len());
+            prop_assert_eq!(o200k, bpe_openai::o200k_base().count(text.as_str()));
+            let cl100k = OpenAiCounter::cl100k_base().count_text(&text).tokens;
+            prop_assert_eq!(cl100k, cl100k_base_singleton().encode_ordinary(&text).len());
+            prop_assert_eq!(cl100k, bpe_openai::cl100k_base().count(text.as_str()));
+        }
+    }
+}
+
+#[test]
+fn counts_stay_exact_when_the_piece_cache_fills_up() {
+    // More distinct pieces than the cache holds (131,072), then the first ones again.
+    let words: Vec<String> = (0..140_000u32).map(|i| format!(" w{}q", i * 7919 % 1_000_003)).collect();
+    let counter = OpenAiCounter::o200k_base();
+    let total: usize = words.iter().map(|word| counter.count_text(word).tokens).sum();
+    let again: usize = words[..100].iter().map(|word| counter.count_text(word).tokens).sum();
+    let expected: usize = words.iter().map(|word| bpe_openai::o200k_base().count(word.as_str())).sum();
+    let expected_again: usize = words[..100].iter().map(|word| bpe_openai::o200k_base().count(word.as_str())).sum();
+    assert_eq!((total, again), (expected, expected_again));
+}

@@ -46,6 +46,7 @@ mod approximate;
 #[cfg_attr(docsrs, doc(cfg(feature = "hf-tokenizer")))]
 mod huggingface;
 mod openai;
+mod pretokenize;
 
 use std::fmt;
 use std::ops::{Add, AddAssign};

@@ -1,8 +1,12 @@
 //! Exact counting for OpenAI models with the `bpe-openai` encodings (compiled in, offline).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
 
+use rustc_hash::FxHashMap;
+
+use super::pretokenize::{self, SplitPattern};
 use super::{ChatFraming, TokenCount, TokenCounter};
 use crate::message::{Message, Role};
 
@@ -21,6 +25,20 @@ impl Encoding {
         match self {
             Encoding::O200kBase => "o200k_base",
             Encoding::Cl100kBase => "cl100k_base",
+        }
+    }
+
+    fn slot(self) -> usize {
+        match self {
+            Encoding::O200kBase => 0,
+            Encoding::Cl100kBase => 1,
+        }
+    }
+
+    fn split_pattern(self) -> SplitPattern {
+        match self {
+            Encoding::O200kBase => SplitPattern::O200k,
+            Encoding::Cl100kBase => SplitPattern::Cl100k,
         }
     }
 
@@ -110,8 +128,100 @@ impl OpenAiCounter {
     }
 
     fn count_raw(&self, text: &str) -> usize {
-        if text.is_empty() { 0 } else { self.encoding.tokenizer().count(text) }
+        if text.is_empty() {
+            return 0;
+        }
+        let tokenizer = self.encoding.tokenizer();
+        PIECE_COUNTS
+            .try_with(|caches| match caches[self.encoding.slot()].try_borrow_mut() {
+                Ok(mut cache) => count_pieces_cached(tokenizer, self.encoding.split_pattern(), text, &mut cache),
+                Err(_) => tokenizer.count(text),
+            })
+            .unwrap_or_else(|_| tokenizer.count(text))
     }
+}
+
+/// Pieces longer than this many bytes are encoded every time: long pieces are rare and
+/// seldom repeat, and keeping them would let a few inputs fill the cache.
+const MAX_CACHED_PIECE_BYTES: usize = 32;
+
+/// Pieces up to this many bytes (most words) are keyed by their bytes packed into a `u128`:
+/// hashing and comparing such a key touches no other memory.
+const MAX_PACKED_PIECE_BYTES: usize = 15;
+
+/// The most pieces a thread keeps per encoding and key kind (a few MiB at most); a full
+/// cache is emptied and refilled, which keeps memory bounded whatever the input.
+const PIECE_CACHE_CAPACITY: usize = 1 << 17;
+
+/// Token counts of pre-tokenized pieces for one encoding.
+#[derive(Default)]
+struct PieceCache {
+    /// Pieces of 2 to [`MAX_PACKED_PIECE_BYTES`] bytes, by [`packed_piece`].
+    short: FxHashMap<u128, u32>,
+    /// Longer pieces, up to [`MAX_CACHED_PIECE_BYTES`].
+    long: FxHashMap<Box<[u8]>, u32>,
+}
+
+thread_local! {
+    /// Token counts of pre-tokenized pieces, per encoding ([`Encoding::slot`]). The count of
+    /// a piece depends only on its bytes and the encoding, and natural text repeats the same
+    /// pieces (words with their leading space, punctuation runs) over and over, so most
+    /// pieces skip the byte-pair encoder.
+    static PIECE_COUNTS: [RefCell<PieceCache>; 2] = [RefCell::default(), RefCell::default()];
+}
+
+/// `bytes` (at most 15) and their length in one integer: distinct pieces give distinct keys.
+fn packed_piece(bytes: &[u8]) -> u128 {
+    let mut packed = [0u8; 16];
+    packed[..bytes.len()].copy_from_slice(bytes);
+    packed[15] = bytes.len() as u8;
+    u128::from_le_bytes(packed)
+}
+
+/// What `tokenizer.count(text)` returns, pre-tokenized by [`pretokenize::split`], with each
+/// piece's count looked up in `cache` first.
+fn count_pieces_cached(
+    tokenizer: &bpe_openai::Tokenizer,
+    pattern: SplitPattern,
+    text: &str,
+    cache: &mut PieceCache,
+) -> usize {
+    let mut total = 0;
+    for piece in pretokenize::split(tokenizer, pattern, text) {
+        let bytes = piece.as_bytes();
+        total += if bytes.len() == 1 {
+            // Every single byte is a token of its own in these encodings.
+            1
+        } else if bytes.len() <= MAX_PACKED_PIECE_BYTES {
+            let key = packed_piece(bytes);
+            match cache.short.get(&key) {
+                Some(&count) => count as usize,
+                None => {
+                    let count = tokenizer.bpe.count(bytes);
+                    if cache.short.len() >= PIECE_CACHE_CAPACITY {
+                        cache.short.clear();
+                    }
+                    cache.short.insert(key, count as u32);
+                    count
+                }
+            }
+        } else if bytes.len() <= MAX_CACHED_PIECE_BYTES {
+            match cache.long.get(bytes) {
+                Some(&count) => count as usize,
+                None => {
+                    let count = tokenizer.bpe.count(bytes);
+                    if cache.long.len() >= PIECE_CACHE_CAPACITY {
+                        cache.long.clear();
+                    }
+                    cache.long.insert(bytes.into(), count as u32);
+                    count
+                }
+            }
+        } else {
+            tokenizer.bpe.count(bytes)
+        };
+    }
+    total
 }
 
 impl TokenCounter for OpenAiCounter {
@@ -141,6 +251,14 @@ mod tests {
     fn known_token_ids() {
         assert_eq!(OpenAiCounter::cl100k_base().encode("Hello, world!"), [9906, 11, 1917, 0]);
         assert_eq!(OpenAiCounter::o200k_base().encode("Hello, world!"), [13225, 11, 2375, 0]);
+    }
+
+    #[test]
+    fn packed_pieces_differ_when_their_bytes_or_lengths_do() {
+        assert_ne!(packed_piece(b"ab"), packed_piece(b"ab\0"));
+        assert_ne!(packed_piece(b"ab"), packed_piece(b"ba"));
+        assert_eq!(packed_piece(b"ab"), packed_piece(b"ab"));
+        assert_eq!(packed_piece(b"0123456789abcde").to_le_bytes()[15], 15);
     }
 
     #[test]
