@@ -132,7 +132,7 @@ impl MemoryTools {
             let key = args.key.unwrap_or_else(|| content_key(&value));
             let namespace = scope.namespace(&labels)?;
             let item = self.store.put(namespace, key, Value::Object(value), args.ttl_seconds).await?;
-            Ok(scope.item_json(item, None)?)
+            scope.item_json(item, None)
         };
         respond(outcome.await)
     }
