@@ -9,6 +9,7 @@ mod conversations;
 mod embed;
 mod eval;
 mod input;
+mod mcp;
 mod serve;
 mod sessions;
 mod store;
@@ -33,6 +34,8 @@ enum Command {
     /// Run the REST service (by default on 127.0.0.1:8080 with a SQLite file in the
     /// working directory and the built-in embedder).
     Serve(serve::ServeArgs),
+    /// Serve the memory tools (remember, recall_memories, forget) over MCP on stdio.
+    Mcp(mcp::stdio::McpArgs),
     /// The long-term memory store: put, get, delete, list, search, namespaces, count, purge.
     Store(store::StoreArgs),
     /// Count tokens.
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Store(args) => return store::run(args),
         Command::Conversations(args) => return conversations::run(args),
         Command::Eval(args) => return eval::run(args),
+        Command::Mcp(args) => return run_mcp(args),
         Command::Embed(args) => {
             return match embed::run(args) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -121,6 +125,23 @@ fn run_serve(args: serve::ServeArgs) -> ExitCode {
         Err(error) => {
             eprintln!("agent-memory: {error:#}");
             if error.is::<serve::ConfigError>() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::FAILURE }
+        }
+    }
+}
+
+fn run_mcp(args: mcp::stdio::McpArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("agent-memory: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(mcp::stdio::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("agent-memory mcp: {error:#}");
+            if mcp::stdio::is_config_error(&error) { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::FAILURE }
         }
     }
 }

@@ -83,9 +83,8 @@ impl ApiError {
     }
 }
 
-#[cfg(test)]
 impl ApiError {
-    /// `(code, message)`, for assertions.
+    /// `(code, message)`: for assertions, and for the MCP tools' error texts.
     pub(crate) fn into_parts(self) -> (&'static str, String) {
         (self.code, self.message)
     }

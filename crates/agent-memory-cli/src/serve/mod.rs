@@ -12,15 +12,15 @@
 //! `health`, `metrics`, `whoami`, `openapi`.
 
 mod auth;
-mod config;
+pub(crate) mod config;
 mod context;
-mod error;
+pub(crate) mod error;
 mod extract;
 mod health;
 mod metrics;
 mod openapi;
-mod store;
-mod tenancy;
+pub(crate) mod store;
+pub(crate) mod tenancy;
 mod whoami;
 
 use std::io::Write;
@@ -98,6 +98,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/context/count", post(context::count))
         .route("/context/trim", post(context::trim))
         .route("/context/fit", post(context::fit))
+        .nest_service("/mcp", crate::mcp::http_service(state.store().clone(), !state.api_keys().is_empty()))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_tenant));
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -204,6 +205,23 @@ async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Res
             tracing::info!("no embedder: search ranks by keywords (BM25)");
             store
         }
+    })
+}
+
+/// Opens `database` with the embedder `spec`, without metrics (for `agent-memory mcp`).
+pub(crate) async fn open_plain_store(database: &DatabaseUrl, spec: &str) -> anyhow::Result<MemoryStore> {
+    let store = match database {
+        DatabaseUrl::Memory => MemoryStore::in_memory(),
+        DatabaseUrl::Sqlite(path) => MemoryStore::sqlite(path)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display()))?,
+        DatabaseUrl::Postgres(url) => MemoryStore::postgres(url)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}"))?,
+    };
+    Ok(match embedder_from_spec(spec)? {
+        Some(embedder) => store.with_embedder(embedder),
+        None => store,
     })
 }
 

@@ -1,0 +1,224 @@
+//! The official Python MCP client (`mcp` on PyPI) against `agent-memory mcp` (stdio) and
+//! the `/mcp` endpoint of `agent-memory serve` (streamable HTTP, two tenants).
+//!
+//! The client lives in a virtual environment set up by `scripts/deps/mcp-client.sh`
+//! (`AGENT_MEMORY_TEST_MCP_PYTHON` names its python; when unset, this test runs the script
+//! itself, which does nothing when the environment is already there). Without it the
+//! tests fail.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const ACME_KEY: &str = "acme-secret-0123456789";
+const GLOBEX_KEY: &str = "globex-secret-0123456789";
+
+/// Shared helpers: `call` returns the structured result, or `["error", text]` for a tool
+/// error. Every observation goes into one JSON object printed on stdout.
+const PRELUDE: &str = r#"
+import asyncio, json, sys
+from mcp import ClientSession
+
+async def call(session, tool, **arguments):
+    result = await session.call_tool(tool, arguments)
+    if result.isError:
+        return ["error", result.content[0].text]
+    return result.structuredContent
+
+def trim(item):
+    return {k: item[k] for k in ("namespace", "key", "value")}
+"#;
+
+/// Over stdio: list the tools, remember, recall, forget, recall again.
+const STDIO_SCRIPT: &str = r#"
+from mcp import StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+async def main():
+    binary, workdir = sys.argv[1:3]
+    params = StdioServerParameters(command=binary, args=["mcp", "--database-url", "sqlite:mcp.db", "--tenant", "acme"], cwd=workdir)
+    out = {}
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            info = await session.initialize()
+            out["server"] = info.serverInfo.name
+            tools = (await session.list_tools()).tools
+            out["tools"] = sorted(t.name for t in tools)
+            out["remember_required"] = next(t for t in tools if t.name == "remember").inputSchema.get("required", [])
+            stored = await call(session, "remember", user_id="u1", key="drink", text="prefers green tea in the morning")
+            out["remember"] = trim(stored)
+            await call(session, "remember", user_id="u1", key="editor", value={"text": "uses Helix", "kind": "tool"})
+            auto = await call(session, "remember", namespace=["notes"], text="the deploy runs on Fridays")
+            out["auto_key_len"] = len(auto["key"])
+            found = await call(session, "recall_memories", query="green tea", user_id="u1", limit=1)
+            out["recall"] = [trim(m) for m in found["memories"]]
+            out["recall_scored"] = all(m["score"] > 0 for m in found["memories"])
+            found = await call(session, "recall_memories", filter={"kind": "tool"})
+            out["recall_filter"] = [m["key"] for m in found["memories"]]
+            out["forget"] = await call(session, "forget", user_id="u1", key="drink")
+            found = await call(session, "recall_memories", user_id="u1", limit=10)
+            out["after_forget"] = [m["key"] for m in found["memories"]]
+            out["forget_namespace"] = await call(session, "forget", namespace=["notes"])
+            out["bad_input"] = await call(session, "remember", namespace=["x"], key="k")
+    print(json.dumps(out))
+
+asyncio.run(main())
+"#;
+
+/// Over streamable HTTP: tenant acme remembers, globex cannot see or delete it.
+const HTTP_SCRIPT: &str = r#"
+from mcp.client.streamable_http import streamablehttp_client
+
+async def with_session(url, key, body):
+    async with streamablehttp_client(url, headers={"Authorization": f"Bearer {key}"}) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            return await body(session)
+
+async def main():
+    url, acme_key, globex_key = sys.argv[1:4]
+    out = {}
+
+    async def acme_writes(session):
+        out["tools"] = sorted(t.name for t in (await session.list_tools()).tools)
+        out["remember"] = trim(await call(session, "remember", namespace=["users", "u1"], key="pet", text="has a cat named Miso"))
+        found = await call(session, "recall_memories", query="cat", namespace_prefix=["users"])
+        out["acme_recall"] = [trim(m) for m in found["memories"]]
+    await with_session(url, acme_key, acme_writes)
+
+    async def globex_tries(session):
+        out["globex_recall"] = (await call(session, "recall_memories", query="cat"))["memories"]
+        out["globex_recall_prefix"] = (await call(session, "recall_memories", namespace_prefix=["users", "u1"]))["memories"]
+        out["globex_forget"] = await call(session, "forget", namespace=["users", "u1"], key="pet")
+        out["globex_forget_all"] = await call(session, "forget", namespace=["users"])
+        out["globex_own"] = trim(await call(session, "remember", namespace=["users", "u1"], key="pet", text="has a dog"))
+    await with_session(url, globex_key, globex_tries)
+
+    async def acme_reads(session):
+        found = await call(session, "recall_memories", namespace_prefix=["users", "u1"], limit=10)
+        out["acme_after"] = [trim(m) for m in found["memories"]]
+    await with_session(url, acme_key, acme_reads)
+
+    import httpx
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient() as http:
+        wrong = await http.post(url, json=initialize, headers={**headers, "Authorization": "Bearer wrong-key-0123456789"})
+        missing = await http.post(url, json=initialize, headers=headers)
+    out["wrong_key"] = [wrong.status_code, wrong.json()["code"]]
+    out["missing_key"] = missing.status_code
+    print(json.dumps(out))
+
+asyncio.run(main())
+"#;
+
+/// The python of the MCP client's virtual environment.
+fn client_python() -> PathBuf {
+    if let Ok(python) = std::env::var("AGENT_MEMORY_TEST_MCP_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let output = Command::new("bash")
+        .arg(root.join("scripts/deps/mcp-client.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/deps/mcp-client.sh");
+    assert!(output.status.success(), "scripts/deps/mcp-client.sh failed: the Python MCP client is required");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let python = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("export AGENT_MEMORY_TEST_MCP_PYTHON="))
+        .expect("the script prints the python path");
+    PathBuf::from(python)
+}
+
+fn binary() -> PathBuf {
+    PathBuf::from(assert_cmd::cargo::cargo_bin!("agent-memory"))
+}
+
+/// Runs `script` (after [`PRELUDE`]) with `args`; returns its JSON observations.
+fn run_client(script: &str, args: &[&str]) -> Value {
+    let output = Command::new(client_python())
+        .arg("-c")
+        .arg(format!("{PRELUDE}{script}"))
+        .args(args)
+        .output()
+        .expect("run the MCP client script");
+    assert!(output.status.success(), "the MCP client script failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON observations")
+}
+
+#[test]
+fn the_python_client_remembers_recalls_and_forgets_over_stdio() {
+    let workdir = tempfile::tempdir().expect("temp dir");
+    let binary = binary();
+    let observed =
+        run_client(STDIO_SCRIPT, &[binary.to_str().expect("utf-8 path"), workdir.path().to_str().expect("utf-8")]);
+    let expected = json!({
+        "server": "rmcp",
+        "tools": ["forget", "recall_memories", "remember"],
+        "remember_required": [],
+        "remember": {"namespace": ["u1", "memories"], "key": "drink", "value": {"text": "prefers green tea in the morning"}},
+        "auto_key_len": 16,
+        "recall": [{"namespace": ["u1", "memories"], "key": "drink", "value": {"text": "prefers green tea in the morning"}}],
+        "recall_scored": true,
+        "recall_filter": ["editor"],
+        "forget": {"deleted": 1},
+        "after_forget": ["editor"],
+        "forget_namespace": {"deleted": 1},
+        "bad_input": ["error", "invalid_request: give exactly one of `text` and `value`"],
+    });
+    assert_eq!(observed, expected);
+    assert!(workdir.path().join("mcp.db").is_file(), "the memories are in the named SQLite file");
+}
+
+/// `agent-memory serve` on a free loopback port with two tenants' keys.
+fn start_server(workdir: &Path) -> (Child, String) {
+    let mut command = Command::new(binary());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AGENT_MEMORY_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"))
+        .current_dir(workdir)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(workdir.join("server.log")).expect("log file"))
+        .spawn()
+        .expect("spawn agent-memory serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
+    let url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+    (child, url)
+}
+
+#[test]
+fn the_python_client_works_over_http_and_tenants_stay_apart() {
+    let workdir = tempfile::tempdir().expect("temp dir");
+    let (mut server, url) = start_server(workdir.path());
+    let endpoint = format!("{url}/mcp");
+    let output = std::panic::catch_unwind(|| run_client(HTTP_SCRIPT, &[&endpoint, ACME_KEY, GLOBEX_KEY]));
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = server.wait();
+    let observed = output.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let pet = |text: &str| json!({"namespace": ["users", "u1"], "key": "pet", "value": {"text": text}});
+    let expected = json!({
+        "tools": ["forget", "recall_memories", "remember"],
+        "remember": pet("has a cat named Miso"),
+        "acme_recall": [pet("has a cat named Miso")],
+        "globex_recall": [],
+        "globex_recall_prefix": [],
+        "globex_forget": {"deleted": 0},
+        "globex_forget_all": {"deleted": 0},
+        "globex_own": pet("has a dog"),
+        "acme_after": [pet("has a cat named Miso")],
+        "wrong_key": [401, "unauthorized"],
+        "missing_key": 401,
+    });
+    assert_eq!(observed, expected);
+}
