@@ -16,7 +16,9 @@
 //!
 //! One writer connection behind a mutex and a small pool of reader connections; WAL lets
 //! readers run while a write commits. All database work runs on Tokio's blocking pool.
-//! Every write call is one transaction. `synchronous = NORMAL` in WAL mode: a committed
+//! Every write call is one `BEGIN IMMEDIATE` transaction (see [`begin_write`]: a deferred
+//! transaction that reads before it writes fails with `SQLITE_BUSY` when another
+//! connection committed in between). `synchronous = NORMAL` in WAL mode: a committed
 //! write survives the process being killed (it is in the WAL file before `commit`
 //! returns); only an operating-system crash or power loss can lose the latest commits.
 //!
@@ -28,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
 use serde_json::{Map, Value};
 
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
@@ -130,9 +132,9 @@ impl SqliteBackend {
     }
 
     fn open_blocking(path: PathBuf) -> Result<SqliteBackend, StoreError> {
-        let writer = open_connection(&path)
+        let mut writer = open_connection(&path)
             .map_err(|e| StoreError::backend("sqlite", format!("cannot open {}: {e}", path.display())))?;
-        migrate(&writer)?;
+        migrate(&mut writer)?;
         Ok(SqliteBackend {
             inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
         })
@@ -196,7 +198,28 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-fn migrate(connection: &Connection) -> Result<(), StoreError> {
+/// Starts a write transaction with `BEGIN IMMEDIATE`, which takes the database's write lock
+/// up front (waiting for it under the busy timeout).
+///
+/// A deferred transaction (`BEGIN`) that reads first holds a read snapshot; when it then
+/// writes and another connection (another store on the same file, another process) has
+/// committed since that snapshot, SQLite cannot upgrade the snapshot and fails at once with
+/// `SQLITE_BUSY` (`SQLITE_BUSY_SNAPSHOT`), without calling the busy handler. Every write
+/// transaction here reads before it writes or may do so (`delete_scope` counts first, the
+/// refreshing `get` and the migration read then write), so every one starts IMMEDIATE.
+fn begin_write(connection: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_error)
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    // One IMMEDIATE transaction, so stores opening a fresh file at the same time (threads or
+    // processes) neither race on the version row nor fail upgrading a read to a write.
+    let tx = begin_write(connection)?;
+    migrate_in(&tx)?;
+    tx.commit().map_err(sql_error)
+}
+
+fn migrate_in(connection: &Connection) -> Result<(), StoreError> {
     connection.execute_batch(SCHEMA).map_err(sql_error)?;
     let version: Option<String> = connection
         .query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |r| r.get(0))
@@ -282,7 +305,7 @@ impl StoreBackend for SqliteBackend {
 
     async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
         self.write(move |connection| {
-            let tx = connection.transaction().map_err(sql_error)?;
+            let tx = begin_write(connection)?;
             let mut stored = Vec::with_capacity(writes.len());
             {
                 let mut upsert = tx
@@ -351,7 +374,7 @@ impl StoreBackend for SqliteBackend {
         if refresh_ttl {
             return self
                 .write(move |connection| {
-                    let tx = connection.transaction().map_err(sql_error)?;
+                    let tx = begin_write(connection)?;
                     let mut found = Vec::with_capacity(keys.len());
                     {
                         let mut refresh = tx
@@ -401,7 +424,7 @@ impl StoreBackend for SqliteBackend {
     async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError> {
         let keys = keys.to_vec();
         self.write(move |connection| {
-            let tx = connection.transaction().map_err(sql_error)?;
+            let tx = begin_write(connection)?;
             let mut removed = Vec::with_capacity(keys.len());
             {
                 let mut delete = tx
@@ -614,7 +637,7 @@ impl StoreBackend for SqliteBackend {
     async fn delete_scope(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
         let scope = scope.clone();
         self.write(move |connection| {
-            let tx = connection.transaction().map_err(sql_error)?;
+            let tx = begin_write(connection)?;
             let mut params = Vec::new();
             let scope = scope_sql(&scope, "namespace", &mut params);
             let live = live_sql("", now, &mut params);
@@ -636,9 +659,11 @@ impl StoreBackend for SqliteBackend {
 
     async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
         self.write(move |connection| {
-            let removed = connection
+            let tx = begin_write(connection)?;
+            let removed = tx
                 .execute("DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])
                 .map_err(sql_error)?;
+            tx.commit().map_err(sql_error)?;
             Ok(removed as u64)
         })
         .await
