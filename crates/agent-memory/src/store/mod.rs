@@ -56,6 +56,7 @@ mod sqlite;
 pub mod testkit;
 mod text;
 pub mod vector;
+mod vector_index;
 
 pub use backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 pub use clock::{Clock, ManualClock, SystemClock};
