@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use agent_memory::store::{
     Filter, MemoryStore, Namespace, NamespaceListing, NamespacePrefix, Page, SearchMode, SearchQuery, StoreError,
+    resolve_embedder_spec,
 };
 use serde_json::{Value, json};
 
@@ -19,7 +20,8 @@ pub(crate) struct StoreArgs {
     /// The database: `sqlite:PATH`, `memory` or `postgres://…`.
     #[arg(long, global = true, env = "AGENT_MEMORY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     db: String,
-    /// Embedding provider for semantic search (e.g. `hash`); keyword search needs none.
+    /// Embedding provider for semantic search (`openai`, `ollama`, `hash`, …, or
+    /// `provider:model`); default: the built-in model; `none` for keyword search only.
     #[arg(long, global = true, env = "AGENT_MEMORY_EMBEDDING_PROVIDER")]
     embedding_provider: Option<String>,
     /// Embedding model of that provider.
@@ -159,8 +161,13 @@ pub(crate) fn run(args: StoreArgs) -> ExitCode {
 
 async fn execute(args: StoreArgs) -> Result<Value, StoreError> {
     let mut store = MemoryStore::open(&args.db).await?;
-    if let Some(provider) = &args.embedding_provider {
-        store = store.with_embedding_provider(provider, args.embedding_model.as_deref())?;
+    match (args.embedding_provider.as_deref(), args.embedding_model.as_deref()) {
+        (None, None) => {}
+        (Some("none"), _) => store = store.without_embedder(),
+        (Some(spec), None) => store = store.with_embedder(resolve_embedder_spec(spec)?),
+        (provider, model) => {
+            store = store.with_embedding_provider(provider.unwrap_or("builtin"), model)?;
+        }
     }
     let output = match args.command {
         StoreCommand::Put { namespace, key, value, ttl } => {

@@ -73,7 +73,7 @@ fn bare_word_namespaces_search_filters_and_namespaces() {
     db.ok(&["put", "notes", "b", r#"{"text":"python data science","stars":9}"#]);
     db.ok(&["put", r#"["notes","archive"]"#, "c", r#"{"text":"old rust notes","stars":2}"#]);
 
-    let hits = db.ok(&["search", "notes", "rust"]);
+    let hits = db.ok(&["search", "notes", "rust", "--mode", "keyword"]);
     let keys: Vec<&str> = hits.as_array().expect("array").iter().map(|h| h["key"].as_str().expect("key")).collect();
     assert_eq!(keys.len(), 2);
     assert!(keys.contains(&"a") && keys.contains(&"c"));
@@ -106,8 +106,18 @@ fn semantic_search_with_an_embedding_provider() {
     let mut args = vec!["search", "docs", "cat mat", "--mode", "semantic", "--limit", "1"];
     args.extend(with_hash);
     assert_eq!(db.ok(&args)[0]["key"], "cat");
-    let error = db.fails(&["search", "docs", "cat", "--mode", "semantic"]);
+    let error = db.fails(&["search", "docs", "cat", "--mode", "semantic", "--embedding-provider", "none"]);
     assert!(error.contains("requires an embedder"), "{error}");
+    // The default (built-in) model never compares its query with the hash model's vectors.
+    assert_eq!(db.ok(&["search", "docs", "cat", "--mode", "semantic"]), json!([]));
+    // Items re-put under the default model are found by it.
+    db.ok(&["put", "docs", "cat", r#"{"text":"the cat sat on the mat"}"#]);
+    db.ok(&["put", "docs", "money", r#"{"text":"quarterly revenue report"}"#]);
+    let hits = db.ok(&["search", "docs", "a kitten on a rug", "--mode", "semantic", "--limit", "2"]);
+    assert_eq!(hits.as_array().expect("array").len(), 2);
+    assert_eq!(hits[0]["key"], "cat");
+    let spec = db.ok(&["search", "docs", "cat mat", "--mode", "semantic", "--embedding-provider", "hash:64"]);
+    assert_eq!(spec, json!([]), "the hash vectors were replaced by built-in ones");
 }
 
 #[test]

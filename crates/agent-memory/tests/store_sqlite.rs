@@ -66,7 +66,9 @@ mod file {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    use agent_memory::store::{MemoryStore, Page, SqliteBackend, StoreError};
+    use agent_memory::store::{
+        Filter, MemoryStore, Page, PutRequest, SearchHit, SearchMode, SearchQuery, SqliteBackend, StoreError,
+    };
     use serde_json::json;
 
     const CHILD_ENV: &str = "AGENT_MEMORY_TEST_DURABILITY_CHILD";
@@ -114,6 +116,126 @@ mod file {
         }
         assert_eq!(first.count("w").await.expect("count"), 800);
         assert_eq!(second.count("w").await.expect("count"), 800);
+    }
+
+    /// Stores opening one fresh file at the same time all succeed (the migration is one
+    /// IMMEDIATE transaction, so none fails on the version row or the write upgrade).
+    #[test]
+    fn concurrent_opens_of_a_fresh_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("fresh.db");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let opened: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                runtime.spawn(async move { SqliteBackend::open(&path).await.map(drop) })
+            })
+            .collect();
+        for task in opened {
+            runtime.block_on(task).expect("task").expect("every concurrent open succeeds");
+        }
+    }
+
+    /// Two stores on one file running transactions that read before they write (a
+    /// namespace delete counts first, a refreshing get reads then extends the TTL) while
+    /// the other writes: with deferred transactions the read snapshot could not be
+    /// upgraded and SQLite failed with SQLITE_BUSY; IMMEDIATE transactions wait instead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn read_then_write_transactions_of_two_stores_never_fail_busy() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("shared.db");
+        let first = MemoryStore::sqlite(&path).await.expect("open").without_embedder();
+        let second = MemoryStore::sqlite(&path).await.expect("open").without_embedder();
+        let mut tasks = Vec::new();
+        for writer in 0..4 {
+            let store = if writer % 2 == 0 { first.clone() } else { second.clone() };
+            tasks.push(tokio::spawn(async move {
+                for i in 0..150 {
+                    let ns = ["rw".to_owned(), format!("{writer}"), format!("{}", i % 5)];
+                    store.put(ns.clone(), format!("k{i}"), json!({"i": i}), Some(3600.0)).await?;
+                    store.get_and_refresh(ns.clone(), format!("k{i}")).await?;
+                    if i % 10 == 9 {
+                        store.delete_namespace(ns).await?;
+                    }
+                }
+                Ok::<(), StoreError>(())
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task").expect("no SQLITE_BUSY");
+        }
+        // Each writer deleted namespace i % 5 == 4 last at i = 149 (i % 10 == 9), after
+        // which nothing was written there; the other four namespaces keep the puts made
+        // after their last delete.
+        let mut expected = 0;
+        for ns in 0..5u64 {
+            let last_delete = (0..150u64).filter(|i| i % 5 == ns && i % 10 == 9).max();
+            expected += (0..150u64).filter(|i| i % 5 == ns && last_delete.is_none_or(|d| *i > d)).count() as u64;
+        }
+        assert_eq!(first.count("rw").await.expect("count"), 4 * expected);
+    }
+
+    /// The in-process vector index follows writes made through another store on the same
+    /// file (as another process would): new vectors are found, deleted and re-embedded
+    /// items are not.
+    #[tokio::test]
+    async fn vector_index_follows_another_stores_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("shared.db");
+        let hash = || std::sync::Arc::new(agent_memory::embed::HashEmbedder::new(64));
+        let first = MemoryStore::sqlite(&path).await.expect("open").with_embedder(hash());
+        let second = MemoryStore::sqlite(&path).await.expect("open").with_embedder(hash());
+        let semantic = |q: &str| SearchQuery::text(q).mode(SearchMode::Semantic).limit(3);
+        first.put("docs", "a", json!({"text": "alpha beta"}), None).await.expect("put");
+        first.put("docs", "b", json!({"text": "gamma delta"}), None).await.expect("put");
+        let keys = |hits: Vec<SearchHit>| hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>();
+        assert_eq!(keys(first.search("docs", semantic("alpha beta")).await.expect("search"))[0], "a");
+
+        second.put("docs", "c", json!({"text": "alpha beta epsilon"}), None).await.expect("put");
+        second.delete("docs", "a").await.expect("delete");
+        assert_eq!(keys(first.search("docs", semantic("alpha beta")).await.expect("search")), ["c", "b"]);
+
+        // Re-embedding with another model removes the item from this model's results.
+        let other = MemoryStore::sqlite(&path).await.expect("open").with_embedding_provider("hash", Some("32"));
+        other.expect("hash:32").put("docs", "c", json!({"text": "alpha beta epsilon"}), None).await.expect("put");
+        assert_eq!(keys(first.search("docs", semantic("alpha beta")).await.expect("search")), ["b"]);
+
+        // This store's own writes keep the index current without a reload.
+        first.put("docs", "d", json!({"text": "alpha"}), Some(3600.0)).await.expect("put");
+        assert_eq!(keys(first.search("docs", semantic("alpha")).await.expect("search")), ["d", "b"]);
+        assert_eq!(first.delete_namespace("docs").await.expect("delete"), 3);
+        assert!(first.search("docs", semantic("alpha")).await.expect("search").is_empty());
+    }
+
+    /// A filtered semantic search returns `limit` results when that many match, even when
+    /// every nearest item is filtered out.
+    #[tokio::test]
+    async fn filtered_semantic_search_fills_the_page() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = MemoryStore::sqlite(dir.path().join("f.db"))
+            .await
+            .expect("open")
+            .with_embedder(std::sync::Arc::new(agent_memory::embed::HashEmbedder::new(64)));
+        let mut requests = Vec::new();
+        for i in 0..200 {
+            requests.push(
+                PutRequest::new("docs", format!("near{i}"), json!({"text": "red apple", "kind": "near"})).expect("ns"),
+            );
+        }
+        for i in 0..3 {
+            requests.push(
+                PutRequest::new("docs", format!("far{i}"), json!({"text": "blue sky", "kind": "far"})).expect("ns"),
+            );
+        }
+        store.put_many(requests).await.expect("put");
+        let filter = Filter::from_json(&json!({"kind": "far"})).expect("filter");
+        let hits = store
+            .search("docs", SearchQuery::text("red apple").mode(SearchMode::Semantic).filter(filter).limit(3))
+            .await
+            .expect("search");
+        let mut keys: Vec<_> = hits.into_iter().map(|h| h.item.key).collect();
+        keys.sort();
+        assert_eq!(keys, ["far0", "far1", "far2"]);
     }
 
     /// A database written by a newer schema is refused with a clear error.

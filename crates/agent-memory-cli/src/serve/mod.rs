@@ -187,15 +187,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Opens the configured database with the configured embedder.
 async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Result<MemoryStore> {
-    let store = match &config.database {
-        DatabaseUrl::Memory => MemoryStore::in_memory(),
-        DatabaseUrl::Sqlite(path) => MemoryStore::sqlite(path)
-            .await
-            .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display()))?,
-        DatabaseUrl::Postgres(url) => MemoryStore::postgres(url)
-            .await
-            .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {}: {error}", config.database))?,
-    };
+    let store = open_database(&config.database).await?;
     Ok(match embedder_from_spec(&config.embedder)? {
         Some(embedder) => {
             tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");
@@ -203,14 +195,22 @@ async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Res
         }
         None => {
             tracing::info!("no embedder: search ranks by keywords (BM25)");
-            store
+            store.without_embedder()
         }
     })
 }
 
 /// Opens `database` with the embedder `spec`, without metrics (for `agent-memory mcp`).
 pub(crate) async fn open_plain_store(database: &DatabaseUrl, spec: &str) -> anyhow::Result<MemoryStore> {
-    let store = match database {
+    let store = open_database(database).await?;
+    Ok(match embedder_from_spec(spec)? {
+        Some(embedder) => store.with_embedder(embedder),
+        None => store.without_embedder(),
+    })
+}
+
+async fn open_database(database: &DatabaseUrl) -> anyhow::Result<MemoryStore> {
+    Ok(match database {
         DatabaseUrl::Memory => MemoryStore::in_memory(),
         DatabaseUrl::Sqlite(path) => MemoryStore::sqlite(path)
             .await
@@ -218,10 +218,6 @@ pub(crate) async fn open_plain_store(database: &DatabaseUrl, spec: &str) -> anyh
         DatabaseUrl::Postgres(url) => MemoryStore::postgres(url)
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}"))?,
-    };
-    Ok(match embedder_from_spec(spec)? {
-        Some(embedder) => store.with_embedder(embedder),
-        None => store,
     })
 }
 

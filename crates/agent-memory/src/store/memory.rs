@@ -1,4 +1,4 @@
-//! The in-process backend: a B-tree of items behind a read-write lock, exact vector search
+//! The in-process backend: a B-tree of items behind a read-write lock, an exact vector index
 //! and an incremental BM25 index.
 
 use std::cmp::Ordering;
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 use super::keyword::{self, tokenize};
-use super::vector;
+use super::vector_index::{RowMeta, VectorIndex};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 /// An in-process [`StoreBackend`]: fast, safe for concurrent use, lost when dropped.
@@ -28,6 +28,11 @@ type Address = (String, String);
 #[derive(Debug, Default)]
 struct State {
     entries: BTreeMap<Address, Entry>,
+    /// The vectors, by entry id (see [`VectorIndex`]).
+    vectors: VectorIndex,
+    /// The address of each entry id.
+    addresses: HashMap<i64, Address>,
+    next_id: i64,
     /// How many entries' text contains each term.
     document_frequency: HashMap<String, u64>,
     /// Tokens over all entries.
@@ -37,9 +42,8 @@ struct State {
 #[derive(Debug)]
 struct Entry {
     item: Item,
-    vector: Option<StoredVector>,
-    /// The norm of `vector` (0 without one).
-    norm: f32,
+    /// This entry's row in `State::vectors` (a new one for every write).
+    id: i64,
     term_frequency: HashMap<String, u32>,
     length: u32,
 }
@@ -88,6 +92,8 @@ impl State {
 
     fn remove(&mut self, address: &Address) -> Option<Entry> {
         let entry = self.entries.remove(address)?;
+        self.vectors.remove(entry.id);
+        self.addresses.remove(&entry.id);
         for term in entry.term_frequency.keys() {
             if let Some(count) = self.document_frequency.get_mut(term) {
                 *count -= 1;
@@ -100,7 +106,17 @@ impl State {
         Some(entry)
     }
 
-    fn insert(&mut self, address: Address, entry: Entry) {
+    fn insert(&mut self, address: Address, mut entry: Entry, vector: Option<StoredVector>) {
+        self.next_id += 1;
+        entry.id = self.next_id;
+        let meta = RowMeta {
+            namespace: address.0.clone(),
+            key: address.1.clone(),
+            updated_at: entry.item.updated_at,
+            expires_at: entry.item.expires_at,
+        };
+        self.vectors.upsert(entry.id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta);
+        self.addresses.insert(entry.id, address.clone());
         for term in entry.term_frequency.keys() {
             *self.document_frequency.entry(term.clone()).or_insert(0) += 1;
         }
@@ -175,8 +191,7 @@ impl StoreBackend for MemoryBackend {
                 ttl_seconds: write.ttl_seconds,
             };
             stored.push(item.clone());
-            let norm = write.vector.as_ref().map_or(0.0, |v| vector::norm(&v.vector));
-            state.insert(address, Entry { item, vector: write.vector, norm, term_frequency, length });
+            state.insert(address, Entry { item, id: 0, term_frequency, length }, write.vector);
         }
         Ok(stored)
     }
@@ -194,7 +209,9 @@ impl StoreBackend for MemoryBackend {
                     if let Some(ttl) = entry.item.ttl_seconds {
                         entry.item.expires_at = Some(now + ttl);
                     }
-                    Some(entry.item.clone())
+                    let (id, item) = (entry.id, entry.item.clone());
+                    state.vectors.set_expiry(id, item.expires_at);
+                    Some(item)
                 })
                 .collect());
         }
@@ -228,18 +245,29 @@ impl StoreBackend for MemoryBackend {
 
     async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let state = self.read();
-        let query_norm = vector::norm(&query.vector);
-        let mut scored: Vec<(f64, &Entry)> = state
-            .in_scope(&query.scope)
-            .filter(|e| live(e, query.now) && matches(e, &query.filter))
-            .filter_map(|e| {
-                let stored =
-                    e.vector.as_ref().filter(|v| v.model == query.model && v.vector.len() == query.vector.len())?;
-                Some((f64::from(vector::cosine(&stored.vector, e.norm, &query.vector, query_norm)), e))
-            })
-            .collect();
-        top_k(&mut scored, query.limit);
-        Ok(scored.into_iter().map(|(score, e)| ScoredItem { item: e.item.clone(), score }).collect())
+        let filtered = !query.filter.is_empty();
+        let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
+        loop {
+            let (candidates, truncated) =
+                state.vectors.nearest(&query.model, &query.vector, &query.scope, query.now, want);
+            let mut hits = Vec::with_capacity(query.limit.min(candidates.len()));
+            for candidate in candidates {
+                let Some(entry) = state.addresses.get(&candidate.id).and_then(|a| state.entries.get(a)) else {
+                    continue;
+                };
+                if matches(entry, &query.filter) {
+                    hits.push(ScoredItem { item: entry.item.clone(), score: candidate.score });
+                    if hits.len() == query.limit {
+                        break;
+                    }
+                }
+            }
+            if hits.len() == query.limit || !truncated {
+                return Ok(hits);
+            }
+            // The filter rejected too many of the nearest: rank every vector in scope.
+            want = usize::MAX;
+        }
     }
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {

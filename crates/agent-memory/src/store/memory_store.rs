@@ -17,7 +17,7 @@ use super::{
     Filter, IntoNamespace, IntoNamespacePrefix, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, SearchHit,
     StoreError,
 };
-use crate::embed::{EmbedError, Embedder, HashEmbedder};
+use crate::embed::{EmbedError, Embedder, EmbedderOptions};
 
 /// The largest `limit` a search or listing accepts.
 pub const MAX_LIMIT: usize = 10_000;
@@ -298,40 +298,52 @@ impl NamespaceListing {
     }
 }
 
-/// Resolves the seed's `embedding_provider` / `embedding_model` pair into an embedder.
-///
-/// This build knows the deterministic `hash` provider (`model` is its dimension, default
-/// 64). The embeddings layer ([`crate::embed`]) owns the real providers (OpenAI, Ollama,
-/// local models); once it offers a resolver, this function delegates to it, and callers
-/// can already pass any [`Embedder`] with [`MemoryStore::with_embedder`].
+/// Resolves the seed's `embedding_provider` / `embedding_model` pair into an embedder, with
+/// [`crate::embed::from_provider`] (keys and base URLs from the provider's usual environment
+/// variables; `model` `None` is the provider's default model). Every provider of
+/// [`crate::embed::providers`] is accepted: `openai`, `ollama`, `voyage`, `cohere`,
+/// `gemini`, `builtin`, `hash` (its model is the dimension), `huggingface` (feature
+/// `local-embeddings`), ….
 ///
 /// ```
 /// use agent_memory::store::resolve_embedder;
 ///
 /// let embedder = resolve_embedder("hash", Some("32"))?;
 /// assert_eq!(embedder.model_id(), "hash-v1/32");
+/// assert_eq!(resolve_embedder("builtin", None)?.model_id(), "builtin/minilm-static-256-v1");
 /// assert!(resolve_embedder("nonexistent", None).is_err());
 /// # Ok::<(), agent_memory::store::StoreError>(())
 /// ```
 ///
 /// # Errors
 ///
-/// [`StoreError::Config`] for an unknown provider or a bad model name.
+/// [`StoreError::Config`] for an unknown provider, a bad model name or a missing key.
 pub fn resolve_embedder(provider: &str, model: Option<&str>) -> Result<Arc<dyn Embedder>, StoreError> {
-    match provider {
-        "hash" => {
-            let dimensions = match model {
-                None => 64,
-                Some(m) => m.parse::<usize>().ok().filter(|d| *d > 0).ok_or_else(|| {
-                    StoreError::Config(format!("the hash embedder's model is its dimension, got {m:?}"))
-                })?,
-            };
-            Ok(Arc::new(HashEmbedder::new(dimensions)))
-        }
-        other => Err(StoreError::Config(format!(
-            "embedding provider {other:?} is not available in this build; pass an embedder with MemoryStore::with_embedder"
-        ))),
+    crate::embed::from_provider(provider, model, &EmbedderOptions::new()).map_err(config_error)
+}
+
+fn config_error(error: EmbedError) -> StoreError {
+    match error {
+        EmbedError::Config(message) => StoreError::Config(message),
+        other => StoreError::Config(other.to_string()),
     }
+}
+
+/// Resolves a `provider[:model]` string (`openai:text-embedding-3-small`, `hash:32`,
+/// `builtin`) with [`crate::embed::from_spec`].
+///
+/// ```
+/// use agent_memory::store::resolve_embedder_spec;
+///
+/// assert_eq!(resolve_embedder_spec("hash:16")?.dimensions(), 16);
+/// # Ok::<(), agent_memory::store::StoreError>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`resolve_embedder`].
+pub fn resolve_embedder_spec(spec: &str) -> Result<Arc<dyn Embedder>, StoreError> {
+    crate::embed::from_spec(spec, &EmbedderOptions::new()).map_err(config_error)
 }
 
 /// The long-term memory store: namespaced JSON items with TTL, filters and search, over a
@@ -351,19 +363,24 @@ impl MemoryStore {
         MemoryStore { backend, options }
     }
 
-    /// An in-process store (lost when dropped), without embedder.
+    /// An in-process store (lost when dropped) with the built-in embedder
+    /// ([`crate::embed::default_embedder`]: semantic search offline, no key, no download).
+    /// Choose another with [`MemoryStore::with_embedder`] or
+    /// [`MemoryStore::with_embedding_provider`], or none with [`MemoryStore::without_embedder`].
     ///
     /// ```
     /// use agent_memory::store::MemoryStore;
     ///
     /// let store = MemoryStore::in_memory();
     /// assert_eq!(store.backend().kind(), "memory");
+    /// assert_eq!(store.embedder().map(|e| e.model_id()), Some("builtin/minilm-static-256-v1"));
     /// ```
     pub fn in_memory() -> MemoryStore {
-        MemoryStore::new(Arc::new(MemoryBackend::new()), StoreOptions::default())
+        MemoryStore::new(Arc::new(MemoryBackend::new()), StoreOptions::default()).with_default_embedder()
     }
 
-    /// A store in the SQLite file at `path` (created if missing), without embedder.
+    /// A store in the SQLite file at `path` (created if missing), with the built-in embedder
+    /// (as [`MemoryStore::in_memory`]).
     ///
     /// ```
     /// use agent_memory::store::MemoryStore;
@@ -385,11 +402,12 @@ impl MemoryStore {
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<MemoryStore, StoreError> {
         let backend = super::SqliteBackend::open(path.as_ref()).await?;
-        Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()))
+        Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()).with_default_embedder())
     }
 
-    /// Opens a store by URL: `memory:`, `sqlite:PATH` (or a bare path), or
-    /// `postgres://…` / `postgresql://…` (see [`MemoryStore::postgres`]). Other schemes are
+    /// Opens a store by URL, with the built-in embedder (as [`MemoryStore::in_memory`]):
+    /// `memory:`, `sqlite:PATH` (or a bare path), or `postgres://…` / `postgresql://…`
+    /// (see [`MemoryStore::postgres`]). Other schemes are
     /// [`StoreError::Config`] errors naming what is supported in this build.
     ///
     /// # Errors
@@ -423,15 +441,59 @@ impl MemoryStore {
         Err(StoreError::Config(format!("unsupported store url {url:?} (this build supports {})", supported.join(", "))))
     }
 
-    /// The same store with `embedder` for semantic and hybrid search. Items written before
-    /// have no vector until they are written again.
+    /// The same store with `embedder` for semantic and hybrid search.
+    ///
+    /// **Model changes.** Every stored vector carries its embedder's
+    /// [`Embedder::model_id`], and semantic search compares only vectors of the store's
+    /// current model (and dimension): vectors of another model are never mixed in. Items
+    /// written before the change (or without an embedder) are not found by semantic search
+    /// until they are re-embedded, which [`MemoryStore::put`] does on every write; keyword
+    /// search (and its half of hybrid search) still finds them. Re-put such items to
+    /// re-embed them.
     pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>) -> MemoryStore {
         self.options.embedder = Some(embedder);
         self
     }
 
+    /// The same store with the built-in embedder ([`crate::embed::default_embedder`],
+    /// which logs the choice once per process).
+    pub fn with_default_embedder(self) -> MemoryStore {
+        self.with_embedder(crate::embed::default_embedder())
+    }
+
+    /// The same store without embedder: keyword search only, and writes compute no
+    /// vectors (the fastest writes).
+    ///
+    /// ```
+    /// use agent_memory::store::MemoryStore;
+    ///
+    /// assert!(MemoryStore::in_memory().without_embedder().embedder().is_none());
+    /// ```
+    pub fn without_embedder(mut self) -> MemoryStore {
+        self.options.embedder = None;
+        self
+    }
+
+    /// The embedder, if any.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.options.embedder.as_ref()
+    }
+
     /// The same store with the seed's `embedding_provider` / `embedding_model`
-    /// (see [`resolve_embedder`]).
+    /// (see [`resolve_embedder`]; `model` `None` is the provider's default).
+    ///
+    /// ```
+    /// use agent_memory::store::MemoryStore;
+    ///
+    /// let store = MemoryStore::in_memory().with_embedding_provider("hash", Some("32"))?;
+    /// assert_eq!(store.embedder().map(|e| e.model_id()), Some("hash-v1/32"));
+    /// // The seed's choice; the key comes from OPENAI_API_KEY when the first call is made.
+    /// let seed = MemoryStore::in_memory().with_embedding_provider("openai", Some("text-embedding-3-small"));
+    /// if let Ok(store) = seed {
+    ///     assert_eq!(store.embedder().map(|e| e.model_id()), Some("openai/text-embedding-3-small"));
+    /// }
+    /// # Ok::<(), agent_memory::store::StoreError>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -735,8 +797,16 @@ impl MemoryStore {
         let Some(embedder) = &self.options.embedder else {
             return Ok(Vec::new());
         };
-        let mut vectors = embed_checked(embedder.as_ref(), &[text.to_owned()]).await?;
-        let vector = vectors.pop().unwrap_or_default();
+        let vector = embedder.embed_query(text).await?;
+        if vector.len() != embedder.dimensions() {
+            return Err(EmbedError::Model(format!(
+                "{} returned a query vector of {} dimensions, expected {}",
+                embedder.model_id(),
+                vector.len(),
+                embedder.dimensions()
+            ))
+            .into());
+        }
         let query = VectorQuery {
             scope: scope.clone(),
             filter: filter.clone(),

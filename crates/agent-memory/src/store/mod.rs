@@ -58,6 +58,7 @@ pub(crate) mod sqlite;
 pub mod testkit;
 mod text;
 pub mod vector;
+mod vector_index;
 
 pub use backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -69,7 +70,7 @@ pub use item::{
 pub use memory::MemoryBackend;
 pub use memory_store::{
     HybridWeights, MAX_LIMIT, MemoryStore, NamespaceListing, Page, PutRequest, SearchMode, SearchQuery, StoreOptions,
-    Sweeper, resolve_embedder,
+    Sweeper, resolve_embedder, resolve_embedder_spec,
 };
 pub use namespace::{
     IntoNamespace, IntoNamespacePrefix, LABEL_SEPARATOR, MAX_DEPTH, MAX_LABEL_BYTES, Namespace, NamespacePrefix,

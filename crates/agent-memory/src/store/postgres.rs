@@ -893,8 +893,9 @@ impl StoreBackend for PostgresBackend {
 }
 
 impl MemoryStore {
-    /// A store on PostgreSQL with pgvector at `url`, without embedder (add one with
-    /// [`MemoryStore::with_embedder`]). The tables live in schema [`DEFAULT_SCHEMA`], or in
+    /// A store on PostgreSQL with pgvector at `url`, with the built-in embedder (as
+    /// [`MemoryStore::in_memory`]; change it with [`MemoryStore::with_embedder`] or
+    /// [`MemoryStore::without_embedder`]). The tables live in schema [`DEFAULT_SCHEMA`], or in
     /// the one named by a `schema=NAME` parameter of the URL
     /// (`postgres://u@host/db?schema=team_a`), which is not passed on to the server. Use
     /// [`PostgresBackend::connect`] with [`MemoryStore::new`] for other settings.
@@ -921,7 +922,7 @@ impl MemoryStore {
             config = config.schema(schema);
         }
         let backend = PostgresBackend::connect(config).await?;
-        Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()))
+        Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()).with_default_embedder())
     }
 }
 

@@ -11,12 +11,27 @@
 //!   (`unicode61 remove_diacritics 0`), kept in sync by triggers; keyword scores come from
 //!   its `bm25()`.
 //! * `store_meta(key, value)`: `schema_version`.
+//! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
+//!   whether anyone else (another store on the file, another process) has written.
+//!
+//! # Semantic search
+//!
+//! An in-process exact vector index (per model and dimension, one contiguous `f32` matrix
+//! with the metadata that scoping, expiry and ordering need) is loaded on the first
+//! semantic search and updated by this backend's own writes under the same lock as their
+//! commit. A search reads `store_changes.counter` in the same snapshot as the rows it
+//! returns: when another connection has written since, the index is reloaded first. Value
+//! filters are checked on the candidates in score order, widening to every row in scope
+//! when the nearest do not fill the page, so a filtered search returns `limit` results
+//! whenever that many match. Results and scores equal a full scan's.
 //!
 //! # Concurrency and durability
 //!
 //! One writer connection behind a mutex and a small pool of reader connections; WAL lets
 //! readers run while a write commits. All database work runs on Tokio's blocking pool.
-//! Every write call is one transaction. `synchronous = NORMAL` in WAL mode: a committed
+//! Every write call is one `BEGIN IMMEDIATE` transaction (a deferred
+//! transaction that reads before it writes fails with `SQLITE_BUSY` when another
+//! connection committed in between). `synchronous = NORMAL` in WAL mode: a committed
 //! write survives the process being killed (it is in the WAL file before `commit`
 //! returns); only an operating-system crash or power loss can lose the latest commits.
 //!
@@ -24,17 +39,18 @@
 //! stops as soon as the page is full, so a filter never shortens a page that has matches.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
 use serde_json::{Map, Value};
 
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 use super::keyword::{self, fts5_match_expression};
 use super::vector;
-use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError};
+use super::vector_index::{RowMeta, VectorIndex};
+use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 const SCHEMA_VERSION: i64 = 1;
 const MAX_IDLE_READERS: usize = 8;
@@ -56,6 +72,8 @@ CREATE TABLE IF NOT EXISTS store_items (
     embedding_dims INTEGER,
     UNIQUE (namespace, key)
 );
+CREATE TABLE IF NOT EXISTS store_changes (id INTEGER PRIMARY KEY CHECK (id = 1), counter INTEGER NOT NULL);
+INSERT OR IGNORE INTO store_changes (id, counter) VALUES (1, 0);
 CREATE INDEX IF NOT EXISTS store_items_recency ON store_items (namespace, updated_at DESC, key);
 CREATE INDEX IF NOT EXISTS store_items_expiry ON store_items (expires_at) WHERE expires_at IS NOT NULL;
 CREATE VIRTUAL TABLE IF NOT EXISTS store_fts USING fts5 (
@@ -105,6 +123,53 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    vectors: RwLock<VectorCache>,
+}
+
+/// The in-process vector index and the `store_changes.counter` value it reflects (`None`:
+/// not loaded, or invalidated by a failed commit).
+#[derive(Debug, Default)]
+struct VectorCache {
+    version: Option<i64>,
+    index: VectorIndex,
+}
+
+/// A change that a committed write makes to the vector index.
+enum IndexDelta {
+    Upsert { id: i64, vector: Option<StoredVector>, meta: RowMeta },
+    Remove(i64),
+    SetExpiry(i64, Option<f64>),
+}
+
+/// Bumps the change counter inside write transaction `tx`; returns the value before.
+fn bump_counter(tx: &Transaction<'_>) -> Result<i64, StoreError> {
+    tx.query_row("UPDATE store_changes SET counter = counter + 1 WHERE id = 1 RETURNING counter - 1", [], |row| {
+        row.get(0)
+    })
+    .map_err(sql_error)
+}
+
+/// Commits `tx` (whose counter was `before`) and applies `deltas` to the cache, holding the
+/// cache's write lock across the commit so no search sees the new rows with the old index.
+fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<IndexDelta>) -> Result<(), StoreError> {
+    let mut cache = inner.vectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Err(error) = tx.commit() {
+        cache.version = None;
+        return Err(sql_error(error));
+    }
+    if cache.version == Some(before) {
+        for delta in deltas {
+            match delta {
+                IndexDelta::Upsert { id, vector, meta } => {
+                    cache.index.upsert(id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta)
+                }
+                IndexDelta::Remove(id) => cache.index.remove(id),
+                IndexDelta::SetExpiry(id, expires_at) => cache.index.set_expiry(id, expires_at),
+            }
+        }
+        cache.version = Some(before + 1);
+    }
+    Ok(())
 }
 
 fn sql_error(error: rusqlite::Error) -> StoreError {
@@ -130,11 +195,16 @@ impl SqliteBackend {
     }
 
     fn open_blocking(path: PathBuf) -> Result<SqliteBackend, StoreError> {
-        let writer = open_connection(&path)
+        let mut writer = open_connection(&path)
             .map_err(|e| StoreError::backend("sqlite", format!("cannot open {}: {e}", path.display())))?;
-        migrate(&writer)?;
+        migrate(&mut writer)?;
         Ok(SqliteBackend {
-            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                vectors: RwLock::new(VectorCache::default()),
+            }),
         })
     }
 
@@ -146,12 +216,12 @@ impl SqliteBackend {
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection, &Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut connection = lock(&inner.writer);
-            work(&mut connection)
+            work(&mut connection, &inner)
         })
         .await
         .map_err(|e| StoreError::backend("sqlite", format!("database task failed: {e}")))?
@@ -160,7 +230,7 @@ impl SqliteBackend {
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection, &Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
@@ -169,7 +239,7 @@ impl SqliteBackend {
                 Some(connection) => connection,
                 None => open_connection(&inner.path).map_err(sql_error)?,
             };
-            let result = work(&connection);
+            let result = work(&connection, &inner);
             let mut readers = lock(&inner.readers);
             if readers.len() < MAX_IDLE_READERS {
                 readers.push(connection);
@@ -198,7 +268,28 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-fn migrate(connection: &Connection) -> Result<(), StoreError> {
+/// Starts a write transaction with `BEGIN IMMEDIATE`, which takes the database's write lock
+/// up front (waiting for it under the busy timeout).
+///
+/// A deferred transaction (`BEGIN`) that reads first holds a read snapshot; when it then
+/// writes and another connection (another store on the same file, another process) has
+/// committed since that snapshot, SQLite cannot upgrade the snapshot and fails at once with
+/// `SQLITE_BUSY` (`SQLITE_BUSY_SNAPSHOT`), without calling the busy handler. Every write
+/// transaction here reads before it writes or may do so (`delete_scope` counts first, the
+/// refreshing `get` and the migration read then write), so every one starts IMMEDIATE.
+fn begin_write(connection: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_error)
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    // One IMMEDIATE transaction, so stores opening a fresh file at the same time (threads or
+    // processes) neither race on the version row nor fail upgrading a read to a write.
+    let tx = begin_write(connection)?;
+    migrate_in(&tx)?;
+    tx.commit().map_err(sql_error)
+}
+
+fn migrate_in(connection: &Connection) -> Result<(), StoreError> {
     connection.execute_batch(SCHEMA).map_err(sql_error)?;
     let version: Option<String> = connection
         .query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |r| r.get(0))
@@ -283,8 +374,10 @@ impl StoreBackend for SqliteBackend {
     }
 
     async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
-        self.write(move |connection| {
-            let tx = connection.transaction().map_err(sql_error)?;
+        self.write(move |connection, inner| {
+            let tx = begin_write(connection)?;
+            let before = bump_counter(&tx)?;
+            let mut deltas = Vec::with_capacity(writes.len());
             let mut stored = Vec::with_capacity(writes.len());
             {
                 let mut upsert = tx
@@ -300,7 +393,7 @@ impl StoreBackend for SqliteBackend {
                            updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
                            ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
                            embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
-                         RETURNING created_at",
+                         RETURNING created_at, id",
                     )
                     .map_err(sql_error)?;
                 for write in writes {
@@ -313,7 +406,7 @@ impl StoreBackend for SqliteBackend {
                         }
                         None => (None, None, None),
                     };
-                    let created_at: f64 = upsert
+                    let (created_at, id): (f64, i64) = upsert
                         .query_row(
                             params![
                                 write.namespace.encoded(),
@@ -327,9 +420,16 @@ impl StoreBackend for SqliteBackend {
                                 model,
                                 dims
                             ],
-                            |row| row.get(0),
+                            |row| Ok((row.get(0)?, row.get(1)?)),
                         )
                         .map_err(sql_error)?;
+                    let meta = RowMeta {
+                        namespace: write.namespace.encoded(),
+                        key: write.key.clone(),
+                        updated_at: now,
+                        expires_at,
+                    };
+                    deltas.push(IndexDelta::Upsert { id, vector: write.vector, meta });
                     stored.push(Item {
                         namespace: write.namespace,
                         key: write.key,
@@ -341,7 +441,7 @@ impl StoreBackend for SqliteBackend {
                     });
                 }
             }
-            tx.commit().map_err(sql_error)?;
+            commit_with(inner, tx, before, deltas)?;
             Ok(stored)
         })
         .await
@@ -352,22 +452,31 @@ impl StoreBackend for SqliteBackend {
         let select = format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE namespace = :ns AND key = :key AND {LIVE}");
         if refresh_ttl {
             return self
-                .write(move |connection| {
-                    let tx = connection.transaction().map_err(sql_error)?;
+                .write(move |connection, inner| {
+                    let tx = begin_write(connection)?;
+                    let before = bump_counter(&tx)?;
+                    let mut deltas = Vec::new();
                     let mut found = Vec::with_capacity(keys.len());
                     {
                         let mut refresh = tx
                             .prepare_cached(&format!(
                                 "UPDATE store_items SET expires_at = :now + ttl_seconds \
-                                 WHERE namespace = :ns AND key = :key AND ttl_seconds IS NOT NULL AND {LIVE}"
+                                 WHERE namespace = :ns AND key = :key AND ttl_seconds IS NOT NULL AND {LIVE} \
+                                 RETURNING id, expires_at"
                             ))
                             .map_err(sql_error)?;
                         let mut select = tx.prepare_cached(&select).map_err(sql_error)?;
                         for key in &keys {
                             let ns = key.namespace.encoded();
-                            refresh
-                                .execute(rusqlite::named_params! {":now": now, ":ns": ns, ":key": key.key})
+                            let refreshed: Option<(i64, Option<f64>)> = refresh
+                                .query_row(rusqlite::named_params! {":now": now, ":ns": ns, ":key": key.key}, |row| {
+                                    Ok((row.get(0)?, row.get(1)?))
+                                })
+                                .optional()
                                 .map_err(sql_error)?;
+                            if let Some((id, expires_at)) = refreshed {
+                                deltas.push(IndexDelta::SetExpiry(id, expires_at));
+                            }
                             let mut rows = select
                                 .query(rusqlite::named_params! {":now": now, ":ns": ns, ":key": key.key})
                                 .map_err(sql_error)?;
@@ -377,12 +486,12 @@ impl StoreBackend for SqliteBackend {
                             });
                         }
                     }
-                    tx.commit().map_err(sql_error)?;
+                    commit_with(inner, tx, before, deltas)?;
                     Ok(found)
                 })
                 .await;
         }
-        self.read(move |connection| {
+        self.read(move |connection, _| {
             let tx = connection.unchecked_transaction().map_err(sql_error)?;
             let mut select = tx.prepare_cached(&select).map_err(sql_error)?;
             let mut found = Vec::with_capacity(keys.len());
@@ -402,22 +511,30 @@ impl StoreBackend for SqliteBackend {
 
     async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError> {
         let keys = keys.to_vec();
-        self.write(move |connection| {
-            let tx = connection.transaction().map_err(sql_error)?;
+        self.write(move |connection, inner| {
+            let tx = begin_write(connection)?;
+            let before = bump_counter(&tx)?;
+            let mut deltas = Vec::new();
             let mut removed = Vec::with_capacity(keys.len());
             {
                 let mut delete = tx
-                    .prepare_cached("DELETE FROM store_items WHERE namespace = ?1 AND key = ?2 RETURNING expires_at")
+                    .prepare_cached(
+                        "DELETE FROM store_items WHERE namespace = ?1 AND key = ?2 RETURNING expires_at, id",
+                    )
                     .map_err(sql_error)?;
                 for key in &keys {
-                    let expires_at: Option<Option<f64>> = delete
-                        .query_row(params![key.namespace.encoded(), key.key], |row| row.get(0))
+                    let deleted: Option<(Option<f64>, i64)> = delete
+                        .query_row(params![key.namespace.encoded(), key.key], |row| Ok((row.get(0)?, row.get(1)?)))
                         .optional()
                         .map_err(sql_error)?;
+                    if let Some((_, id)) = deleted {
+                        deltas.push(IndexDelta::Remove(id));
+                    }
+                    let expires_at = deleted.map(|(at, _)| at);
                     removed.push(matches!(expires_at, Some(at) if at.is_none_or(|at| now < at)));
                 }
             }
-            tx.commit().map_err(sql_error)?;
+            commit_with(inner, tx, before, deltas)?;
             Ok(removed)
         })
         .await
@@ -425,7 +542,7 @@ impl StoreBackend for SqliteBackend {
 
     async fn scan(&self, query: &ScanQuery) -> Result<Vec<Item>, StoreError> {
         let query = query.clone();
-        self.read(move |connection| {
+        self.read(move |connection, _| {
             let mut params = Vec::new();
             let scope = scope_sql(&query.scope, "namespace", &mut params);
             let live = live_sql("", query.now, &mut params);
@@ -464,72 +581,12 @@ impl StoreBackend for SqliteBackend {
 
     async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let query = query.clone();
-        self.read(move |connection| {
-            let mut params = Vec::new();
-            let scope = scope_sql(&query.scope, "namespace", &mut params);
-            let live = live_sql("", query.now, &mut params);
-            params.push(SqlValue::Text(query.model.clone()));
-            let model = params.len();
-            params.push(SqlValue::Integer(query.vector.len() as i64));
-            let dims = params.len();
-            let filtered = !query.filter.is_empty();
-            // Pass 1: score every candidate from its vector alone (plus its value when
-            // filtering), keeping the ids of the best `limit`.
-            let sql = format!(
-                "SELECT id, embedding, updated_at, namespace, key{} FROM store_items \
-                 WHERE {scope} AND {live} AND embedding_model = ?{model} AND embedding_dims = ?{dims}",
-                if filtered { ", value" } else { "" }
-            );
-            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-            let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
-            let mut buffer = Vec::with_capacity(query.vector.len());
-            let query_norm = vector::norm(&query.vector);
-            let mut best: Vec<(f64, f64, String, String, i64)> = Vec::new();
-            while let Some(row) = rows.next().map_err(sql_error)? {
-                if filtered {
-                    let value: String = row.get(5).map_err(sql_error)?;
-                    let value: Value =
-                        serde_json::from_str(&value).map_err(|e| corrupt(format!("stored value is not JSON: {e}")))?;
-                    if !query.filter.matches(&value) {
-                        continue;
-                    }
-                }
-                let blob: Vec<u8> = row.get(1).map_err(sql_error)?;
-                blob_to_vector(&blob, &mut buffer);
-                let score = f64::from(vector::cosine(&buffer, vector::norm(&buffer), &query.vector, query_norm));
-                best.push((
-                    score,
-                    row.get(2).map_err(sql_error)?,
-                    row.get(3).map_err(sql_error)?,
-                    row.get(4).map_err(sql_error)?,
-                    row.get(0).map_err(sql_error)?,
-                ));
-                if best.len() >= 2 * query.limit.max(64) {
-                    sort_candidates(&mut best);
-                    best.truncate(query.limit);
-                }
-            }
-            sort_candidates(&mut best);
-            best.truncate(query.limit);
-            // Pass 2: read the winners.
-            let mut read = connection
-                .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE id = ?1"))
-                .map_err(sql_error)?;
-            let mut hits = Vec::with_capacity(best.len());
-            for (score, .., id) in best {
-                let mut rows = read.query([id]).map_err(sql_error)?;
-                if let Some(row) = rows.next().map_err(sql_error)? {
-                    hits.push(ScoredItem { item: item_from_row(row, 0)?, score });
-                }
-            }
-            Ok(hits)
-        })
-        .await
+        self.read(move |connection, inner| indexed_vector_search(connection, inner, &query)).await
     }
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let query = query.clone();
-        self.read(move |connection| {
+        self.read(move |connection, _| {
             let mut params = vec![SqlValue::Text(fts5_match_expression(&query.terms))];
             let scope = scope_sql(&query.scope, "i.namespace", &mut params);
             let live = live_sql("i.", query.now, &mut params);
@@ -558,7 +615,7 @@ impl StoreBackend for SqliteBackend {
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
         let query = query.clone();
-        self.read(move |connection| {
+        self.read(move |connection, _| {
             let mut params = Vec::new();
             let scope = scope_sql(&Scope::Prefix(query.prefix.clone()), "namespace", &mut params);
             let live = live_sql("", query.now, &mut params);
@@ -597,7 +654,7 @@ impl StoreBackend for SqliteBackend {
 
     async fn count(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
         let scope = scope.clone();
-        self.read(move |connection| {
+        self.read(move |connection, _| {
             let mut params = Vec::new();
             let scope = scope_sql(&scope, "namespace", &mut params);
             let live = live_sql("", now, &mut params);
@@ -615,8 +672,9 @@ impl StoreBackend for SqliteBackend {
 
     async fn delete_scope(&self, scope: &Scope, now: f64) -> Result<u64, StoreError> {
         let scope = scope.clone();
-        self.write(move |connection| {
-            let tx = connection.transaction().map_err(sql_error)?;
+        self.write(move |connection, inner| {
+            let tx = begin_write(connection)?;
+            let before = bump_counter(&tx)?;
             let mut params = Vec::new();
             let scope = scope_sql(&scope, "namespace", &mut params);
             let live = live_sql("", now, &mut params);
@@ -628,23 +686,211 @@ impl StoreBackend for SqliteBackend {
                 )
                 .map_err(sql_error)?;
             params.pop();
-            tx.execute(&format!("DELETE FROM store_items WHERE {scope}"), params_from_iter(params.iter()))
-                .map_err(sql_error)?;
-            tx.commit().map_err(sql_error)?;
+            let deltas = deleted_ids(&tx, &format!("DELETE FROM store_items WHERE {scope} RETURNING id"), params)?;
+            commit_with(inner, tx, before, deltas)?;
             Ok(removed.max(0) as u64)
         })
         .await
     }
 
     async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
-        self.write(move |connection| {
-            let removed = connection
-                .execute("DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])
-                .map_err(sql_error)?;
-            Ok(removed as u64)
+        self.write(move |connection, inner| {
+            let tx = begin_write(connection)?;
+            let before = bump_counter(&tx)?;
+            let deltas = deleted_ids(
+                &tx,
+                "DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?1 RETURNING id",
+                vec![SqlValue::Real(now)],
+            )?;
+            let removed = deltas.len() as u64;
+            commit_with(inner, tx, before, deltas)?;
+            Ok(removed)
         })
         .await
     }
+}
+
+/// Semantic search from the in-process [`VectorIndex`], loaded on first use and kept in
+/// step with this backend's writes; writes by other connections (other stores on the file,
+/// other processes) are detected through `store_changes.counter`, read in the same snapshot
+/// as the rows, and make the index reload. Falls back to scanning the stored vectors if the
+/// index cannot settle on the reader's snapshot (a storm of concurrent writers).
+fn indexed_vector_search(
+    connection: &Connection,
+    inner: &Inner,
+    query: &VectorQuery,
+) -> Result<Vec<ScoredItem>, StoreError> {
+    for _ in 0..4 {
+        let tx = connection.unchecked_transaction().map_err(sql_error)?;
+        let counter: i64 =
+            tx.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).map_err(sql_error)?;
+        let version = read_cache(inner).version;
+        match version {
+            Some(version) if version == counter => {}
+            // The index is newer than this snapshot: take a fresh snapshot.
+            Some(version) if version > counter => continue,
+            _ => reload_index(&tx, inner, counter)?,
+        }
+        if let Some(hits) = search_snapshot(&tx, inner, counter, query)? {
+            return Ok(hits);
+        }
+    }
+    scanned_vector_search(connection, query)
+}
+
+/// Searches the index at `counter` and reads the winners from `tx`; `None` when the index
+/// moved on meanwhile.
+fn search_snapshot(
+    tx: &rusqlite::Transaction<'_>,
+    inner: &Inner,
+    counter: i64,
+    query: &VectorQuery,
+) -> Result<Option<Vec<ScoredItem>>, StoreError> {
+    let filtered = !query.filter.is_empty();
+    let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
+    let mut read =
+        tx.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE id = ?1")).map_err(sql_error)?;
+    loop {
+        let (candidates, truncated) = {
+            let cache = read_cache(inner);
+            if cache.version != Some(counter) {
+                return Ok(None);
+            }
+            cache.index.nearest(&query.model, &query.vector, &query.scope, query.now, want)
+        };
+        let mut hits = Vec::with_capacity(query.limit.min(candidates.len()));
+        for candidate in candidates {
+            let mut rows = read.query([candidate.id]).map_err(sql_error)?;
+            let Some(row) = rows.next().map_err(sql_error)? else { continue };
+            let item = item_from_row(row, 0)?;
+            if matches(&query.filter, &item) {
+                hits.push(ScoredItem { item, score: candidate.score });
+                if hits.len() == query.limit {
+                    break;
+                }
+            }
+        }
+        if hits.len() == query.limit || !truncated {
+            return Ok(Some(hits));
+        }
+        // The filter rejected too many of the nearest: rank every row in scope.
+        want = usize::MAX;
+    }
+}
+
+/// Rebuilds the index from `tx`'s snapshot (whose counter is `counter`) unless another
+/// search already brought it to that state or beyond.
+fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> Result<(), StoreError> {
+    let mut cache = inner.vectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if cache.version.is_some_and(|version| version >= counter) {
+        return Ok(());
+    }
+    let mut index = VectorIndex::default();
+    let mut statement = tx
+        .prepare(
+            "SELECT id, namespace, key, updated_at, expires_at, embedding_model, embedding FROM store_items \
+             WHERE embedding IS NOT NULL AND embedding_model IS NOT NULL",
+        )
+        .map_err(sql_error)?;
+    let mut rows = statement.query([]).map_err(sql_error)?;
+    let mut vector = Vec::new();
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
+        let model: String = row.get(5).map_err(get_err)?;
+        let blob =
+            row.get_ref(6).map_err(get_err)?.as_blob().map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
+        blob_to_vector(blob, &mut vector);
+        let meta = RowMeta {
+            namespace: row.get(1).map_err(get_err)?,
+            key: row.get(2).map_err(get_err)?,
+            updated_at: row.get(3).map_err(get_err)?,
+            expires_at: row.get(4).map_err(get_err)?,
+        };
+        index.upsert(row.get(0).map_err(get_err)?, Some((&model, &vector)), meta);
+    }
+    tracing::debug!(vectors = index.len(), counter, "sqlite store: vector index loaded");
+    *cache = VectorCache { version: Some(counter), index };
+    Ok(())
+}
+
+fn read_cache(inner: &Inner) -> std::sync::RwLockReadGuard<'_, VectorCache> {
+    inner.vectors.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Semantic search by reading every candidate vector from the table (the fallback of
+/// [`indexed_vector_search`]).
+fn scanned_vector_search(connection: &Connection, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
+    {
+        let mut params = Vec::new();
+        let scope = scope_sql(&query.scope, "namespace", &mut params);
+        let live = live_sql("", query.now, &mut params);
+        params.push(SqlValue::Text(query.model.clone()));
+        let model = params.len();
+        params.push(SqlValue::Integer(query.vector.len() as i64));
+        let dims = params.len();
+        let filtered = !query.filter.is_empty();
+        // Pass 1: score every candidate from its vector alone (plus its value when
+        // filtering), keeping the ids of the best `limit`.
+        let sql = format!(
+            "SELECT id, embedding, updated_at, namespace, key{} FROM store_items \
+                 WHERE {scope} AND {live} AND embedding_model = ?{model} AND embedding_dims = ?{dims}",
+            if filtered { ", value" } else { "" }
+        );
+        let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
+        let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
+        let mut buffer = Vec::with_capacity(query.vector.len());
+        let query_norm = vector::norm(&query.vector);
+        let mut best: Vec<(f64, f64, String, String, i64)> = Vec::new();
+        while let Some(row) = rows.next().map_err(sql_error)? {
+            if filtered {
+                let value: String = row.get(5).map_err(sql_error)?;
+                let value: Value =
+                    serde_json::from_str(&value).map_err(|e| corrupt(format!("stored value is not JSON: {e}")))?;
+                if !query.filter.matches(&value) {
+                    continue;
+                }
+            }
+            let blob: Vec<u8> = row.get(1).map_err(sql_error)?;
+            blob_to_vector(&blob, &mut buffer);
+            let score = f64::from(vector::cosine(&buffer, vector::norm(&buffer), &query.vector, query_norm));
+            best.push((
+                score,
+                row.get(2).map_err(sql_error)?,
+                row.get(3).map_err(sql_error)?,
+                row.get(4).map_err(sql_error)?,
+                row.get(0).map_err(sql_error)?,
+            ));
+            if best.len() >= 2 * query.limit.max(64) {
+                sort_candidates(&mut best);
+                best.truncate(query.limit);
+            }
+        }
+        sort_candidates(&mut best);
+        best.truncate(query.limit);
+        // Pass 2: read the winners.
+        let mut read = connection
+            .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE id = ?1"))
+            .map_err(sql_error)?;
+        let mut hits = Vec::with_capacity(best.len());
+        for (score, .., id) in best {
+            let mut rows = read.query([id]).map_err(sql_error)?;
+            if let Some(row) = rows.next().map_err(sql_error)? {
+                hits.push(ScoredItem { item: item_from_row(row, 0)?, score });
+            }
+        }
+        Ok(hits)
+    }
+}
+
+/// Runs a `DELETE … RETURNING id` and turns the ids into index deltas.
+fn deleted_ids(tx: &Transaction<'_>, sql: &str, params: Vec<SqlValue>) -> Result<Vec<IndexDelta>, StoreError> {
+    let mut statement = tx.prepare(sql).map_err(sql_error)?;
+    let ids = statement
+        .query_map(params_from_iter(params), |row| row.get::<_, i64>(0))
+        .map_err(sql_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql_error)?;
+    Ok(ids.into_iter().map(IndexDelta::Remove).collect())
 }
 
 /// Best first: score descending, then recency order (updated_at descending, namespace
