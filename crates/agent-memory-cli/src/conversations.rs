@@ -17,7 +17,7 @@ use agent_memory::recall::{
     ChunkingOptions, ConversationMemory, RecallError, RecallQuery, SearchResult, ToolOutputOptions, format_tool_output,
     read_conversations,
 };
-use agent_memory::store::SearchMode;
+use agent_memory::store::{MemoryStore, SearchMode};
 use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ pub(crate) struct ConversationsArgs {
     db: String,
     /// The embedder for semantic and hybrid search, as `provider[:model]` (`hash:256`,
     /// `huggingface:all-MiniLM-L6-v2`, `openai`…); use the same one to import and to
-    /// search. Without one, search is keyword (BM25) only.
+    /// search. Default: the built-in embedder; `none`: keyword (BM25) search only.
     #[arg(long, global = true, env = "AGENT_MEMORY_EMBEDDER", value_name = "NAME")]
     embedder: Option<String>,
     #[command(subcommand)]
@@ -148,8 +148,13 @@ pub(crate) fn run(args: ConversationsArgs) -> ExitCode {
 }
 
 async fn open(args: &ConversationsArgs, chunking: Option<ChunkingOptions>) -> Result<ConversationMemory, Failure> {
-    let mut memory = ConversationMemory::open(&args.db).await?;
-    if let Some(spec) = &args.embedder {
+    let mut memory = match args.embedder.as_deref() {
+        Some("none") => {
+            ConversationMemory::new(MemoryStore::open(&args.db).await.map_err(RecallError::from)?.without_embedder())
+        }
+        _ => ConversationMemory::open(&args.db).await?,
+    };
+    if let Some(spec) = args.embedder.as_ref().filter(|spec| *spec != "none") {
         let embedder = from_spec(spec, &EmbedderOptions::new()).map_err(|err| Failure::Usage(err.into()))?;
         memory = memory.with_embedder(embedder);
     }

@@ -26,7 +26,7 @@ impl Fixture {
         cmd.current_dir(self.dir.path())
             .env_remove("AGENT_MEMORY_DATABASE_URL")
             .env_remove("AGENT_MEMORY_EMBEDDER")
-            .args(["conversations", "--db", "sqlite:conversations.db"]);
+            .args(["conversations", "--db", "sqlite:conversations.db", "--embedder", "none"]);
         cmd
     }
 

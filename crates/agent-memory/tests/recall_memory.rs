@@ -46,7 +46,7 @@ fn cooking_conversation() -> Vec<Message> {
 
 /// Keyword-only memory (no embedder): the reference's "no embeddings" configuration.
 fn keyword_memory() -> ConversationMemory {
-    ConversationMemory::in_memory()
+    ConversationMemory::new(MemoryStore::in_memory().without_embedder())
 }
 
 /// Memory with an embedder, so search is hybrid.

@@ -161,7 +161,8 @@ impl ConversationMemory {
         ConversationMemory { store, chunking: ChunkingOptions::default(), summarizer: None }
     }
 
-    /// Conversation memory in process memory, keyword search only until
+    /// Conversation memory in process memory, with the built-in embedder (as
+    /// [`MemoryStore::in_memory`]), so search is hybrid; change it with
     /// [`ConversationMemory::with_embedder`].
     pub fn in_memory() -> ConversationMemory {
         ConversationMemory::new(MemoryStore::in_memory())

@@ -54,7 +54,7 @@ impl Harness {
 
     fn with_keys(keys: ApiKeys) -> Self {
         let clock = ManualClock::new(T0);
-        let store = MemoryStore::in_memory().with_clock(Arc::new(clock.clone()));
+        let store = MemoryStore::in_memory().without_embedder().with_clock(Arc::new(clock.clone()));
         Self { state: AppState::new(keys, limits(), store, Arc::new(Metrics::new())), clock }
     }
 
