@@ -129,7 +129,10 @@ pub fn validate_key(key: &str) -> Result<(), StoreError> {
 /// [`StoreError::InvalidValue`] naming the rule that failed.
 pub fn validate_value(value: Value) -> Result<Map<String, Value>, StoreError> {
     let Value::Object(map) = value else {
-        return Err(StoreError::InvalidValue(format!("values must be JSON objects, got {}", json_type_name(&value))));
+        return Err(StoreError::InvalidValue(format!(
+            "values must be JSON objects, got {}",
+            crate::message::json_kind(&value)
+        )));
     };
     let size = serde_json::to_vec(&map).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
     if size > MAX_VALUE_BYTES {
@@ -163,17 +166,6 @@ fn contains_nul(value: &Value) -> bool {
         Value::Array(items) => items.iter().any(contains_nul),
         Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
         Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
-}
-
-pub(crate) fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
