@@ -6,11 +6,12 @@
 //! itself, which does nothing when the environment is already there). Without it the
 //! tests fail.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
+
+mod common;
 
 const ACME_KEY: &str = "acme-secret-0123456789";
 const GLOBEX_KEY: &str = "globex-secret-0123456789";
@@ -175,32 +176,10 @@ fn the_python_client_remembers_recalls_and_forgets_over_stdio() {
     assert!(workdir.path().join("mcp.db").is_file(), "the memories are in the named SQLite file");
 }
 
-/// `agent-memory serve` on a free loopback port with two tenants' keys.
-fn start_server(workdir: &Path) -> (Child, String) {
-    let mut command = Command::new(binary());
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AGENT_MEMORY_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"))
-        .current_dir(workdir)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(workdir.join("server.log")).expect("log file"))
-        .spawn()
-        .expect("spawn agent-memory serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
-    let url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
-    (child, url)
-}
-
 #[test]
 fn the_python_client_works_over_http_and_tenants_stay_apart() {
     let workdir = tempfile::tempdir().expect("temp dir");
-    let (mut server, url) = start_server(workdir.path());
+    let (mut server, url) = common::start_server(workdir.path(), &format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"));
     let endpoint = format!("{url}/mcp");
     let output = std::panic::catch_unwind(|| run_client(HTTP_SCRIPT, &[&endpoint, ACME_KEY, GLOBEX_KEY]));
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();

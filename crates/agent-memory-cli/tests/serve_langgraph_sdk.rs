@@ -6,11 +6,12 @@
 //! (`AGENT_MEMORY_TEST_LANGGRAPH_PYTHON` names its python; when unset, this test runs the
 //! script itself, which does nothing when the environment is already there).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
+
+mod common;
 
 const ACME_KEY: &str = "acme-secret-0123456789";
 const GLOBEX_KEY: &str = "globex-secret-0123456789";
@@ -106,34 +107,11 @@ fn sdk_python() -> PathBuf {
     PathBuf::from(python)
 }
 
-/// `agent-memory serve` with its defaults (a SQLite file in the working directory) on a
-/// free loopback port, with two tenants' keys.
-fn start_server(workdir: &Path) -> (Child, String) {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AGENT_MEMORY_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"))
-        .current_dir(workdir)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(workdir.join("server.log")).expect("log file"))
-        .spawn()
-        .expect("spawn agent-memory serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
-    let url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
-    (child, url)
-}
-
 #[test]
 fn the_official_langgraph_sdk_works_unchanged() {
     let python = sdk_python();
     let workdir = tempfile::tempdir().expect("temp dir");
-    let (mut server, url) = start_server(workdir.path());
+    let (mut server, url) = common::start_server(workdir.path(), &format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"));
     let output = Command::new(&python)
         .args(["-c", SCRIPT, &url, ACME_KEY, GLOBEX_KEY])
         .env_remove("LANGGRAPH_API_KEY")
