@@ -8,32 +8,12 @@
 # Logs go to stderr; only the export line goes to stdout. Any failure makes it fail.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/deps/lib/pip-venv.sh
 
 SDK_VERSION=0.4.14
 VENV="${AGENT_MEMORY_LANGGRAPH_VENV:-$PWD/.cache/venv-langgraph-sdk}"
-PYTHON="$VENV/bin/python"
 
-log() { echo "langgraph-sdk.sh: $*" >&2; }
+ensure_pip_venv langgraph-sdk.sh "$VENV" "langgraph-sdk==$SDK_VERSION" \
+    "import importlib.metadata as m, langgraph_sdk; assert m.version('langgraph-sdk') == '$SDK_VERSION'"
 
-installed() {
-    [ -x "$PYTHON" ] &&
-        "$PYTHON" -c "import importlib.metadata as m, langgraph_sdk; assert m.version('langgraph-sdk') == '$SDK_VERSION'" \
-            >/dev/null 2>&1
-}
-
-if installed; then
-    log "langgraph-sdk $SDK_VERSION already installed in $VENV"
-else
-    log "creating $VENV"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV" >&2
-    log "installing langgraph-sdk==$SDK_VERSION from PyPI"
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check "langgraph-sdk==$SDK_VERSION" >&2
-    if ! installed; then
-        log "langgraph-sdk $SDK_VERSION does not import after installation"
-        exit 1
-    fi
-    log "installed in $VENV"
-fi
-
-echo "export AGENT_MEMORY_TEST_LANGGRAPH_PYTHON=$PYTHON"
+echo "export AGENT_MEMORY_TEST_LANGGRAPH_PYTHON=$VENV/bin/python"
