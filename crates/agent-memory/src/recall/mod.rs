@@ -26,7 +26,7 @@ mod tool;
 mod transcript;
 
 pub use chunk::{ChunkingOptions, PlannedChunk, chunk_id, chunk_messages};
-pub use date::parse_date;
+pub use date::{date_of_unix_seconds, parse_date};
 pub use import::{ConversationRecord, read_conversations};
 pub use memory::{CONVERSATIONS_LABEL, ConversationMemory, RecallQuery};
 pub use result::{ConversationChunk, SearchResult};
