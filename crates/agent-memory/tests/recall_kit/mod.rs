@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use agent_memory::embed::HashEmbedder;
 use agent_memory::message::{Message, Role, ToolCall, parse_messages};
-use agent_memory::recall::{ChunkingOptions, ConversationMemory, RecallError, RecallQuery, chunk_id};
+use agent_memory::recall::{ChunkingOptions, ConversationMemory, FusionWeights, RecallError, RecallQuery, chunk_id};
 use agent_memory::store::{ManualClock, MemoryStore, SearchMode};
 use agent_memory::summarize::{SummarizeError, Summarizer};
 use serde_json::{Map, Value, json};
@@ -173,6 +173,23 @@ macro_rules! recall_conformance {
         async fn summaries_come_from_a_chat_model_through_the_llm_summarizer() {
             $($setup)*
             $crate::recall_kit::summaries_come_from_a_chat_model_through_the_llm_summarizer($make).await;
+        }
+        #[tokio::test]
+        async fn keyword_search_matches_word_forms_and_ignores_stopwords() {
+            $($setup)*
+            $crate::recall_kit::keyword_search_matches_word_forms_and_ignores_stopwords($make).await;
+        }
+
+        #[tokio::test]
+        async fn a_message_is_found_by_the_words_of_its_neighbours() {
+            $($setup)*
+            $crate::recall_kit::a_message_is_found_by_the_words_of_its_neighbours($make).await;
+        }
+
+        #[tokio::test]
+        async fn hybrid_scores_are_a_weighted_average_of_normalized_scores() {
+            $($setup)*
+            $crate::recall_kit::hybrid_scores_are_a_weighted_average_of_normalized_scores($make).await;
         }
     };
 }
@@ -536,4 +553,74 @@ pub async fn summaries_come_from_a_chat_model_through_the_llm_summarizer(store: 
     assert_eq!(model.requests().len(), 1, "one model call per chunk");
     let results = memory.search("u", &RecallQuery::new("discussed")).await.unwrap();
     assert_eq!(results.len(), 1, "the summary is searched");
+}
+
+// --- Retrieval: the keyword index and hybrid fusion ---
+
+pub async fn keyword_search_matches_word_forms_and_ignores_stopwords(store: MemoryStore) {
+    let memory = hybrid_memory(&store).with_chunking(ChunkingOptions::new(1, 0).unwrap());
+    let messages = [
+        Message::user("I painted a sunrise over the lake last year").with_id("m1"),
+        Message::assistant("What is it that you would do with it?").with_id("m2"),
+    ];
+    memory.index_conversation("u", "s", &messages, &none()).await.unwrap();
+    let keyword = |text: &str| RecallQuery::new(text).mode(SearchMode::Keyword);
+    // "paint" finds "painted"; "did", "she", "the" and "when" match nothing.
+    let results = memory.search("u", &keyword("When did she paint the sunrise?")).await.unwrap();
+    let ids: Vec<&str> = results.iter().map(|r| r.chunk.messages[0].id.as_deref().unwrap()).collect();
+    assert_eq!(ids, ["m1", "m2"], "m2 only through its neighbour m1");
+    assert!(results[0].score > results[1].score);
+    // Stopwords are not indexed: a query of stopwords alone finds nothing by keyword…
+    assert!(memory.search("u", &keyword("What would you do?")).await.unwrap().is_empty());
+    // … and hybrid search still ranks by meaning.
+    let results = memory.search("u", &RecallQuery::new("What would you do?")).await.unwrap();
+    assert_eq!(results.len(), 2);
+}
+
+pub async fn a_message_is_found_by_the_words_of_its_neighbours(store: MemoryStore) {
+    let memory = keyword_memory(&store).with_chunking(ChunkingOptions::new(1, 0).unwrap());
+    let lines = [
+        "How was the pottery class on Saturday?",
+        "Wonderful, I made a bowl for my mother!",
+        "Did she like it?",
+        "She cried. Anyway, the car needs new tyres.",
+        "Winter is coming, so that is sensible.",
+        "I booked the garage for Monday.",
+    ];
+    let messages: Vec<Message> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let message = if i % 2 == 0 { Message::user(*text) } else { Message::assistant(*text) };
+            message.with_id(format!("m{i}"))
+        })
+        .collect();
+    memory.index_conversation("u", "s", &messages, &none()).await.unwrap();
+    let results = memory.search("u", &RecallQuery::new("what did I make in pottery class").limit(10)).await.unwrap();
+    let ids: Vec<&str> = results.iter().map(|r| r.chunk.messages[0].id.as_deref().unwrap()).collect();
+    // The message with the words comes first; the two after it (the answer among them) are
+    // found through it; nothing further away matches.
+    assert_eq!(ids[0], "m0");
+    let mut neighbours = ids[1..].to_vec();
+    neighbours.sort_unstable();
+    assert_eq!(neighbours, ["m1", "m2"]);
+    assert_eq!(results[0].chunk.messages, messages[..1], "a result is the message alone");
+}
+
+pub async fn hybrid_scores_are_a_weighted_average_of_normalized_scores(store: MemoryStore) {
+    let memory = hybrid_memory(&store);
+    two_sessions(&memory).await;
+    let query = RecallQuery::new("python debugging").mode(SearchMode::Hybrid);
+    let results = memory.search("user_1", &query).await.unwrap();
+    let sessions: Vec<&str> = results.iter().map(|r| r.chunk.session_id.as_str()).collect();
+    assert_eq!(sessions, ["session_1", "session_2"]);
+    // Best in both rankings: 1. Only in the semantic ranking, and last there: 0.
+    assert_eq!(results[0].score, 1.0);
+    assert_eq!(results[1].score, 0.0);
+    let kept = memory.search("user_1", &query.clone().min_score(0.5)).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    // With the keyword ranking alone, the same order and scores.
+    let keyword_only = hybrid_memory(&store).with_fusion(FusionWeights { keyword: 1.0, semantic: 0.0 });
+    let results = keyword_only.search("user_1", &query).await.unwrap();
+    assert_eq!(results.iter().map(|r| r.score).collect::<Vec<_>>(), [1.0, 0.0]);
 }
