@@ -176,7 +176,7 @@ fn is_stopword(token: &str) -> bool {
 /// ```
 /// use agent_memory::recall::keyword_terms;
 ///
-/// assert_eq!(keyword_terms("When did Caroline go painting?"), ["caroline", "go", "paint"]);
+/// assert_eq!(keyword_terms("When did Caroline go painting?"), ["carolin", "go", "paint"]);
 /// ```
 pub fn keyword_terms(text: &str) -> Vec<String> {
     tokenize(text).filter(|token| !is_stopword(token)).map(|token| stemmer().stem(&token).into_owned()).collect()
