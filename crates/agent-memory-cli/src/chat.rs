@@ -2,6 +2,12 @@
 //! session store. One turn when MESSAGE is given (the reply on stdout); otherwise one turn
 //! per line of stdin until it ends.
 //!
+//! Conversation memory: when the database holds indexed past conversations of `--user`
+//! (`agent-memory conversations import`, or earlier `chat --remember` runs), the model gets
+//! the `recall_past_conversations` tool over them. With `--remember`, the session is
+//! indexed as one of the user's conversations when the chat ends (re-indexing a session
+//! replaces it).
+//!
 //! Errors go to stderr on one line: exit code 2 for input the user must fix (a bad session
 //! id, provider or `--db`, no LLM configured), 1 when the model or the database fails.
 
@@ -10,8 +16,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agent_memory::agent::{Agent, AgentError};
+use agent_memory::embed::{EmbedderOptions, from_spec};
 use agent_memory::llm::{ChatModel, LlmConfig, LlmError, Provider};
-use agent_memory::session::{SessionError, open_sessions, validate_session_id};
+use agent_memory::recall::{ConversationMemory, RecallError, create_memory_tool, date_of_unix_seconds};
+use agent_memory::session::{SessionError, SessionStore, open_sessions, validate_session_id};
+use agent_memory::store::MemoryStore;
+use serde_json::{Map, Value};
 
 use crate::sessions::DEFAULT_SESSION_DB;
 
@@ -36,6 +46,22 @@ pub(crate) struct ChatArgs {
     /// The session store: sqlite:PATH (or a bare path) or memory:; the store's database by default.
     #[arg(long, env = "AGENT_MEMORY_DATABASE_URL", default_value = DEFAULT_SESSION_DB)]
     db: String,
+    /// Whose past conversations the recall tool searches and `--remember` adds to
+    /// (default: AGENT_MEMORY_USER, else the login name from USER or USERNAME, else
+    /// "default").
+    #[arg(long)]
+    user: Option<String>,
+    /// The embedder of the conversation memory, as in `agent-memory conversations`
+    /// (default: the built-in one; `none`: keyword search only). Use the one the
+    /// conversations were imported with.
+    #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "NAME")]
+    embedder: Option<String>,
+    /// When the chat ends, index this session as one of the user's past conversations.
+    #[arg(long)]
+    remember: bool,
+    /// Never give the model the recall tool.
+    #[arg(long)]
+    no_recall: bool,
     /// The message to send; without it, each line of stdin is one turn.
     message: Option<String>,
 }
@@ -52,6 +78,18 @@ impl From<SessionError> for Failure {
             SessionError::InvalidId { .. } | SessionError::Config(_) => Failure::Usage(error.to_string()),
             other => Failure::Runtime(other.to_string()),
         }
+    }
+}
+
+impl From<RecallError> for Failure {
+    fn from(error: RecallError) -> Failure {
+        let usage = match &error {
+            RecallError::InvalidOptions(_) | RecallError::Input { .. } => true,
+            RecallError::Store(store) => store.is_invalid_input(),
+            _ => false,
+        };
+        let message = format!("conversation memory: {error}");
+        if usage { Failure::Usage(message) } else { Failure::Runtime(message) }
     }
 }
 
@@ -94,15 +132,86 @@ fn model(args: &ChatArgs) -> Result<Arc<dyn ChatModel>, LlmError> {
     config.connect()
 }
 
+/// The user whose conversations are recalled: `--user`, else the environment, else
+/// `"default"`.
+fn user_id(args: &ChatArgs) -> String {
+    let from_env = || {
+        ["AGENT_MEMORY_USER", "USER", "USERNAME"]
+            .into_iter()
+            .find_map(|var| std::env::var(var).ok().filter(|value| !value.trim().is_empty()))
+    };
+    args.user.clone().or_else(from_env).unwrap_or_else(|| DEFAULT_USER.to_owned())
+}
+
+/// The user id when neither `--user` nor the environment names one.
+const DEFAULT_USER: &str = "default";
+
+/// The conversation memory in the chat's database, with the embedder from `--embedder`;
+/// `None` for an in-process database (it would always be empty) or when neither recall nor
+/// `--remember` needs it.
+async fn conversation_memory(args: &ChatArgs) -> Result<Option<ConversationMemory>, Failure> {
+    if (args.no_recall && !args.remember) || args.db == "memory" || args.db == "memory:" {
+        return Ok(None);
+    }
+    let store = MemoryStore::open(&args.db).await.map_err(RecallError::from)?;
+    let memory = match args.embedder.as_deref() {
+        Some("none") => ConversationMemory::new(store.without_embedder()),
+        Some(spec) => {
+            let embedder = from_spec(spec, &EmbedderOptions::new())
+                .map_err(|error| Failure::Usage(format!("embedder {spec:?}: {error}")))?;
+            ConversationMemory::new(store).with_embedder(embedder)
+        }
+        None => ConversationMemory::new(store),
+    };
+    Ok(Some(memory))
+}
+
+/// Indexes the session's stored history as one of `user`'s past conversations, dated
+/// today (so the recall tool shows when it took place).
+async fn remember(
+    memory: &ConversationMemory,
+    sessions: &dyn SessionStore,
+    user: &str,
+    session: &str,
+) -> Result<(), Failure> {
+    let messages = sessions.load(session).await?;
+    if !messages.is_empty() {
+        let today = date_of_unix_seconds(memory.store().options().clock.now());
+        let metadata = Map::from_iter([("date".to_owned(), Value::String(today))]);
+        memory.index_conversation(user, session, &messages, &metadata).await?;
+    }
+    Ok(())
+}
+
 async fn execute(args: ChatArgs) -> Result<(), Failure> {
     validate_session_id(&args.session)?;
     let model = model(&args).map_err(|e| Failure::Usage(e.to_string()))?;
     let sessions = open_sessions(&args.db).await?;
-    let mut builder = Agent::builder(model).sessions(sessions);
+    let user = user_id(&args);
+    let memory = conversation_memory(&args).await?;
+    let mut builder = Agent::builder(model).sessions(sessions.clone());
     if let Some(system) = &args.system {
         builder = builder.system(system.clone());
     }
+    if let Some(memory) = memory.as_ref().filter(|_| !args.no_recall) {
+        // Only when there is something to recall: a tool that can only answer "nothing
+        // found" costs tokens in every request and invites useless calls.
+        if !memory.sessions(&user).await?.is_empty() {
+            builder = builder.tool(create_memory_tool(memory.clone(), Some(&user)));
+        }
+    }
     let agent = builder.build().map_err(agent_failure)?;
+    let chatted = converse(&agent, &args).await;
+    let remembered = match (&memory, args.remember) {
+        // What was said before a failure is kept in the session; remember it too.
+        (Some(memory), true) => remember(memory, sessions.as_ref(), &user, &args.session).await,
+        _ => Ok(()),
+    };
+    chatted.and(remembered)
+}
+
+/// One turn for MESSAGE, or one per line of stdin.
+async fn converse(agent: &Agent, args: &ChatArgs) -> Result<(), Failure> {
     if let Some(message) = &args.message {
         let run = agent.run(message, Some(&args.session)).await.map_err(agent_failure)?;
         println!("{}", run.reply);

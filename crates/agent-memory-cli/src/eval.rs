@@ -13,8 +13,8 @@ use std::time::Instant;
 use agent_memory::embed::{Embedder, EmbedderOptions, from_spec};
 use agent_memory::recall::eval::{DEFAULT_KS, EvalRow, evaluate, index_dataset, markdown_table};
 use agent_memory::recall::locomo::LocomoDataset;
-use agent_memory::recall::{ChunkingOptions, ConversationMemory};
-use agent_memory::store::{MemoryStore, SearchMode, StoreOptions};
+use agent_memory::recall::{ChunkingOptions, ConversationMemory, FusionWeights};
+use agent_memory::store::{MemoryStore, SearchMode};
 use anyhow::{Context, anyhow};
 
 /// Arguments of `agent-memory eval`.
@@ -40,8 +40,12 @@ enum EvalCommand {
         #[arg(long, default_value_t = ChunkingOptions::DEFAULT_MAX_CHARS)]
         max_chars: usize,
         /// The weight of the semantic ranking in hybrid fusion (the keyword ranking has 1).
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = ConversationMemory::DEFAULT_FUSION.semantic)]
         semantic_weight: f64,
+        /// Only these conversations (comma-separated ids, e.g. `conv-26,conv-41`) and their
+        /// questions; all by default.
+        #[arg(long, value_name = "IDS", value_delimiter = ',')]
+        conversations: Vec<String>,
         /// Write the Markdown table here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -64,11 +68,20 @@ pub(crate) fn run(args: EvalArgs) -> ExitCode {
 }
 
 async fn execute(args: EvalArgs) -> anyhow::Result<()> {
-    let EvalCommand::Locomo { data, embedder, max_chars, semantic_weight, out } = args.command;
+    let EvalCommand::Locomo { data, embedder, max_chars, semantic_weight, conversations, out } = args.command;
     if !(semantic_weight.is_finite() && semantic_weight >= 0.0) {
         return Err(anyhow!("--semantic-weight must be a number ≥ 0"));
     }
-    let dataset = LocomoDataset::load(&data).with_context(|| format!("cannot load LoCoMo from {}", data.display()))?;
+    let mut dataset =
+        LocomoDataset::load(&data).with_context(|| format!("cannot load LoCoMo from {}", data.display()))?;
+    if !conversations.is_empty() {
+        if let Some(unknown) = conversations.iter().find(|id| !dataset.conversations.iter().any(|c| &c.conv_id == *id))
+        {
+            return Err(anyhow!("--conversations: no conversation {unknown:?} in {}", data.display()));
+        }
+        dataset.conversations.retain(|c| conversations.contains(&c.conv_id));
+        dataset.questions.retain(|q| conversations.contains(&q.conv_id));
+    }
     let mut embedders: Vec<Arc<dyn Embedder>> = Vec::new();
     for spec in &embedder {
         embedders.push(from_spec(spec, &EmbedderOptions::new()).map_err(|err| anyhow!("embedder {spec:?}: {err}"))?);
@@ -125,9 +138,10 @@ async fn run_setting(
     modes: &[(&'static str, SearchMode)],
 ) -> anyhow::Result<Vec<(&'static str, Vec<EvalRow>, f64)>> {
     let mut started = Instant::now();
-    let mut options = StoreOptions::default();
-    options.hybrid.semantic = semantic_weight;
-    let mut memory = ConversationMemory::new(MemoryStore::in_memory().with_options(options)).with_chunking(chunking);
+    let fusion = FusionWeights { semantic: semantic_weight, ..ConversationMemory::DEFAULT_FUSION };
+    let mut memory = ConversationMemory::new(MemoryStore::in_memory().without_embedder())
+        .with_chunking(chunking)
+        .with_fusion(fusion);
     let label = embedder.as_ref().map_or_else(|| "bm25".to_owned(), |e| e.model_id().to_owned());
     if let Some(embedder) = embedder {
         memory = memory.with_embedder(embedder);

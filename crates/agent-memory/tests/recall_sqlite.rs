@@ -1,16 +1,23 @@
-//! ConversationMemory on the SQLite backend: the same behaviour as in memory, and it
-//! persists across reopening.
+//! ConversationMemory on the SQLite backend: the checks every backend passes
+//! (`recall_kit`), and it persists across reopening.
 
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly.
+
+mod recall_kit;
 
 use std::sync::Arc;
 
 use agent_memory::embed::HashEmbedder;
 use agent_memory::message::{Message, ToolCall};
 use agent_memory::recall::{ChunkingOptions, ConversationMemory, RecallQuery, chunk_id};
-use agent_memory::store::SearchMode;
+use agent_memory::store::{MemoryStore, SearchMode};
 use serde_json::{Map, Value, json};
+
+recall_conformance!(
+    { let dir = tempfile::tempdir().unwrap(); }
+    MemoryStore::sqlite(dir.path().join("conversations.db")).await.unwrap()
+);
 
 fn meta(value: Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap()

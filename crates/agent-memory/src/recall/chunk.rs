@@ -144,20 +144,39 @@ struct Line {
 /// # Ok::<(), agent_memory::recall::RecallError>(())
 /// ```
 pub fn chunk_messages(messages: &[Message], options: &ChunkingOptions) -> Vec<PlannedChunk> {
+    chunks_in_context(messages, options, 0).into_iter().map(|chunk| chunk.chunk).collect()
+}
+
+/// A planned chunk with the transcript lines around it.
+#[derive(Debug)]
+pub(crate) struct ChunkInContext {
+    pub(crate) chunk: PlannedChunk,
+    /// Up to `window` lines just before the chunk, in order.
+    pub(crate) before: Vec<String>,
+    /// Up to `window` lines just after the chunk, in order.
+    pub(crate) after: Vec<String>,
+}
+
+/// [`chunk_messages`], each chunk with up to `window` transcript lines on either side.
+pub(crate) fn chunks_in_context(messages: &[Message], options: &ChunkingOptions, window: usize) -> Vec<ChunkInContext> {
     let lines = transcript_lines(messages, options.max_chars);
     let lengths: Vec<usize> = lines.iter().map(|line| line.text.chars().count()).collect();
+    let texts = |range: Range<usize>| lines[range].iter().map(|line| line.text.clone()).collect::<Vec<_>>();
     chunk_ranges(&lengths, options)
         .into_iter()
         .map(|range| {
-            let lines = &lines[range.clone()];
-            let mut indices: Vec<usize> = lines.iter().map(|line| line.message).collect();
+            let chunk_lines = &lines[range.clone()];
+            let mut indices: Vec<usize> = chunk_lines.iter().map(|line| line.message).collect();
             indices.dedup();
-            let transcript = lines.iter().map(|line| line.text.as_str()).collect::<Vec<_>>().join("\n");
-            PlannedChunk {
+            let transcript = chunk_lines.iter().map(|line| line.text.as_str()).collect::<Vec<_>>().join("\n");
+            let before = texts(range.start.saturating_sub(window)..range.start);
+            let after = texts(range.end..(range.end + window).min(lines.len()));
+            let chunk = PlannedChunk {
                 offset: range.start,
                 messages: indices.into_iter().map(|i| messages[i].clone()).collect(),
                 transcript,
-            }
+            };
+            ChunkInContext { chunk, before, after }
         })
         .collect()
 }
@@ -345,5 +364,16 @@ mod tests {
             let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().concat();
             prop_assert_eq!(squeeze(&pieces.concat()), squeeze(&text));
         }
+    }
+
+    #[test]
+    fn chunks_know_the_lines_around_them() {
+        let messages: Vec<Message> = (0..5).map(|i| Message::user(format!("m{i}"))).collect();
+        let chunks = chunks_in_context(&messages, &ChunkingOptions::new(1, 0).unwrap(), 2);
+        let around: Vec<(Vec<String>, Vec<String>)> = chunks.into_iter().map(|c| (c.before, c.after)).collect();
+        let lines = |ids: &[usize]| ids.iter().map(|i| format!("Human: m{i}")).collect::<Vec<_>>();
+        assert_eq!(around[0], (lines(&[]), lines(&[1, 2])));
+        assert_eq!(around[2], (lines(&[0, 1]), lines(&[3, 4])));
+        assert_eq!(around[4], (lines(&[2, 3]), lines(&[])));
     }
 }

@@ -59,8 +59,13 @@ pub(crate) fn check_bound(name: &str, date: &str) -> Result<String, RecallError>
         .ok_or_else(|| RecallError::InvalidOptions(format!("{name} must be a date written YYYY-MM-DD, got {date:?}")))
 }
 
-/// The UTC calendar date of a Unix time, as `YYYY-MM-DD`.
-pub(crate) fn date_of_unix_seconds(seconds: f64) -> String {
+/// The UTC calendar date of a Unix time, as `YYYY-MM-DD` (what a conversation indexed
+/// without a `date` is dated with).
+///
+/// ```
+/// assert_eq!(agent_memory::recall::date_of_unix_seconds(1_736_899_200.0), "2025-01-15");
+/// ```
+pub fn date_of_unix_seconds(seconds: f64) -> String {
     let days = (seconds / 86_400.0).floor() as i64;
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;

@@ -1,19 +1,22 @@
 //! [`ConversationMemory`]: past conversations, chunked and stored per user in a
 //! [`MemoryStore`], found again by keyword, meaning or both.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::chunk::chunks_in_context;
 use super::date::{check_bound, date_of_unix_seconds};
-use super::{ChunkingOptions, ConversationChunk, RecallError, SearchResult, chunk_id, chunk_messages, parse_date};
+use super::keyword::{CONTEXT_LINES, keyword_query, keyword_text};
+use super::transcript::metadata_header;
+use super::{ChunkingOptions, ConversationChunk, RecallError, SearchResult, chunk_id, parse_date};
 use crate::embed::{EmbedError, Embedder};
 use crate::message::Message;
 use crate::store::{
-    Filter, ItemKey, ItemWrite, MemoryStore, Namespace, NamespaceListing, ScanQuery, Scope, SearchMode, SearchQuery,
-    StoredVector, validate_value,
+    Filter, ItemKey, ItemWrite, MemoryStore, Namespace, NamespaceListing, ScanQuery, Scope, SearchHit, SearchMode,
+    SearchQuery, StoredVector, validate_value,
 };
 use crate::summarize::Summarizer;
 
@@ -26,6 +29,12 @@ pub const CONVERSATIONS_LABEL: &str = "conversations";
 /// Built on a [`MemoryStore`] (any backend; its embedder, when it has one, gives semantic
 /// and hybrid search, and keyword BM25 search always works). Cheap to clone: clones share
 /// the store.
+///
+/// Each chunk is embedded as its clean transcript ([`ConversationChunk::search_text`]) and
+/// keyword-indexed with the lines around it, stemmed and without stopwords (see
+/// [`super::keyword_terms`]); hybrid search fuses the keyword ranking of the processed query
+/// with the semantic ranking of the query as written, by a weighted sum of normalized
+/// scores ([`FusionWeights`], [`ConversationMemory::DEFAULT_FUSION`]).
 ///
 /// # Examples
 ///
@@ -66,6 +75,7 @@ pub struct ConversationMemory {
     store: MemoryStore,
     chunking: ChunkingOptions,
     summarizer: Option<Arc<dyn Summarizer>>,
+    fusion: FusionWeights,
 }
 
 impl fmt::Debug for ConversationMemory {
@@ -74,6 +84,7 @@ impl fmt::Debug for ConversationMemory {
             .field("store", &self.store)
             .field("chunking", &self.chunking)
             .field("include_summary", &self.summarizer.is_some())
+            .field("fusion", &self.fusion)
             .finish()
     }
 }
@@ -155,10 +166,38 @@ impl RecallQuery {
 }
 
 impl ConversationMemory {
+    /// How hybrid search weighs its two rankings by default: keyword 1, semantic 0.5.
+    /// Conversations are searched for the people, places and things they name, which
+    /// keywords find and a small embedder only approximates; on LoCoMo the keyword ranking
+    /// is the stronger one at every chunking, and equal weights let the weaker ranking pull
+    /// the fused one below it (`docs/recall-locomo.md`).
+    pub const DEFAULT_FUSION: FusionWeights = FusionWeights { keyword: 1.0, semantic: 0.5 };
+
+    /// How many candidates each ranking gives hybrid fusion (more when the limit is higher).
+    pub const FUSION_CANDIDATES: usize = 100;
+
     /// Conversation memory on `store` (its backend, embedder and clock), with the default
-    /// chunking and no summaries.
+    /// chunking, no summaries and [`ConversationMemory::DEFAULT_FUSION`].
     pub fn new(store: MemoryStore) -> ConversationMemory {
-        ConversationMemory { store, chunking: ChunkingOptions::default(), summarizer: None }
+        ConversationMemory {
+            store,
+            chunking: ChunkingOptions::default(),
+            summarizer: None,
+            fusion: ConversationMemory::DEFAULT_FUSION,
+        }
+    }
+
+    /// Sets how hybrid search weighs the keyword and semantic rankings (negative or
+    /// non-finite weights count as 0).
+    pub fn with_fusion(mut self, fusion: FusionWeights) -> ConversationMemory {
+        let weight = |w: f64| if w.is_finite() && w > 0.0 { w } else { 0.0 };
+        self.fusion = FusionWeights { keyword: weight(fusion.keyword), semantic: weight(fusion.semantic) };
+        self
+    }
+
+    /// The hybrid fusion weights in use.
+    pub fn fusion(&self) -> FusionWeights {
+        self.fusion
     }
 
     /// Conversation memory in process memory, with the built-in embedder (as
@@ -251,11 +290,20 @@ impl ConversationMemory {
             Some(_) => None,
         };
         let mut chunks = Vec::new();
-        for planned in chunk_messages(messages, &self.chunking) {
+        let mut keyword_texts = Vec::new();
+        for in_context in chunks_in_context(messages, &self.chunking, CONTEXT_LINES) {
+            let planned = in_context.chunk;
             let summary = match &self.summarizer {
                 Some(summarizer) => Some(summarizer.summarize(&planned.messages, None).await?),
                 None => None,
             };
+            let header = [metadata_header(metadata), summary.clone()].into_iter().flatten().collect::<Vec<_>>();
+            keyword_texts.push(keyword_text(
+                &header.join("\n"),
+                &in_context.before,
+                &planned.transcript,
+                &in_context.after,
+            ));
             chunks.push(ConversationChunk {
                 chunk_id: chunk_id(user_id, session_id, planned.offset),
                 user_id: user_id.to_owned(),
@@ -272,7 +320,7 @@ impl ConversationMemory {
         let texts: Vec<String> = chunks.iter().map(ConversationChunk::search_text).collect();
         let vectors = self.embed(&texts).await?;
         let mut writes = Vec::with_capacity(chunks.len());
-        for (index, (chunk, text)) in chunks.iter().zip(texts).enumerate() {
+        for (index, (chunk, text)) in chunks.iter().zip(keyword_texts).enumerate() {
             writes.push(ItemWrite {
                 namespace: namespace.clone(),
                 key: chunk.chunk_id.clone(),
@@ -336,16 +384,77 @@ impl ConversationMemory {
             range.insert("$lte".into(), Value::String(check_bound("date_to", to)?));
         }
         let filter = if range.is_empty() { Filter::all() } else { Filter::from_json(&json!({"date": range}))? };
-        let mut search = SearchQuery::text(query.text.clone()).filter(filter).limit(query.limit).mode(query.mode);
-        if let Some(min_score) = query.min_score {
-            search = search.min_score(min_score);
-        }
-        let hits = self.store.search(scope, search).await?;
+        let has_embedder = self.store.options().embedder.is_some();
+        let mode = match query.mode {
+            SearchMode::Auto if has_embedder => SearchMode::Hybrid,
+            SearchMode::Auto => SearchMode::Keyword,
+            mode => mode,
+        };
+        let ranked = |text: String, mode: SearchMode, limit: usize, min_score: Option<f64>| {
+            let mut search = SearchQuery::text(text).filter(filter.clone()).limit(limit).mode(mode);
+            if let Some(min_score) = min_score {
+                search = search.min_score(min_score);
+            }
+            self.store.search(scope.clone(), search)
+        };
+        let hits = match mode {
+            SearchMode::Hybrid if has_embedder => {
+                let depth = query.limit.max(Self::FUSION_CANDIDATES);
+                let keyword = ranked(keyword_query(&query.text), SearchMode::Keyword, depth, None).await?;
+                let semantic = ranked(query.text.clone(), SearchMode::Semantic, depth, None).await?;
+                self.fuse(keyword, semantic, query)
+            }
+            SearchMode::Keyword => {
+                ranked(keyword_query(&query.text), SearchMode::Keyword, query.limit, query.min_score).await?
+            }
+            // Semantic search, and hybrid without embedder (the store's error says why).
+            mode => ranked(query.text.clone(), mode, query.limit, query.min_score).await?,
+        };
         hits.into_iter()
             .map(|hit| {
                 let owner = hit.item.namespace.labels().first().cloned().unwrap_or_default();
                 let chunk = ConversationChunk::from_value(&owner, &hit.item.key, hit.item.created_at, &hit.item.value)?;
                 Ok(SearchResult::new(chunk, hit.score.unwrap_or(0.0)))
+            })
+            .collect()
+    }
+
+    /// The convex combination of the two rankings' min-max normalized scores, then
+    /// `min_score` and `limit` (see [`FusionWeights`]).
+    fn fuse(&self, keyword: Vec<SearchHit>, semantic: Vec<SearchHit>, query: &RecallQuery) -> Vec<SearchHit> {
+        // The store reports BM25 sums as s / (1 + s); min-max normalization needs the sums.
+        let bm25 = |score: f64| if score < 1.0 { score / (1.0 - score) } else { f64::MAX };
+        let keyword_scores: Vec<f64> = keyword.iter().map(|hit| bm25(hit.score.unwrap_or(0.0))).collect();
+        let semantic_scores: Vec<f64> = semantic.iter().map(|hit| hit.score.unwrap_or(0.0)).collect();
+        let total = self.fusion.keyword + self.fusion.semantic;
+        let mut fused: Vec<(SearchHit, f64)> = Vec::with_capacity(keyword.len() + semantic.len());
+        let mut position: HashMap<(Namespace, String), usize> = HashMap::new();
+        let lists = [
+            (self.fusion.keyword, keyword, min_max(&keyword_scores)),
+            (self.fusion.semantic, semantic, min_max(&semantic_scores)),
+        ];
+        for (weight, hits, scores) in lists {
+            for (hit, score) in hits.into_iter().zip(scores) {
+                let share = if total > 0.0 { weight * score / total } else { 0.0 };
+                let key = (hit.item.namespace.clone(), hit.item.key.clone());
+                match position.get(&key) {
+                    Some(&at) => fused[at].1 += share,
+                    None => {
+                        position.insert(key, fused.len());
+                        fused.push((hit, share));
+                    }
+                }
+            }
+        }
+        // Stable: ties keep the keyword ranking's order, then the semantic one's.
+        fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+        fused
+            .into_iter()
+            .filter(|(_, score)| query.min_score.is_none_or(|min| *score >= min))
+            .take(query.limit)
+            .map(|(mut hit, score)| {
+                hit.score = Some(score);
+                hit
             })
             .collect()
     }
@@ -431,4 +540,36 @@ fn user_namespace(user_id: &str) -> Result<Namespace, RecallError> {
 
 fn session_namespace(user_id: &str, session_id: &str) -> Result<Namespace, RecallError> {
     Ok(Namespace::new([user_id, CONVERSATIONS_LABEL, session_id])?)
+}
+
+/// Scales `scores` linearly onto `[0, 1]`, the lowest to 0 and the highest to 1 (all to 1
+/// when they are equal).
+fn min_max(scores: &[f64]) -> Vec<f64> {
+    let low = scores.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let span = high - low;
+    scores.iter().map(|score| if span > 0.0 && span.is_finite() { (score - low) / span } else { 1.0 }).collect()
+}
+
+/// How hybrid search combines its two rankings: each ranking's scores over its candidates
+/// are min-max normalized onto `[0, 1]` (a chunk missing from a ranking gets 0 from it),
+/// then averaged with these weights, so a fused score is in `[0, 1]` and 1 means "best in
+/// both". This convex combination keeps how far apart the candidates score, which
+/// reciprocal-rank fusion throws away; it is the better fusion on conversations
+/// (`docs/recall-locomo.md`) and in the literature (Bruch, Gai and Ingber, "An Analysis of
+/// Fusion Functions for Hybrid Retrieval", ACM TOIS 2023).
+///
+/// ```
+/// use agent_memory::recall::{ConversationMemory, FusionWeights};
+///
+/// let memory = ConversationMemory::in_memory().with_fusion(FusionWeights { keyword: 1.0, semantic: 1.0 });
+/// assert_eq!(memory.fusion(), FusionWeights { keyword: 1.0, semantic: 1.0 });
+/// assert_eq!(ConversationMemory::DEFAULT_FUSION, FusionWeights { keyword: 1.0, semantic: 0.5 });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusionWeights {
+    /// The weight of the keyword (BM25) ranking (≥ 0).
+    pub keyword: f64,
+    /// The weight of the semantic ranking (≥ 0).
+    pub semantic: f64,
 }

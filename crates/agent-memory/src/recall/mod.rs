@@ -19,6 +19,7 @@ mod chunk;
 mod date;
 pub mod eval;
 mod import;
+mod keyword;
 pub mod locomo;
 mod memory;
 mod result;
@@ -26,9 +27,10 @@ mod tool;
 mod transcript;
 
 pub use chunk::{ChunkingOptions, PlannedChunk, chunk_id, chunk_messages};
-pub use date::parse_date;
+pub use date::{date_of_unix_seconds, parse_date};
 pub use import::{ConversationRecord, read_conversations};
-pub use memory::{CONVERSATIONS_LABEL, ConversationMemory, RecallQuery};
+pub use keyword::{CONTEXT_LINES, OWN_WEIGHT, keyword_terms};
+pub use memory::{CONVERSATIONS_LABEL, ConversationMemory, FusionWeights, RecallQuery};
 pub use result::{ConversationChunk, SearchResult};
 pub use tool::{
     DEFAULT_TOOL_DESCRIPTION, DEFAULT_TOOL_NAME, MISSING_USER_TEXT, NO_RESULTS_TEXT, RecallTool, ToolOutputOptions,

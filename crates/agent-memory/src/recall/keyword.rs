@@ -1,0 +1,226 @@
+//! The keyword side of conversation search: what a chunk's BM25 index holds and how a
+//! query is matched against it.
+//!
+//! Both go through the same [`terms`]: the store's tokens (alphanumeric runs, lowercased),
+//! English stopwords dropped, each word reduced to its Snowball (Porter 2) stem, so
+//! "painting", "paints" and "painted" all match "paint", and "did she go to the…" matches
+//! on "go" alone.
+//!
+//! A chunk is indexed with its neighbourhood ([`keyword_text`]): the header and summary,
+//! the [`CONTEXT_LINES`] transcript lines before and after it, and its own lines
+//! [`OWN_WEIGHT`] times, a field weighting in the manner of BM25F. A message alone rarely
+//! holds every word of a question about it ("When did Caroline go to the support group?"
+//! is answered by "I went yesterday" right after "the group was…"); its neighbours do, and
+//! weighting the chunk's own lines keeps it ranked above those neighbours.
+
+use std::sync::OnceLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+use crate::store::keyword::tokenize;
+
+/// Transcript lines on each side of a chunk that are indexed with it.
+pub const CONTEXT_LINES: usize = 2;
+
+/// How many times a chunk's own lines count against its context lines.
+pub const OWN_WEIGHT: usize = 2;
+
+/// English function words, left out of the keyword index and of keyword queries (the
+/// classic SMART/NLTK list, sorted for binary search).
+const STOPWORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "might",
+    "more",
+    "most",
+    "must",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "s",
+    "same",
+    "shall",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+fn stemmer() -> &'static Stemmer {
+    static STEMMER: OnceLock<Stemmer> = OnceLock::new();
+    STEMMER.get_or_init(|| Stemmer::create(Algorithm::English))
+}
+
+fn is_stopword(token: &str) -> bool {
+    STOPWORDS.binary_search(&token).is_ok()
+}
+
+/// The index terms of `text`: tokens as the store splits them, stopwords dropped, stemmed.
+///
+/// ```
+/// use agent_memory::recall::keyword_terms;
+///
+/// assert_eq!(keyword_terms("When did Caroline go painting?"), ["carolin", "go", "paint"]);
+/// ```
+pub fn keyword_terms(text: &str) -> Vec<String> {
+    tokenize(text).filter(|token| !is_stopword(token)).map(|token| stemmer().stem(&token).into_owned()).collect()
+}
+
+/// The text a chunk is keyword-indexed by: the terms of `header` (metadata header and
+/// summary), of the lines `before` and `after` it, and of its own `transcript`
+/// [`OWN_WEIGHT`] times, space-separated.
+pub(crate) fn keyword_text(header: &str, before: &[String], transcript: &str, after: &[String]) -> String {
+    let own = keyword_terms(transcript).join(" ");
+    let mut parts: Vec<String> = Vec::with_capacity(OWN_WEIGHT + 3);
+    parts.push(keyword_terms(header).join(" "));
+    parts.push(keyword_terms(&before.join("\n")).join(" "));
+    parts.extend(std::iter::repeat_n(own, OWN_WEIGHT));
+    parts.push(keyword_terms(&after.join("\n")).join(" "));
+    parts.retain(|part| !part.is_empty());
+    parts.join(" ")
+}
+
+/// A query as the keyword index reads it: its terms ([`keyword_terms`]), or the query
+/// unchanged when it has none (only stopwords, which are not indexed: it matches nothing).
+pub(crate) fn keyword_query(query: &str) -> String {
+    let terms = keyword_terms(query);
+    if terms.is_empty() { query.to_owned() } else { terms.join(" ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        assert!(STOPWORDS.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn own_lines_count_twice_and_context_once() {
+        let text = keyword_text("[Date: 8 May 2023]", &["Ann: the group".into()], "Bo: I went", &["Ann: nice".into()]);
+        assert_eq!(text, "date 8 may 2023 ann group bo went bo went ann nice");
+    }
+
+    #[test]
+    fn queries_are_read_as_their_terms() {
+        assert_eq!(keyword_query("Who painted it?"), "paint");
+        assert_eq!(keyword_query("What was that?"), "What was that?");
+    }
+}
