@@ -6,7 +6,7 @@
 //! listen = "127.0.0.1:8080"
 //! database_url = "sqlite:agent-memory.db"   # or "memory", or "postgres://user@host/db"
 //! embedder = "default"                       # or "none", "hash:64", "openai:text-embedding-3-small"
-//! chat_model = "openai/gpt-4o-mini"
+//! chat_model = "openai:gpt-4o-mini"             # for /context/summarize; none by default
 //! max_body_bytes = 1048576
 //! request_timeout_secs = 30
 //! log_format = "text"                        # or "json"
@@ -22,6 +22,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use agent_memory::llm::{ChatModel, LlmConfig, Provider};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -58,8 +61,10 @@ pub(crate) struct ServeArgs {
     /// (see `agent-memory embed --list`).
     #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "SPEC")]
     pub(crate) embedder: Option<String>,
-    /// Chat model for summarization (`provider:model`); none by default. Accepted and
-    /// logged; this release has no endpoint that summarizes yet.
+    /// Chat model for `/context/summarize`, as `provider:model` (`openai:gpt-4o-mini`,
+    /// `anthropic:claude-haiku-4-5`, `ollama:llama3.2`, …); keys and base URLs come from the
+    /// providers' usual environment variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …).
+    /// None by default: summarizing then answers 503.
     #[arg(long, env = "AGENT_MEMORY_CHAT_MODEL", value_name = "SPEC")]
     pub(crate) chat_model: Option<String>,
     /// API key bound to a tenant, as `TENANT:KEY`; repeat the flag (or separate with commas
@@ -129,6 +134,8 @@ pub(crate) enum ConfigError {
     DatabaseUrl(String),
     #[error("invalid embedder: {0}")]
     Embedder(String),
+    #[error("invalid chat model {0}")]
+    ChatModel(String),
     #[error("invalid api key {0}")]
     ApiKey(String),
     #[error("{0} must be greater than zero")]
@@ -348,6 +355,26 @@ impl ServeConfig {
         };
         config.check_exposure()?;
         Ok(config)
+    }
+
+    /// The configured chat model's client, or `None` when none is configured.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ChatModel`] for a spec that is not `provider:model` (or
+    /// `provider/model`), an unknown provider, or a provider missing its key or URL.
+    pub(crate) fn connect_chat_model(&self) -> Result<Option<Arc<dyn ChatModel>>, ConfigError> {
+        let Some(spec) = self.chat_model.as_deref() else { return Ok(None) };
+        let Some((provider, model)) = spec.split_once([':', '/']) else {
+            return Err(ConfigError::ChatModel(format!(
+                "{spec:?}: expected PROVIDER:MODEL such as openai:gpt-4o-mini"
+            )));
+        };
+        let provider = Provider::parse(provider.trim()).map_err(|error| ConfigError::ChatModel(error.to_string()))?;
+        LlmConfig::from_env(provider, model.trim())
+            .connect()
+            .map(Some)
+            .map_err(|error| ConfigError::ChatModel(format!("{spec:?}: {error}")))
     }
 
     /// A server without keys answers every request as one tenant: it may only be

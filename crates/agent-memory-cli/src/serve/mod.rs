@@ -7,19 +7,23 @@
 //!
 //! Modules, in reading order: `config` (flags, environment, file), `error` (JSON errors),
 //! `extract` (JSON/query extractors with JSON rejections), `auth` (API keys → tenant),
-//! `tenancy` (tenant-scoped namespaces), `store` (the LangGraph-compatible store API),
-//! `context` (count, trim, fit),
+//! `tenancy` (tenant-scoped namespaces and ids), `store` (the LangGraph-compatible store
+//! API), `conversations` (index, search, delete past conversations), `sessions` (chat
+//! threads), `context` (count, trim, fit), `summarize` (`/context/summarize`),
 //! `health`, `metrics`, `whoami`, `openapi`.
 
 mod auth;
 pub(crate) mod config;
 mod context;
+pub(crate) mod conversations;
 pub(crate) mod error;
 mod extract;
 mod health;
 mod metrics;
 mod openapi;
+mod sessions;
 pub(crate) mod store;
+mod summarize;
 pub(crate) mod tenancy;
 mod whoami;
 
@@ -41,6 +45,8 @@ use tracing::Level;
 pub(crate) use config::{ConfigError, ServeArgs};
 
 use agent_memory::embed::{Embedder, EmbedderOptions};
+use agent_memory::llm::ChatModel;
+use agent_memory::session::{InMemorySessions, SessionStore};
 use agent_memory::store::MemoryStore;
 use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, ServeConfig};
 use error::ApiError;
@@ -52,16 +58,44 @@ pub(crate) struct AppState {
     inner: Arc<StateInner>,
 }
 
+#[derive(Clone)]
 struct StateInner {
     api_keys: ApiKeys,
     limits: Limits,
     store: MemoryStore,
     metrics: Arc<Metrics>,
+    sessions: Arc<dyn SessionStore>,
+    chat_model: Option<Arc<dyn ChatModel>>,
 }
 
 impl AppState {
+    /// A state over `store`, with in-memory sessions and no chat model (see
+    /// [`AppState::with_sessions`] and [`AppState::with_chat_model`]).
     pub(crate) fn new(api_keys: ApiKeys, limits: Limits, store: MemoryStore, metrics: Arc<Metrics>) -> Self {
-        Self { inner: Arc::new(StateInner { api_keys, limits, store, metrics }) }
+        let sessions = Arc::new(InMemorySessions::new());
+        Self { inner: Arc::new(StateInner { api_keys, limits, store, metrics, sessions, chat_model: None }) }
+    }
+
+    /// Keeps chat sessions in `sessions`.
+    pub(crate) fn with_sessions(self, sessions: Arc<dyn SessionStore>) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.sessions = sessions;
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Summarizes with `model` (`/context/summarize`).
+    pub(crate) fn with_chat_model(self, model: Arc<dyn ChatModel>) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.chat_model = Some(model);
+        Self { inner: Arc::new(inner) }
+    }
+
+    pub(crate) fn sessions(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.sessions
+    }
+
+    pub(crate) fn chat_model(&self) -> Option<&Arc<dyn ChatModel>> {
+        self.inner.chat_model.as_ref()
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -98,6 +132,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/context/count", post(context::count))
         .route("/context/trim", post(context::trim))
         .route("/context/fit", post(context::fit))
+        .merge(summarize::routes())
+        .merge(conversations::routes())
+        .merge(sessions::routes())
         .nest_service("/mcp", crate::mcp::http_service(state.store().clone(), !state.api_keys().is_empty()))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_tenant));
     Router::new()
@@ -156,7 +193,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&config, &metrics).await?;
     // Expired items are invisible at once; the sweeper reclaims their space.
     let sweeper = store.start_sweeper(SWEEP_INTERVAL)?;
-    let state = AppState::new(config.api_keys.clone(), config.limits, store, metrics);
+    let sessions = open_sessions(&config.database).await?;
+    let mut state = AppState::new(config.api_keys.clone(), config.limits, store, metrics).with_sessions(sessions);
+    if let Some(model) = config.connect_chat_model()? {
+        state = state.with_chat_model(model);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", config.listen))?;
@@ -219,6 +260,18 @@ async fn open_database(database: &DatabaseUrl) -> anyhow::Result<MemoryStore> {
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}"))?,
     })
+}
+
+/// The chat sessions, in the same database as the store.
+async fn open_sessions(database: &DatabaseUrl) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let url = match database {
+        DatabaseUrl::Memory => "memory:".to_owned(),
+        DatabaseUrl::Sqlite(path) => format!("sqlite:{}", path.display()),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    };
+    agent_memory::session::open_sessions(&url)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot open the sessions in {database}: {error}"))
 }
 
 /// `none`: no embedder (keyword search only); otherwise a `provider[:model]` spec for

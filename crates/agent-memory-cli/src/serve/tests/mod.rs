@@ -2,9 +2,12 @@
 
 mod basics;
 mod context;
+mod conversations;
 mod invalid_input;
 mod never_5xx;
+mod sessions;
 mod store;
+mod summarize;
 mod tenancy;
 
 use std::sync::Arc;
