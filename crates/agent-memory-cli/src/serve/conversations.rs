@@ -20,6 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -43,8 +44,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/conversations/{user_id}/{session_id}", axum::routing::delete(delete_conversation))
 }
 
-/// `POST /conversations`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `POST /conversations` (and the MCP tool `index_conversation`).
+#[derive(Debug, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IndexRequest {
     /// Whose conversation it is.
@@ -73,8 +74,8 @@ pub(crate) struct IndexResponse {
     chunk_ids: Vec<String>,
 }
 
-/// `POST /conversations/search`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `POST /conversations/search` (and the MCP tool `search_past_conversations`).
+#[derive(Debug, Deserialize, ToSchema, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchRequest {
     /// Whose conversations to search.
@@ -92,7 +93,9 @@ pub(crate) struct SearchRequest {
     date_to: Option<String>,
     /// Drop results scoring below this (on the scale of the search mode).
     min_score: Option<f64>,
-    /// Ranking; `auto` (hybrid with an embedder, keyword without) by default.
+    /// Ranking: `auto` (hybrid with an embedder, keyword without; the default),
+    /// `semantic`, `keyword` or `hybrid`.
+    #[schemars(with = "Option<String>")]
     mode: Option<SearchModeDto>,
 }
 
@@ -162,15 +165,7 @@ pub(crate) async fn index_conversation(
     Extension(tenant): Extension<Tenant>,
     ApiJson(request): ApiJson<IndexRequest>,
 ) -> Result<Json<IndexResponse>, ApiError> {
-    let user = scoped_user(&tenant, &request.user_id)?;
-    check_label("session_id", &request.session_id)?;
-    let messages = parse_messages(request.messages)?;
-    let metadata = request.metadata.unwrap_or_default();
-    let chunk_ids = memory(state.store())
-        .index_conversation(&user, &request.session_id, &messages, &metadata)
-        .await
-        .map_err(recall_error)?;
-    Ok(Json(IndexResponse { user_id: request.user_id, session_id: request.session_id, chunk_ids }))
+    Ok(Json(index_for(state.store(), Some(&tenant), request).await?))
 }
 
 /// Searches a user's past conversations (session, date and score filters apply before the
@@ -183,9 +178,7 @@ pub(crate) async fn search_conversations(
     Extension(tenant): Extension<Tenant>,
     ApiJson(request): ApiJson<SearchRequest>,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    let (user, query) = recall_query(&tenant, request)?;
-    let results = search_scoped(state.store(), &tenant, &user, &query).await?;
-    Ok(Json(SearchResponse { results }))
+    Ok(Json(search_for(state.store(), Some(&tenant), request).await?))
 }
 
 /// Lists the sessions indexed for a user.
@@ -199,7 +192,7 @@ pub(crate) async fn list_sessions(
     Extension(tenant): Extension<Tenant>,
     Path(user_id): Path<String>,
 ) -> Result<Json<SessionsResponse>, ApiError> {
-    let user = scoped_user(&tenant, &user_id)?;
+    let user = stored_user(Some(&tenant), &user_id)?;
     let sessions = memory(state.store()).sessions(&user).await.map_err(recall_error)?;
     Ok(Json(SessionsResponse { user_id, sessions }))
 }
@@ -215,7 +208,7 @@ pub(crate) async fn delete_user_conversations(
     Extension(tenant): Extension<Tenant>,
     Path(user_id): Path<String>,
 ) -> Result<Json<DeletedChunks>, ApiError> {
-    let user = scoped_user(&tenant, &user_id)?;
+    let user = stored_user(Some(&tenant), &user_id)?;
     let deleted = memory(state.store()).delete_user_conversations(&user).await.map_err(recall_error)?;
     Ok(Json(DeletedChunks { deleted }))
 }
@@ -231,7 +224,7 @@ pub(crate) async fn delete_conversation(
     Extension(tenant): Extension<Tenant>,
     Path((user_id, session_id)): Path<(String, String)>,
 ) -> Result<Json<DeletedChunks>, ApiError> {
-    let user = scoped_user(&tenant, &user_id)?;
+    let user = stored_user(Some(&tenant), &user_id)?;
     check_label("session_id", &session_id)?;
     let deleted = memory(state.store()).delete_conversation(&user, &session_id).await.map_err(recall_error)?;
     Ok(Json(DeletedChunks { deleted }))
@@ -242,9 +235,45 @@ pub(crate) fn memory(store: &MemoryStore) -> ConversationMemory {
     ConversationMemory::new(store.clone())
 }
 
-/// The stored user id for the client's `user_id`.
-pub(crate) fn scoped_user(tenant: &Tenant, user_id: &str) -> Result<String, ApiError> {
-    scope_id(tenant, "user_id", user_id, MAX_LABEL_BYTES)
+/// Indexes a conversation for `owner`'s user (`None`: ids as given, for the MCP server on
+/// stdio without a tenant).
+pub(crate) async fn index_for(
+    store: &MemoryStore,
+    owner: Option<&Tenant>,
+    request: IndexRequest,
+) -> Result<IndexResponse, ApiError> {
+    let user = stored_user(owner, &request.user_id)?;
+    check_label("session_id", &request.session_id)?;
+    let messages = parse_messages(request.messages)?;
+    let metadata = request.metadata.unwrap_or_default();
+    let chunk_ids = memory(store)
+        .index_conversation(&user, &request.session_id, &messages, &metadata)
+        .await
+        .map_err(recall_error)?;
+    Ok(IndexResponse { user_id: request.user_id, session_id: request.session_id, chunk_ids })
+}
+
+/// Searches `owner`'s user's conversations (`None`: ids as given).
+pub(crate) async fn search_for(
+    store: &MemoryStore,
+    owner: Option<&Tenant>,
+    request: SearchRequest,
+) -> Result<SearchResponse, ApiError> {
+    let (user, query) = recall_query(owner, request)?;
+    let found = memory(store).search(&user, &query).await.map_err(recall_error)?;
+    let results = found.into_iter().map(|result| ConversationHit::new(owner, result)).collect::<Result<_, _>>()?;
+    Ok(SearchResponse { results })
+}
+
+/// The stored user id for the client's `user_id`: under the tenant when there is one.
+fn stored_user(owner: Option<&Tenant>, user_id: &str) -> Result<String, ApiError> {
+    match owner {
+        Some(tenant) => scope_id(tenant, "user_id", user_id, MAX_LABEL_BYTES),
+        None => {
+            check_label("user_id", user_id)?;
+            Ok(user_id.to_owned())
+        }
+    }
 }
 
 /// A session id of a conversation: one namespace label.
@@ -257,9 +286,9 @@ fn check_label(field: &str, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Validates a search request and turns it into the scoped user and the library query.
-pub(crate) fn recall_query(tenant: &Tenant, request: SearchRequest) -> Result<(String, RecallQuery), ApiError> {
-    let user = scoped_user(tenant, &request.user_id)?;
+/// Validates a search request and turns it into the stored user id and the library query.
+fn recall_query(owner: Option<&Tenant>, request: SearchRequest) -> Result<(String, RecallQuery), ApiError> {
+    let user = stored_user(owner, &request.user_id)?;
     let chars = request.query.chars().count();
     if chars > MAX_QUERY_CHARS {
         return Err(ApiError::invalid(format!("a query has at most {MAX_QUERY_CHARS} characters, got {chars}")));
@@ -286,23 +315,17 @@ pub(crate) fn recall_query(tenant: &Tenant, request: SearchRequest) -> Result<(S
     Ok((user, query))
 }
 
-/// Runs a search for the scoped `user` and converts the hits to the client's view.
-pub(crate) async fn search_scoped(
-    store: &MemoryStore,
-    tenant: &Tenant,
-    user: &str,
-    query: &RecallQuery,
-) -> Result<Vec<ConversationHit>, ApiError> {
-    let results = memory(store).search(user, query).await.map_err(recall_error)?;
-    results.into_iter().map(|result| ConversationHit::new(tenant, result)).collect()
-}
-
 impl ConversationHit {
-    fn new(tenant: &Tenant, result: SearchResult) -> Result<Self, ApiError> {
+    fn new(owner: Option<&Tenant>, result: SearchResult) -> Result<Self, ApiError> {
         let chunk = result.chunk;
-        let user_id = unscope_id(tenant, &chunk.user_id)
-            .ok_or_else(|| ApiError::internal(format!("conversation search returned a user outside tenant {tenant}")))?
-            .to_owned();
+        let user_id = match owner {
+            Some(tenant) => unscope_id(tenant, &chunk.user_id)
+                .ok_or_else(|| {
+                    ApiError::internal(format!("conversation search returned a user outside tenant {tenant}"))
+                })?
+                .to_owned(),
+            None => chunk.user_id,
+        };
         Ok(Self {
             user_id,
             session_id: chunk.session_id,
