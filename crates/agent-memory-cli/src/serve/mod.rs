@@ -166,6 +166,9 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 /// Answers 408 (JSON) when a request runs longer than the configured timeout.
+///
+/// The timeout bounds the time until the response's head is ready; a streamed body (the
+/// `/mcp` GET event stream) then flows for as long as the client keeps it open.
 async fn request_timeout(State(timeout): State<Duration>, request: Request, next: Next) -> Result<Response, ApiError> {
     tokio::time::timeout(timeout, next.run(request)).await.map_err(|_| {
         ApiError::new(

@@ -9,6 +9,7 @@ mod sessions;
 mod store;
 mod summarize;
 mod tenancy;
+mod timeouts;
 
 use std::sync::Arc;
 use std::time::Duration;
