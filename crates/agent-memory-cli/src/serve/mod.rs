@@ -266,7 +266,7 @@ async fn open_database(database: &DatabaseUrl) -> anyhow::Result<MemoryStore> {
 }
 
 /// The chat sessions, in the same database as the store.
-async fn open_sessions(database: &DatabaseUrl) -> anyhow::Result<Arc<dyn SessionStore>> {
+pub(crate) async fn open_sessions(database: &DatabaseUrl) -> anyhow::Result<Arc<dyn SessionStore>> {
     let url = match database {
         DatabaseUrl::Memory => "memory:".to_owned(),
         DatabaseUrl::Sqlite(path) => format!("sqlite:{}", path.display()),
