@@ -10,6 +10,7 @@
 //! max_body_bytes = 1048576
 //! request_timeout_secs = 30
 //! log_format = "text"                        # or "json"
+//! otel_endpoint = "http://127.0.0.1:4318"     # OTLP/HTTP collector for traces; none by default
 //!
 //! [[api_keys]]
 //! tenant = "acme"
@@ -87,6 +88,10 @@ pub(crate) struct ServeArgs {
     /// Log format on stderr [default: text]. The level comes from `RUST_LOG` (default `info`).
     #[arg(long, env = "AGENT_MEMORY_LOG_FORMAT", value_enum)]
     pub(crate) log_format: Option<LogFormat>,
+    /// Export request traces over OpenTelemetry (OTLP/HTTP, protobuf) to this collector,
+    /// e.g. `http://127.0.0.1:4318` (`/v1/traces` is appended); none by default.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub(crate) otel_endpoint: Option<String>,
 }
 
 /// How logs are written.
@@ -110,6 +115,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     request_timeout_secs: Option<u64>,
     log_format: Option<LogFormat>,
+    otel_endpoint: Option<String>,
     #[serde(default)]
     api_keys: Vec<FileApiKey>,
 }
@@ -134,6 +140,8 @@ pub(crate) enum ConfigError {
     DatabaseUrl(String),
     #[error("invalid embedder: {0}")]
     Embedder(String),
+    #[error("invalid OpenTelemetry endpoint {0}")]
+    OtelEndpoint(String),
     #[error("invalid chat model {0}")]
     ChatModel(String),
     #[error("invalid api key {0}")]
@@ -310,6 +318,7 @@ pub(crate) struct ServeConfig {
     pub(crate) api_keys: ApiKeys,
     pub(crate) limits: Limits,
     pub(crate) log_format: LogFormat,
+    pub(crate) otel_endpoint: Option<String>,
 }
 
 impl ServeConfig {
@@ -352,6 +361,7 @@ impl ServeConfig {
             api_keys,
             limits: Limits { max_body_bytes, request_timeout: Duration::from_secs(timeout_secs) },
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            otel_endpoint: check_otel_endpoint(args.otel_endpoint.or(file.otel_endpoint))?,
         };
         config.check_exposure()?;
         Ok(config)
@@ -385,6 +395,20 @@ impl ServeConfig {
         }
         Ok(())
     }
+}
+
+/// An `http://` or `https://` URL, and a build that can export traces.
+fn check_otel_endpoint(endpoint: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(endpoint) = endpoint.filter(|e| !e.trim().is_empty()) else { return Ok(None) };
+    if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+        return Err(ConfigError::OtelEndpoint(format!("{endpoint:?}: expected an http:// or https:// URL")));
+    }
+    if cfg!(not(feature = "otel")) {
+        return Err(ConfigError::OtelEndpoint(format!(
+            "{endpoint:?}: this build has no OpenTelemetry support (cargo feature `otel`)"
+        )));
+    }
+    Ok(Some(endpoint))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

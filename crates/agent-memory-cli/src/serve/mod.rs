@@ -21,6 +21,8 @@ mod extract;
 mod health;
 mod metrics;
 mod openapi;
+#[cfg(feature = "otel")]
+mod otel;
 mod sessions;
 pub(crate) mod store;
 mod summarize;
@@ -191,7 +193,15 @@ async fn request_timeout(State(timeout): State<Duration>, request: Request, next
 /// the database cannot be opened or the address cannot be bound.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig::resolve(args)?;
+    #[cfg(feature = "otel")]
+    let traces = config.otel_endpoint.as_deref().map(otel::Tracing::start).transpose()?;
+    #[cfg(feature = "otel")]
+    init_logging(config.log_format, traces.as_ref());
+    #[cfg(not(feature = "otel"))]
     init_logging(config.log_format);
+    if let Some(endpoint) = &config.otel_endpoint {
+        tracing::info!(%endpoint, "exporting traces over OTLP/HTTP");
+    }
     let metrics = Arc::new(Metrics::new());
     let store = open_store(&config, &metrics).await?;
     // Expired items are invisible at once; the sweeper reclaims their space.
@@ -222,6 +232,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     drop(stdout);
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     sweeper.stop();
+    #[cfg(feature = "otel")]
+    if let Some(traces) = traces {
+        // Flushing blocks until the last batch is sent: keep it off the async workers.
+        tokio::task::spawn_blocking(move || traces.shutdown()).await?;
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -290,18 +305,27 @@ fn embedder_from_spec(spec: &str) -> Result<Option<Arc<dyn Embedder>>, ConfigErr
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs on stderr (text or JSON, level from `RUST_LOG`, `info` by default) and, with
+/// `traces`, every span exported over OpenTelemetry too.
+fn init_logging(format: LogFormat, #[cfg(feature = "otel")] traces: Option<&otel::Tracing>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    // A second initialisation (only possible in tests) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let lines = match format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
     };
+    let subscriber = tracing_subscriber::registry().with(filter).with(lines);
+    #[cfg(feature = "otel")]
+    let subscriber = subscriber.with(traces.map(otel::Tracing::layer));
+    // A second initialisation (only possible in tests) keeps the first subscriber.
+    let _ = subscriber.try_init();
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
