@@ -562,4 +562,33 @@ key = "file-key-0123456789"
         let message = resolve(args).expect_err("typo").to_string();
         assert!(message.contains("unknown field `lsiten`"), "{message}");
     }
+
+    #[test]
+    fn chat_models_and_otel_endpoints_are_checked() {
+        let with = |chat_model: &str| {
+            let args = ServeArgs { chat_model: Some(chat_model.to_owned()), ..ServeArgs::default() };
+            resolve(args).expect("valid config").connect_chat_model()
+        };
+        let message = with("gpt-4o-mini").err().expect("no provider").to_string();
+        assert_eq!(message, "invalid chat model \"gpt-4o-mini\": expected PROVIDER:MODEL such as openai:gpt-4o-mini");
+        let message = with("skynet:t-800").err().expect("unknown provider").to_string();
+        assert!(
+            message.starts_with("invalid chat model no LLM configured: unknown LLM provider \"skynet\""),
+            "{message}"
+        );
+        let model = with("ollama/llama3.2:1b").expect("ollama needs no key").expect("configured");
+        assert_eq!(model.model(), "llama3.2:1b");
+        assert!(resolve(ServeArgs::default()).expect("defaults").connect_chat_model().expect("none").is_none());
+
+        let otel = |endpoint: &str| {
+            resolve(ServeArgs { otel_endpoint: Some(endpoint.to_owned()), ..ServeArgs::default() })
+                .map(|config| config.otel_endpoint)
+        };
+        assert_eq!(otel("").expect("empty is none"), None);
+        let message = otel("collector:4318").expect_err("no scheme").to_string();
+        assert_eq!(message, "invalid OpenTelemetry endpoint \"collector:4318\": expected an http:// or https:// URL");
+        if cfg!(feature = "otel") {
+            assert_eq!(otel("http://127.0.0.1:4318").expect("valid"), Some("http://127.0.0.1:4318".to_owned()));
+        }
+    }
 }
