@@ -89,7 +89,8 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
         let path = PathBuf::from(&args.input);
-        let file = File::open(&path).map_err(|error| anyhow::anyhow!("cannot open {}: {error}", path.display()))?;
+        let file =
+            File::open(&path).map_err(|error| UnreadableInput(format!("cannot open {}: {error}", path.display())))?;
         Box::new(BufReader::new(file))
     };
     let store = crate::serve::open_plain_store(&database, &args.embedder).await?;
@@ -121,11 +122,17 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The dump to import cannot be opened: the user must name another one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UnreadableInput(String);
+
 /// Prints an error on one line; exit code 2 for input the user must fix.
 fn finish(command: &str, result: anyhow::Result<()>) -> ExitCode {
     let Err(error) = result else { return ExitCode::SUCCESS };
     eprintln!("agent-memory {command}: {error:#}");
     let bad_input = error.is::<ConfigError>()
+        || error.is::<UnreadableInput>()
         || matches!(
             error.downcast_ref::<TransferError>(),
             Some(TransferError::Malformed { .. } | TransferError::SessionsNotAccepted(_))

@@ -128,6 +128,6 @@ async fn a_malformed_dump_exits_2_naming_the_line_and_imports_nothing() {
     assert_eq!(normalized(&after.stdout).len(), 1, "only the header: nothing was imported");
 
     let output = agent_memory(&["import", "--db", &target, "missing.jsonl"], None);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot open missing.jsonl"));
 }
