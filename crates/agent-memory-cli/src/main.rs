@@ -14,6 +14,7 @@ mod serve;
 mod sessions;
 mod store;
 mod tokens_cmd;
+mod transfer_cmd;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,10 @@ enum Command {
     Chat(chat::ChatArgs),
     /// The chat sessions: list, show S, delete S (JSON output).
     Sessions(sessions::SessionsArgs),
+    /// Write a versioned JSONL dump of the database: items, conversations, sessions.
+    Export(transfer_cmd::ExportArgs),
+    /// Read a dump into the database (re-embedding what another embedder made).
+    Import(transfer_cmd::ImportArgs),
 }
 
 /// Input the user must fix: reported as one line on stderr, exit code 2.
@@ -102,6 +107,8 @@ fn main() -> ExitCode {
         }
         Command::Chat(args) => return chat::run(args),
         Command::Sessions(args) => return sessions::run(args),
+        Command::Export(args) => return transfer_cmd::export(args),
+        Command::Import(args) => return transfer_cmd::import(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,6 +63,16 @@ async def main():
             out["after_forget"] = [m["key"] for m in found["memories"]]
             out["forget_namespace"] = await call(session, "forget", namespace=["notes"])
             out["bad_input"] = await call(session, "remember", namespace=["x"], key="k")
+            messages = [{"role": "user", "content": "My printer shows error E42"},
+                        {"role": "assistant", "content": "Roll back the firmware."}]
+            indexed = await call(session, "index_conversation", user_id="u1", session_id="s1", messages=messages,
+                                 metadata={"topic": "printer", "date": "2025-01-15"})
+            out["indexed"] = [indexed["user_id"], indexed["session_id"], len(indexed["chunk_ids"])]
+            found = await call(session, "search_past_conversations", user_id="u1", query="printer error firmware")
+            out["conversations"] = [[r["user_id"], r["session_id"], r["context"]] for r in found["results"]]
+            found = await call(session, "search_past_conversations", user_id="u1", query="printer", date_from="2025-02-01")
+            out["conversations_later"] = found["results"]
+            out["conversation_bad_input"] = await call(session, "search_past_conversations", user_id="u1", query=" ")
     print(json.dumps(out))
 
 asyncio.run(main())
@@ -87,6 +97,10 @@ async def main():
         out["remember"] = trim(await call(session, "remember", namespace=["users", "u1"], key="pet", text="has a cat named Miso"))
         found = await call(session, "recall_memories", query="cat", namespace_prefix=["users"])
         out["acme_recall"] = [trim(m) for m in found["memories"]]
+        messages = [{"role": "user", "content": "Our cat Miso needs a vet appointment"}]
+        await call(session, "index_conversation", user_id="u1", session_id="s1", messages=messages)
+        found = await call(session, "search_past_conversations", user_id="u1", query="vet appointment")
+        out["acme_conversations"] = [[r["user_id"], r["session_id"], r["text"]] for r in found["results"]]
     await with_session(url, acme_key, acme_writes)
 
     async def globex_tries(session):
@@ -95,11 +109,17 @@ async def main():
         out["globex_forget"] = await call(session, "forget", namespace=["users", "u1"], key="pet")
         out["globex_forget_all"] = await call(session, "forget", namespace=["users"])
         out["globex_own"] = trim(await call(session, "remember", namespace=["users", "u1"], key="pet", text="has a dog"))
+        found = await call(session, "search_past_conversations", user_id="u1", query="vet appointment cat")
+        out["globex_conversations"] = found["results"]
+        found = await call(session, "search_past_conversations", user_id="acme/u1", query="vet appointment cat")
+        out["globex_conversations_prefixed"] = found["results"]
     await with_session(url, globex_key, globex_tries)
 
     async def acme_reads(session):
         found = await call(session, "recall_memories", namespace_prefix=["users", "u1"], limit=10)
         out["acme_after"] = [trim(m) for m in found["memories"]]
+        found = await call(session, "search_past_conversations", user_id="u1", query="vet")
+        out["acme_conversations_after"] = len(found["results"])
     await with_session(url, acme_key, acme_reads)
 
     import httpx
@@ -160,7 +180,7 @@ fn the_python_client_remembers_recalls_and_forgets_over_stdio() {
         run_client(STDIO_SCRIPT, &[binary.to_str().expect("utf-8 path"), workdir.path().to_str().expect("utf-8")]);
     let expected = json!({
         "server": "rmcp",
-        "tools": ["forget", "recall_memories", "remember"],
+        "tools": ["forget", "index_conversation", "recall_memories", "remember", "search_past_conversations"],
         "remember_required": [],
         "remember": {"namespace": ["u1", "memories"], "key": "drink", "value": {"text": "prefers green tea in the morning"}},
         "auto_key_len": 16,
@@ -171,6 +191,10 @@ fn the_python_client_remembers_recalls_and_forgets_over_stdio() {
         "after_forget": ["editor"],
         "forget_namespace": {"deleted": 1},
         "bad_input": ["error", "invalid_request: give exactly one of `text` and `value`"],
+        "indexed": ["u1", "s1", 1],
+        "conversations": [["u1", "s1", "[Topic: printer, Date: 2025-01-15]\n\nHuman: My printer shows error E42\nAssistant: Roll back the firmware."]],
+        "conversations_later": [],
+        "conversation_bad_input": ["error", "invalid_request: the search query must not be blank"],
     });
     assert_eq!(observed, expected);
     assert!(workdir.path().join("mcp.db").is_file(), "the memories are in the named SQLite file");
@@ -187,8 +211,12 @@ fn the_python_client_works_over_http_and_tenants_stay_apart() {
     let observed = output.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     let pet = |text: &str| json!({"namespace": ["users", "u1"], "key": "pet", "value": {"text": text}});
     let expected = json!({
-        "tools": ["forget", "recall_memories", "remember"],
+        "tools": ["forget", "index_conversation", "recall_memories", "remember", "search_past_conversations"],
         "remember": pet("has a cat named Miso"),
+        "acme_conversations": [["u1", "s1", "Human: Our cat Miso needs a vet appointment"]],
+        "globex_conversations": [],
+        "globex_conversations_prefixed": [],
+        "acme_conversations_after": 1,
         "acme_recall": [pet("has a cat named Miso")],
         "globex_recall": [],
         "globex_recall_prefix": [],

@@ -120,4 +120,41 @@ fn two_servers_on_one_database_agree() {
     let delete = json!({"namespace": ["users", "u1"], "key": "lang"});
     assert_eq!(b.call("DELETE", "/store/items", ACME_KEY, Some(delete)), (200, json!({"deleted": true})));
     assert_eq!(a.call("GET", "/store/items?namespace=users.u1&key=lang", ACME_KEY, None).0, 404);
+
+    conversations_and_sessions_are_shared(&a, &b);
+}
+
+/// Conversations and sessions live in the same database: what A writes, B finds; the other
+/// tenant finds nothing through either server.
+fn conversations_and_sessions_are_shared(a: &Server, b: &Server) {
+    let messages = json!([
+        {"role": "user", "content": "The deploy pipeline fails on the docker build"},
+        {"role": "assistant", "content": "Pin the base image version."},
+    ]);
+    let index = json!({"user_id": "u1", "session_id": "s1", "messages": messages, "metadata": {"date": "2025-03-02"}});
+    let (status, indexed) = a.call("POST", "/conversations", ACME_KEY, Some(index));
+    assert_eq!(status, 200, "{indexed}");
+    let search = json!({"user_id": "u1", "query": "docker build pipeline"});
+    let (status, found) = b.call("POST", "/conversations/search", ACME_KEY, Some(search.clone()));
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["results"][0]["chunk_id"], indexed["chunk_ids"][0]);
+    assert_eq!(found["results"][0]["messages"], messages);
+
+    let (status, _) = a.call("POST", "/sessions/t1/messages", ACME_KEY, Some(json!({"messages": messages})));
+    assert_eq!(status, 200);
+    assert_eq!(b.call("GET", "/sessions/t1", ACME_KEY, None), (200, json!({"session_id": "t1", "messages": messages})));
+
+    for server in [a, b] {
+        assert_eq!(
+            server.call("POST", "/conversations/search", GLOBEX_KEY, Some(search.clone())).1,
+            json!({"results": []})
+        );
+        assert_eq!(server.call("GET", "/sessions", GLOBEX_KEY, None).1, json!({"sessions": []}));
+        assert_eq!(server.call("GET", "/sessions/t1", GLOBEX_KEY, None).1["messages"], json!([]));
+    }
+
+    assert_eq!(b.call("DELETE", "/conversations/u1/s1", ACME_KEY, None), (200, json!({"deleted": 1})));
+    assert_eq!(a.call("POST", "/conversations/search", ACME_KEY, Some(search)).1, json!({"results": []}));
+    assert_eq!(b.call("DELETE", "/sessions/t1", ACME_KEY, None), (200, json!({"deleted": true})));
+    assert_eq!(a.call("GET", "/sessions", ACME_KEY, None).1, json!({"sessions": []}));
 }

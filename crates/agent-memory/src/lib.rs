@@ -12,7 +12,9 @@
 //!   and the `recall_past_conversations` tool ([`recall`]);
 //! * **agents**: chat models over OpenAI-compatible and Anthropic APIs ([`llm`]), an agent
 //!   loop with tools and middleware ([`agent`]) and conversation sessions ([`session`]);
-//! * **the conversation model** shared by all of them ([`message`]).
+//! * **the conversation model** shared by all of them ([`message`]);
+//! * **export and import**: a versioned JSONL dump of items, conversations and sessions
+//!   ([`transfer`]).
 //!
 //! See `ARCHITECTURE.md` in the repository for the map of the code.
 //!
@@ -44,4 +46,5 @@ pub mod session;
 pub mod store;
 pub mod summarize;
 pub mod tokens;
+pub mod transfer;
 pub mod trim;

@@ -6,13 +6,15 @@
 //! - `POST /mcp` on `agent-memory serve`: streamable HTTP (see [`http_service`]), behind the
 //!   same API-key middleware as the REST routes.
 //!
-//! Tools: `remember`, `recall_memories`, `forget` (conversation search is not here yet:
-//! the conversation-memory module has not landed on `main`).
+//! Tools: `remember`, `recall_memories`, `forget` (the store), `search_past_conversations`
+//! and `index_conversation` (conversation memory, as `POST /conversations/search` and
+//! `POST /conversations`).
 //!
 //! **Invariant:** over HTTP every namespace goes through `serve::tenancy` with the tenant
 //! the API key of *that very request* names (read from the request's `http::request::Parts`,
-//! never from the session), exactly as the REST store endpoints do; a call without a
-//! tenant is refused, never served unscoped.
+//! never from the session), exactly as the REST store endpoints do, and every user id of
+//! a conversation tool goes through `serve::tenancy::scope_id` as the REST conversation
+//! endpoints do; a call without a tenant is refused, never served unscoped.
 
 pub(crate) mod stdio;
 
@@ -32,6 +34,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::serve::config::Tenant;
+use crate::serve::conversations::{self, IndexRequest, SearchRequest};
 use crate::serve::error::ApiError;
 use crate::serve::store::{MAX_PAGE, MAX_QUERY_CHARS, rfc3339};
 use crate::serve::tenancy;
@@ -198,13 +201,48 @@ impl MemoryTools {
         };
         respond(outcome.await)
     }
+
+    /// Searches a user's past conversations.
+    #[tool(description = "Search past conversations: find what was discussed with a user before, by meaning and \
+                          keywords, optionally within one session (session_id) or a date range (date_from, \
+                          date_to as YYYY-MM-DD); best first, each with its context (topic, date, transcript).")]
+    async fn search_past_conversations(
+        &self,
+        Parameters(args): Parameters<SearchRequest>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let scope = self.resolve(&context)?;
+        let outcome = conversations::search_for(&self.store, scope.0.as_ref(), args).await;
+        respond(outcome.map(to_json))
+    }
+
+    /// Indexes a finished conversation.
+    #[tool(description = "Index a conversation so it can be searched later with search_past_conversations: the \
+                          messages (OpenAI shape: role, content) of one session of a user, with optional metadata \
+                          (topic, date as YYYY-MM-DD). Indexing the same session again replaces it.")]
+    async fn index_conversation(
+        &self,
+        Parameters(args): Parameters<IndexRequest>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let scope = self.resolve(&context)?;
+        let outcome = conversations::index_for(&self.store, scope.0.as_ref(), args).await;
+        respond(outcome.map(to_json))
+    }
+}
+
+/// A response DTO as JSON (plain data: serializing cannot fail).
+fn to_json(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for MemoryTools {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
-            "Long-term memory: `remember` stores a memory, `recall_memories` searches them, `forget` deletes them.",
+            "Long-term memory: `remember` stores a memory, `recall_memories` searches them, `forget` deletes them; \
+             `index_conversation` stores a finished conversation and `search_past_conversations` finds what was \
+             discussed before.",
         )
     }
 }

@@ -6,10 +6,11 @@
 //! listen = "127.0.0.1:8080"
 //! database_url = "sqlite:agent-memory.db"   # or "memory", or "postgres://user@host/db"
 //! embedder = "default"                       # or "none", "hash:64", "openai:text-embedding-3-small"
-//! chat_model = "openai/gpt-4o-mini"
+//! chat_model = "openai:gpt-4o-mini"             # for /context/summarize; none by default
 //! max_body_bytes = 1048576
 //! request_timeout_secs = 30
 //! log_format = "text"                        # or "json"
+//! otel_endpoint = "http://127.0.0.1:4318"     # OTLP/HTTP collector for traces; none by default
 //!
 //! [[api_keys]]
 //! tenant = "acme"
@@ -22,6 +23,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use agent_memory::llm::{ChatModel, LlmConfig, Provider};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -58,8 +62,10 @@ pub(crate) struct ServeArgs {
     /// (see `agent-memory embed --list`).
     #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "SPEC")]
     pub(crate) embedder: Option<String>,
-    /// Chat model for summarization (`provider:model`); none by default. Accepted and
-    /// logged; this release has no endpoint that summarizes yet.
+    /// Chat model for `/context/summarize`, as `provider:model` (`openai:gpt-4o-mini`,
+    /// `anthropic:claude-haiku-4-5`, `ollama:llama3.2`, …); keys and base URLs come from the
+    /// providers' usual environment variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …).
+    /// None by default: summarizing then answers 503.
     #[arg(long, env = "AGENT_MEMORY_CHAT_MODEL", value_name = "SPEC")]
     pub(crate) chat_model: Option<String>,
     /// API key bound to a tenant, as `TENANT:KEY`; repeat the flag (or separate with commas
@@ -82,6 +88,10 @@ pub(crate) struct ServeArgs {
     /// Log format on stderr [default: text]. The level comes from `RUST_LOG` (default `info`).
     #[arg(long, env = "AGENT_MEMORY_LOG_FORMAT", value_enum)]
     pub(crate) log_format: Option<LogFormat>,
+    /// Export request traces over OpenTelemetry (OTLP/HTTP, protobuf) to this collector,
+    /// e.g. `http://127.0.0.1:4318` (`/v1/traces` is appended); none by default.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub(crate) otel_endpoint: Option<String>,
 }
 
 /// How logs are written.
@@ -105,6 +115,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     request_timeout_secs: Option<u64>,
     log_format: Option<LogFormat>,
+    otel_endpoint: Option<String>,
     #[serde(default)]
     api_keys: Vec<FileApiKey>,
 }
@@ -129,6 +140,10 @@ pub(crate) enum ConfigError {
     DatabaseUrl(String),
     #[error("invalid embedder: {0}")]
     Embedder(String),
+    #[error("invalid OpenTelemetry endpoint {0}")]
+    OtelEndpoint(String),
+    #[error("invalid chat model {0}")]
+    ChatModel(String),
     #[error("invalid api key {0}")]
     ApiKey(String),
     #[error("{0} must be greater than zero")]
@@ -303,6 +318,7 @@ pub(crate) struct ServeConfig {
     pub(crate) api_keys: ApiKeys,
     pub(crate) limits: Limits,
     pub(crate) log_format: LogFormat,
+    pub(crate) otel_endpoint: Option<String>,
 }
 
 impl ServeConfig {
@@ -345,9 +361,30 @@ impl ServeConfig {
             api_keys,
             limits: Limits { max_body_bytes, request_timeout: Duration::from_secs(timeout_secs) },
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            otel_endpoint: check_otel_endpoint(args.otel_endpoint.or(file.otel_endpoint))?,
         };
         config.check_exposure()?;
         Ok(config)
+    }
+
+    /// The configured chat model's client, or `None` when none is configured.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ChatModel`] for a spec that is not `provider:model` (or
+    /// `provider/model`), an unknown provider, or a provider missing its key or URL.
+    pub(crate) fn connect_chat_model(&self) -> Result<Option<Arc<dyn ChatModel>>, ConfigError> {
+        let Some(spec) = self.chat_model.as_deref() else { return Ok(None) };
+        let Some((provider, model)) = spec.split_once([':', '/']) else {
+            return Err(ConfigError::ChatModel(format!(
+                "{spec:?}: expected PROVIDER:MODEL such as openai:gpt-4o-mini"
+            )));
+        };
+        let provider = Provider::parse(provider.trim()).map_err(|error| ConfigError::ChatModel(error.to_string()))?;
+        LlmConfig::from_env(provider, model.trim())
+            .connect()
+            .map(Some)
+            .map_err(|error| ConfigError::ChatModel(format!("{spec:?}: {error}")))
     }
 
     /// A server without keys answers every request as one tenant: it may only be
@@ -358,6 +395,20 @@ impl ServeConfig {
         }
         Ok(())
     }
+}
+
+/// An `http://` or `https://` URL, and a build that can export traces.
+fn check_otel_endpoint(endpoint: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(endpoint) = endpoint.filter(|e| !e.trim().is_empty()) else { return Ok(None) };
+    if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+        return Err(ConfigError::OtelEndpoint(format!("{endpoint:?}: expected an http:// or https:// URL")));
+    }
+    if cfg!(not(feature = "otel")) {
+        return Err(ConfigError::OtelEndpoint(format!(
+            "{endpoint:?}: this build has no OpenTelemetry support (cargo feature `otel`)"
+        )));
+    }
+    Ok(Some(endpoint))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -510,5 +561,34 @@ key = "file-key-0123456789"
         let args = ServeArgs { config: Some(file.path().to_owned()), ..ServeArgs::default() };
         let message = resolve(args).expect_err("typo").to_string();
         assert!(message.contains("unknown field `lsiten`"), "{message}");
+    }
+
+    #[test]
+    fn chat_models_and_otel_endpoints_are_checked() {
+        let with = |chat_model: &str| {
+            let args = ServeArgs { chat_model: Some(chat_model.to_owned()), ..ServeArgs::default() };
+            resolve(args).expect("valid config").connect_chat_model()
+        };
+        let message = with("gpt-4o-mini").err().expect("no provider").to_string();
+        assert_eq!(message, "invalid chat model \"gpt-4o-mini\": expected PROVIDER:MODEL such as openai:gpt-4o-mini");
+        let message = with("skynet:t-800").err().expect("unknown provider").to_string();
+        assert!(
+            message.starts_with("invalid chat model no LLM configured: unknown LLM provider \"skynet\""),
+            "{message}"
+        );
+        let model = with("ollama/llama3.2:1b").expect("ollama needs no key").expect("configured");
+        assert_eq!(model.model(), "llama3.2:1b");
+        assert!(resolve(ServeArgs::default()).expect("defaults").connect_chat_model().expect("none").is_none());
+
+        let otel = |endpoint: &str| {
+            resolve(ServeArgs { otel_endpoint: Some(endpoint.to_owned()), ..ServeArgs::default() })
+                .map(|config| config.otel_endpoint)
+        };
+        assert_eq!(otel("").expect("empty is none"), None);
+        let message = otel("collector:4318").expect_err("no scheme").to_string();
+        assert_eq!(message, "invalid OpenTelemetry endpoint \"collector:4318\": expected an http:// or https:// URL");
+        if cfg!(feature = "otel") {
+            assert_eq!(otel("http://127.0.0.1:4318").expect("valid"), Some("http://127.0.0.1:4318".to_owned()));
+        }
     }
 }

@@ -7,19 +7,25 @@
 //!
 //! Modules, in reading order: `config` (flags, environment, file), `error` (JSON errors),
 //! `extract` (JSON/query extractors with JSON rejections), `auth` (API keys → tenant),
-//! `tenancy` (tenant-scoped namespaces), `store` (the LangGraph-compatible store API),
-//! `context` (count, trim, fit),
+//! `tenancy` (tenant-scoped namespaces and ids), `store` (the LangGraph-compatible store
+//! API), `conversations` (index, search, delete past conversations), `sessions` (chat
+//! threads), `context` (count, trim, fit), `summarize` (`/context/summarize`),
 //! `health`, `metrics`, `whoami`, `openapi`.
 
 mod auth;
 pub(crate) mod config;
 mod context;
+pub(crate) mod conversations;
 pub(crate) mod error;
 mod extract;
 mod health;
 mod metrics;
 mod openapi;
+#[cfg(feature = "otel")]
+mod otel;
+mod sessions;
 pub(crate) mod store;
+mod summarize;
 pub(crate) mod tenancy;
 mod whoami;
 
@@ -41,6 +47,8 @@ use tracing::Level;
 pub(crate) use config::{ConfigError, ServeArgs};
 
 use agent_memory::embed::{Embedder, EmbedderOptions};
+use agent_memory::llm::ChatModel;
+use agent_memory::session::{InMemorySessions, SessionStore};
 use agent_memory::store::MemoryStore;
 use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, ServeConfig};
 use error::ApiError;
@@ -52,16 +60,44 @@ pub(crate) struct AppState {
     inner: Arc<StateInner>,
 }
 
+#[derive(Clone)]
 struct StateInner {
     api_keys: ApiKeys,
     limits: Limits,
     store: MemoryStore,
     metrics: Arc<Metrics>,
+    sessions: Arc<dyn SessionStore>,
+    chat_model: Option<Arc<dyn ChatModel>>,
 }
 
 impl AppState {
+    /// A state over `store`, with in-memory sessions and no chat model (see
+    /// [`AppState::with_sessions`] and [`AppState::with_chat_model`]).
     pub(crate) fn new(api_keys: ApiKeys, limits: Limits, store: MemoryStore, metrics: Arc<Metrics>) -> Self {
-        Self { inner: Arc::new(StateInner { api_keys, limits, store, metrics }) }
+        let sessions = Arc::new(InMemorySessions::new());
+        Self { inner: Arc::new(StateInner { api_keys, limits, store, metrics, sessions, chat_model: None }) }
+    }
+
+    /// Keeps chat sessions in `sessions`.
+    pub(crate) fn with_sessions(self, sessions: Arc<dyn SessionStore>) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.sessions = sessions;
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Summarizes with `model` (`/context/summarize`).
+    pub(crate) fn with_chat_model(self, model: Arc<dyn ChatModel>) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.chat_model = Some(model);
+        Self { inner: Arc::new(inner) }
+    }
+
+    pub(crate) fn sessions(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.sessions
+    }
+
+    pub(crate) fn chat_model(&self) -> Option<&Arc<dyn ChatModel>> {
+        self.inner.chat_model.as_ref()
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {
@@ -98,6 +134,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/context/count", post(context::count))
         .route("/context/trim", post(context::trim))
         .route("/context/fit", post(context::fit))
+        .merge(summarize::routes())
+        .merge(conversations::routes())
+        .merge(sessions::routes())
         .nest_service("/mcp", crate::mcp::http_service(state.store().clone(), !state.api_keys().is_empty()))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_tenant));
     Router::new()
@@ -129,6 +168,9 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 /// Answers 408 (JSON) when a request runs longer than the configured timeout.
+///
+/// The timeout bounds the time until the response's head is ready; a streamed body (the
+/// `/mcp` GET event stream) then flows for as long as the client keeps it open.
 async fn request_timeout(State(timeout): State<Duration>, request: Request, next: Next) -> Result<Response, ApiError> {
     tokio::time::timeout(timeout, next.run(request)).await.map_err(|_| {
         ApiError::new(
@@ -151,12 +193,24 @@ async fn request_timeout(State(timeout): State<Duration>, request: Request, next
 /// the database cannot be opened or the address cannot be bound.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig::resolve(args)?;
+    #[cfg(feature = "otel")]
+    let traces = config.otel_endpoint.as_deref().map(otel::Tracing::start).transpose()?;
+    #[cfg(feature = "otel")]
+    init_logging(config.log_format, traces.as_ref());
+    #[cfg(not(feature = "otel"))]
     init_logging(config.log_format);
+    if let Some(endpoint) = &config.otel_endpoint {
+        tracing::info!(%endpoint, "exporting traces over OTLP/HTTP");
+    }
     let metrics = Arc::new(Metrics::new());
     let store = open_store(&config, &metrics).await?;
     // Expired items are invisible at once; the sweeper reclaims their space.
     let sweeper = store.start_sweeper(SWEEP_INTERVAL)?;
-    let state = AppState::new(config.api_keys.clone(), config.limits, store, metrics);
+    let sessions = open_sessions(&config.database).await?;
+    let mut state = AppState::new(config.api_keys.clone(), config.limits, store, metrics).with_sessions(sessions);
+    if let Some(model) = config.connect_chat_model()? {
+        state = state.with_chat_model(model);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", config.listen))?;
@@ -178,6 +232,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     drop(stdout);
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     sweeper.stop();
+    #[cfg(feature = "otel")]
+    if let Some(traces) = traces {
+        // Flushing blocks until the last batch is sent: keep it off the async workers.
+        tokio::task::spawn_blocking(move || traces.shutdown()).await?;
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -221,6 +280,18 @@ async fn open_database(database: &DatabaseUrl) -> anyhow::Result<MemoryStore> {
     })
 }
 
+/// The chat sessions, in the same database as the store.
+pub(crate) async fn open_sessions(database: &DatabaseUrl) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let url = match database {
+        DatabaseUrl::Memory => "memory:".to_owned(),
+        DatabaseUrl::Sqlite(path) => format!("sqlite:{}", path.display()),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    };
+    agent_memory::session::open_sessions(&url)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot open the sessions in {database}: {error}"))
+}
+
 /// `none`: no embedder (keyword search only); otherwise a `provider[:model]` spec for
 /// [`agent_memory::embed::from_spec`]: `default` (the built-in static model, offline),
 /// `hash:64`, `openai:text-embedding-3-small`, `ollama:nomic-embed-text`, …; keys and base
@@ -234,18 +305,27 @@ fn embedder_from_spec(spec: &str) -> Result<Option<Arc<dyn Embedder>>, ConfigErr
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs on stderr (text or JSON, level from `RUST_LOG`, `info` by default) and, with
+/// `traces`, every span exported over OpenTelemetry too.
+fn init_logging(format: LogFormat, #[cfg(feature = "otel")] traces: Option<&otel::Tracing>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    // A second initialisation (only possible in tests) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let lines = match format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
     };
+    let subscriber = tracing_subscriber::registry().with(filter).with(lines);
+    #[cfg(feature = "otel")]
+    let subscriber = subscriber.with(traces.map(otel::Tracing::layer));
+    // A second initialisation (only possible in tests) keeps the first subscriber.
+    let _ = subscriber.try_init();
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM.

@@ -6,10 +6,13 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::context;
+use super::conversations;
 use super::error::ErrorBody;
 use super::health::{self, HealthStatus};
 use super::metrics;
+use super::sessions;
 use super::store;
+use super::summarize;
 use super::whoami::{self, WhoAmI};
 
 #[derive(OpenApi)]
@@ -17,7 +20,7 @@ use super::whoami::{self, WhoAmI};
     info(
         title = "agent-memory",
         description = "The memory layer for LLM agents: a namespaced long-term store with search, \
-            context utilities and conversation memory. Errors are `{\"code\", \"message\"}` JSON.",
+            context utilities, chat sessions and conversation memory. Errors are `{\"code\", \"message\"}` JSON.",
     ),
     paths(
         health::healthz,
@@ -33,6 +36,17 @@ use super::whoami::{self, WhoAmI};
         context::count,
         context::trim,
         context::fit,
+        summarize::summarize,
+        conversations::index_conversation,
+        conversations::search_conversations,
+        conversations::list_sessions,
+        conversations::delete_user_conversations,
+        conversations::delete_conversation,
+        sessions::list_sessions,
+        sessions::load_session,
+        sessions::append_messages,
+        sessions::replace_session,
+        sessions::delete_session,
     ),
     components(schemas(ErrorBody, HealthStatus, WhoAmI)),
     modifiers(&SecuritySchemes),
@@ -40,7 +54,11 @@ use super::whoami::{self, WhoAmI};
     tags(
         (name = "operations", description = "Liveness, readiness and the API description"),
         (name = "auth", description = "Who the caller is"),
-        (name = "context", description = "Token counting, trimming and fitting of chat messages"),
+        (name = "context", description = "Token counting, trimming, fitting and summarizing of chat messages"),
+        (name = "conversations", description = "Past conversations, chunked per user and searched by keyword, \
+            meaning or both (user ids scoped to the caller's tenant)"),
+        (name = "sessions", description = "Chat threads: append, load, replace, list, delete (session ids \
+            scoped to the caller's tenant)"),
         (name = "store", description = "Long-term memory: namespaced JSON items with TTL, filters and search \
             (wire-compatible with the LangGraph store API; `ttl` in minutes; namespaces scoped to the caller's tenant)"),
     )

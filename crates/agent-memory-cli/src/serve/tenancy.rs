@@ -9,6 +9,12 @@
 //! namespace handed back goes through [`unscope`], which refuses one of another tenant.
 //! Tenant names are namespace labels themselves (see `config::Tenant`), so the mapping is
 //! injective: two tenants never share a stored namespace.
+//!
+//! User ids (conversations) and session ids are scoped the same way, as `TENANT/ID`
+//! ([`scope_id`], [`unscope_id`]): a tenant name never contains `/`, so the stored id
+//! names its tenant unambiguously, and a conversation namespace (`["acme/u1",
+//! "conversations", …]`) never starts with a bare tenant label, so the store endpoints
+//! never reach conversations either.
 
 use agent_memory::store::{MAX_DEPTH, Namespace, NamespacePrefix};
 
@@ -53,6 +59,33 @@ pub(crate) fn unscope(tenant: &Tenant, namespace: &Namespace) -> Result<Vec<Stri
     }
 }
 
+/// What separates the tenant from a client's id in a stored user or session id.
+pub(crate) const ID_SEPARATOR: char = '/';
+
+/// The stored id for the client's user or session `id` (`field` names it in errors).
+///
+/// The id must be non-empty, without control characters, and short enough that the
+/// stored form fits in `max_stored_bytes`.
+pub(crate) fn scope_id(tenant: &Tenant, field: &str, id: &str, max_stored_bytes: usize) -> Result<String, ApiError> {
+    let max_bytes = max_stored_bytes.saturating_sub(tenant.as_str().len() + ID_SEPARATOR.len_utf8());
+    if id.is_empty() {
+        return Err(ApiError::invalid(format!("{field} must not be empty")));
+    }
+    if id.len() > max_bytes {
+        return Err(ApiError::invalid(format!("{field} has at most {max_bytes} bytes, got {}", id.len())));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(format!("{tenant}{ID_SEPARATOR}{id}"))
+}
+
+/// The client's view of a stored user or session id: without the tenant; `None` when it
+/// belongs to another tenant (or to no tenant at all).
+pub(crate) fn unscope_id<'a>(tenant: &Tenant, stored: &'a str) -> Option<&'a str> {
+    stored.strip_prefix(tenant.as_str())?.strip_prefix(ID_SEPARATOR)
+}
+
 /// `invalid namespace: label 1 is empty` → `label 1 is empty` (the code says the kind).
 fn strip_kind(error: &agent_memory::store::StoreError) -> String {
     let text = error.to_string();
@@ -77,6 +110,23 @@ mod tests {
         assert_eq!(stored.labels(), ["acme", "user_1", "prefs"]);
         assert_eq!(unscope(&acme(), &stored).expect("own"), ["user_1", "prefs"]);
         assert_eq!(scope_prefix(&acme(), &[]).expect("root").labels(), ["acme"]);
+    }
+
+    #[test]
+    fn ids_are_stored_under_the_tenant_and_never_unscoped_for_another() {
+        assert_eq!(scope_id(&acme(), "user_id", "u1", 255).expect("valid"), "acme/u1");
+        assert_eq!(scope_id(&acme(), "user_id", "a/b", 255).expect("valid"), "acme/a/b");
+        assert_eq!(unscope_id(&acme(), "acme/a/b"), Some("a/b"));
+        assert_eq!(unscope_id(&acme(), "acmex/u1"), None);
+        assert_eq!(unscope_id(&acme(), "globex/acme/u1"), None);
+        assert_eq!(unscope_id(&acme(), "acme"), None);
+        let (code, message) = scope_id(&acme(), "user_id", "", 255).expect_err("empty").into_parts();
+        assert_eq!((code, message.as_str()), ("invalid_request", "user_id must not be empty"));
+        let long = "x".repeat(251);
+        let (_, message) = scope_id(&acme(), "session_id", &long, 255).expect_err("long").into_parts();
+        assert_eq!(message, "session_id has at most 250 bytes, got 251");
+        assert!(scope_id(&acme(), "session_id", &"x".repeat(250), 255).is_ok());
+        assert!(scope_id(&acme(), "user_id", "a\nb", 255).is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use super::{Filter, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError};
+use super::{Filter, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError, StoredVector};
 
 /// Which namespaces a query covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +127,26 @@ pub struct ScoredItem {
     pub score: f64,
 }
 
+/// A live item with its vector, as [`StoreBackend::export_items`] returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedItem {
+    /// The item, times, expiry and TTL included.
+    pub item: Item,
+    /// Its stored vector, if any.
+    pub vector: Option<StoredVector>,
+}
+
+/// An item to write exactly as given, as [`StoreBackend::restore_items`] takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredItem {
+    /// The item: its `created_at`, `updated_at`, `expires_at` and `ttl_seconds` are kept.
+    pub item: Item,
+    /// The text indexed for keyword search.
+    pub text: String,
+    /// Its vector, if any.
+    pub vector: Option<StoredVector>,
+}
+
 /// A storage engine for [`super::MemoryStore`]. See the module documentation for the
 /// contract every method shares.
 #[async_trait]
@@ -178,4 +198,25 @@ pub trait StoreBackend: Send + Sync + fmt::Debug {
 
     /// Physically removes every expired item; returns how many were removed.
     async fn purge_expired(&self, now: f64) -> Result<u64, StoreError>;
+
+    /// Every item live at `now` with its vector, ordered by namespace (tuple order) then
+    /// key, for a dump ([`crate::transfer`]).
+    ///
+    /// The default answers [`StoreError::Config`]: a backend that cannot enumerate its
+    /// items cannot be exported.
+    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
+        let _ = now;
+        Err(StoreError::Config(format!("the {} backend cannot export its items", self.kind())))
+    }
+
+    /// Writes `items` exactly as given (times, expiry, TTL, index text, vector) in one
+    /// transaction, replacing any item at the same address (a later item of the same
+    /// address wins); returns how many items were given. For a restore ([`crate::transfer`]):
+    /// nothing is validated beyond what [`super::MemoryStore`] validates for writes.
+    ///
+    /// The default answers [`StoreError::Config`].
+    async fn restore_items(&self, items: Vec<RestoredItem>) -> Result<u64, StoreError> {
+        let _ = items;
+        Err(StoreError::Config(format!("the {} backend cannot restore items", self.kind())))
+    }
 }

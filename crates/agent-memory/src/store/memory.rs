@@ -8,7 +8,9 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
-use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+use super::backend::{
+    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+};
 use super::keyword::{self, tokenize};
 use super::vector_index::{RowMeta, VectorIndex};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
@@ -125,6 +127,17 @@ impl State {
     }
 }
 
+/// Each token's count in `text`, and the token count.
+fn term_counts(text: &str) -> (HashMap<String, u32>, u32) {
+    let mut term_frequency: HashMap<String, u32> = HashMap::new();
+    let mut length = 0u32;
+    for token in tokenize(text) {
+        *term_frequency.entry(token).or_insert(0) += 1;
+        length += 1;
+    }
+    (term_frequency, length)
+}
+
 fn address(namespace: &Namespace, key: &str) -> Address {
     (namespace.encoded(), key.to_owned())
 }
@@ -166,6 +179,35 @@ impl StoreBackend for MemoryBackend {
         "memory"
     }
 
+    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
+        let state = self.read();
+        // Entries are keyed by (encoded namespace, key): already in namespace tuple order.
+        Ok(state
+            .entries
+            .values()
+            .filter(|entry| live(entry, now))
+            .map(|entry| ExportedItem {
+                item: entry.item.clone(),
+                vector: state
+                    .vectors
+                    .vector(entry.id)
+                    .map(|(model, vector)| StoredVector { model: model.to_owned(), vector: vector.to_vec() }),
+            })
+            .collect())
+    }
+
+    async fn restore_items(&self, items: Vec<RestoredItem>) -> Result<u64, StoreError> {
+        let mut state = self.write();
+        let written = items.len() as u64;
+        for restored in items {
+            let address = address(&restored.item.namespace, &restored.item.key);
+            state.remove(&address);
+            let (term_frequency, length) = term_counts(&restored.text);
+            state.insert(address, Entry { item: restored.item, id: 0, term_frequency, length }, restored.vector);
+        }
+        Ok(written)
+    }
+
     async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
         let mut state = self.write();
         let mut stored = Vec::with_capacity(writes.len());
@@ -175,12 +217,7 @@ impl StoreBackend for MemoryBackend {
                 Some(old) if live(&old, now) => old.item.created_at,
                 _ => now,
             };
-            let mut term_frequency: HashMap<String, u32> = HashMap::new();
-            let mut length = 0u32;
-            for token in tokenize(&write.text) {
-                *term_frequency.entry(token).or_insert(0) += 1;
-                length += 1;
-            }
+            let (term_frequency, length) = term_counts(&write.text);
             let item = Item {
                 namespace: write.namespace,
                 key: write.key,

@@ -60,7 +60,9 @@ mod text;
 pub mod vector;
 mod vector_index;
 
-pub use backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+pub use backend::{
+    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use filter::{Condition, Filter, Operator};
 pub use item::{

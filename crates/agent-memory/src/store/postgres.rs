@@ -73,8 +73,12 @@ use serde_json::Value;
 use tokio_postgres::{NoTls, Row};
 
 use self::sql::Sql;
-use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
-use super::{Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions};
+use super::backend::{
+    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+};
+use super::{
+    Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions, StoredVector,
+};
 use super::{keyword, vector};
 
 /// The schema used when none is configured.
@@ -654,6 +658,120 @@ impl StoreBackend for PostgresBackend {
                 })
             })
             .collect()
+    }
+
+    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS}, i.embedding, m.model FROM {s}.items AS i \
+             LEFT JOIN {s}.models AS m ON m.id = i.embedding_model \
+             WHERE i.expires_at IS NULL OR i.expires_at > $1 ORDER BY i.ns, i.key",
+            s = self.schema
+        );
+        let rows = self
+            .run("export", |client| {
+                let sql = &sql;
+                async move {
+                    let statement = client.prepare_cached(sql).await?;
+                    client.query(&statement, &[&now]).await
+                }
+            })
+            .await?;
+        let corrupt = |e: tokio_postgres::Error| StoreError::backend(BACKEND, format!("corrupt row: {e}"));
+        rows.iter()
+            .map(|row| {
+                let item = item_from_row(row)?;
+                let embedding: Option<Vector> = row.try_get(7).map_err(corrupt)?;
+                let model: Option<String> = row.try_get(8).map_err(corrupt)?;
+                let vector = match (embedding, model) {
+                    (Some(embedding), Some(model)) => Some(StoredVector { model, vector: embedding.to_vec() }),
+                    _ => None,
+                };
+                Ok(ExportedItem { item, vector })
+            })
+            .collect()
+    }
+
+    async fn restore_items(&self, items: Vec<RestoredItem>) -> Result<u64, StoreError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let mut slots = Vec::with_capacity(items.len());
+        for restored in &items {
+            slots.push(match &restored.vector {
+                Some(v) => Some(self.model_slot(&v.model, v.vector.len()).await?),
+                None => None,
+            });
+        }
+        // One row per address (the last item wins), in address order as `put_many` writes.
+        let mut last: BTreeMap<(String, &str), usize> = BTreeMap::new();
+        for (i, restored) in items.iter().enumerate() {
+            last.insert((restored.item.namespace.encoded(), restored.item.key.as_str()), i);
+        }
+        let capacity = last.len();
+        let (mut nss, mut keys, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::new());
+        let (mut created, mut updated, mut expires, mut ttls) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut lengths, mut terms, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut embeddings, mut models) = (Vec::new(), Vec::new());
+        for ((ns, key), &i) in &last {
+            let restored = &items[i];
+            let (t, c, length) = postings(&restored.text);
+            nss.push(ns.clone());
+            keys.push((*key).to_owned());
+            values.push(Value::Object(restored.item.value.clone()));
+            created.push(restored.item.created_at);
+            updated.push(restored.item.updated_at);
+            expires.push(restored.item.expires_at);
+            ttls.push(restored.item.ttl_seconds);
+            lengths.push(length);
+            terms.push(t.join(" "));
+            counts.push(c.iter().map(i32::to_string).collect::<Vec<_>>().join(" "));
+            embeddings.push(restored.vector.as_ref().map(|v| Vector::from(v.vector.clone())));
+            models.push(slots[i].map(|s| s.id));
+        }
+        let sql = format!(
+            "INSERT INTO {s}.items AS i (ns, key, value, created_at, updated_at, expires_at, ttl_seconds, doc_len, \
+                 terms, tfs, embedding, embedding_model)
+             SELECT w.ns, w.key, w.value, w.created, w.updated, w.expires, w.ttl, w.doc_len,
+                 string_to_array(w.terms, ' '), string_to_array(w.tfs, ' ')::integer[], w.embedding, w.model
+             FROM unnest($1::text[], $2::text[], $3::json[], $4::float8[], $5::float8[], $6::float8[], $7::float8[],
+                 $8::integer[], $9::text[], $10::text[], $11::vector[], $12::integer[])
+                 AS w(ns, key, value, created, updated, expires, ttl, doc_len, terms, tfs, embedding, model)
+             ON CONFLICT (ns, key) DO UPDATE SET
+                 value = EXCLUDED.value,
+                 created_at = EXCLUDED.created_at,
+                 updated_at = EXCLUDED.updated_at,
+                 expires_at = EXCLUDED.expires_at,
+                 ttl_seconds = EXCLUDED.ttl_seconds,
+                 doc_len = EXCLUDED.doc_len,
+                 terms = EXCLUDED.terms,
+                 tfs = EXCLUDED.tfs,
+                 embedding = EXCLUDED.embedding,
+                 embedding_model = EXCLUDED.embedding_model",
+            s = self.schema
+        );
+        self.run("restore", |client| {
+            let sql = &sql;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
+                &nss,
+                &keys,
+                &values,
+                &created,
+                &updated,
+                &expires,
+                &ttls,
+                &lengths,
+                &terms,
+                &counts,
+                &embeddings,
+                &models,
+            ];
+            async move {
+                let statement = client.prepare_cached(sql).await?;
+                client.execute(&statement, &params).await
+            }
+        })
+        .await?;
+        Ok(items.len() as u64)
     }
 
     async fn get_many(&self, keys: &[ItemKey], now: f64, refresh_ttl: bool) -> Result<Vec<Option<Item>>, StoreError> {

@@ -46,7 +46,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+use super::backend::{
+    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+};
 use super::keyword::{self, fts5_match_expression};
 use super::vector;
 use super::vector_index::{RowMeta, VectorIndex};
@@ -689,6 +691,95 @@ impl StoreBackend for SqliteBackend {
             let deltas = deleted_ids(&tx, &format!("DELETE FROM store_items WHERE {scope} RETURNING id"), params)?;
             commit_with(inner, tx, before, deltas)?;
             Ok(removed.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
+        self.read(move |connection, _inner| {
+            let mut statement = connection
+                .prepare(&format!(
+                    "SELECT {ITEM_COLUMNS}, embedding, embedding_model FROM store_items WHERE {LIVE} \
+                     ORDER BY namespace, key"
+                ))
+                .map_err(sql_error)?;
+            let mut rows = statement.query(rusqlite::named_params! {":now": now}).map_err(sql_error)?;
+            let mut items = Vec::new();
+            while let Some(row) = rows.next().map_err(sql_error)? {
+                let item = item_from_row(row, 0)?;
+                let blob: Option<Vec<u8>> = row.get(7).map_err(sql_error)?;
+                let model: Option<String> = row.get(8).map_err(sql_error)?;
+                let vector = match (blob, model) {
+                    (Some(blob), Some(model)) => {
+                        let mut vector = Vec::with_capacity(blob.len() / 4);
+                        blob_to_vector(&blob, &mut vector);
+                        Some(StoredVector { model, vector })
+                    }
+                    _ => None,
+                };
+                items.push(ExportedItem { item, vector });
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    async fn restore_items(&self, items: Vec<RestoredItem>) -> Result<u64, StoreError> {
+        self.write(move |connection, inner| {
+            let tx = begin_write(connection)?;
+            let before = bump_counter(&tx)?;
+            let mut deltas = Vec::with_capacity(items.len());
+            let written = items.len() as u64;
+            {
+                let mut upsert = tx
+                    .prepare_cached(
+                        "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
+                         ttl_seconds, embedding, embedding_model, embedding_dims) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                         ON CONFLICT (namespace, key) DO UPDATE SET \
+                           value = excluded.value, text = excluded.text, created_at = excluded.created_at, \
+                           updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
+                           ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
+                           embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
+                         RETURNING id",
+                    )
+                    .map_err(sql_error)?;
+                for restored in items {
+                    let item = restored.item;
+                    let value = serde_json::to_string(&item.value)
+                        .map_err(|e| StoreError::InvalidValue(format!("cannot serialize value: {e}")))?;
+                    let (blob, model, dims) = match &restored.vector {
+                        Some(v) => {
+                            (Some(vector_to_blob(&v.vector)), Some(v.model.clone()), Some(v.vector.len() as i64))
+                        }
+                        None => (None, None, None),
+                    };
+                    let namespace = item.namespace.encoded();
+                    let id: i64 = upsert
+                        .query_row(
+                            params![
+                                namespace,
+                                item.key,
+                                value,
+                                restored.text,
+                                item.created_at,
+                                item.updated_at,
+                                item.expires_at,
+                                item.ttl_seconds,
+                                blob,
+                                model,
+                                dims
+                            ],
+                            |row| row.get(0),
+                        )
+                        .map_err(sql_error)?;
+                    let meta =
+                        RowMeta { namespace, key: item.key, updated_at: item.updated_at, expires_at: item.expires_at };
+                    deltas.push(IndexDelta::Upsert { id, vector: restored.vector, meta });
+                }
+            }
+            commit_with(inner, tx, before, deltas)?;
+            Ok(written)
         })
         .await
     }

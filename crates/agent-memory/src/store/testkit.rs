@@ -22,8 +22,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{
-    Filter, HybridWeights, ItemKey, ManualClock, MemoryStore, Namespace, NamespaceListing, Page, PutRequest,
-    SearchMode, SearchQuery, StoreBackend, StoreError, StoreOptions,
+    ExportedItem, Filter, HybridWeights, Item, ItemKey, ManualClock, MemoryStore, Namespace, NamespaceListing, Page,
+    PutRequest, RestoredItem, ScanQuery, Scope, SearchMode, SearchQuery, StoreBackend, StoreError, StoreOptions,
+    StoredVector,
 };
 use crate::embed::HashEmbedder;
 
@@ -77,6 +78,7 @@ macro_rules! store_conformance {
             sweeper_purges,
             concurrent_writers,
             model_based_random_operations,
+            export_and_restore_round_trip,
         );
     };
     (@checks $make:expr; $($check:ident),* $(,)?) => {
@@ -912,4 +914,76 @@ pub async fn model_based_random_operations(backend: Arc<dyn StoreBackend>) {
 fn clock_now(clock: &ManualClock) -> f64 {
     use super::Clock;
     clock.now()
+}
+
+/// `export_items` returns every live item with its vector in address order;
+/// `restore_items` writes items exactly as given (times, expiry, TTL, text, vector),
+/// replacing what is at their address.
+pub async fn export_and_restore_round_trip(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = embedded_store(backend.clone());
+    store.put(("b", "x"), "k2", json!({"text": "second"}), None).await.unwrap();
+    store.put(("a",), "k1", json!({"text": "first", "n": 1.5}), Some(100.0)).await.unwrap();
+    store.put(("b",), "gone", json!({"text": "expires"}), Some(10.0)).await.unwrap();
+    let plain = MemoryStore::new(backend.clone(), store.options().clone()).without_embedder();
+    plain.put(("b", "x"), "k0", json!({"text": "no vector"}), None).await.unwrap();
+    clock.advance(20.0);
+    store.get_and_refresh(("a",), "k1").await.unwrap().unwrap();
+
+    let now = T0 + 20.0;
+    let exported = backend.export_items(now).await.unwrap();
+    let addresses: Vec<(Vec<String>, &str)> =
+        exported.iter().map(|e| (e.item.namespace.labels().to_vec(), e.item.key.as_str())).collect();
+    let labels = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(addresses, [(labels(&["a"]), "k1"), (labels(&["b", "x"]), "k0"), (labels(&["b", "x"]), "k2")]);
+    let first = &exported[0];
+    assert_eq!(first.item.value, json!({"text": "first", "n": 1.5}).as_object().unwrap().clone());
+    assert_eq!((first.item.created_at, first.item.updated_at), (T0, T0));
+    assert_eq!((first.item.expires_at, first.item.ttl_seconds), (Some(T0 + 120.0), Some(100.0)));
+    let embedder = HashEmbedder::new(64);
+    let expected = crate::embed::Embedder::embed(&embedder, &["text: first\nn: 1.5".to_owned()]).await.unwrap();
+    let vector = first.vector.as_ref().expect("embedded");
+    assert_eq!((vector.model.as_str(), &vector.vector), (crate::embed::Embedder::model_id(&embedder), &expected[0]));
+    assert_eq!(exported[1].vector, None);
+
+    // Restore: exact times, replacing an existing address, text indexed, vector searchable.
+    let restored_item = Item {
+        namespace: ns(&["b", "x"]),
+        key: "k2".into(),
+        value: json!({"text": "restored"}).as_object().unwrap().clone(),
+        created_at: 1.25,
+        updated_at: 2.5,
+        expires_at: Some(T0 + 1000.0),
+        ttl_seconds: Some(7.0),
+    };
+    let restored_vector = StoredVector { model: vector.model.clone(), vector: vector.vector.clone() };
+    let written = backend
+        .restore_items(vec![
+            RestoredItem { item: restored_item.clone(), text: "stale".into(), vector: None },
+            RestoredItem {
+                item: restored_item.clone(),
+                text: "zebra crossing".into(),
+                vector: Some(restored_vector.clone()),
+            },
+            RestoredItem {
+                item: Item { namespace: ns(&["c"]), key: "old".into(), expires_at: Some(T0), ..restored_item.clone() },
+                text: "zebra".into(),
+                vector: None,
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(written, 3);
+    let after = backend.export_items(now).await.unwrap();
+    assert_eq!(after.len(), 3, "the expired restored item is not exported");
+    assert_eq!(after[2], ExportedItem { item: restored_item.clone(), vector: Some(restored_vector) });
+    let scan =
+        ScanQuery { scope: Scope::Namespace(ns(&["b", "x"])), filter: Filter::all(), offset: 0, limit: None, now };
+    assert_eq!(backend.scan(&scan).await.unwrap().len(), 2);
+    let hits = store.search(("b",), SearchQuery::text("zebra").mode(SearchMode::Keyword)).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["k2"]);
+    assert!(store.search(("b",), SearchQuery::text("stale").mode(SearchMode::Keyword)).await.unwrap().is_empty());
+    let query = SearchQuery::text("text: first\nn: 1.5").mode(SearchMode::Semantic);
+    let hits = store.search(("b",), query).await.unwrap();
+    assert_eq!(hit_keys(&hits)[0], "k2", "the restored vector is searched");
+    assert!((hits[0].score.unwrap() - 1.0).abs() < 1e-5);
 }

@@ -104,6 +104,14 @@ impl VectorIndex {
         }
     }
 
+    /// Row `id`'s model and vector, if it has one.
+    pub(super) fn vector(&self, id: i64) -> Option<(&str, &[f32])> {
+        let set_key = self.location.get(&id)?;
+        let set = self.sets.get(set_key)?;
+        let row = *set.position.get(&id)?;
+        Some((set_key.0.as_str(), &set.data[row * set.dims..(row + 1) * set.dims]))
+    }
+
     /// How many rows (all models).
     pub(super) fn len(&self) -> usize {
         self.location.len()

@@ -2,10 +2,14 @@
 
 mod basics;
 mod context;
+mod conversations;
 mod invalid_input;
 mod never_5xx;
+mod sessions;
 mod store;
+mod summarize;
 mod tenancy;
+mod timeouts;
 
 use std::sync::Arc;
 use std::time::Duration;

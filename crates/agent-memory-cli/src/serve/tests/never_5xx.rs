@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{ACME_KEY, Harness};
 
-const ROUTES: [(&str, &str); 9] = [
+const ROUTES: [(&str, &str); 13] = [
     ("PUT", "/store/items"),
     ("DELETE", "/store/items"),
     ("POST", "/store/items/search"),
@@ -18,6 +18,10 @@ const ROUTES: [(&str, &str); 9] = [
     ("POST", "/context/trim"),
     ("POST", "/context/fit"),
     ("GET", "/store/items"),
+    ("POST", "/conversations"),
+    ("POST", "/conversations/search"),
+    ("POST", "/sessions/s1/messages"),
+    ("PUT", "/sessions/s1"),
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -50,6 +54,9 @@ fn json_value() -> impl Strategy<Value = Value> {
                     Just("strategy".to_owned()),
                     Just("max_tokens".to_owned()),
                     Just("max_messages".to_owned()),
+                    Just("user_id".to_owned()),
+                    Just("session_id".to_owned()),
+                    Just("metadata".to_owned()),
                     "\\PC{0,6}",
                 ],
                 inner,

@@ -1,0 +1,141 @@
+//! `agent-memory export` and `agent-memory import`: the versioned JSONL dump of a database's
+//! items, conversations and sessions (`agent_memory::transfer`).
+//!
+//! Export writes the dump to `--out FILE` or stdout and a one-line JSON summary to stderr;
+//! import reads a file or stdin, shows a progress bar on stderr while it re-embeds, and
+//! prints its summary as JSON on stdout. Exit codes: 2 for bad input (a malformed dump, an
+//! unusable `--db` or `--embedder`), 1 for a failing database or embedder.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use agent_memory::transfer::{TransferError, export_dump, import_dump};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::serve::config::{ConfigError, DEFAULT_DATABASE_URL, DEFAULT_EMBEDDER, DatabaseUrl};
+
+/// `agent-memory export` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    /// Database: `sqlite:PATH`, `memory` or `postgres://…[?schema=NAME]` (as `serve`).
+    #[arg(long, env = "AGENT_MEMORY_DATABASE_URL", value_name = "URL", default_value = DEFAULT_DATABASE_URL)]
+    db: String,
+    /// The embedder whose identity the dump records: `default`, `none` or
+    /// `provider[:model]` (as `serve`); vectors are exported as stored.
+    #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "SPEC", default_value = DEFAULT_EMBEDDER)]
+    embedder: String,
+    /// Where to write the dump; `-` for stdout.
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    out: String,
+}
+
+/// `agent-memory import` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// Database: `sqlite:PATH`, `memory` or `postgres://…[?schema=NAME]` (as `serve`).
+    #[arg(long, env = "AGENT_MEMORY_DATABASE_URL", value_name = "URL", default_value = DEFAULT_DATABASE_URL)]
+    db: String,
+    /// The importing embedder: vectors it made are reused, everything else is embedded
+    /// again with it. `default`, `none` (keep the dump's vectors) or `provider[:model]`.
+    #[arg(long, env = "AGENT_MEMORY_EMBEDDER", value_name = "SPEC", default_value = DEFAULT_EMBEDDER)]
+    embedder: String,
+    /// The dump to read; `-` for stdin.
+    #[arg(value_name = "FILE|-")]
+    input: String,
+}
+
+/// Runs `agent-memory export`.
+pub(crate) fn export(args: ExportArgs) -> ExitCode {
+    finish("export", runtime().and_then(|runtime| runtime.block_on(run_export(args))))
+}
+
+/// Runs `agent-memory import`.
+pub(crate) fn import(args: ImportArgs) -> ExitCode {
+    finish("import", runtime().and_then(|runtime| runtime.block_on(run_import(args))))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))
+}
+
+async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
+    let database = DatabaseUrl::parse(&args.db)?;
+    let store = crate::serve::open_plain_store(&database, &args.embedder).await?;
+    let sessions = crate::serve::open_sessions(&database).await?;
+    let mut out: Box<dyn Write> = if args.out == "-" {
+        Box::new(BufWriter::new(std::io::stdout().lock()))
+    } else {
+        let path = PathBuf::from(&args.out);
+        let file = File::create(&path).map_err(|error| anyhow::anyhow!("cannot create {}: {error}", path.display()))?;
+        Box::new(BufWriter::new(file))
+    };
+    let summary = export_dump(&store, Some(sessions.as_ref()), &mut out).await?;
+    out.flush()?;
+    let line = json!({"items": summary.items, "conversation_chunks": summary.conversation_chunks, "sessions": summary.sessions});
+    eprintln!("{line}");
+    Ok(())
+}
+
+async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
+    let database = DatabaseUrl::parse(&args.db)?;
+    let input: Box<dyn BufRead + Send> = if args.input == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        let path = PathBuf::from(&args.input);
+        let file =
+            File::open(&path).map_err(|error| UnreadableInput(format!("cannot open {}: {error}", path.display())))?;
+        Box::new(BufReader::new(file))
+    };
+    let store = crate::serve::open_plain_store(&database, &args.embedder).await?;
+    let sessions = crate::serve::open_sessions(&database).await?;
+    let bar: OnceLock<ProgressBar> = OnceLock::new();
+    let progress = |done: usize, total: usize| {
+        let bar = bar.get_or_init(|| {
+            let bar = ProgressBar::new(total as u64);
+            if let Ok(style) = ProgressStyle::with_template("re-embedding {bar:40} {pos}/{len} items ({eta} left)") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        bar.set_position(done as u64);
+    };
+    let summary = import_dump(&store, Some(sessions.as_ref()), input, &progress).await?;
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    let line = json!({
+        "items": summary.items,
+        "conversation_chunks": summary.conversation_chunks,
+        "sessions": summary.sessions,
+        "vectors_reused": summary.vectors_reused,
+        "vectors_embedded": summary.vectors_embedded,
+        "source_embedder": summary.source_embedder.map(|e| json!({"model": e.model, "dimensions": e.dimensions})),
+    });
+    println!("{line}");
+    Ok(())
+}
+
+/// The dump to import cannot be opened: the user must name another one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UnreadableInput(String);
+
+/// Prints an error on one line; exit code 2 for input the user must fix.
+fn finish(command: &str, result: anyhow::Result<()>) -> ExitCode {
+    let Err(error) = result else { return ExitCode::SUCCESS };
+    eprintln!("agent-memory {command}: {error:#}");
+    let bad_input = error.is::<ConfigError>()
+        || error.is::<UnreadableInput>()
+        || matches!(
+            error.downcast_ref::<TransferError>(),
+            Some(TransferError::Malformed { .. } | TransferError::SessionsNotAccepted(_))
+        );
+    if bad_input { ExitCode::from(crate::EXIT_BAD_INPUT) } else { ExitCode::FAILURE }
+}

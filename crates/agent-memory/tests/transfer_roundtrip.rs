@@ -1,0 +1,260 @@
+//! Export and import (`agent_memory::transfer`): a dump from each backend imports into
+//! each backend with nothing lost (items with times, expiry, TTL and vectors, conversation
+//! chunks, session messages); another embedder re-embeds; a malformed line imports
+//! nothing. PostgreSQL comes from `DATABASE_URL` (see `store_postgres_support`).
+#![cfg(all(feature = "sqlite", feature = "postgres"))]
+#![allow(clippy::unwrap_used)] // a test may panic: that is the test failing
+
+#[path = "store_postgres_support/mod.rs"]
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use agent_memory::embed::{Embedder, HashEmbedder};
+use agent_memory::message::{Message, ToolCall};
+use agent_memory::recall::{ConversationMemory, RecallQuery};
+use agent_memory::session::{InMemorySessions, PostgresSessions, SessionStore, SqliteSessions};
+use agent_memory::store::{
+    ExportedItem, ManualClock, MemoryBackend, MemoryStore, SearchMode, SqliteBackend, StoreBackend, StoreOptions,
+};
+use agent_memory::transfer::{TransferError, export_dump, import_dump};
+use serde_json::{Value, json};
+
+/// 2023-11-14T22:13:20Z.
+const T0: f64 = 1_700_000_000.0;
+/// When the checks run: 100 s after the data was written.
+const NOW: f64 = T0 + 100.0;
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Memory,
+    Sqlite,
+    Postgres,
+}
+
+const KINDS: [Kind; 3] = [Kind::Memory, Kind::Sqlite, Kind::Postgres];
+
+struct Place {
+    store: MemoryStore,
+    sessions: Arc<dyn SessionStore>,
+    clock: ManualClock,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// An empty store and session store of `kind`, with a manual clock at `T0` and `embedder`.
+async fn place(kind: Kind, embedder: Arc<dyn Embedder>) -> Place {
+    let clock = ManualClock::new(T0);
+    let (backend, sessions, dir): (Arc<dyn StoreBackend>, Arc<dyn SessionStore>, _) = match kind {
+        Kind::Memory => (Arc::new(MemoryBackend::new()), Arc::new(InMemorySessions::new()), None),
+        Kind::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("memory.db");
+            let backend = Arc::new(SqliteBackend::open(&path).await.unwrap());
+            (backend, Arc::new(SqliteSessions::open(&path).await.unwrap()), Some(dir))
+        }
+        Kind::Postgres => {
+            let backend = Arc::new(support::backend().await);
+            let sessions = Arc::new(PostgresSessions::new(backend.clone()).await.unwrap());
+            (backend, sessions, None)
+        }
+    };
+    let options = StoreOptions { clock: Arc::new(clock.clone()), ..StoreOptions::default() };
+    let store = MemoryStore::new(backend, options).with_embedder(embedder);
+    Place { store, sessions, clock, _dir: dir }
+}
+
+fn hash64() -> Arc<dyn Embedder> {
+    Arc::new(HashEmbedder::new(64))
+}
+
+fn printer_conversation() -> Vec<Message> {
+    vec![
+        Message::user("My printer shows error E42 after the firmware update").with_id("m1"),
+        Message::assistant_tool_calls(vec![ToolCall::new("c1", "lookup_error", &json!({"code": "E42"}))]),
+        Message::tool("c1", "E42: firmware mismatch"),
+        Message::assistant("Roll back the firmware from the settings menu."),
+    ]
+}
+
+fn session_messages() -> Vec<Message> {
+    let mut hello = Message::user("Hi, I'm Bob").with_id("u-1");
+    hello.metadata.insert("lang".into(), json!("en"));
+    vec![hello, Message::assistant("Hi Bob!")]
+}
+
+/// The same data in any place: memories with and without TTL (one refreshed, one
+/// expired), one without vector, a conversation, two sessions.
+async fn populate(place: &Place) {
+    let store = &place.store;
+    store.put(("u1", "prefs"), "lang", json!({"text": "prefers Rust", "score": 0.1}), None).await.unwrap();
+    store.put(("u1", "prefs"), "tea", json!({"text": "green tea in the morning"}), Some(3600.0)).await.unwrap();
+    store.put(("app",), "gone", json!({"text": "short-lived"}), Some(5.0)).await.unwrap();
+    store.clone().without_embedder().put(("app",), "plain", json!({"note": "no vector"}), None).await.unwrap();
+    let metadata = json!({"topic": "printer", "date": "2025-01-15"});
+    ConversationMemory::new(store.clone())
+        .index_conversation("u1", "s1", &printer_conversation(), metadata.as_object().unwrap())
+        .await
+        .unwrap();
+    place.clock.advance(10.0);
+    store.put(("u1", "prefs"), "lang", json!({"text": "prefers Rust and Go", "score": 0.2}), None).await.unwrap();
+    store.get_and_refresh(("u1", "prefs"), "tea").await.unwrap().unwrap();
+    place.sessions.append("thread_1", &session_messages()).await.unwrap();
+    place.sessions.append("thread_0", &printer_conversation()).await.unwrap();
+    place.clock.set(NOW);
+}
+
+async fn dump_of(place: &Place) -> String {
+    let mut out = Vec::new();
+    export_dump(&place.store, Some(place.sessions.as_ref()), &mut out).await.unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// The dump's lines, session times removed (session stores set them from the system
+/// clock, so they differ between places).
+fn normalized(dump: &str) -> Vec<Value> {
+    dump.lines()
+        .map(|line| {
+            let mut value: Value = serde_json::from_str(line).unwrap();
+            if value["type"] == "session" {
+                let object = value.as_object_mut().unwrap();
+                object.remove("created_at");
+                object.remove("updated_at");
+            }
+            value
+        })
+        .collect()
+}
+
+async fn items(place: &Place) -> Vec<ExportedItem> {
+    place.store.backend().export_items(NOW).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_backend_exports_the_same_dump_and_imports_every_other_losslessly() {
+    let mut dumps = Vec::new();
+    let mut sources = Vec::new();
+    for kind in KINDS {
+        let source = place(kind, hash64()).await;
+        populate(&source).await;
+        dumps.push(dump_of(&source).await);
+        sources.push(source);
+    }
+    let reference = normalized(&dumps[0]);
+    for (kind, dump) in KINDS.iter().zip(&dumps) {
+        assert_eq!(normalized(dump), reference, "{kind:?} exports the same dump as memory");
+    }
+    let header = &reference[0];
+    assert_eq!(header["format"], "agent-memory-dump");
+    assert_eq!(header["version"], 1);
+    assert_eq!(header["exported_at"], NOW);
+    assert_eq!(header["embedder"], json!({"model": "hash-v1/64", "dimensions": 64}));
+    let kinds: Vec<&str> = reference[1..].iter().map(|line| line["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["item", "conversation_chunk", "item", "item", "session", "session"]);
+    let namespaces: Vec<&Value> = reference[1..5].iter().map(|line| &line["namespace"]).collect();
+    assert_eq!(
+        namespaces,
+        [&json!(["app"]), &json!(["u1", "conversations", "s1"]), &json!(["u1", "prefs"]), &json!(["u1", "prefs"])]
+    );
+    let keys: Vec<&str> = [1, 3, 4].iter().map(|&i| reference[i]["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["plain", "lang", "tea"], "address order; the expired item is not exported");
+    assert_eq!(reference[1]["vector"], Value::Null);
+    assert_eq!(reference[4]["expires_at"], T0 + 10.0 + 3600.0, "the refreshed expiry is kept");
+    assert_eq!(reference[4]["updated_at"], T0);
+    assert_eq!(reference[3]["created_at"], T0);
+    assert_eq!(reference[3]["updated_at"], T0 + 10.0);
+    let sessions: Vec<&str> = reference[5..].iter().map(|line| line["session_id"].as_str().unwrap()).collect();
+    assert_eq!(sessions, ["thread_0", "thread_1"]);
+
+    for (source_kind, source) in KINDS.iter().zip(&sources) {
+        let expected_items = items(source).await;
+        assert_eq!(expected_items.len(), 4);
+        for target_kind in KINDS {
+            let target = place(target_kind, hash64()).await;
+            let dump = dump_of(source).await;
+            let summary =
+                import_dump(&target.store, Some(target.sessions.as_ref()), dump.as_bytes(), &|_, _| {}).await.unwrap();
+            let context = format!("{source_kind:?} → {target_kind:?}");
+            assert_eq!((summary.items, summary.conversation_chunks, summary.sessions), (3, 1, 2), "{context}");
+            assert_eq!((summary.vectors_reused, summary.vectors_embedded), (3, 1), "{context}: plain gets a vector");
+            let mut got = items(&target).await;
+            // The item stored without vector was embedded by the importing store.
+            let plain = got.iter_mut().find(|e| e.item.key == "plain").unwrap();
+            let vector = plain.vector.take().unwrap();
+            assert_eq!(vector.vector, HashEmbedder::new(64).embed(&["note: no vector".to_owned()]).await.unwrap()[0]);
+            assert_eq!(got, expected_items, "{context}");
+            for session in ["thread_0", "thread_1"] {
+                assert_eq!(
+                    target.sessions.load(session).await.unwrap(),
+                    source.sessions.load(session).await.unwrap(),
+                    "{context}"
+                );
+            }
+            // The conversation is searchable by keyword and by meaning in the target.
+            let memory = ConversationMemory::new(target.store.clone());
+            for mode in [SearchMode::Keyword, SearchMode::Semantic] {
+                let query = RecallQuery::new("printer firmware error").mode(mode);
+                let found = memory.search("u1", &query).await.unwrap();
+                assert_eq!(found[0].chunk.messages, printer_conversation(), "{context} {mode:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_embedder_re_embeds_with_progress() {
+    let source = place(Kind::Memory, hash64()).await;
+    populate(&source).await;
+    let dump = dump_of(&source).await;
+    let other: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(32));
+    let target = place(Kind::Sqlite, other.clone()).await;
+    let reports = Mutex::new(Vec::new());
+    let summary = import_dump(&target.store, Some(target.sessions.as_ref()), dump.as_bytes(), &|done, total| {
+        reports.lock().unwrap().push((done, total));
+    })
+    .await
+    .unwrap();
+    assert_eq!((summary.vectors_reused, summary.vectors_embedded), (0, 4));
+    assert_eq!(summary.source_embedder.map(|e| (e.model, e.dimensions)), Some(("hash-v1/64".to_owned(), 64)));
+    assert_eq!(*reports.lock().unwrap(), [(4, 4)]);
+    for exported in items(&target).await {
+        let vector = exported.vector.unwrap();
+        assert_eq!((vector.model.as_str(), vector.vector.len()), ("hash-v1/32", 32));
+    }
+    let found = target.store.get(("u1", "prefs"), "lang").await.unwrap().unwrap();
+    assert_eq!(Some(found), source.store.get(("u1", "prefs"), "lang").await.unwrap());
+    let memory = ConversationMemory::new(target.store.clone());
+    let query = RecallQuery::new("printer firmware error").mode(SearchMode::Semantic);
+    assert_eq!(memory.search("u1", &query).await.unwrap()[0].chunk.session_id, "s1");
+}
+
+#[tokio::test]
+async fn a_malformed_line_names_its_number_and_imports_nothing() {
+    let source = place(Kind::Memory, hash64()).await;
+    populate(&source).await;
+    let dump = dump_of(&source).await;
+    let mut lines: Vec<String> = dump.lines().map(str::to_owned).collect();
+    let cases = [
+        (3, r#"{"type": "item", "namespace": [], "key": "k"}"#.to_owned(), "line 3: missing field `value`"),
+        (3, r#"{"type": "item", "namespace": [], "key": "k", "value": {}, "created_at": 1, "updated_at": 1, "expires_at": null, "ttl_seconds": null, "vector": null}"#.to_owned(), "line 3: invalid namespace: a namespace needs at least one label"),
+        (6, r#"{"type": "session", "session_id": "", "message_count": 0, "created_at": 0, "updated_at": 0, "messages": []}"#.to_owned(), "line 6: invalid session id \"\": it is empty"),
+        (4, "not json".to_owned(), "line 4: expected ident at line 1 column 2"),
+        (1, r#"{"format": "agent-memory-dump", "version": 2, "tool_version": "9", "exported_at": 0, "embedder": null}"#.to_owned(), "line 1: dump format version 2 is not one this build reads (1 to 1): use a newer agent-memory"),
+    ];
+    for (line, replacement, message) in cases {
+        let original = std::mem::replace(&mut lines[line - 1], replacement);
+        let target = place(Kind::Sqlite, hash64()).await;
+        let broken = lines.join("\n");
+        let error = import_dump(&target.store, Some(target.sessions.as_ref()), broken.as_bytes(), &|_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(error, TransferError::Malformed { .. }));
+        assert_eq!(error.to_string(), message);
+        assert_eq!(items(&target).await, vec![], "nothing imported");
+        assert_eq!(target.sessions.list().await.unwrap(), vec![], "no session imported");
+        lines[line - 1] = original;
+    }
+    let target = place(Kind::Memory, hash64()).await;
+    let error = import_dump(&target.store, None, dump.as_bytes(), &|_, _| {}).await.unwrap_err();
+    assert_eq!(error.to_string(), "the dump holds 2 sessions and no session store was given");
+    assert_eq!(items(&target).await, vec![]);
+}
