@@ -87,7 +87,7 @@ fn main() {
             let dir = rest.first().expect("minilm needs MODEL_DIR");
             let model = SentenceTransformer::load(Path::new(dir)).expect("the model loads").with_batch_size(batch);
             let load = load_start.elapsed().as_secs_f64();
-            let threads = std::env::var("RAYON_NUM_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(0);
+            let threads = model.threads();
             let timed = time_passes(min_seconds, || model.embed_blocking(&texts).expect("embedding works"));
             (("candle all-MiniLM-L6-v2", load), threads, timed)
         }
