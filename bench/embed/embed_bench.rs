@@ -104,7 +104,7 @@ fn main() {
             let timed = time_passes(min_seconds, 2 * batch, |n| {
                 model.embed_blocking(&texts[..n.unwrap_or(texts.len()).min(texts.len())]).expect("embedding works")
             });
-            (("candle all-MiniLM-L6-v2", load), threads, timed)
+            (("agent-memory all-MiniLM-L6-v2 (own encoder, candle gemm)", load), threads, timed)
         }
         other => panic!("unknown IMPL {other:?} (builtin or minilm)"),
     };

@@ -67,7 +67,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "impl": f"torch ({'default threads' if threads == 0 else f'{threads} threads'})",
+                "impl": f"torch ({'default threads' if threads == 0 else f'{threads} thread' + ('s' if threads > 1 else '')})",
                 "sentences": len(texts),
                 "batch": batch,
                 "threads": torch.get_num_threads(),
