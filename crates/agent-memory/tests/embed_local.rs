@@ -64,7 +64,7 @@ async fn minilm_matches_the_numpy_reference() {
     let cases = cases();
     assert_eq!(cases.len(), 8);
     let texts: Vec<String> = cases.iter().map(|c| c.text.clone()).collect();
-    // One call with mixed lengths: batches of 3 are padded, the longest text is truncated.
+    // One call with mixed lengths: batches of 3 (packed without padding), the longest text truncated.
     let vectors = embedder.embed(&texts).await.unwrap();
     for (case, vector) in cases.iter().zip(&vectors) {
         let diff = max_abs_diff(vector, &case.embedding);
@@ -87,6 +87,22 @@ async fn batching_does_not_change_the_vectors() {
         assert!(max_abs_diff(&alone, expected) <= 1e-5, "{text:?}");
     }
     assert_eq!(model.embed_blocking::<&str>(&[]).unwrap(), Vec::<Vec<f32>>::new());
+}
+
+#[test]
+fn worker_threads_do_not_change_the_vectors() {
+    let texts: Vec<String> = cases().into_iter().map(|c| c.text).collect();
+    let one = SentenceTransformer::load(&model_dir()).unwrap().with_threads(1);
+    assert_eq!(one.threads(), 1);
+    let expected = one.embed_blocking(&texts).unwrap();
+    // Three workers on 8 texts: batches of 3, 3 and 2 run at the same time.
+    let three = one.clone().with_threads(3);
+    assert_eq!(three.threads(), 3);
+    let vectors = three.embed_blocking(&texts).unwrap();
+    for ((text, a), b) in texts.iter().zip(&expected).zip(&vectors) {
+        assert!(max_abs_diff(a, b) <= 1e-6, "{text:?}");
+    }
+    assert_eq!(three.embed_blocking(&texts[..1]).unwrap().len(), 1);
 }
 
 #[test]

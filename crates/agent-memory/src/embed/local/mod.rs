@@ -6,18 +6,30 @@
 //! `sentence_bert_config.json`, which decide the pooling, the normalization and the
 //! longest input, as in Python. [`resolve_model_dir`] finds such a folder by name in the
 //! HuggingFace cache; nothing is ever downloaded.
+//!
+//! The forward pass is this crate's own (`encoder.rs`): a batch's tokens are packed without
+//! padding, the linear layers are single matrix products through candle's `gemm` kernels,
+//! and worker threads (one per core) each run whole batches, so they never wait for each
+//! other. On 2 shared cores it costs about 7 ms of CPU per short sentence, like PyTorch at
+//! one thread, and keeps that under load where PyTorch's default threads spin
+//! (`bench/embed/README.md`). `CANDLE_NUM_THREADS` has no effect on it; use
+//! [`SentenceTransformer::with_threads`].
 
+mod encoder;
 mod resolve;
+mod workers;
 
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use candle_core::{D, DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_core::Device;
+use candle_transformers::models::bert::Config as BertConfig;
 use serde::Deserialize;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
+
+use encoder::{Encoder, Tokens};
+use workers::Workers;
 
 pub use resolve::resolve_model_dir;
 pub(crate) use resolve::resolve_model_dir_with_env;
@@ -70,10 +82,13 @@ struct SentenceBertConfig {
 
 /// A sentence-transformers BERT model loaded in memory.
 ///
-/// Texts are tokenized, sorted by length and run in batches (32 by default) so that little
-/// padding is computed; candle spreads each batch's matrix products over the CPU's cores
-/// (`CANDLE_NUM_THREADS` caps them). The async [`Embedder::embed`] runs on tokio's blocking
-/// pool, so it never stalls the runtime.
+/// Texts are sorted by length and run in batches (32 by default) through a BERT forward
+/// pass that packs the batch's tokens without padding (see [`SentenceTransformer::embed_blocking`]).
+/// Batches run in parallel on [`SentenceTransformer::threads`] worker threads (one per
+/// core by default), each batch on one thread from start to end, so that threads never
+/// wait for each other inside a forward pass: on a loaded machine this keeps the speed
+/// proportional to the CPU time it gets. The async [`Embedder::embed`] runs on tokio's
+/// blocking pool, so it never stalls the runtime.
 ///
 /// ```no_run
 /// use agent_memory::embed::local::{resolve_model_dir, SentenceTransformer};
@@ -86,13 +101,13 @@ struct SentenceBertConfig {
 #[derive(Clone)]
 pub struct SentenceTransformer {
     inner: Arc<Inner>,
+    workers: Arc<Workers>,
     batch_size: usize,
 }
 
 struct Inner {
-    model: BertModel,
+    encoder: Encoder,
     tokenizer: Tokenizer,
-    device: Device,
     pooling: Vec<Pooling>,
     normalize: bool,
     max_seq_length: usize,
@@ -109,6 +124,7 @@ impl fmt::Debug for SentenceTransformer {
             .field("normalize", &self.inner.normalize)
             .field("max_seq_length", &self.inner.max_seq_length)
             .field("batch_size", &self.batch_size)
+            .field("threads", &self.workers.len())
             .finish()
     }
 }
@@ -163,38 +179,26 @@ impl SentenceTransformer {
 
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| model_error(dir, "cannot load tokenizer.json", e))?;
-        let pad_id = tokenizer.token_to_id("[PAD]").unwrap_or(config.pad_token_id as u32);
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            pad_id,
-            pad_token: "[PAD]".to_owned(),
-            ..PaddingParams::default()
-        }));
+        // The encoder packs sentences without padding.
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: max_seq_length, ..TruncationParams::default() }))
             .map_err(|e| model_error(dir, "tokenizer truncation", e))?;
 
-        let device = Device::Cpu;
-        let weights_path = dir.join("model.safetensors");
-        let weights = std::fs::read(&weights_path).map_err(|e| model_error(dir, "cannot read model.safetensors", e))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+        let weights = std::fs::read(dir.join("model.safetensors"))
+            .map_err(|e| model_error(dir, "cannot read model.safetensors", e))?;
+        let tensors = candle_core::safetensors::load_buffer(&weights, &Device::Cpu)
             .map_err(|e| model_error(dir, "invalid model.safetensors", e))?;
-        let model = BertModel::load(vb, &config).map_err(|e| model_error(dir, "cannot build the BERT model", e))?;
+        drop(weights);
+        let encoder =
+            Encoder::load(tensors, &config).map_err(|e| model_error(dir, "cannot build the BERT model", e))?;
 
         let dimensions = config.hidden_size * pooling.len();
         let model_id = format!("local/{}", model_name(dir));
         tracing::debug!(%model_id, dimensions, ?pooling, normalize, max_seq_length, "loaded local embedding model");
         Ok(SentenceTransformer {
-            inner: Arc::new(Inner {
-                model,
-                tokenizer,
-                device,
-                pooling,
-                normalize,
-                max_seq_length,
-                dimensions,
-                model_id,
-            }),
+            inner: Arc::new(Inner { encoder, tokenizer, pooling, normalize, max_seq_length, dimensions, model_id }),
+            workers: Arc::new(Workers::new(default_threads())),
             batch_size: 32,
         })
     }
@@ -203,6 +207,18 @@ impl SentenceTransformer {
     pub fn with_batch_size(mut self, batch_size: usize) -> SentenceTransformer {
         self.batch_size = batch_size.max(1);
         self
+    }
+
+    /// Runs batches on `threads` worker threads (at least 1). The default is one per core
+    /// available to the process ([`std::thread::available_parallelism`]).
+    pub fn with_threads(mut self, threads: usize) -> SentenceTransformer {
+        self.workers = Arc::new(Workers::new(threads.max(1)));
+        self
+    }
+
+    /// How many worker threads run batches.
+    pub fn threads(&self) -> usize {
+        self.workers.len()
     }
 
     /// The pooling modes read from the model folder.
@@ -220,22 +236,34 @@ impl SentenceTransformer {
         self.inner.max_seq_length
     }
 
-    /// Embeds `texts` on the calling thread.
+    /// Embeds `texts`, blocking the calling thread until all are done.
+    ///
+    /// Texts are sorted by length (so that a batch holds texts of similar length) and cut
+    /// into batches of at most [`with_batch_size`](Self::with_batch_size) texts, smaller
+    /// when there are too few texts to give every worker thread one; each worker takes the
+    /// next batch until none is left. Texts longer than
+    /// [`max_seq_length`](Self::max_seq_length) tokens are truncated.
     ///
     /// # Errors
     ///
     /// [`EmbedError::Model`] when tokenization or the forward pass fails.
     pub fn embed_blocking<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let inner = &self.inner;
-        // Sort by length so that each batch pads little; restore the order at the end.
+        let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].as_ref().len()));
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let per_worker = texts.len().div_ceil(self.workers.len()).max(1);
+        let batches: Vec<&[usize]> = order.chunks(self.batch_size.min(per_worker)).collect();
+        let inner = &self.inner;
+        let done = self
+            .workers
+            .run(batches.len(), |b| {
+                let batch: Vec<&str> = batches[b].iter().map(|&i| texts[i]).collect();
+                inner.embed_batch(&batch)
+            })
+            .map_err(|e| EmbedError::Model(format!("{}: {e}", inner.model_id)))?;
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(self.batch_size) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_ref()).collect();
-            let vectors =
-                inner.embed_batch(&batch).map_err(|e| EmbedError::Model(format!("{}: {e}", inner.model_id)))?;
-            for (&i, vector) in chunk.iter().zip(vectors) {
+        for (b, vectors) in done {
+            for (&i, vector) in batches[b].iter().zip(vectors) {
                 out[i] = vector;
             }
         }
@@ -243,46 +271,63 @@ impl SentenceTransformer {
     }
 }
 
+/// One worker per core the process may use.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 impl Inner {
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
-        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| format!("tokenizer: {e}"))?;
-        let batch = encodings.len();
-        let len = encodings.first().map_or(0, |e| e.get_ids().len());
-        let flat = |get: fn(&tokenizers::Encoding) -> &[u32]| -> Vec<u32> {
-            encodings.iter().flat_map(|e| get(e).iter().copied()).collect()
-        };
-        let tensor = |data: Vec<u32>| Tensor::from_vec(data, (batch, len), &self.device).map_err(|e| e.to_string());
-        let ids = tensor(flat(tokenizers::Encoding::get_ids))?;
-        let type_ids = tensor(flat(tokenizers::Encoding::get_type_ids))?;
-        let mask = tensor(flat(tokenizers::Encoding::get_attention_mask))?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask)).map_err(|e| format!("forward pass: {e}"))?;
-        let pooled = self.pool(&hidden, &mask).map_err(|e| format!("pooling: {e}"))?;
-        pooled.to_vec2::<f32>().map_err(|e| e.to_string())
+        let encodings = texts
+            .iter()
+            .map(|&text| self.tokenizer.encode(text, true))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("tokenizer: {e}"))?;
+        let tokens: Vec<Tokens<'_>> =
+            encodings.iter().map(|e| Tokens { ids: e.get_ids(), type_ids: e.get_type_ids() }).collect();
+        let (hidden, offsets) = self.encoder.forward(&tokens).map_err(|e| format!("forward pass: {e}"))?;
+        let width = self.encoder.hidden_size();
+        Ok(offsets.windows(2).map(|rows| self.pool(&hidden[rows[0] * width..rows[1] * width], width)).collect())
     }
 
-    fn pool(&self, hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // [batch, len, 1]
-        let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?; // [batch, 1]
-        let summed = || hidden.broadcast_mul(&mask)?.sum(1);
-        let mut parts = Vec::with_capacity(self.pooling.len());
+    /// One sentence's vector from its token vectors (`tokens`: `[len, width]`, no padding).
+    fn pool(&self, tokens: &[f32], width: usize) -> Vec<f32> {
+        let len = tokens.len() / width;
+        let mut pooled = Vec::with_capacity(width * self.pooling.len());
         for mode in &self.pooling {
-            parts.push(match mode {
-                Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
-                Pooling::Max => {
-                    // Padding positions get -1e9, as in sentence-transformers.
-                    let penalty = ((&mask - 1.0)? * 1e9)?;
-                    hidden.broadcast_add(&penalty)?.max(1)?
+            let start = pooled.len();
+            match mode {
+                Pooling::Cls => pooled.extend_from_slice(tokens.get(..width).unwrap_or(&vec![0.0; width])),
+                Pooling::Max if len > 0 => {
+                    pooled.extend_from_slice(&tokens[..width]);
+                    for row in tokens.chunks_exact(width).skip(1) {
+                        for (m, v) in pooled[start..].iter_mut().zip(row) {
+                            *m = m.max(*v);
+                        }
+                    }
                 }
-                Pooling::Mean => summed()?.broadcast_div(&counts)?,
-                Pooling::MeanSqrtLen => summed()?.broadcast_div(&counts.sqrt()?)?,
-            });
+                Pooling::Max => pooled.resize(start + width, 0.0),
+                Pooling::Mean | Pooling::MeanSqrtLen => {
+                    pooled.resize(start + width, 0.0);
+                    for row in tokens.chunks_exact(width) {
+                        for (s, v) in pooled[start..].iter_mut().zip(row) {
+                            *s += v;
+                        }
+                    }
+                    let divisor = if *mode == Pooling::Mean { len as f32 } else { (len as f32).sqrt() };
+                    for s in &mut pooled[start..] {
+                        *s /= divisor.max(1e-9);
+                    }
+                }
+            }
         }
-        let pooled = if parts.len() == 1 { parts.remove(0) } else { Tensor::cat(&parts, 1)? };
-        if !self.normalize {
-            return Ok(pooled);
+        if self.normalize {
+            let norm = pooled.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            for v in &mut pooled {
+                *v /= norm;
+            }
         }
-        let norms = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
-        pooled.broadcast_div(&norms)
+        pooled
     }
 }
 
