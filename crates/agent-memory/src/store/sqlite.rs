@@ -561,7 +561,9 @@ impl StoreBackend for SqliteBackend {
             let (mut skipped, limit) = (0, query.limit.unwrap_or(usize::MAX));
             let mut items = Vec::new();
             while items.len() < limit {
-                let Some(row) = rows.next().map_err(sql_error)? else { break };
+                let Some(row) = rows.next().map_err(sql_error)? else {
+                    break;
+                };
                 let item = item_from_row(row, 0)?;
                 if filtered {
                     if !matches(&query.filter, &item) {
@@ -586,31 +588,7 @@ impl StoreBackend for SqliteBackend {
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let query = query.clone();
-        self.read(move |connection, _| {
-            let mut params = vec![SqlValue::Text(fts5_match_expression(&query.terms))];
-            let scope = scope_sql(&query.scope, "i.namespace", &mut params);
-            let live = live_sql("i.", query.now, &mut params);
-            let sql = format!(
-                "SELECT bm25(store_fts), i.namespace, i.key, i.value, i.created_at, i.updated_at, i.expires_at, \
-                 i.ttl_seconds FROM store_fts JOIN store_items i ON i.id = store_fts.rowid \
-                 WHERE store_fts MATCH ?1 AND {scope} AND {live} \
-                 ORDER BY bm25(store_fts), i.updated_at DESC, i.namespace, i.key"
-            );
-            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-            let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
-            let mut hits = Vec::new();
-            while hits.len() < query.limit {
-                let Some(row) = rows.next().map_err(sql_error)? else { break };
-                let item = item_from_row(row, 1)?;
-                if !matches(&query.filter, &item) {
-                    continue;
-                }
-                let rank: f64 = row.get(0).map_err(sql_error)?;
-                hits.push(ScoredItem { item, score: keyword::normalize(-rank) });
-            }
-            Ok(hits)
-        })
-        .await
+        self.read(move |connection, _| ranked_keyword_search(connection, &query)).await
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
@@ -626,7 +604,9 @@ impl StoreBackend for SqliteBackend {
             let mut skipped = 0;
             let mut last: Option<Namespace> = None;
             while listed.len() < query.limit {
-                let Some(row) = rows.next().map_err(sql_error)? else { break };
+                let Some(row) = rows.next().map_err(sql_error)? else {
+                    break;
+                };
                 let encoded: String = row.get(0).map_err(sql_error)?;
                 let namespace = Namespace::decode(&encoded)?;
                 if !namespace.ends_with(&query.suffix) {
@@ -710,6 +690,49 @@ impl StoreBackend for SqliteBackend {
     }
 }
 
+/// Keyword search: FTS5 ranks the matching rows by `bm25()` (ties in recency order) and only
+/// the rows that make the page are read, in the same snapshot as the ranking.
+///
+/// The ranking statement carries no values: sorting every match with its JSON (the cost
+/// that grows with the store) would dwarf the page. Without a value filter the ranking
+/// stops at `limit`; with one, rows are read in rank order until `limit` match.
+fn ranked_keyword_search(connection: &Connection, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+    let mut params = vec![SqlValue::Text(fts5_match_expression(&query.terms))];
+    let scope = scope_sql(&query.scope, "i.namespace", &mut params);
+    let live = live_sql("i.", query.now, &mut params);
+    let filtered = !query.filter.is_empty();
+    let mut sql = format!(
+        "SELECT i.id, bm25(store_fts) FROM store_fts JOIN store_items i ON i.id = store_fts.rowid \
+         WHERE store_fts MATCH ?1 AND {scope} AND {live} \
+         ORDER BY bm25(store_fts), i.updated_at DESC, i.namespace, i.key"
+    );
+    if !filtered {
+        params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ?{}", params.len()));
+    }
+    let tx = connection.unchecked_transaction().map_err(sql_error)?;
+    let mut ranking = tx.prepare_cached(&sql).map_err(sql_error)?;
+    let mut read =
+        tx.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE id = ?1")).map_err(sql_error)?;
+    let mut ranked = ranking.query(params_from_iter(params)).map_err(sql_error)?;
+    let mut hits = Vec::with_capacity(query.limit.min(64));
+    while hits.len() < query.limit {
+        let Some(row) = ranked.next().map_err(sql_error)? else {
+            break;
+        };
+        let (id, rank): (i64, f64) = (row.get(0).map_err(sql_error)?, row.get(1).map_err(sql_error)?);
+        let mut rows = read.query([id]).map_err(sql_error)?;
+        let Some(row) = rows.next().map_err(sql_error)? else {
+            continue;
+        };
+        let item = item_from_row(row, 0)?;
+        if matches(&query.filter, &item) {
+            hits.push(ScoredItem { item, score: keyword::normalize(-rank) });
+        }
+    }
+    Ok(hits)
+}
+
 /// Semantic search from the in-process [`VectorIndex`], loaded on first use and kept in
 /// step with this backend's writes; writes by other connections (other stores on the file,
 /// other processes) are detected through `store_changes.counter`, read in the same snapshot
@@ -761,7 +784,9 @@ fn search_snapshot(
         let mut hits = Vec::with_capacity(query.limit.min(candidates.len()));
         for candidate in candidates {
             let mut rows = read.query([candidate.id]).map_err(sql_error)?;
-            let Some(row) = rows.next().map_err(sql_error)? else { continue };
+            let Some(row) = rows.next().map_err(sql_error)? else {
+                continue;
+            };
             let item = item_from_row(row, 0)?;
             if matches(&query.filter, &item) {
                 hits.push(ScoredItem { item, score: candidate.score });
