@@ -237,7 +237,7 @@ impl SqliteBackend {
             let idle = lock(&inner.readers).pop();
             let connection = match idle {
                 Some(connection) => connection,
-                None => open_connection(&inner.path).map_err(sql_error)?,
+                None => open_reader(&inner.path).map_err(sql_error)?,
             };
             let result = work(&connection, &inner);
             let mut readers = lock(&inner.readers);
@@ -265,6 +265,20 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.set_prepared_statement_cache_capacity(64);
+    Ok(connection)
+}
+
+/// How much of the file a reader connection maps into memory. Reads of mapped pages are
+/// plain memory reads; without the map every page that misses SQLite's small per-connection
+/// cache (2 MiB) is copied in with `pread`, which dominated keyword search under load (rows
+/// carry their vectors, so a ranking that touches thousands of rows touches thousands of
+/// pages). Address space only: the operating system's page cache backs it.
+const READER_MMAP_BYTES: i64 = 1 << 30;
+
+/// Opens a reader connection: [`open_connection`] plus a memory-mapped file.
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = open_connection(path)?;
+    connection.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
     Ok(connection)
 }
 
