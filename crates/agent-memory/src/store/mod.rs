@@ -60,7 +60,7 @@ mod text;
 pub mod vector;
 mod vector_index;
 
-pub use backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+pub use backend::{HybridQuery, KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use filter::{Condition, Filter, Operator};
 pub use item::{

@@ -46,7 +46,11 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+use super::backend::{
+    HybridQuery, KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+    hybrid_from_rankings,
+};
+use super::fusion::reciprocal_rank_fusion;
 use super::keyword::{self, fts5_match_expression};
 use super::vector;
 use super::vector_index::{RowMeta, VectorIndex};
@@ -575,9 +579,7 @@ impl StoreBackend for SqliteBackend {
             let (mut skipped, limit) = (0, query.limit.unwrap_or(usize::MAX));
             let mut items = Vec::new();
             while items.len() < limit {
-                let Some(row) = rows.next().map_err(sql_error)? else {
-                    break;
-                };
+                let Some(row) = rows.next().map_err(sql_error)? else { break };
                 let item = item_from_row(row, 0)?;
                 if filtered {
                     if !matches(&query.filter, &item) {
@@ -605,6 +607,18 @@ impl StoreBackend for SqliteBackend {
         self.read(move |connection, _| ranked_keyword_search(connection, &query)).await
     }
 
+    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        if !query.vector.filter.is_empty() {
+            // A value filter needs every candidate's value: rank items.
+            return hybrid_from_rankings(self, query).await;
+        }
+        let owned = query.clone();
+        match self.read(move |connection, inner| fused_search(connection, inner, &owned)).await? {
+            Some(hits) => Ok(hits),
+            None => hybrid_from_rankings(self, query).await,
+        }
+    }
+
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
         let query = query.clone();
         self.read(move |connection, _| {
@@ -618,9 +632,7 @@ impl StoreBackend for SqliteBackend {
             let mut skipped = 0;
             let mut last: Option<Namespace> = None;
             while listed.len() < query.limit {
-                let Some(row) = rows.next().map_err(sql_error)? else {
-                    break;
-                };
+                let Some(row) = rows.next().map_err(sql_error)? else { break };
                 let encoded: String = row.get(0).map_err(sql_error)?;
                 let namespace = Namespace::decode(&encoded)?;
                 if !namespace.ends_with(&query.suffix) {
@@ -711,40 +723,107 @@ impl StoreBackend for SqliteBackend {
 /// that grows with the store) would dwarf the page. Without a value filter the ranking
 /// stops at `limit`; with one, rows are read in rank order until `limit` match.
 fn ranked_keyword_search(connection: &Connection, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
-    let mut params = vec![SqlValue::Text(fts5_match_expression(&query.terms))];
-    let scope = scope_sql(&query.scope, "i.namespace", &mut params);
-    let live = live_sql("i.", query.now, &mut params);
-    let filtered = !query.filter.is_empty();
-    let mut sql = format!(
-        "SELECT i.id, bm25(store_fts) FROM store_fts JOIN store_items i ON i.id = store_fts.rowid \
-         WHERE store_fts MATCH ?1 AND {scope} AND {live} \
-         ORDER BY bm25(store_fts), i.updated_at DESC, i.namespace, i.key"
-    );
-    if !filtered {
-        params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
-        sql.push_str(&format!(" LIMIT ?{}", params.len()));
-    }
     let tx = connection.unchecked_transaction().map_err(sql_error)?;
+    let (sql, params) = keyword_ranking_sql(query);
     let mut ranking = tx.prepare_cached(&sql).map_err(sql_error)?;
-    let mut read =
-        tx.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE id = ?1")).map_err(sql_error)?;
+    let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
     let mut ranked = ranking.query(params_from_iter(params)).map_err(sql_error)?;
     let mut hits = Vec::with_capacity(query.limit.min(64));
     while hits.len() < query.limit {
-        let Some(row) = ranked.next().map_err(sql_error)? else {
-            break;
-        };
+        let Some(row) = ranked.next().map_err(sql_error)? else { break };
         let (id, rank): (i64, f64) = (row.get(0).map_err(sql_error)?, row.get(1).map_err(sql_error)?);
-        let mut rows = read.query([id]).map_err(sql_error)?;
-        let Some(row) = rows.next().map_err(sql_error)? else {
-            continue;
-        };
-        let item = item_from_row(row, 0)?;
+        let Some(item) = read_item(&mut read, id)? else { continue };
         if matches(&query.filter, &item) {
             hits.push(ScoredItem { item, score: keyword::normalize(-rank) });
         }
     }
     Ok(hits)
+}
+
+/// Reads one row as an item (`None` when it is gone).
+const READ_BY_ID: &str =
+    "SELECT namespace, key, value, created_at, updated_at, expires_at, ttl_seconds FROM store_items WHERE id = ?1";
+
+fn read_item(read: &mut rusqlite::CachedStatement<'_>, id: i64) -> Result<Option<Item>, StoreError> {
+    let mut rows = read.query([id]).map_err(sql_error)?;
+    match rows.next().map_err(sql_error)? {
+        Some(row) => item_from_row(row, 0).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The statement ranking `query`'s matches as `(id, bm25)` rows, best first (bm25 is
+/// negated: lower is better), limited to `query.limit` when there is no value filter.
+fn keyword_ranking_sql(query: &KeywordQuery) -> (String, Vec<SqlValue>) {
+    let mut params = vec![SqlValue::Text(fts5_match_expression(&query.terms))];
+    let scope = scope_sql(&query.scope, "i.namespace", &mut params);
+    let live = live_sql("i.", query.now, &mut params);
+    let mut sql = format!(
+        "SELECT i.id, bm25(store_fts) FROM store_fts JOIN store_items i ON i.id = store_fts.rowid \
+         WHERE store_fts MATCH ?1 AND {scope} AND {live} \
+         ORDER BY bm25(store_fts), i.updated_at DESC, i.namespace, i.key"
+    );
+    if query.filter.is_empty() {
+        params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ?{}", params.len()));
+    }
+    (sql, params)
+}
+
+/// Hybrid search without a value filter: both rankings as row ids in one snapshot (the
+/// vector one from the index, as [`indexed_vector_search`]), fused by id, and only the
+/// `limit` winners read. `None` when the index could not settle on the reader's snapshot.
+fn fused_search(
+    connection: &Connection,
+    inner: &Inner,
+    query: &HybridQuery,
+) -> Result<Option<Vec<ScoredItem>>, StoreError> {
+    let vector = &query.vector;
+    for _ in 0..4 {
+        let tx = connection.unchecked_transaction().map_err(sql_error)?;
+        let counter: i64 =
+            tx.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).map_err(sql_error)?;
+        // Read the version in its own statement: the read guard must be gone before a reload
+        // takes the write lock.
+        let version = read_cache(inner).version;
+        match version {
+            Some(version) if version == counter => {}
+            Some(version) if version > counter => continue,
+            _ => reload_index(&tx, inner, counter)?,
+        }
+        let semantic: Vec<i64> = {
+            let cache = read_cache(inner);
+            if cache.version != Some(counter) {
+                continue;
+            }
+            let (candidates, _) =
+                cache.index.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
+            candidates.into_iter().map(|candidate| candidate.id).collect()
+        };
+        let keyword: Vec<i64> = match &query.keyword {
+            Some(keyword) => {
+                let (sql, params) = keyword_ranking_sql(keyword);
+                let mut ranking = tx.prepare_cached(&sql).map_err(sql_error)?;
+                ranking
+                    .query_map(params_from_iter(params), |row| row.get(0))
+                    .map_err(sql_error)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_error)?
+            }
+            None => Vec::new(),
+        };
+        let weights = &query.weights;
+        let fused = reciprocal_rank_fusion(&[(weights.semantic, &semantic), (weights.keyword, &keyword)], weights.k);
+        let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
+        let mut hits = Vec::with_capacity(query.limit.min(fused.len()));
+        for (id, score) in fused.into_iter().take(query.limit) {
+            if let Some(item) = read_item(&mut read, id)? {
+                hits.push(ScoredItem { item, score });
+            }
+        }
+        return Ok(Some(hits));
+    }
+    Ok(None)
 }
 
 /// Semantic search from the in-process [`VectorIndex`], loaded on first use and kept in
@@ -798,9 +877,7 @@ fn search_snapshot(
         let mut hits = Vec::with_capacity(query.limit.min(candidates.len()));
         for candidate in candidates {
             let mut rows = read.query([candidate.id]).map_err(sql_error)?;
-            let Some(row) = rows.next().map_err(sql_error)? else {
-                continue;
-            };
+            let Some(row) = rows.next().map_err(sql_error)? else { continue };
             let item = item_from_row(row, 0)?;
             if matches(&query.filter, &item) {
                 hits.push(ScoredItem { item, score: candidate.score });
