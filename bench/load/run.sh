@@ -21,9 +21,10 @@ if ! command -v wrk >/dev/null; then
     apt-get install -y wrk >/dev/null
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
-# The CLI without candle (local models): the built-in embedder needs none of it.
-cargo build -q --release -p agent-memory-cli --no-default-features
-cargo build -q --release -p agent-memory-bench --bin load-conversations
+# The CLI without candle (local models): the built-in embedder needs none of it. One
+# invocation for both packages, so they share one build of the library (separate ones
+# resolve different features and compile everything twice).
+cargo build -q --release -p agent-memory-cli -p agent-memory-bench --no-default-features
 bin=$CARGO_TARGET_DIR/release/agent-memory
 loadgen=$CARGO_TARGET_DIR/release/load-conversations
 data=$here/data
@@ -69,7 +70,7 @@ for n in $sizes; do
             sqlite) database=sqlite:$work/load-$n.db ;;
             postgres)
                 schema=load_bench_$n
-                psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
+                PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
                 sep='?'; [[ $DATABASE_URL == *\?* ]] && sep='&'
                 database="$DATABASE_URL${sep}schema=$schema" ;;
         esac
@@ -95,7 +96,7 @@ for n in $sizes; do
             case $backend in
                 sqlite) cdb=sqlite:$work/conversations-$n.db ;;
                 postgres)
-                    psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS load_conv_$n CASCADE" >/dev/null
+                    PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS load_conv_$n CASCADE" >/dev/null
                     cdb="$DATABASE_URL${sep}schema=load_conv_$n" ;;
             esac
             result=$("$loadgen" --database "$cdb" --sessions "$data/sessions-$sessions.jsonl" \
