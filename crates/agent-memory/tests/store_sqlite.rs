@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use agent_memory::store::{
-    ExportedItem, Item, ItemKey, ItemWrite, KeywordQuery, Namespace, NamespaceQuery, RestoredItem, ScanQuery, Scope,
-    ScoredItem, SqliteBackend, StoreBackend, StoreError, VectorQuery,
+    ExportedItem, HybridQuery, Item, ItemKey, ItemWrite, KeywordQuery, Namespace, NamespaceQuery, RestoredItem, ScanQuery,
+    Scope, ScoredItem, SqliteBackend, StoreBackend, StoreError, VectorQuery,
 };
 
 /// A backend in a fresh file whose directory is removed when the backend is dropped.
@@ -46,6 +46,9 @@ impl StoreBackend for TempSqlite {
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         self.backend.keyword_search(query).await
     }
+    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        self.backend.hybrid_search(query).await
+    }
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
         self.backend.list_namespaces(query).await
     }
@@ -67,6 +70,72 @@ impl StoreBackend for TempSqlite {
 }
 
 agent_memory::store_conformance!(make_backend());
+
+/// SQLite's hybrid search (both rankings as row ids in one snapshot, only the winners read)
+/// returns exactly what fusing its own vector and keyword rankings returns: same items, same
+/// order, same scores, in a namespace and across the store.
+#[tokio::test]
+async fn hybrid_search_equals_fusing_both_rankings() {
+    use agent_memory::embed::{Embedder, HashEmbedder};
+    use agent_memory::store::fusion::reciprocal_rank_fusion;
+    use agent_memory::store::keyword::query_terms;
+    use agent_memory::store::{Filter, HybridWeights, NamespacePrefix, StoredVector};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = SqliteBackend::open(&dir.path().join("store.db")).await.expect("open sqlite");
+    let embedder = HashEmbedder::new(32);
+    let words = ["rust", "memory", "store", "garden", "coffee", "tokio", "search", "vector", "the", "to", "of"];
+    let mut writes = Vec::new();
+    for i in 0..300usize {
+        let text: Vec<&str> = (0..3 + i % 6).map(|j| words[(i * 7 + j * j * 3 + j) % words.len()]).collect();
+        let text = text.join(" ");
+        let namespace = Namespace::new(["users", if i % 3 == 0 { "a" } else { "b" }]).expect("namespace");
+        writes.push(ItemWrite {
+            namespace,
+            key: format!("k{i:03}"),
+            value: serde_json::json!({ "text": text, "i": i }).as_object().cloned().expect("object"),
+            ttl_seconds: None,
+            vector: Some(StoredVector { model: embedder.model_id().to_owned(), vector: embedder.embed_text(&text) }),
+            text,
+        });
+    }
+    backend.put_many(writes, 1000.0).await.expect("put");
+    let scopes =
+        [Scope::Prefix(NamespacePrefix::new(["users", "a"]).expect("prefix")), Scope::Prefix(NamespacePrefix::root())];
+    for text in ["rust memory store", "coffee of the garden", "to the"] {
+        for scope in &scopes {
+            let vector = VectorQuery {
+                scope: scope.clone(),
+                filter: Filter::all(),
+                vector: embedder.embed_text(text),
+                model: embedder.model_id().to_owned(),
+                limit: 40,
+                now: 2000.0,
+            };
+            let keyword = KeywordQuery {
+                scope: scope.clone(),
+                filter: Filter::all(),
+                terms: query_terms(text),
+                limit: 40,
+                now: 2000.0,
+            };
+            let weights = HybridWeights::default();
+            let query = HybridQuery { vector: vector.clone(), keyword: Some(keyword.clone()), weights, limit: 10 };
+            let hybrid = backend.hybrid_search(&query).await.expect("hybrid");
+            let keys = |hits: Vec<ScoredItem>| -> Vec<(Namespace, String)> {
+                hits.into_iter().map(|hit| (hit.item.namespace, hit.item.key)).collect()
+            };
+            let semantic = keys(backend.vector_search(&vector).await.expect("vector"));
+            let keyword = keys(backend.keyword_search(&keyword).await.expect("keyword"));
+            assert_eq!((semantic.len(), keyword.len()), (40, 40), "{text}: both rankings are full");
+            let mut expected = reciprocal_rank_fusion(&[(1.0, &semantic[..]), (1.0, &keyword[..])], weights.k);
+            expected.truncate(10);
+            let got: Vec<((Namespace, String), f64)> =
+                hybrid.into_iter().map(|hit| ((hit.item.namespace, hit.item.key), hit.score)).collect();
+            assert_eq!(got, expected, "{text} in {scope:?}");
+        }
+    }
+}
 
 mod file {
     use std::io::{BufRead, BufReader};

@@ -25,11 +25,13 @@
 //! The conformance suite (`store::testkit`, feature `testkit`) checks all of this; every
 //! backend's test file runs it with one line: `agent_memory::store_conformance!(make_backend);`.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use async_trait::async_trait;
 
-use super::{Filter, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError, StoredVector};
+use super::fusion::reciprocal_rank_fusion;
+use super::{Filter, HybridWeights, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError, StoredVector};
 
 /// Which namespaces a query covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +101,22 @@ pub struct KeywordQuery {
     pub limit: usize,
     /// The current time (Unix seconds).
     pub now: f64,
+}
+
+/// Hybrid search: the two rankings of one query, fused by reciprocal rank.
+///
+/// `vector` and `keyword` share scope, filter and `now`; each `limit` is the depth of its
+/// ranking. `keyword` is `None` when the query has no terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HybridQuery {
+    /// The semantic ranking.
+    pub vector: VectorQuery,
+    /// The keyword ranking, if the query has terms.
+    pub keyword: Option<KeywordQuery>,
+    /// The weights of the two rankings and the RRF constant.
+    pub weights: HybridWeights,
+    /// The most fused results wanted.
+    pub limit: usize,
 }
 
 /// Distinct namespaces that hold at least one live item.
@@ -185,6 +203,17 @@ pub trait StoreBackend: Send + Sync + fmt::Debug {
     /// defined in [`super::keyword`] (statistics over every stored item), in `(0, 1)`.
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError>;
 
+    /// The best `limit` items of a hybrid search: the vector and keyword rankings fused with
+    /// [`super::fusion::reciprocal_rank_fusion`] (ties in first-seen order, the vector list
+    /// first); `score` is the fused score, in `(0, 1]`.
+    ///
+    /// The provided method runs [`StoreBackend::vector_search`] and
+    /// [`StoreBackend::keyword_search`] and fuses their items; a backend may rank row ids
+    /// first and read only the winners, with the same results.
+    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        hybrid_from_rankings(self, query).await
+    }
+
     /// Distinct namespaces with live items, ascending (tuple order), after `max_depth`
     /// truncation and deduplication, then `offset`/`limit`.
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError>;
@@ -219,4 +248,33 @@ pub trait StoreBackend: Send + Sync + fmt::Debug {
         let _ = items;
         Err(StoreError::Config(format!("the {} backend cannot restore items", self.kind())))
     }
+}
+
+/// [`StoreBackend::hybrid_search`] from the backend's two rankings, fused on items.
+pub(crate) async fn hybrid_from_rankings<B: StoreBackend + ?Sized>(
+    backend: &B,
+    query: &HybridQuery,
+) -> Result<Vec<ScoredItem>, StoreError> {
+    let semantic = backend.vector_search(&query.vector).await?;
+    let keyword = match &query.keyword {
+        Some(keyword) => backend.keyword_search(keyword).await?,
+        None => Vec::new(),
+    };
+    let mut fused = fuse(semantic, keyword, &query.weights);
+    fused.truncate(query.limit);
+    Ok(fused)
+}
+
+/// Fuses two rankings of items by reciprocal rank, keyed by (namespace, key).
+fn fuse(semantic: Vec<ScoredItem>, keyword: Vec<ScoredItem>, weights: &HybridWeights) -> Vec<ScoredItem> {
+    let key = |hit: &ScoredItem| (hit.item.namespace.clone(), hit.item.key.clone());
+    let semantic_keys: Vec<_> = semantic.iter().map(key).collect();
+    let keyword_keys: Vec<_> = keyword.iter().map(key).collect();
+    let fused =
+        reciprocal_rank_fusion(&[(weights.semantic, &semantic_keys), (weights.keyword, &keyword_keys)], weights.k);
+    let mut items: HashMap<(Namespace, String), Item> = HashMap::new();
+    for hit in semantic.into_iter().chain(keyword) {
+        items.entry(key(&hit)).or_insert(hit.item);
+    }
+    fused.into_iter().filter_map(|(k, score)| items.remove(&k).map(|item| ScoredItem { item, score })).collect()
 }

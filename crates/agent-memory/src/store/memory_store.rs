@@ -1,14 +1,15 @@
 //! [`MemoryStore`]: the store's API over any [`StoreBackend`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
+use super::backend::{
+    HybridQuery, KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+};
 use super::clock::{Clock, SystemClock};
-use super::fusion::{self, reciprocal_rank_fusion};
+use super::fusion;
 use super::item::{StoredVector, validate_key, validate_ttl, validate_value};
 use super::keyword::query_terms;
 use super::memory::MemoryBackend;
@@ -772,9 +773,7 @@ impl MemoryStore {
             SearchMode::Keyword => self.keyword(&scope, &query.filter, text, wanted, now).await?,
             SearchMode::Hybrid | SearchMode::Auto => {
                 let depth = wanted.max(self.options.hybrid_candidates);
-                let semantic = self.semantic(&scope, &query.filter, text, depth, now).await?;
-                let keyword = self.keyword(&scope, &query.filter, text, depth, now).await?;
-                fuse(semantic, keyword, &self.options.hybrid)
+                self.hybrid(&scope, &query.filter, text, depth, wanted, now).await?
             }
         };
         Ok(ranked
@@ -794,8 +793,23 @@ impl MemoryStore {
         limit: usize,
         now: f64,
     ) -> Result<Vec<ScoredItem>, StoreError> {
+        match self.vector_query(scope, filter, text, limit, now).await? {
+            Some(query) => self.backend.vector_search(&query).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The vector query for `text` (embedded with the store's embedder); `None` without one.
+    async fn vector_query(
+        &self,
+        scope: &Scope,
+        filter: &Filter,
+        text: &str,
+        limit: usize,
+        now: f64,
+    ) -> Result<Option<VectorQuery>, StoreError> {
         let Some(embedder) = &self.options.embedder else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let vector = embedder.embed_query(text).await?;
         if vector.len() != embedder.dimensions() {
@@ -807,15 +821,38 @@ impl MemoryStore {
             ))
             .into());
         }
-        let query = VectorQuery {
+        Ok(Some(VectorQuery {
             scope: scope.clone(),
             filter: filter.clone(),
             vector,
             model: embedder.model_id().to_owned(),
             limit,
             now,
+        }))
+    }
+
+    async fn hybrid(
+        &self,
+        scope: &Scope,
+        filter: &Filter,
+        text: &str,
+        depth: usize,
+        wanted: usize,
+        now: f64,
+    ) -> Result<Vec<ScoredItem>, StoreError> {
+        let Some(vector) = self.vector_query(scope, filter, text, depth, now).await? else {
+            return Ok(Vec::new());
         };
-        self.backend.vector_search(&query).await
+        let terms = query_terms(text);
+        let keyword = (!terms.is_empty()).then(|| KeywordQuery {
+            scope: scope.clone(),
+            filter: filter.clone(),
+            terms,
+            limit: depth,
+            now,
+        });
+        let query = HybridQuery { vector, keyword, weights: self.options.hybrid, limit: wanted };
+        self.backend.hybrid_search(&query).await
     }
 
     async fn keyword(
@@ -1119,17 +1156,4 @@ async fn embed_checked(embedder: &dyn Embedder, texts: &[String]) -> Result<Vec<
         .into());
     }
     Ok(vectors)
-}
-
-fn fuse(semantic: Vec<ScoredItem>, keyword: Vec<ScoredItem>, weights: &HybridWeights) -> Vec<ScoredItem> {
-    let key = |hit: &ScoredItem| (hit.item.namespace.clone(), hit.item.key.clone());
-    let semantic_keys: Vec<_> = semantic.iter().map(key).collect();
-    let keyword_keys: Vec<_> = keyword.iter().map(key).collect();
-    let fused =
-        reciprocal_rank_fusion(&[(weights.semantic, &semantic_keys), (weights.keyword, &keyword_keys)], weights.k);
-    let mut items: HashMap<(Namespace, String), Item> = HashMap::new();
-    for hit in semantic.into_iter().chain(keyword) {
-        items.entry(key(&hit)).or_insert(hit.item);
-    }
-    fused.into_iter().filter_map(|(k, score)| items.remove(&k).map(|item| ScoredItem { item, score })).collect()
 }

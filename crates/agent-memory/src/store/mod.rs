@@ -61,7 +61,8 @@ pub mod vector;
 mod vector_index;
 
 pub use backend::{
-    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+    ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend,
+    VectorQuery,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use filter::{Condition, Filter, Operator};

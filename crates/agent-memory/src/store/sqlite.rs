@@ -47,8 +47,10 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use serde_json::{Map, Value};
 
 use super::backend::{
-    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+    ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend,
+    VectorQuery, hybrid_from_rankings,
 };
+use super::fusion::reciprocal_rank_fusion;
 use super::keyword::{self, fts5_match_expression};
 use super::vector;
 use super::vector_index::{RowMeta, VectorIndex};
@@ -239,7 +241,7 @@ impl SqliteBackend {
             let idle = lock(&inner.readers).pop();
             let connection = match idle {
                 Some(connection) => connection,
-                None => open_connection(&inner.path).map_err(sql_error)?,
+                None => open_reader(&inner.path).map_err(sql_error)?,
             };
             let result = work(&connection, &inner);
             let mut readers = lock(&inner.readers);
@@ -267,6 +269,20 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.set_prepared_statement_cache_capacity(64);
+    Ok(connection)
+}
+
+/// How much of the file a reader connection maps into memory. Reads of mapped pages are
+/// plain memory reads; without the map every page that misses SQLite's small per-connection
+/// cache (2 MiB) is copied in with `pread`, which dominated keyword search under load (rows
+/// carry their vectors, so a ranking that touches thousands of rows touches thousands of
+/// pages). Address space only: the operating system's page cache backs it.
+const READER_MMAP_BYTES: i64 = 1 << 30;
+
+/// Opens a reader connection: [`open_connection`] plus a memory-mapped file.
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = open_connection(path)?;
+    connection.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
     Ok(connection)
 }
 
@@ -588,31 +604,19 @@ impl StoreBackend for SqliteBackend {
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let query = query.clone();
-        self.read(move |connection, _| {
-            let mut params = vec![SqlValue::Text(fts5_match_expression(&query.terms))];
-            let scope = scope_sql(&query.scope, "i.namespace", &mut params);
-            let live = live_sql("i.", query.now, &mut params);
-            let sql = format!(
-                "SELECT bm25(store_fts), i.namespace, i.key, i.value, i.created_at, i.updated_at, i.expires_at, \
-                 i.ttl_seconds FROM store_fts JOIN store_items i ON i.id = store_fts.rowid \
-                 WHERE store_fts MATCH ?1 AND {scope} AND {live} \
-                 ORDER BY bm25(store_fts), i.updated_at DESC, i.namespace, i.key"
-            );
-            let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-            let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
-            let mut hits = Vec::new();
-            while hits.len() < query.limit {
-                let Some(row) = rows.next().map_err(sql_error)? else { break };
-                let item = item_from_row(row, 1)?;
-                if !matches(&query.filter, &item) {
-                    continue;
-                }
-                let rank: f64 = row.get(0).map_err(sql_error)?;
-                hits.push(ScoredItem { item, score: keyword::normalize(-rank) });
-            }
-            Ok(hits)
-        })
-        .await
+        self.read(move |connection, _| ranked_keyword_search(connection, &query)).await
+    }
+
+    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        if !query.vector.filter.is_empty() {
+            // A value filter needs every candidate's value: rank items.
+            return hybrid_from_rankings(self, query).await;
+        }
+        let owned = query.clone();
+        match self.read(move |connection, inner| fused_search(connection, inner, &owned)).await? {
+            Some(hits) => Ok(hits),
+            None => hybrid_from_rankings(self, query).await,
+        }
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
@@ -799,6 +803,116 @@ impl StoreBackend for SqliteBackend {
         })
         .await
     }
+}
+
+/// Keyword search: FTS5 ranks the matching rows by `bm25()` (ties in recency order) and only
+/// the rows that make the page are read, in the same snapshot as the ranking.
+///
+/// The ranking statement carries no values: sorting every match with its JSON (the cost
+/// that grows with the store) would dwarf the page. Without a value filter the ranking
+/// stops at `limit`; with one, rows are read in rank order until `limit` match.
+fn ranked_keyword_search(connection: &Connection, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+    let tx = connection.unchecked_transaction().map_err(sql_error)?;
+    let (sql, params) = keyword_ranking_sql(query);
+    let mut ranking = tx.prepare_cached(&sql).map_err(sql_error)?;
+    let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
+    let mut ranked = ranking.query(params_from_iter(params)).map_err(sql_error)?;
+    let mut hits = Vec::with_capacity(query.limit.min(64));
+    while hits.len() < query.limit {
+        let Some(row) = ranked.next().map_err(sql_error)? else { break };
+        let (id, rank): (i64, f64) = (row.get(0).map_err(sql_error)?, row.get(1).map_err(sql_error)?);
+        let Some(item) = read_item(&mut read, id)? else { continue };
+        if matches(&query.filter, &item) {
+            hits.push(ScoredItem { item, score: keyword::normalize(-rank) });
+        }
+    }
+    Ok(hits)
+}
+
+/// Reads one row as an item (`None` when it is gone).
+const READ_BY_ID: &str =
+    "SELECT namespace, key, value, created_at, updated_at, expires_at, ttl_seconds FROM store_items WHERE id = ?1";
+
+fn read_item(read: &mut rusqlite::CachedStatement<'_>, id: i64) -> Result<Option<Item>, StoreError> {
+    let mut rows = read.query([id]).map_err(sql_error)?;
+    match rows.next().map_err(sql_error)? {
+        Some(row) => item_from_row(row, 0).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The statement ranking `query`'s matches as `(id, bm25)` rows, best first (bm25 is
+/// negated: lower is better), limited to `query.limit` when there is no value filter.
+fn keyword_ranking_sql(query: &KeywordQuery) -> (String, Vec<SqlValue>) {
+    let mut params = vec![SqlValue::Text(fts5_match_expression(&query.terms))];
+    let scope = scope_sql(&query.scope, "i.namespace", &mut params);
+    let live = live_sql("i.", query.now, &mut params);
+    let mut sql = format!(
+        "SELECT i.id, bm25(store_fts) FROM store_fts JOIN store_items i ON i.id = store_fts.rowid \
+         WHERE store_fts MATCH ?1 AND {scope} AND {live} \
+         ORDER BY bm25(store_fts), i.updated_at DESC, i.namespace, i.key"
+    );
+    if query.filter.is_empty() {
+        params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ?{}", params.len()));
+    }
+    (sql, params)
+}
+
+/// Hybrid search without a value filter: both rankings as row ids in one snapshot (the
+/// vector one from the index, as [`indexed_vector_search`]), fused by id, and only the
+/// `limit` winners read. `None` when the index could not settle on the reader's snapshot.
+fn fused_search(
+    connection: &Connection,
+    inner: &Inner,
+    query: &HybridQuery,
+) -> Result<Option<Vec<ScoredItem>>, StoreError> {
+    let vector = &query.vector;
+    for _ in 0..4 {
+        let tx = connection.unchecked_transaction().map_err(sql_error)?;
+        let counter: i64 =
+            tx.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).map_err(sql_error)?;
+        // Read the version in its own statement: the read guard must be gone before a reload
+        // takes the write lock.
+        let version = read_cache(inner).version;
+        match version {
+            Some(version) if version == counter => {}
+            Some(version) if version > counter => continue,
+            _ => reload_index(&tx, inner, counter)?,
+        }
+        let semantic: Vec<i64> = {
+            let cache = read_cache(inner);
+            if cache.version != Some(counter) {
+                continue;
+            }
+            let (candidates, _) =
+                cache.index.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
+            candidates.into_iter().map(|candidate| candidate.id).collect()
+        };
+        let keyword: Vec<i64> = match &query.keyword {
+            Some(keyword) => {
+                let (sql, params) = keyword_ranking_sql(keyword);
+                let mut ranking = tx.prepare_cached(&sql).map_err(sql_error)?;
+                ranking
+                    .query_map(params_from_iter(params), |row| row.get(0))
+                    .map_err(sql_error)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql_error)?
+            }
+            None => Vec::new(),
+        };
+        let weights = &query.weights;
+        let fused = reciprocal_rank_fusion(&[(weights.semantic, &semantic), (weights.keyword, &keyword)], weights.k);
+        let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
+        let mut hits = Vec::with_capacity(query.limit.min(fused.len()));
+        for (id, score) in fused.into_iter().take(query.limit) {
+            if let Some(item) = read_item(&mut read, id)? {
+                hits.push(ScoredItem { item, score });
+            }
+        }
+        return Ok(Some(hits));
+    }
+    Ok(None)
 }
 
 /// Semantic search from the in-process [`VectorIndex`], loaded on first use and kept in

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The service load test of issue 7: `agent-memory serve` on a fresh SQLite file (and on
+# PostgreSQL when DATABASE_URL is set), loaded with N seeded synthetic memories, driven by
+# wrk from a second process on loopback. See bench/load/README.md.
+#
+#   bench/load/run.sh [N ...]                      (default: 10000 100000)
+#
+# DURATION (default 20s) per scenario, CONNECTIONS (default 16), WRK_THREADS (default 1),
+# SCENARIOS (default "keyword semantic hybrid put conversations").
+# Conversation search runs in-process (load-conversations): the service has no
+# conversation endpoint on this branch yet.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=$PWD/bench/load
+sizes=${*:-10000 100000}
+duration=${DURATION:-20s}
+connections=${CONNECTIONS:-16}
+threads=${WRK_THREADS:-1}
+scenarios=${SCENARIOS:-keyword semantic hybrid put conversations}
+if ! command -v wrk >/dev/null; then
+    apt-get install -y wrk >/dev/null
+fi
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
+# The CLI without candle (local models): the built-in embedder needs none of it. One
+# invocation for both packages, so they share one build of the library (separate ones
+# resolve different features and compile everything twice).
+cargo build -q --release -p agent-memory-cli -p agent-memory-bench --no-default-features
+bin=$CARGO_TARGET_DIR/release/agent-memory
+loadgen=$CARGO_TARGET_DIR/release/load-conversations
+data=$here/data
+mkdir -p "$data" "$here/results"
+work=$(mktemp -d)
+server=
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+[ -f "$data/queries.txt" ] || python3 "$here/gen.py" queries 5000 "$data/queries.txt"
+
+out=$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl
+echo "{\"machine\": \"$(nproc) cores $(uname -m)\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"duration\": \"$duration\", \"connections\": $connections}" | tee "$out"
+
+start_server() { # database-url
+    "$bin" serve --database-url "$1" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
+    server=$!
+    for _ in $(seq 100); do
+        grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    url=$(sed -n 's/^listening on //p' "$work/serve.out")
+    [ -n "$url" ] || { cat "$work/serve.err"; exit 1; }
+}
+
+stop_server() {
+    kill "$server" && wait "$server" || true
+    server=
+}
+
+record() { # backend n scenario json
+    echo "{\"backend\": \"$1\", \"items\": $2, \"scenario\": \"$3\", \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"result\": $4}" | tee -a "$out"
+}
+
+backends=(sqlite)
+[ -n "${DATABASE_URL:-}" ] && backends+=(postgres)
+for n in $sizes; do
+    [ -f "$data/items-$n.jsonl" ] || python3 "$here/gen.py" items "$n" "$data/items-$n.jsonl"
+    for backend in "${backends[@]}"; do
+        case $backend in
+            sqlite) database=sqlite:$work/load-$n.db ;;
+            postgres)
+                schema=load_bench_$n
+                PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
+                sep='?'; [[ $DATABASE_URL == *\?* ]] && sep='&'
+                database="$DATABASE_URL${sep}schema=$schema" ;;
+        esac
+        start_server "$database"
+        python3 "$here/load.py" "$url" "$data/items-$n.jsonl"
+        for scenario in $scenarios; do
+            case $scenario in
+                keyword | semantic | hybrid)
+                    result=$(BENCH_DIR=$here QUERIES=$data/queries.txt MODE=$scenario \
+                        wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/search.lua" "$url" | tail -1) ;;
+                put)
+                    result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
+                        wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/put.lua" "$url" | tail -1) ;;
+                *) continue ;;
+            esac
+            record "$backend" "$n" "$scenario" "$result"
+        done
+        stop_server
+        case " $scenarios " in *" conversations "*)
+            # Sessions of 6 to 16 messages make one or two chunks each: n chunks take ~2n/3 sessions.
+            sessions=$((n * 2 / 3))
+            [ -f "$data/sessions-$sessions.jsonl" ] || python3 "$here/gen.py" conversations "$sessions" "$data/sessions-$sessions.jsonl"
+            case $backend in
+                sqlite) cdb=sqlite:$work/conversations-$n.db ;;
+                postgres)
+                    PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS load_conv_$n CASCADE" >/dev/null
+                    cdb="$DATABASE_URL${sep}schema=load_conv_$n" ;;
+            esac
+            result=$("$loadgen" --database "$cdb" --sessions "$data/sessions-$sessions.jsonl" \
+                --queries "$data/queries.txt" --concurrency "$connections" --seconds "${duration%s}")
+            record "$backend" "$n" conversations "$result" ;;
+        esac
+    done
+done
+echo "{\"load_after\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
+python3 "$here/table.py" "$out"
