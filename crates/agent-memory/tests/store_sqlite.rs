@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use agent_memory::store::{
-    ExportedItem, HybridQuery, Item, ItemKey, ItemWrite, KeywordQuery, Namespace, NamespaceQuery, RestoredItem, ScanQuery,
-    Scope, ScoredItem, SqliteBackend, StoreBackend, StoreError, VectorQuery,
+    ExportedItem, HybridQuery, Item, ItemKey, ItemWrite, KeywordQuery, Namespace, NamespaceQuery, RestoredItem,
+    ScanQuery, Scope, ScoredItem, SqliteBackend, StoreBackend, StoreError, VectorQuery,
 };
 
 /// A backend in a fresh file whose directory is removed when the backend is dropped.

@@ -4,7 +4,8 @@
 //! * **Tokens** are maximal runs of alphanumeric characters, lower-cased: the same split as
 //!   SQLite FTS5's `unicode61` tokenizer with `remove_diacritics 0` (they can differ only
 //!   on rare characters the two classify differently).
-//! * A query matches an item when the item's text has at least one query term.
+//! * A query's terms are its distinct tokens without English stopwords (all of them when
+//!   the query is only stopwords); it matches an item whose text has at least one of them.
 //! * **BM25** is FTS5's `bm25()`: `k1 = 1.2`, `b = 0.75`, and per query term
 //!   `idf = ln((N − n + 0.5) / (n + 0.5))`, floored at `1e-6`, where `N` counts every stored
 //!   item (expired ones not yet purged included) and `n` those whose text has the term;
@@ -17,6 +18,8 @@
 //!
 //! assert_eq!(tokenize("Hello, World! 42x").collect::<Vec<_>>(), ["hello", "world", "42x"]);
 //! assert_eq!(query_terms("cat CAT dog"), ["cat", "dog"]);
+//! assert_eq!(query_terms("What does the cat eat?"), ["cat", "eat"]);
+//! assert_eq!(query_terms("the who"), ["the", "who"]);
 //! ```
 
 /// BM25 term-frequency saturation.
@@ -29,7 +32,11 @@ pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).map(str::to_lowercase)
 }
 
-/// The distinct tokens of a query, in first-seen order.
+/// The distinct tokens of a query, in first-seen order, without [`STOPWORDS`] unless the
+/// query has nothing else ("the who" still searches for both words).
+///
+/// Function words carry next to no evidence (their idf is floored, not zero) but match most
+/// items, so leaving them in makes every search score most of the store.
 pub fn query_terms(query: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for token in tokenize(query) {
@@ -37,8 +44,154 @@ pub fn query_terms(query: &str) -> Vec<String> {
             terms.push(token);
         }
     }
+    if terms.iter().any(|t| !is_stopword(t)) {
+        terms.retain(|t| !is_stopword(t));
+    }
     terms
 }
+
+/// Whether `token` (lower-cased) is one of the [`STOPWORDS`].
+pub fn is_stopword(token: &str) -> bool {
+    STOPWORDS.binary_search(&token).is_ok()
+}
+
+/// English function words (the classic SMART/NLTK list, sorted for binary search): left out
+/// of keyword queries by [`query_terms`], and out of conversation chunks' keyword index by
+/// [`crate::recall`].
+pub const STOPWORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "might",
+    "more",
+    "most",
+    "must",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "s",
+    "same",
+    "shall",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
 
 /// FTS5's inverse document frequency of a term found in `docs_with_term` of `total_docs`.
 pub fn idf(total_docs: u64, docs_with_term: u64) -> f64 {
@@ -69,6 +222,18 @@ pub fn fts5_match_expression(terms: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        assert!(STOPWORDS.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn queries_drop_stopwords_unless_nothing_else_is_left() {
+        assert_eq!(query_terms("What did Anna say to the doctor?"), ["anna", "say", "doctor"]);
+        assert_eq!(query_terms("to be or not to be"), ["to", "be", "or", "not"]);
+        assert!(query_terms("?!").is_empty());
+    }
 
     #[test]
     fn idf_matches_fts5() {
