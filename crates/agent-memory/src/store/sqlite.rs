@@ -49,7 +49,7 @@ use serde_json::{Map, Value};
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 use super::keyword::{self, fts5_match_expression};
 use super::vector;
-use super::vector_index::{RowMeta, VectorIndex};
+use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -118,9 +118,51 @@ pub struct SqliteBackend {
     inner: Arc<Inner>,
 }
 
+/// How often SQLite syncs to disk (its `synchronous` pragma, in WAL mode).
+///
+/// Both keep every acknowledged write when the *process* is killed: a commit is in the WAL
+/// file (the operating system's page cache) before it returns. They differ on an
+/// operating-system crash or power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// `synchronous = NORMAL` (the default): the WAL is synced at checkpoints only, so a
+    /// power loss can roll back the latest commits (never corrupt the file).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is synced before it returns (durable against
+    /// power loss; each write pays one `fsync`).
+    Full,
+}
+
+impl SqliteSync {
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Normal => "NORMAL",
+            SqliteSync::Full => "FULL",
+        }
+    }
+}
+
+/// Options of [`SqliteBackend::open_with`].
+///
+/// ```
+/// use agent_memory::store::{SqliteOptions, SqliteSync, VectorIndexOptions};
+///
+/// let options = SqliteOptions { sync: SqliteSync::Full, vector_index: VectorIndexOptions::exact() };
+/// assert_ne!(options, SqliteOptions::default());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SqliteOptions {
+    /// Durability of commits against power loss (see [`SqliteSync`]).
+    pub sync: SqliteSync,
+    /// When the in-process vector index builds an HNSW graph (see [`VectorIndexOptions`]).
+    pub vector_index: VectorIndexOptions,
+}
+
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
+    sync: SqliteSync,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     vectors: RwLock<VectorCache>,
@@ -128,7 +170,7 @@ struct Inner {
 
 /// The in-process vector index and the `store_changes.counter` value it reflects (`None`:
 /// not loaded, or invalidated by a failed commit).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct VectorCache {
     version: Option<i64>,
     index: VectorIndex,
@@ -167,6 +209,7 @@ fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<Inde
                 IndexDelta::SetExpiry(id, expires_at) => cache.index.set_expiry(id, expires_at),
             }
         }
+        cache.index.maintain();
         cache.version = Some(before + 1);
     }
     Ok(())
@@ -188,22 +231,32 @@ impl SqliteBackend {
     /// [`StoreError::Backend`] when the file cannot be opened, is not a database, or was
     /// written by a newer schema version.
     pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+        SqliteBackend::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Like [`SqliteBackend::open`], with explicit durability and vector index options.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteBackend::open`].
+    pub async fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteBackend, StoreError> {
         let path = path.to_owned();
-        tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(path))
+        tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(path, options))
             .await
             .map_err(|e| StoreError::backend("sqlite", format!("open task failed: {e}")))?
     }
 
-    fn open_blocking(path: PathBuf) -> Result<SqliteBackend, StoreError> {
-        let mut writer = open_connection(&path)
+    fn open_blocking(path: PathBuf, options: SqliteOptions) -> Result<SqliteBackend, StoreError> {
+        let mut writer = open_connection_with(&path, options.sync)
             .map_err(|e| StoreError::backend("sqlite", format!("cannot open {}: {e}", path.display())))?;
         migrate(&mut writer)?;
         Ok(SqliteBackend {
             inner: Arc::new(Inner {
                 path,
+                sync: options.sync,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
-                vectors: RwLock::new(VectorCache::default()),
+                vectors: RwLock::new(VectorCache { version: None, index: VectorIndex::new(options.vector_index) }),
             }),
         })
     }
@@ -237,7 +290,7 @@ impl SqliteBackend {
             let idle = lock(&inner.readers).pop();
             let connection = match idle {
                 Some(connection) => connection,
-                None => open_connection(&inner.path).map_err(sql_error)?,
+                None => open_connection_with(&inner.path, inner.sync).map_err(sql_error)?,
             };
             let result = work(&connection, &inner);
             let mut readers = lock(&inner.readers);
@@ -260,10 +313,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Opens one connection the way every SQLite table of this crate expects it (busy timeout,
 /// WAL, `synchronous = NORMAL`); shared with the session store.
 pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    open_connection_with(path, SqliteSync::Normal)
+}
+
+fn open_connection_with(path: &Path, sync: SqliteSync) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
-    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "synchronous", sync.pragma())?;
     connection.set_prepared_statement_cache_capacity(64);
     Ok(connection)
 }
@@ -773,19 +830,23 @@ fn search_snapshot(
         if hits.len() == query.limit || !truncated {
             return Ok(Some(hits));
         }
-        // The filter rejected too many of the nearest: rank every row in scope.
-        want = usize::MAX;
+        // The filter rejected too many of the nearest: ask for more (past `MAX_GRAPH_WANT`,
+        // the index ranks every row in scope).
+        want = want.saturating_mul(8);
     }
 }
 
-/// Rebuilds the index from `tx`'s snapshot (whose counter is `counter`) unless another
-/// search already brought it to that state or beyond.
+/// Brings the index to `tx`'s snapshot (whose counter is `counter`) unless another search
+/// already brought it to that state or beyond. Incremental: every stored vector is read and
+/// compared with the index's copy, and only rows that differ (new, changed, gone) are
+/// applied, so another process's few writes do not rebuild a large index's graph.
 fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> Result<(), StoreError> {
     let mut cache = inner.vectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if cache.version.is_some_and(|version| version >= counter) {
         return Ok(());
     }
-    let mut index = VectorIndex::default();
+    // Until this load completes the index matches no snapshot.
+    cache.version = None;
     let mut statement = tx
         .prepare(
             "SELECT id, namespace, key, updated_at, expires_at, embedding_model, embedding FROM store_items \
@@ -794,9 +855,12 @@ fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> 
         .map_err(sql_error)?;
     let mut rows = statement.query([]).map_err(sql_error)?;
     let mut vector = Vec::new();
+    let mut present = rustc_hash::FxHashSet::default();
+    let mut changed = 0usize;
     while let Some(row) = rows.next().map_err(sql_error)? {
         let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
-        let model: String = row.get(5).map_err(get_err)?;
+        let id: i64 = row.get(0).map_err(get_err)?;
+        let model = row.get_ref(5).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable model: {e}")))?;
         let blob =
             row.get_ref(6).map_err(get_err)?.as_blob().map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
         blob_to_vector(blob, &mut vector);
@@ -806,10 +870,16 @@ fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> 
             updated_at: row.get(3).map_err(get_err)?,
             expires_at: row.get(4).map_err(get_err)?,
         };
-        index.upsert(row.get(0).map_err(get_err)?, Some((&model, &vector)), meta);
+        present.insert(id);
+        if !cache.index.holds(id, model, &vector, &meta) {
+            changed += 1;
+            cache.index.upsert(id, Some((model, &vector)), meta);
+        }
     }
-    tracing::debug!(vectors = index.len(), counter, "sqlite store: vector index loaded");
-    *cache = VectorCache { version: Some(counter), index };
+    cache.index.retain(|id| present.contains(&id));
+    cache.index.maintain();
+    tracing::debug!(vectors = cache.index.len(), changed, counter, "sqlite store: vector index caught up");
+    cache.version = Some(counter);
     Ok(())
 }
 
