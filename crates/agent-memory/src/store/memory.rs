@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 use super::keyword::{self, tokenize};
-use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions};
+use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 /// An in-process [`StoreBackend`]: fast, safe for concurrent use, lost when dropped.
@@ -70,6 +70,12 @@ impl MemoryBackend {
     /// ```
     pub fn with_vector_index(options: VectorIndexOptions) -> MemoryBackend {
         MemoryBackend { state: RwLock::new(State { vectors: VectorIndex::new(options), ..State::default() }) }
+    }
+
+    /// Changes the HNSW `ef_search` of later semantic searches
+    /// ([`VectorIndexOptions::expansion_search`]): higher is slower and closer to exact.
+    pub fn set_expansion_search(&self, ef: usize) {
+        self.write().vectors.set_expansion_search(ef);
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -286,9 +292,8 @@ impl StoreBackend for MemoryBackend {
             if hits.len() == query.limit || !truncated {
                 return Ok(hits);
             }
-            // The filter rejected too many of the nearest: ask for more (past
-            // `MAX_GRAPH_WANT`, the index ranks every vector in scope).
-            want = want.saturating_mul(8);
+            // The filter rejected too many of the nearest: ask for more.
+            want = widen(want);
         }
     }
 

@@ -49,7 +49,7 @@ use serde_json::{Map, Value};
 use super::backend::{KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery};
 use super::keyword::{self, fts5_match_expression};
 use super::vector;
-use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions};
+use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -830,9 +830,8 @@ fn search_snapshot(
         if hits.len() == query.limit || !truncated {
             return Ok(Some(hits));
         }
-        // The filter rejected too many of the nearest: ask for more (past `MAX_GRAPH_WANT`,
-        // the index ranks every row in scope).
-        want = want.saturating_mul(8);
+        // The filter rejected too many of the nearest: ask for more.
+        want = widen(want);
     }
 }
 

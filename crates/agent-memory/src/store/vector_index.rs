@@ -16,8 +16,8 @@
 //! selective scope never depends on the graph), or when it wants more than
 //! [`MAX_GRAPH_WANT`] candidates (a filter that rejected most of the nearest). Otherwise the
 //! graph is searched with scope and expiry as its predicate (so they never use up the
-//! candidate list), with `ef = max(expansion_search, want)`; when that yields fewer than
-//! `want` rows, the search scans exactly instead (HNSW does not promise that every node is
+//! candidate list), with `ef = max(expansion_search, want)`; when the graph yields fewer than
+//! `ef` rows, the search scans exactly instead (HNSW does not promise that every node is
 //! reachable, and a short page must mean there are no more rows).
 //!
 //! New rows are added to the graph in batches: until a batch is full (or the owner's write
@@ -41,6 +41,12 @@ use super::vector;
 
 /// The most candidates a search takes from the graph; a larger `want` scans exactly.
 pub const MAX_GRAPH_WANT: usize = 4096;
+/// The next `want` after a value filter rejected too many of `want` candidates: eight times
+/// more, up to [`MAX_GRAPH_WANT`] (the widest graph search), then every row in scope.
+pub(super) fn widen(want: usize) -> usize {
+    if want >= MAX_GRAPH_WANT { usize::MAX } else { want.saturating_mul(8).min(MAX_GRAPH_WANT) }
+}
+
 /// Pending rows are added to the graph once there are this many.
 const PENDING_BATCH: usize = 1024;
 /// How many threads may search one graph at the same time (usearch reserves a context for
@@ -236,7 +242,9 @@ impl VectorSet {
             quantization: usearch::ScalarKind::F32,
             connectivity: options.connectivity,
             expansion_add: options.expansion_add,
-            expansion_search: options.expansion_search,
+            // usearch searches with max(this, count); `nearest` passes the `ef` it wants as
+            // the count, so the options' value can change without touching the graph.
+            expansion_search: 1,
             multi: false,
         })
         .map_err(|e| e.to_string())?;
@@ -420,6 +428,11 @@ impl VectorIndex {
         }
     }
 
+    /// Changes `ef_search` ([`VectorIndexOptions::expansion_search`]) for later searches.
+    pub(super) fn set_expansion_search(&mut self, ef: usize) {
+        self.options.expansion_search = ef.max(1);
+    }
+
     /// How many rows (all models).
     pub(super) fn len(&self) -> usize {
         self.location.len()
@@ -466,7 +479,7 @@ impl VectorIndex {
                 let admit = |key: u64| set.position.get(&(key as i64)).is_some_and(|&row| test.admits(row));
                 match graph.hnsw.filtered_search(query, ef, admit) {
                     Ok(found) => {
-                        more = found.keys.len() >= ef;
+                        let exhausted = found.keys.len() < ef;
                         let pending = graph.pending.iter().filter_map(|id| set.position.get(id).copied());
                         let graph_rows = found.keys.iter().filter_map(|&key| set.position.get(&(key as i64)).copied());
                         scored.extend(
@@ -475,15 +488,16 @@ impl VectorIndex {
                                 .filter(|&row| test.admits(row))
                                 .map(|row| (score(row), row as u32)),
                         );
-                        if scored.len() < want {
-                            // Fewer than wanted: either that is all there is, or the graph
-                            // cannot reach some rows (HNSW does not promise every node is
-                            // reachable). Only a scan tells, and it is exact.
+                        if exhausted {
+                            // The graph ran out of admitted nodes: either that is all there
+                            // is, or it cannot reach some (HNSW does not promise that every
+                            // node is reachable). Only a scan tells, and it is exact.
                             scored.clear();
                             scored.extend(
                                 (0..set.len()).filter(|&row| test.admits(row)).map(|row| (score(row), row as u32)),
                             );
                         }
+                        more = !exhausted;
                     }
                     Err(error) => {
                         tracing::debug!(%error, "vector index: graph search failed, scanning exactly");
@@ -629,7 +643,7 @@ mod tests {
     #[test]
     fn deleted_and_expired_rows_never_surface_from_the_graph() {
         let rows = vectors(3000, 16, 3);
-        let mut index = VectorIndex::new(graph_options(4096));
+        let mut index = VectorIndex::new(graph_options(256));
         fill(&mut index, &rows, |_| vec!["a"]);
         let all = Scope::Prefix(NamespacePrefix::root());
         let query = rows[42].clone();
@@ -647,7 +661,9 @@ mod tests {
         let found = ids(&index.nearest("m", &query, &all, 10.0, 50));
         assert_eq!(found.len(), 50);
         assert!(found.iter().all(|id| !nearest.contains(id)), "{found:?}");
-        assert_eq!(ids(&index.nearest("m", &query, &all, 4.0, 100)), nearest[100..].to_vec(), "not yet expired");
+        let before_expiry = ids(&index.nearest("m", &query, &all, 4.0, 100));
+        assert_eq!(before_expiry.len(), 100);
+        assert!(before_expiry.iter().all(|id| !nearest[..100].contains(id)), "deleted");
         // Rewrites (SQLite keeps the id): the old vector is gone from the graph.
         index.upsert(1, Some(("m", &query)), meta(&["a"], "k0", 9000.0, None));
         index.maintain();
@@ -659,8 +675,32 @@ mod tests {
         let live = 500 - nearest[..100].iter().filter(|&&id| id <= 500).count();
         assert!(index.has_graph("m", 16) && index.len() == live);
         let found = ids(&index.nearest("m", &query, &all, 0.0, 1000));
-        assert_eq!(found.len(), live);
+        assert_eq!(found.len(), live, "all of them: the graph runs out, the scan completes");
         assert!(found.iter().all(|&id| id <= 500 && !nearest[..100].contains(&id)));
+    }
+
+    #[test]
+    fn graph_search_with_a_small_ef_is_close_to_exact() {
+        let rows = vectors(4000, 16, 17);
+        let (mut graph, mut exact) = (VectorIndex::new(graph_options(32)), VectorIndex::new(VectorIndexOptions::exact()));
+        fill(&mut graph, &rows, |_| vec!["a"]);
+        fill(&mut exact, &rows, |_| vec!["a"]);
+        let all = Scope::Prefix(NamespacePrefix::root());
+        let mut found = 0;
+        for query in vectors(50, 16, 23) {
+            let approximate = graph.nearest("m", &query, &all, 0.0, 10);
+            assert_eq!((approximate.0.len(), approximate.1), (10, true));
+            let truth = ids(&exact.nearest("m", &query, &all, 0.0, 10));
+            found += ids(&approximate).iter().filter(|id| truth.contains(id)).count();
+            // Scores are exact even when the set is approximate.
+            for candidate in &approximate.0 {
+                let row = &rows[candidate.id as usize - 1];
+                let expected = vector::cosine(row, vector::norm(row), &query, vector::norm(&query));
+                assert_eq!(candidate.score, f64::from(expected));
+            }
+        }
+        // HNSW (M = 16, ef = 32) on 4,000 16-d points finds nearly all; 0.8 is a wide margin.
+        assert!(found >= 400, "recall@10 {}", found as f64 / 500.0);
     }
 
     #[test]
