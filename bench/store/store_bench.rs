@@ -329,7 +329,7 @@ mod ann {
             for (label, filtered, truth) in [("all", false, &exact), ("bucket=7 (1%)", true, &exact_filtered)] {
                 let mut latency = Vec::with_capacity(QUERIES);
                 let mut found = 0usize;
-                for q in 0..QUERIES {
+                for (q, truth) in truth.iter().enumerate() {
                     let mut query = SearchQuery::text(format!("query {q}")).mode(SearchMode::Semantic).limit(10);
                     if filtered {
                         query = query.filter(filter.clone());
@@ -340,7 +340,7 @@ mod ann {
                     assert_eq!(hits.len(), 10);
                     found += hits
                         .iter()
-                        .filter(|h| truth[q].0.iter().any(|&(_, doc)| h.item.key == format!("k{doc}")))
+                        .filter(|h| truth.0.iter().any(|&(_, doc)| h.item.key == format!("k{doc}")))
                         .count();
                 }
                 latency.sort_by(f64::total_cmp);
