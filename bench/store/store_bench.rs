@@ -338,10 +338,8 @@ mod ann {
                     let hits = store.search(ns, query).await.expect("search");
                     latency.push(started.elapsed().as_secs_f64() * 1e3);
                     assert_eq!(hits.len(), 10);
-                    found += hits
-                        .iter()
-                        .filter(|h| truth.0.iter().any(|&(_, doc)| h.item.key == format!("k{doc}")))
-                        .count();
+                    found +=
+                        hits.iter().filter(|h| truth.0.iter().any(|&(_, doc)| h.item.key == format!("k{doc}"))).count();
                 }
                 latency.sort_by(f64::total_cmp);
                 let line = json!({

@@ -682,7 +682,8 @@ mod tests {
     #[test]
     fn graph_search_with_a_small_ef_is_close_to_exact() {
         let rows = vectors(4000, 16, 17);
-        let (mut graph, mut exact) = (VectorIndex::new(graph_options(32)), VectorIndex::new(VectorIndexOptions::exact()));
+        let (mut graph, mut exact) =
+            (VectorIndex::new(graph_options(32)), VectorIndex::new(VectorIndexOptions::exact()));
         fill(&mut graph, &rows, |_| vec!["a"]);
         fill(&mut exact, &rows, |_| vec!["a"]);
         let all = Scope::Prefix(NamespacePrefix::root());
