@@ -30,13 +30,17 @@ struct Lookup {
 
 impl Lookup {
     fn row(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        let number: usize = text
+        let (matrix, after) = match (text.find("query "), text.find("doc ")) {
+            (Some(at), _) => (&self.queries, &text[at + 6..]),
+            (None, Some(at)) => (&self.docs, &text[at + 4..]),
+            (None, None) => return Err(EmbedError::Input(format!("no row number in {text:?}"))),
+        };
+        let number: usize = after
             .chars()
-            .filter(char::is_ascii_digit)
+            .take_while(char::is_ascii_digit)
             .collect::<String>()
             .parse()
             .map_err(|_| EmbedError::Input(format!("no row number in {text:?}")))?;
-        let matrix = if text.contains("query") { &self.queries } else { &self.docs };
         matrix
             .get(number * self.dims..(number + 1) * self.dims)
             .map(<[f32]>::to_vec)
@@ -55,6 +59,22 @@ impl Embedder for Lookup {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         texts.iter().map(|t| self.row(t)).collect()
     }
+}
+
+/// `count` words `w<k>` for item (or query) `seed`, k log-uniform in 1..5000 (a few common
+/// words, a long tail), deterministic.
+fn words(seed: u64, count: usize) -> String {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            format!("w{}", 5000f64.powf(unit) as u64)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn read_f32(path: &str) -> Vec<f32> {
@@ -82,7 +102,7 @@ async fn main() {
         return ann::run(&args[1..]).await;
     }
     let [backend, n, vectors, queries, dims] = args.as_slice() else {
-        eprintln!("usage: store_bench BACKEND(memory|sqlite) N VECTORS.f32 QUERIES.f32 DIMS");
+        eprintln!("usage: store_bench BACKEND(memory|sqlite|postgres) N VECTORS.f32 QUERIES.f32 DIMS");
         std::process::exit(2);
     };
     let (n, dims): (usize, usize) = (n.parse().expect("N"), dims.parse().expect("DIMS"));
@@ -92,14 +112,20 @@ async fn main() {
     let query_count = queries.len() / dims;
     let embedder = Arc::new(Lookup { docs, queries, dims });
     let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = std::env::var("DATABASE_URL").unwrap_or_default();
+    let schema = format!("bench_store_{}", std::process::id());
     let store = match backend.as_str() {
         "memory" => MemoryStore::in_memory(),
         "sqlite" => MemoryStore::sqlite(dir.path().join("bench.db")).await.expect("open"),
+        "postgres" => {
+            let separator = if database_url.contains('?') { '&' } else { '?' };
+            MemoryStore::open(&format!("{database_url}{separator}schema={schema}")).await.expect("open (DATABASE_URL)")
+        }
         other => panic!("unknown backend {other}"),
     }
     .with_embedder(embedder);
     let ns = ("bench", "items");
-    let value = |i: usize| json!({"doc": format!("doc {i}")});
+    let value = |i: usize| json!({"doc": format!("doc {i}"), "topic": words(i as u64, 6)});
 
     // Puts one at a time (each one call, one transaction), then batches of 1,000 for the rest.
     let single = n.min(2_000);
@@ -149,7 +175,24 @@ async fn main() {
         assert_eq!(hits.len(), 10);
     }
     let search_rate = rounds as f64 / started.elapsed().as_secs_f64();
-    for v in [&mut put_latency, &mut get_latency, &mut search_latency] {
+
+    // Keyword search (BM25), limit 10, two words per query.
+    let mut keyword_latency = Vec::new();
+    let started = Instant::now();
+    for q in 0..200u64 {
+        let query = SearchQuery::text(words(1_000_000_007 + q, 2)).mode(SearchMode::Keyword).limit(10);
+        let t = Instant::now();
+        store.search(ns, query).await.expect("keyword search");
+        keyword_latency.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let keyword_rate = 200.0 / started.elapsed().as_secs_f64();
+    if backend == "postgres" {
+        let (client, connection) =
+            tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.expect("drop the bench schema");
+    }
+    for v in [&mut put_latency, &mut get_latency, &mut search_latency, &mut keyword_latency] {
         v.sort_by(f64::total_cmp);
     }
     let line = json!({
@@ -163,6 +206,9 @@ async fn main() {
         "search_per_s": search_rate,
         "search_p50_us": percentile(&search_latency, 0.5),
         "search_p99_us": percentile(&search_latency, 0.99),
+        "keyword_per_s": keyword_rate,
+        "keyword_p50_us": percentile(&keyword_latency, 0.5),
+        "load": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
         "peak_rss_mb": peak_rss_mb(),
     });
     println!("{line}");
