@@ -289,15 +289,21 @@ impl VectorSet {
         }
     }
 
-    /// Row numbers of the scope's rows when there are at most `max` of them (`None`: more).
+    /// Row numbers of the scope's rows, ascending (so a scan reads the matrix in order), when
+    /// there are at most `max` of them and fewer than half the set (`None`: scan everything).
     fn small_scope_rows(&self, scope: &Scope, max: usize) -> Option<Vec<usize>> {
+        let max = max.min(self.len() / 2);
         let rows =
             |ids: &FxHashSet<i64>| ids.iter().filter_map(|id| self.position.get(id).copied()).collect::<Vec<_>>();
+        let sorted = |mut rows: Vec<usize>| {
+            rows.sort_unstable();
+            rows
+        };
         match scope {
             Scope::Namespace(namespace) => {
                 let ids = self.by_namespace.get(&namespace.encoded());
                 let count = ids.map_or(0, FxHashSet::len);
-                (count <= max).then(|| ids.map(rows).unwrap_or_default())
+                (count <= max).then(|| sorted(ids.map(rows).unwrap_or_default()))
             }
             Scope::Prefix(prefix) => {
                 let (low, high) = prefix.encoded_range()?;
@@ -310,7 +316,7 @@ impl VectorSet {
                         return None;
                     }
                 }
-                Some(range.flat_map(|(_, ids)| rows(ids)).collect())
+                Some(sorted(range.flat_map(|(_, ids)| rows(ids)).collect()))
             }
         }
     }
