@@ -16,14 +16,17 @@
 //!
 //! # Semantic search
 //!
-//! An in-process exact vector index (per model and dimension, one contiguous `f32` matrix
-//! with the metadata that scoping, expiry and ordering need) is loaded on the first
-//! semantic search and updated by this backend's own writes under the same lock as their
-//! commit. A search reads `store_changes.counter` in the same snapshot as the rows it
-//! returns: when another connection has written since, the index is reloaded first. Value
+//! An in-process vector index (per model and dimension, one contiguous `f32` matrix with
+//! the metadata that scoping, expiry and ordering need, and an HNSW graph from
+//! [`VectorIndexOptions::ann_min_vectors`] vectors on) is loaded on the first semantic
+//! search and updated by this backend's own writes under the same lock as their commit. A
+//! search reads `store_changes.counter` in the same snapshot as the rows it returns: when
+//! another connection has written since, the index first catches up (every stored row is
+//! compared with it; only rows that differ are applied). Value
 //! filters are checked on the candidates in score order, widening to every row in scope
 //! when the nearest do not fill the page, so a filtered search returns `limit` results
-//! whenever that many match. Results and scores equal a full scan's.
+//! whenever that many match. Scores are always exact; results equal a full scan's below the
+//! graph's threshold and are approximate (HNSW) above it.
 //!
 //! # Concurrency and durability
 //!
