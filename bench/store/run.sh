@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The store benchmark of issue 3, side by side in one run: agent-memory (memory, SQLite)
 # against ai-infra 1.19.0's MemoryStore (memory, SQLite) and LangGraph's InMemoryStore and
-# SqliteStore, on the same precomputed 384-d vectors. See bench/store/README.md.
+# SqliteStore, on the same precomputed 384-d vectors (and agent-memory on PostgreSQL when
+# DATABASE_URL is set). See bench/store/README.md.
 #
 #   bench/store/run.sh [N ...]          (default: 10000 100000)
 #
@@ -29,7 +30,7 @@ out=$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl
 for n in $sizes; do
     [ -f "$data/vectors-$n.f32" ] || "$venv/bin/python" $here/gen_vectors.py "$n" 384 "$data"
     args=("$n" "$data/vectors-$n.f32" "$data/queries-$n.f32" 384)
-    for backend in memory sqlite; do
+    for backend in memory sqlite ${DATABASE_URL:+postgres}; do
         cargo bench -q -p agent-memory --bench store -- $backend "${args[@]}" | tee -a "$out"
     done
     for store in ai-infra-memory langgraph-memory ai-infra-sqlite langgraph-sqlite; do

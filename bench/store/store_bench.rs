@@ -5,6 +5,12 @@
 //!
 //! `cargo bench -p agent-memory --bench store -- BACKEND N VECTORS QUERIES DIMS`
 //! prints one JSON line.
+//!
+//! `cargo bench -p agent-memory --bench store -- ann N DIMS EF[,EF…]` is the approximate
+//! search benchmark: N clustered vectors generated in process (seed 42, the clusters of
+//! `gen_vectors.py`), put into an in-memory store in batches while the exact top 10 of 200
+//! queries is computed on the side, then search latency and recall@10 at each `ef_search`
+//! (unfiltered, and with a filter that 1% of items match); one JSON line per `ef`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,13 +30,17 @@ struct Lookup {
 
 impl Lookup {
     fn row(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        let number: usize = text
+        let (matrix, after) = match (text.find("query "), text.find("doc ")) {
+            (Some(at), _) => (&self.queries, &text[at + 6..]),
+            (None, Some(at)) => (&self.docs, &text[at + 4..]),
+            (None, None) => return Err(EmbedError::Input(format!("no row number in {text:?}"))),
+        };
+        let number: usize = after
             .chars()
-            .filter(char::is_ascii_digit)
+            .take_while(char::is_ascii_digit)
             .collect::<String>()
             .parse()
             .map_err(|_| EmbedError::Input(format!("no row number in {text:?}")))?;
-        let matrix = if text.contains("query") { &self.queries } else { &self.docs };
         matrix
             .get(number * self.dims..(number + 1) * self.dims)
             .map(<[f32]>::to_vec)
@@ -49,6 +59,22 @@ impl Embedder for Lookup {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         texts.iter().map(|t| self.row(t)).collect()
     }
+}
+
+/// `count` words `w<k>` for item (or query) `seed`, k log-uniform in 1..5000 (a few common
+/// words, a long tail), deterministic.
+fn words(seed: u64, count: usize) -> String {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            format!("w{}", 5000f64.powf(unit) as u64)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn read_f32(path: &str) -> Vec<f32> {
@@ -72,8 +98,11 @@ fn peak_rss_mb() -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.first().is_some_and(|a| a == "ann") {
+        return ann::run(&args[1..]).await;
+    }
     let [backend, n, vectors, queries, dims] = args.as_slice() else {
-        eprintln!("usage: store_bench BACKEND(memory|sqlite) N VECTORS.f32 QUERIES.f32 DIMS");
+        eprintln!("usage: store_bench BACKEND(memory|sqlite|postgres) N VECTORS.f32 QUERIES.f32 DIMS");
         std::process::exit(2);
     };
     let (n, dims): (usize, usize) = (n.parse().expect("N"), dims.parse().expect("DIMS"));
@@ -83,14 +112,20 @@ async fn main() {
     let query_count = queries.len() / dims;
     let embedder = Arc::new(Lookup { docs, queries, dims });
     let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = std::env::var("DATABASE_URL").unwrap_or_default();
+    let schema = format!("bench_store_{}", std::process::id());
     let store = match backend.as_str() {
         "memory" => MemoryStore::in_memory(),
         "sqlite" => MemoryStore::sqlite(dir.path().join("bench.db")).await.expect("open"),
+        "postgres" => {
+            let separator = if database_url.contains('?') { '&' } else { '?' };
+            MemoryStore::open(&format!("{database_url}{separator}schema={schema}")).await.expect("open (DATABASE_URL)")
+        }
         other => panic!("unknown backend {other}"),
     }
     .with_embedder(embedder);
     let ns = ("bench", "items");
-    let value = |i: usize| json!({"doc": format!("doc {i}")});
+    let value = |i: usize| json!({"doc": format!("doc {i}"), "topic": words(i as u64, 6)});
 
     // Puts one at a time (each one call, one transaction), then batches of 1,000 for the rest.
     let single = n.min(2_000);
@@ -140,7 +175,24 @@ async fn main() {
         assert_eq!(hits.len(), 10);
     }
     let search_rate = rounds as f64 / started.elapsed().as_secs_f64();
-    for v in [&mut put_latency, &mut get_latency, &mut search_latency] {
+
+    // Keyword search (BM25), limit 10, two words per query.
+    let mut keyword_latency = Vec::new();
+    let started = Instant::now();
+    for q in 0..200u64 {
+        let query = SearchQuery::text(words(1_000_000_007 + q, 2)).mode(SearchMode::Keyword).limit(10);
+        let t = Instant::now();
+        store.search(ns, query).await.expect("keyword search");
+        keyword_latency.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let keyword_rate = 200.0 / started.elapsed().as_secs_f64();
+    if backend == "postgres" {
+        let (client, connection) =
+            tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.expect("drop the bench schema");
+    }
+    for v in [&mut put_latency, &mut get_latency, &mut search_latency, &mut keyword_latency] {
         v.sort_by(f64::total_cmp);
     }
     let line = json!({
@@ -154,7 +206,207 @@ async fn main() {
         "search_per_s": search_rate,
         "search_p50_us": percentile(&search_latency, 0.5),
         "search_p99_us": percentile(&search_latency, 0.99),
+        "keyword_per_s": keyword_rate,
+        "keyword_p50_us": percentile(&keyword_latency, 0.5),
+        "load": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
         "peak_rss_mb": peak_rss_mb(),
     });
     println!("{line}");
+}
+
+/// The approximate (HNSW) search benchmark at scale; see the crate documentation.
+mod ann {
+    use std::sync::{Arc, RwLock};
+    use std::time::Instant;
+
+    use agent_memory::embed::{EmbedError, Embedder};
+    use agent_memory::store::{
+        Filter, IndexFields, MemoryBackend, MemoryStore, PutRequest, SearchMode, SearchQuery, StoreOptions,
+        VectorIndexOptions, vector,
+    };
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use serde_json::json;
+
+    const CLUSTERS: usize = 256;
+    const QUERIES: usize = 200;
+    const BATCH: usize = 10_000;
+    /// Items with `bucket == 7` (1%) are the filtered search's matches.
+    const BUCKETS: usize = 100;
+
+    /// A standard normal sample (Box–Muller).
+    fn normal(rng: &mut StdRng) -> f32 {
+        let (u, v): (f64, f64) = (rng.random::<f64>().max(f64::MIN_POSITIVE), rng.random());
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    }
+
+    /// `count` points around random centers: center + 0.5 · N(0, 1) per coordinate.
+    fn points(rng: &mut StdRng, centers: &[Vec<f32>], count: usize, dims: usize) -> Vec<f32> {
+        let mut out = Vec::with_capacity(count * dims);
+        for _ in 0..count {
+            let center = &centers[rng.random_range(0..centers.len())];
+            out.extend(center.iter().map(|c| c + 0.5 * normal(rng)));
+        }
+        out
+    }
+
+    /// Vectors by text: `doc N` is row N - base of the current batch, `query N` query N.
+    #[derive(Debug)]
+    struct BatchLookup {
+        dims: usize,
+        batch: RwLock<(usize, Vec<f32>)>,
+        queries: Vec<f32>,
+    }
+
+    #[async_trait::async_trait]
+    impl Embedder for BatchLookup {
+        fn model_id(&self) -> &str {
+            "bench/lookup"
+        }
+        fn dimensions(&self) -> usize {
+            self.dims
+        }
+        async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            let batch = self.batch.read().map_err(|_| EmbedError::Input("poisoned".into()))?;
+            texts
+                .iter()
+                .map(|text| {
+                    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+                    let n: usize = digits.parse().map_err(|_| EmbedError::Input(format!("no number in {text:?}")))?;
+                    let (matrix, row) =
+                        if text.contains("query") { (&self.queries, n) } else { (&batch.1, n - batch.0) };
+                    matrix
+                        .get(row * self.dims..(row + 1) * self.dims)
+                        .map(<[f32]>::to_vec)
+                        .ok_or_else(|| EmbedError::Input(format!("row {n} out of range")))
+                })
+                .collect()
+        }
+    }
+
+    /// The exact best 10 (score, doc number) of one query, worst last.
+    #[derive(Debug, Clone, Default)]
+    struct Top10(Vec<(f32, usize)>);
+
+    impl Top10 {
+        fn offer(&mut self, score: f32, doc: usize) {
+            if self.0.len() == 10 && score <= self.0[9].0 {
+                return;
+            }
+            let at = self.0.partition_point(|&(s, _)| s >= score);
+            self.0.insert(at, (score, doc));
+            self.0.truncate(10);
+        }
+    }
+
+    fn percentile(sorted: &[f64], p: f64) -> f64 {
+        sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    }
+
+    fn load() -> String {
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" ")
+    }
+
+    pub(super) async fn run(args: &[String]) {
+        let [n, dims, efs] = args else {
+            eprintln!("usage: store_bench ann N DIMS EF[,EF...]");
+            std::process::exit(2);
+        };
+        let (n, dims): (usize, usize) = (n.parse().expect("N"), dims.parse().expect("DIMS"));
+        let efs: Vec<usize> = efs.split(',').map(|e| e.parse().expect("EF")).collect();
+        let load_before = load();
+        let mut rng = StdRng::seed_from_u64(42);
+        let centers: Vec<Vec<f32>> = (0..CLUSTERS).map(|_| (0..dims).map(|_| normal(&mut rng)).collect()).collect();
+        let queries = points(&mut rng, &centers, QUERIES, dims);
+        let lookup = Arc::new(BatchLookup { dims, batch: RwLock::new((0, Vec::new())), queries: queries.clone() });
+        let backend = Arc::new(MemoryBackend::with_vector_index(VectorIndexOptions::default()));
+        let options = StoreOptions { index_fields: IndexFields::paths(["doc"]), ..StoreOptions::default() };
+        let store = MemoryStore::new(backend.clone(), options).with_embedder(lookup.clone());
+        let ns = ("bench", "items");
+
+        // Build: batches of 10k; the exact top 10 of every query (all, and bucket 7 only)
+        // is kept up to date on the side (not timed).
+        let mut exact = vec![Top10::default(); QUERIES];
+        let mut exact_filtered = vec![Top10::default(); QUERIES];
+        let mut put_seconds = 0.0;
+        let mut base = 0;
+        while base < n {
+            let count = BATCH.min(n - base);
+            let batch = points(&mut rng, &centers, count, dims);
+            let norms: Vec<f32> = batch.chunks_exact(dims).map(vector::norm).collect();
+            std::thread::scope(|scope| {
+                for (part, (tops, tops_filtered)) in
+                    exact.chunks_mut(QUERIES / 2).zip(exact_filtered.chunks_mut(QUERIES / 2)).enumerate()
+                {
+                    let (batch, norms, queries) = (&batch, &norms, &queries);
+                    scope.spawn(move || {
+                        for (j, (top, top_filtered)) in tops.iter_mut().zip(tops_filtered.iter_mut()).enumerate() {
+                            let q = &queries[(part * (QUERIES / 2) + j) * dims..][..dims];
+                            let qn = vector::norm(q);
+                            for (i, row) in batch.chunks_exact(dims).enumerate() {
+                                let score = vector::cosine(row, norms[i], q, qn);
+                                top.offer(score, base + i);
+                                if (base + i) % BUCKETS == 7 {
+                                    top_filtered.offer(score, base + i);
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+            *lookup.batch.write().expect("lock") = (base, batch);
+            let writes = (base..base + count)
+                .map(|i| {
+                    PutRequest::new(ns, format!("k{i}"), json!({"doc": format!("doc {i}"), "bucket": i % BUCKETS}))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .expect("valid");
+            let started = Instant::now();
+            store.put_many(writes).await.expect("put_many");
+            put_seconds += started.elapsed().as_secs_f64();
+            base += count;
+        }
+        let build_rss = super::peak_rss_mb();
+        let load_after_build = load();
+
+        let filter = Filter::from_json(&json!({"bucket": 7})).expect("filter");
+        for ef in efs {
+            backend.set_expansion_search(ef);
+            for (label, filtered, truth) in [("all", false, &exact), ("bucket=7 (1%)", true, &exact_filtered)] {
+                let mut latency = Vec::with_capacity(QUERIES);
+                let mut found = 0usize;
+                for (q, truth) in truth.iter().enumerate() {
+                    let mut query = SearchQuery::text(format!("query {q}")).mode(SearchMode::Semantic).limit(10);
+                    if filtered {
+                        query = query.filter(filter.clone());
+                    }
+                    let started = Instant::now();
+                    let hits = store.search(ns, query).await.expect("search");
+                    latency.push(started.elapsed().as_secs_f64() * 1e3);
+                    assert_eq!(hits.len(), 10);
+                    found +=
+                        hits.iter().filter(|h| truth.0.iter().any(|&(_, doc)| h.item.key == format!("k{doc}"))).count();
+                }
+                latency.sort_by(f64::total_cmp);
+                let line = json!({
+                    "store": "agent-memory memory (HNSW)",
+                    "n": n,
+                    "dims": dims,
+                    "search": label,
+                    "ef_search": ef,
+                    "build_s": put_seconds,
+                    "put_batch_per_s": n as f64 / put_seconds,
+                    "search_p50_ms": percentile(&latency, 0.5),
+                    "search_p99_ms": percentile(&latency, 0.99),
+                    "recall_at_10": found as f64 / (10 * QUERIES) as f64,
+                    "peak_rss_mb_after_build": build_rss,
+                    "peak_rss_mb": super::peak_rss_mb(),
+                    "load_before": load_before,
+                    "load_after_build": load_after_build,
+                    "load_now": load(),
+                });
+                println!("{line}");
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! The conformance suite on the in-memory backend.
+//! The conformance suite on the in-memory backend: once with the default vector index, once
+//! with an HNSW graph answering every semantic search.
 
 use std::sync::Arc;
 
@@ -9,3 +10,17 @@ async fn make_backend() -> Arc<dyn StoreBackend> {
 }
 
 agent_memory::store_conformance!(make_backend());
+
+mod with_graph {
+    use std::sync::Arc;
+
+    use agent_memory::store::{MemoryBackend, StoreBackend, VectorIndexOptions};
+
+    /// A graph from the first vector on, and no exact scan of small scopes.
+    async fn make_backend() -> Arc<dyn StoreBackend> {
+        let options = VectorIndexOptions { ann_min_vectors: 1, exact_scope_max: 0, ..VectorIndexOptions::default() };
+        Arc::new(MemoryBackend::with_vector_index(options))
+    }
+
+    agent_memory::store_conformance!(make_backend());
+}

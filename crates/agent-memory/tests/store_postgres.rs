@@ -202,7 +202,7 @@ async fn concurrent_opens_migrate_once() {
     }
     let client = support::connect(&support::database_url()).await;
     let rows = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations"), &[]).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1]);
+    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2]);
 }
 
 /// Each embedding model gets its own HNSW index over `vector(N)` with its dimension; a
@@ -251,4 +251,66 @@ async fn bad_configuration_is_rejected() {
     assert!(matches!(bad_schema.await, Err(StoreError::Config(m)) if m.contains("invalid schema name")));
     let bad_url = PostgresBackend::connect(PostgresConfig::new("postgres://u@127.0.0.1:notaport/db"));
     assert!(matches!(bad_url.await, Err(StoreError::Config(m)) if m.contains("invalid postgres url")));
+}
+
+/// The keyword statistics the triggers keep (document count, token count, per-term document
+/// frequency) equal a recount over `items` after inserts, updates (same and changed text),
+/// deletes, a namespace delete and a purge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyword_statistics_follow_every_write() {
+    let backend = Arc::new(support::backend().await);
+    let clock = ManualClock::new(T0);
+    let options = StoreOptions { clock: Arc::new(clock.clone()), ..StoreOptions::default() };
+    let store = MemoryStore::new(backend.clone(), options);
+    store.put_many(documents(&["docs", "a"], 300)).await.unwrap();
+    store.put_many(documents(&["docs", "b"], 200)).await.unwrap();
+    store.put(("docs", "a"), "k00001", json!({"text": "entirely new words here"}), None).await.unwrap();
+    store
+        .put(("docs", "a"), "k00002", json!({"text": "note 2 about topic 2 and colour 2", "n": 2}), None)
+        .await
+        .unwrap();
+    store.put(("docs", "c"), "short", json!({"text": "brief"}), Some(60.0)).await.unwrap();
+    store.delete(("docs", "a"), "k00003").await.unwrap();
+    store.delete_namespace(("docs", "b")).await.unwrap();
+    clock.advance(120.0);
+    assert_eq!(store.purge_expired().await.unwrap(), 1);
+
+    let client = support::connect(&support::database_url()).await;
+    let s = backend.schema_name();
+    let totals = client.query_one(&format!("SELECT docs, tokens FROM \"{s}\".keyword_totals"), &[]).await.unwrap();
+    let recount = client
+        .query_one(&format!("SELECT count(*), coalesce(sum(doc_len), 0)::bigint FROM \"{s}\".items"), &[])
+        .await
+        .unwrap();
+    assert_eq!((totals.get::<_, i64>(0), totals.get::<_, i64>(1)), (recount.get(0), recount.get(1)));
+    assert_eq!(totals.get::<_, i64>(0), 299);
+    let differing: i64 = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM (
+                     SELECT term, docs FROM \"{s}\".keyword_terms WHERE docs <> 0
+                     EXCEPT
+                     SELECT t, count(*) FROM \"{s}\".items, unnest(terms) AS t GROUP BY t
+                 ) AS stale"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let missing: i64 = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM (
+                     SELECT t, count(*) FROM \"{s}\".items, unnest(terms) AS t GROUP BY t
+                     EXCEPT
+                     SELECT term, docs FROM \"{s}\".keyword_terms
+                 ) AS missing"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!((differing, missing), (0, 0));
 }

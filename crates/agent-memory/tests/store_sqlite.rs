@@ -380,3 +380,62 @@ mod file {
         });
     }
 }
+
+/// The suite again with an HNSW graph answering every semantic search, and the graph kept in
+/// step with another store's writes on the same file.
+mod with_graph {
+    use std::sync::Arc;
+
+    use agent_memory::store::{
+        MemoryStore, PutRequest, SearchHit, SearchMode, SearchQuery, SqliteBackend, SqliteOptions, StoreBackend,
+        StoreOptions, VectorIndexOptions,
+    };
+    use serde_json::json;
+
+    use super::TempSqlite;
+
+    /// A graph from the first vector on, and no exact scan of small scopes.
+    fn options() -> SqliteOptions {
+        let vector_index =
+            VectorIndexOptions { ann_min_vectors: 1, exact_scope_max: 0, ..VectorIndexOptions::default() };
+        SqliteOptions { vector_index, ..SqliteOptions::default() }
+    }
+
+    async fn make_backend() -> Arc<dyn StoreBackend> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = SqliteBackend::open_with(&dir.path().join("store.db"), options()).await.expect("open sqlite");
+        Arc::new(TempSqlite { backend, _dir: dir })
+    }
+
+    agent_memory::store_conformance!(make_backend());
+
+    #[tokio::test]
+    async fn graph_follows_another_stores_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("shared.db");
+        let open = async || {
+            let backend = SqliteBackend::open_with(&path, options()).await.expect("open");
+            MemoryStore::new(Arc::new(backend), StoreOptions::default())
+                .with_embedder(Arc::new(agent_memory::embed::HashEmbedder::new(64)))
+        };
+        let (first, second) = (open().await, open().await);
+        let batch = (0..1500)
+            .map(|i| PutRequest::new("docs", format!("k{i}"), json!({"text": format!("item {i} word{}", i % 37)})))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("valid");
+        first.put_many(batch).await.expect("put_many");
+        let semantic = |q: &str| SearchQuery::text(q).mode(SearchMode::Semantic).limit(1);
+        let keys = |hits: Vec<SearchHit>| hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>();
+        assert_eq!(keys(first.search("docs", semantic("item 700 word34")).await.expect("search")), ["k700"]);
+
+        // Another store rewrites one item, deletes one and adds one; the first catches up.
+        second.put("docs", "k700", json!({"text": "zebra crossing"}), None).await.expect("put");
+        second.delete("docs", "k701").await.expect("delete");
+        second.put("docs", "new", json!({"text": "item 701 word35"}), None).await.expect("put");
+        assert_eq!(keys(first.search("docs", semantic("zebra crossing")).await.expect("search")), ["k700"]);
+        assert_eq!(keys(first.search("docs", semantic("item 701 word35")).await.expect("search")), ["new"]);
+        let near_700 = keys(first.search("docs", semantic("item 700 word34").limit(1500)).await.expect("search"));
+        assert_eq!(near_700.len(), 1500, "1,500 items live: 1,500 - k701 + new");
+        assert!(!near_700.contains(&"k701".to_owned()));
+    }
+}

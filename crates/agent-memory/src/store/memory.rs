@@ -1,5 +1,5 @@
-//! The in-process backend: a B-tree of items behind a read-write lock, an exact vector index
-//! and an incremental BM25 index.
+//! The in-process backend: a B-tree of items behind a read-write lock, a vector index (exact,
+//! with an HNSW graph at scale) and an incremental BM25 index.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -12,13 +12,15 @@ use super::backend::{
     ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
 };
 use super::keyword::{self, tokenize};
-use super::vector_index::{RowMeta, VectorIndex};
+use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 /// An in-process [`StoreBackend`]: fast, safe for concurrent use, lost when dropped.
 ///
 /// Reads share a lock and writes take it exclusively, so a batch is applied atomically.
-/// Search is exact (every vector in scope is compared).
+/// Semantic search is exact up to [`VectorIndexOptions::ann_min_vectors`] vectors of one
+/// model and approximate (HNSW) above, except in small scopes; see
+/// [`MemoryBackend::with_vector_index`].
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
     state: RwLock<State>,
@@ -54,6 +56,28 @@ impl MemoryBackend {
     /// An empty backend.
     pub fn new() -> MemoryBackend {
         MemoryBackend::default()
+    }
+
+    /// An empty backend whose vector index uses `options` (when to build an HNSW graph and
+    /// how; [`VectorIndexOptions::exact`] never does).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use agent_memory::store::{MemoryBackend, MemoryStore, StoreOptions, VectorIndexOptions};
+    ///
+    /// let exact = MemoryBackend::with_vector_index(VectorIndexOptions::exact());
+    /// let store = MemoryStore::new(Arc::new(exact), StoreOptions::default());
+    /// # drop(store);
+    /// ```
+    pub fn with_vector_index(options: VectorIndexOptions) -> MemoryBackend {
+        MemoryBackend { state: RwLock::new(State { vectors: VectorIndex::new(options), ..State::default() }) }
+    }
+
+    /// Changes the HNSW `ef_search` of later semantic searches
+    /// ([`VectorIndexOptions::expansion_search`]): higher is slower and closer to exact.
+    pub fn set_expansion_search(&self, ef: usize) {
+        self.write().vectors.set_expansion_search(ef);
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -230,6 +254,7 @@ impl StoreBackend for MemoryBackend {
             stored.push(item.clone());
             state.insert(address, Entry { item, id: 0, term_frequency, length }, write.vector);
         }
+        state.vectors.maintain();
         Ok(stored)
     }
 
@@ -263,10 +288,12 @@ impl StoreBackend for MemoryBackend {
 
     async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError> {
         let mut state = self.write();
-        Ok(keys
+        let removed = keys
             .iter()
             .map(|key| state.remove(&address(&key.namespace, &key.key)).is_some_and(|e| live(&e, now)))
-            .collect())
+            .collect();
+        state.vectors.maintain();
+        Ok(removed)
     }
 
     async fn scan(&self, query: &ScanQuery) -> Result<Vec<Item>, StoreError> {
@@ -302,8 +329,8 @@ impl StoreBackend for MemoryBackend {
             if hits.len() == query.limit || !truncated {
                 return Ok(hits);
             }
-            // The filter rejected too many of the nearest: rank every vector in scope.
-            want = usize::MAX;
+            // The filter rejected too many of the nearest: ask for more.
+            want = widen(want);
         }
     }
 
@@ -373,6 +400,7 @@ impl StoreBackend for MemoryBackend {
                 removed += 1;
             }
         }
+        state.vectors.maintain();
         Ok(removed)
     }
 
@@ -383,6 +411,7 @@ impl StoreBackend for MemoryBackend {
         for address in &expired {
             state.remove(address);
         }
+        state.vectors.maintain();
         Ok(expired.len() as u64)
     }
 }

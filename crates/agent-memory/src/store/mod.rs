@@ -81,8 +81,9 @@ pub use namespace::{
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresBackend, PostgresConfig};
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteBackend;
+pub use sqlite::{SqliteBackend, SqliteOptions, SqliteSync};
 pub use text::{IndexFields, value_text};
+pub use vector_index::{MAX_GRAPH_WANT, VectorIndexOptions};
 
 use crate::embed::EmbedError;
 

@@ -37,9 +37,11 @@
 //!   same kernel the other backends use. Models over 2,000 dimensions (HNSW's limit for
 //!   `vector`) are searched exactly.
 //! * **Keyword**: true Okapi BM25 as defined in [`crate::store::keyword`] (not `ts_rank`):
-//!   tokens come from [`crate::store::keyword::tokenize`] at write time; document
-//!   frequencies, the document count and the average length are counted in SQL over every
-//!   stored row at query time (exact, but linear in the store's size); candidates are found
+//!   tokens come from [`crate::store::keyword::tokenize`] at write time; the document
+//!   count, token count (`keyword_totals`) and per-term document frequencies
+//!   (`keyword_terms`) are kept by statement-level triggers on `items` in the writing
+//!   transaction (so a query reads a few rows, not the table; writers queue on the totals
+//!   row, which every trigger locks first, so they cannot deadlock); candidates are found
 //!   through the GIN index on `terms`. SQL ranks and cuts at `limit`; the reported score is
 //!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the other
 //!   backends' score for the same data.
@@ -894,9 +896,9 @@ impl StoreBackend for PostgresBackend {
         let now = sql.bind(query.now);
         sql.push(&format!(
             "WITH stats AS MATERIALIZED (
-                 SELECT count(*)::float8 AS docs, coalesce(sum(doc_len), 0)::float8 AS tokens FROM {s}.items),
+                 SELECT docs::float8 AS docs, tokens::float8 AS tokens FROM {s}.keyword_totals WHERE id = 1),
              df AS MATERIALIZED (SELECT q.term, q.ord,
-                        (SELECT count(*) FROM {s}.items AS d WHERE d.terms @> ARRAY[q.term]) AS hits
+                        coalesce((SELECT k.docs FROM {s}.keyword_terms AS k WHERE k.term = q.term), 0) AS hits
                     FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)),
              idf AS (SELECT df.term, greatest(ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)), 1e-6) AS idf
                      FROM df, stats WHERE df.hits > 0)

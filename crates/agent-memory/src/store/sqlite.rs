@@ -16,14 +16,17 @@
 //!
 //! # Semantic search
 //!
-//! An in-process exact vector index (per model and dimension, one contiguous `f32` matrix
-//! with the metadata that scoping, expiry and ordering need) is loaded on the first
-//! semantic search and updated by this backend's own writes under the same lock as their
-//! commit. A search reads `store_changes.counter` in the same snapshot as the rows it
-//! returns: when another connection has written since, the index is reloaded first. Value
+//! An in-process vector index (per model and dimension, one contiguous `f32` matrix with
+//! the metadata that scoping, expiry and ordering need, and an HNSW graph from
+//! [`VectorIndexOptions::ann_min_vectors`] vectors on) is loaded on the first semantic
+//! search and updated by this backend's own writes under the same lock as their commit. A
+//! search reads `store_changes.counter` in the same snapshot as the rows it returns: when
+//! another connection has written since, the index first catches up (every stored row is
+//! compared with it; only rows that differ are applied). Value
 //! filters are checked on the candidates in score order, widening to every row in scope
 //! when the nearest do not fill the page, so a filtered search returns `limit` results
-//! whenever that many match. Results and scores equal a full scan's.
+//! whenever that many match. Scores are always exact; results equal a full scan's below the
+//! graph's threshold and are approximate (HNSW) above it.
 //!
 //! # Concurrency and durability
 //!
@@ -53,7 +56,7 @@ use super::backend::{
 use super::fusion::reciprocal_rank_fusion;
 use super::keyword::{self, fts5_match_expression};
 use super::vector;
-use super::vector_index::{RowMeta, VectorIndex};
+use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -122,9 +125,51 @@ pub struct SqliteBackend {
     inner: Arc<Inner>,
 }
 
+/// How often SQLite syncs to disk (its `synchronous` pragma, in WAL mode).
+///
+/// Both keep every acknowledged write when the *process* is killed: a commit is in the WAL
+/// file (the operating system's page cache) before it returns. They differ on an
+/// operating-system crash or power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// `synchronous = NORMAL` (the default): the WAL is synced at checkpoints only, so a
+    /// power loss can roll back the latest commits (never corrupt the file).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is synced before it returns (durable against
+    /// power loss; each write pays one `fsync`).
+    Full,
+}
+
+impl SqliteSync {
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Normal => "NORMAL",
+            SqliteSync::Full => "FULL",
+        }
+    }
+}
+
+/// Options of [`SqliteBackend::open_with`].
+///
+/// ```
+/// use agent_memory::store::{SqliteOptions, SqliteSync, VectorIndexOptions};
+///
+/// let options = SqliteOptions { sync: SqliteSync::Full, vector_index: VectorIndexOptions::exact() };
+/// assert_ne!(options, SqliteOptions::default());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SqliteOptions {
+    /// Durability of commits against power loss (see [`SqliteSync`]).
+    pub sync: SqliteSync,
+    /// When the in-process vector index builds an HNSW graph (see [`VectorIndexOptions`]).
+    pub vector_index: VectorIndexOptions,
+}
+
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
+    sync: SqliteSync,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     vectors: RwLock<VectorCache>,
@@ -132,7 +177,7 @@ struct Inner {
 
 /// The in-process vector index and the `store_changes.counter` value it reflects (`None`:
 /// not loaded, or invalidated by a failed commit).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct VectorCache {
     version: Option<i64>,
     index: VectorIndex,
@@ -171,6 +216,7 @@ fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<Inde
                 IndexDelta::SetExpiry(id, expires_at) => cache.index.set_expiry(id, expires_at),
             }
         }
+        cache.index.maintain();
         cache.version = Some(before + 1);
     }
     Ok(())
@@ -192,22 +238,32 @@ impl SqliteBackend {
     /// [`StoreError::Backend`] when the file cannot be opened, is not a database, or was
     /// written by a newer schema version.
     pub async fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+        SqliteBackend::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Like [`SqliteBackend::open`], with explicit durability and vector index options.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteBackend::open`].
+    pub async fn open_with(path: &Path, options: SqliteOptions) -> Result<SqliteBackend, StoreError> {
         let path = path.to_owned();
-        tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(path))
+        tokio::task::spawn_blocking(move || SqliteBackend::open_blocking(path, options))
             .await
             .map_err(|e| StoreError::backend("sqlite", format!("open task failed: {e}")))?
     }
 
-    fn open_blocking(path: PathBuf) -> Result<SqliteBackend, StoreError> {
-        let mut writer = open_connection(&path)
+    fn open_blocking(path: PathBuf, options: SqliteOptions) -> Result<SqliteBackend, StoreError> {
+        let mut writer = open_connection_with(&path, options.sync)
             .map_err(|e| StoreError::backend("sqlite", format!("cannot open {}: {e}", path.display())))?;
         migrate(&mut writer)?;
         Ok(SqliteBackend {
             inner: Arc::new(Inner {
                 path,
+                sync: options.sync,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
-                vectors: RwLock::new(VectorCache::default()),
+                vectors: RwLock::new(VectorCache { version: None, index: VectorIndex::new(options.vector_index) }),
             }),
         })
     }
@@ -223,12 +279,11 @@ impl SqliteBackend {
         F: FnOnce(&mut Connection, &Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        run_blocking(move || {
             let mut connection = lock(&inner.writer);
             work(&mut connection, &inner)
         })
         .await
-        .map_err(|e| StoreError::backend("sqlite", format!("database task failed: {e}")))?
     }
 
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -237,11 +292,11 @@ impl SqliteBackend {
         F: FnOnce(&Connection, &Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        run_blocking(move || {
             let idle = lock(&inner.readers).pop();
             let connection = match idle {
                 Some(connection) => connection,
-                None => open_reader(&inner.path).map_err(sql_error)?,
+                None => open_reader(&inner.path, inner.sync).map_err(sql_error)?,
             };
             let result = work(&connection, &inner);
             let mut readers = lock(&inner.readers);
@@ -251,8 +306,27 @@ impl SqliteBackend {
             result
         })
         .await
-        .map_err(|e| StoreError::backend("sqlite", format!("database task failed: {e}")))?
     }
+}
+
+/// Runs blocking database work off the async scheduler. On a multi-threaded Tokio runtime
+/// the work runs right here under `block_in_place` (the worker's other tasks move to another
+/// thread), which saves the two thread hand-offs of `spawn_blocking`: on a loaded machine
+/// each hand-off waits for a CPU, and they dominated a single put's latency. Elsewhere
+/// (a current-thread runtime, or no runtime) it goes to the blocking pool.
+async fn run_blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    let multi_threaded = tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_threaded {
+        return tokio::task::block_in_place(work);
+    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::backend("sqlite", format!("database task failed: {e}")))?
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -264,10 +338,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Opens one connection the way every SQLite table of this crate expects it (busy timeout,
 /// WAL, `synchronous = NORMAL`); shared with the session store.
 pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    open_connection_with(path, SqliteSync::Normal)
+}
+
+fn open_connection_with(path: &Path, sync: SqliteSync) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
-    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "synchronous", sync.pragma())?;
+    // Checkpoint every ~16 MB of WAL instead of every ~4 MB: a checkpoint (which syncs)
+    // runs inside the commit that triggers it, and hot pages (the change counter, index
+    // leaves, FTS5 structure) written many times between two checkpoints are copied once.
+    connection.pragma_update(None, "wal_autocheckpoint", 4000)?;
     connection.set_prepared_statement_cache_capacity(64);
     Ok(connection)
 }
@@ -280,8 +362,8 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 const READER_MMAP_BYTES: i64 = 1 << 30;
 
 /// Opens a reader connection: [`open_connection`] plus a memory-mapped file.
-fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
-    let connection = open_connection(path)?;
+fn open_reader(path: &Path, sync: SqliteSync) -> rusqlite::Result<Connection> {
+    let connection = open_connection_with(path, sync)?;
     connection.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
     Ok(connection)
 }
@@ -978,19 +1060,22 @@ fn search_snapshot(
         if hits.len() == query.limit || !truncated {
             return Ok(Some(hits));
         }
-        // The filter rejected too many of the nearest: rank every row in scope.
-        want = usize::MAX;
+        // The filter rejected too many of the nearest: ask for more.
+        want = widen(want);
     }
 }
 
-/// Rebuilds the index from `tx`'s snapshot (whose counter is `counter`) unless another
-/// search already brought it to that state or beyond.
+/// Brings the index to `tx`'s snapshot (whose counter is `counter`) unless another search
+/// already brought it to that state or beyond. Incremental: every stored vector is read and
+/// compared with the index's copy, and only rows that differ (new, changed, gone) are
+/// applied, so another process's few writes do not rebuild a large index's graph.
 fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> Result<(), StoreError> {
     let mut cache = inner.vectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if cache.version.is_some_and(|version| version >= counter) {
         return Ok(());
     }
-    let mut index = VectorIndex::default();
+    // Until this load completes the index matches no snapshot.
+    cache.version = None;
     let mut statement = tx
         .prepare(
             "SELECT id, namespace, key, updated_at, expires_at, embedding_model, embedding FROM store_items \
@@ -999,9 +1084,12 @@ fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> 
         .map_err(sql_error)?;
     let mut rows = statement.query([]).map_err(sql_error)?;
     let mut vector = Vec::new();
+    let mut present = rustc_hash::FxHashSet::default();
+    let mut changed = 0usize;
     while let Some(row) = rows.next().map_err(sql_error)? {
         let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
-        let model: String = row.get(5).map_err(get_err)?;
+        let id: i64 = row.get(0).map_err(get_err)?;
+        let model = row.get_ref(5).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable model: {e}")))?;
         let blob =
             row.get_ref(6).map_err(get_err)?.as_blob().map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
         blob_to_vector(blob, &mut vector);
@@ -1011,10 +1099,16 @@ fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> 
             updated_at: row.get(3).map_err(get_err)?,
             expires_at: row.get(4).map_err(get_err)?,
         };
-        index.upsert(row.get(0).map_err(get_err)?, Some((&model, &vector)), meta);
+        present.insert(id);
+        if !cache.index.holds(id, model, &vector, &meta) {
+            changed += 1;
+            cache.index.upsert(id, Some((model, &vector)), meta);
+        }
     }
-    tracing::debug!(vectors = index.len(), counter, "sqlite store: vector index loaded");
-    *cache = VectorCache { version: Some(counter), index };
+    cache.index.retain(|id| present.contains(&id));
+    cache.index.maintain();
+    tracing::debug!(vectors = cache.index.len(), changed, counter, "sqlite store: vector index caught up");
+    cache.version = Some(counter);
     Ok(())
 }
 

@@ -73,6 +73,7 @@ macro_rules! store_conformance {
             hybrid_search_fuses,
             search_pagination_and_min_score,
             search_ignores_other_models,
+            filtered_vector_search_fills_the_page,
             index_fields_select_the_text,
             bad_hybrid_weights_are_rejected,
             sweeper_purges,
@@ -714,6 +715,73 @@ pub async fn search_ignores_other_models(backend: Arc<dyn StoreBackend>) {
     other.put("ns", "k", json!({"text": "hello world"}), None).await.unwrap();
     assert_eq!(hit_keys(&other.search("ns", semantic.clone()).await.unwrap()), ["k"]);
     assert!(small.search("ns", semantic).await.unwrap().is_empty());
+}
+
+/// A selective value filter on a nearest-neighbour search still fills the page (the backend
+/// widens its candidates or scans, whatever index it has), in exact cosine order; deleted
+/// and expired items never appear.
+pub async fn filtered_vector_search_fills_the_page(backend: Arc<dyn StoreBackend>) {
+    use super::{ItemWrite, NamespacePrefix, Scope, StoredVector, VectorQuery};
+    let dims = 16;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % 2001) as f32 / 1000.0 - 1.0
+    };
+    let vectors: Vec<Vec<f32>> = (0..2000).map(|_| (0..dims).map(|_| next()).collect()).collect();
+    // Every 200th item (i = 7, 207, …, 1807: ten, all in "odd") is rare; i = 1807 expires.
+    let rare = |i: usize| i % 200 == 7;
+    let writes = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ItemWrite {
+            namespace: ns(&["docs", if i % 2 == 0 { "even" } else { "odd" }]),
+            key: format!("k{i}"),
+            value: json!({"kind": if rare(i) { "rare" } else { "common" }, "i": i}).as_object().unwrap().clone(),
+            ttl_seconds: (i == 1807).then_some(10.0),
+            text: String::new(),
+            vector: Some(StoredVector { model: "test/16".into(), vector: v.clone() }),
+        })
+        .collect();
+    backend.put_many(writes, T0).await.unwrap();
+    let query = vectors[0].clone();
+    let search = async |scope: Scope, filter_json: Value, limit: usize, now: f64| {
+        let query = VectorQuery {
+            scope,
+            filter: filter(filter_json),
+            vector: query.clone(),
+            model: "test/16".into(),
+            limit,
+            now,
+        };
+        backend.vector_search(&query).await.unwrap()
+    };
+    let cosine = |i: usize| {
+        let v = &vectors[i];
+        f64::from(super::vector::cosine(v, super::vector::norm(v), &vectors[0], super::vector::norm(&vectors[0])))
+    };
+    let best_first = |mut expected: Vec<usize>| {
+        expected.sort_by(|&a, &b| cosine(b).total_cmp(&cosine(a)));
+        expected.into_iter().map(|i| format!("k{i}")).collect::<Vec<_>>()
+    };
+    let docs = Scope::Prefix(NamespacePrefix::new(["docs"]).unwrap());
+    let hits = search(docs.clone(), json!({"kind": "rare"}), 10, T0 + 1.0).await;
+    let expected = best_first((0..2000).filter(|&i| rare(i)).collect());
+    assert_eq!(hits.iter().map(|h| h.item.key.clone()).collect::<Vec<_>>(), expected);
+    for (hit, key) in hits.iter().zip(&expected) {
+        let i: usize = key[1..].parse().unwrap();
+        assert!((hit.score - cosine(i)).abs() < 1e-5, "{key}: {} vs {}", hit.score, cosine(i));
+    }
+    // Fewer matches than the limit: all of them; expired and deleted ones never.
+    backend.delete_many(&[ItemKey::new(ns(&["docs", "odd"]), "k407").unwrap()], T0 + 2.0).await.unwrap();
+    let odd = Scope::Namespace(ns(&["docs", "odd"]));
+    let hits = search(odd, json!({"kind": "rare", "i": {"$gte": 400}}), 10, T0 + 20.0).await;
+    let expected = best_first(vec![607, 807, 1007, 1207, 1407, 1607]);
+    assert_eq!(hits.iter().map(|h| h.item.key.clone()).collect::<Vec<_>>(), expected);
+    // The even namespace has no rare item.
+    assert!(search(Scope::Namespace(ns(&["docs", "even"])), json!({"kind": "rare"}), 10, T0).await.is_empty());
 }
 
 /// With [`super::IndexFields::Paths`], only those fields are embedded and keyword-indexed.

@@ -20,10 +20,11 @@ struct Migration {
 }
 
 /// Every migration, in order. Never edit a published one: add a new version.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "items with keyword postings and an untyped vector column; the model registry",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "items with keyword postings and an untyped vector column; the model registry",
+        sql: r#"
 CREATE TABLE {schema}.models (
     id serial PRIMARY KEY,
     model text NOT NULL UNIQUE,
@@ -51,7 +52,72 @@ CREATE INDEX items_recency ON {schema}.items (ns, updated_at DESC, key);
 CREATE INDEX items_expiry ON {schema}.items (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX items_terms ON {schema}.items USING gin (terms);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "keyword statistics (document count, token count, per-term document frequency) kept by triggers",
+        sql: r#"
+CREATE TABLE {schema}.keyword_totals (
+    id integer PRIMARY KEY CHECK (id = 1),
+    docs bigint NOT NULL,
+    tokens bigint NOT NULL
+);
+CREATE TABLE {schema}.keyword_terms (
+    term text COLLATE "C" PRIMARY KEY,
+    docs bigint NOT NULL
+);
+LOCK TABLE {schema}.items IN SHARE MODE;
+INSERT INTO {schema}.keyword_totals (id, docs, tokens)
+    SELECT 1, count(*), coalesce(sum(doc_len), 0) FROM {schema}.items;
+INSERT INTO {schema}.keyword_terms (term, docs)
+    SELECT t.term, count(*) FROM {schema}.items, unnest(terms) AS t(term) GROUP BY t.term;
+-- One statement-level trigger function for the three events (PL/pgSQL plans a statement
+-- only when it runs, so each branch names only its event's transition tables). The totals
+-- row is locked first, so concurrent writers queue there and never deadlock on term rows.
+CREATE FUNCTION {schema}.keyword_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE {schema}.keyword_totals SET
+            docs = docs + (SELECT count(*) FROM new_rows),
+            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
+        WHERE id = 1;
+        INSERT INTO {schema}.keyword_terms AS k (term, docs)
+            SELECT t.term, count(*) FROM new_rows, unnest(new_rows.terms) AS t(term) GROUP BY t.term ORDER BY t.term
+        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE {schema}.keyword_totals SET
+            docs = docs - (SELECT count(*) FROM old_rows),
+            tokens = tokens - (SELECT coalesce(sum(doc_len), 0) FROM old_rows)
+        WHERE id = 1;
+        UPDATE {schema}.keyword_terms AS k SET docs = k.docs - d.docs
+            FROM (SELECT t.term, count(*) AS docs FROM old_rows, unnest(old_rows.terms) AS t(term)
+                  GROUP BY t.term ORDER BY t.term) AS d
+            WHERE k.term = d.term;
+    ELSE
+        UPDATE {schema}.keyword_totals SET
+            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
+                            - (SELECT coalesce(sum(doc_len), 0) FROM old_rows)
+        WHERE id = 1;
+        INSERT INTO {schema}.keyword_terms AS k (term, docs)
+            SELECT term, sum(change) FROM (
+                SELECT t.term, 1 AS change FROM new_rows, unnest(new_rows.terms) AS t(term)
+                UNION ALL
+                SELECT t.term, -1 FROM old_rows, unnest(old_rows.terms) AS t(term)
+            ) AS changes GROUP BY term HAVING sum(change) <> 0 ORDER BY term
+        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER items_keyword_insert AFTER INSERT ON {schema}.items
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keyword_stats();
+CREATE TRIGGER items_keyword_update AFTER UPDATE ON {schema}.items
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keyword_stats();
+CREATE TRIGGER items_keyword_delete AFTER DELETE ON {schema}.items
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keyword_stats();
+"#,
+    },
+];
 
 /// The newest schema version this build knows.
 pub(super) fn latest_version() -> i32 {
@@ -116,6 +182,6 @@ mod tests {
             assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
             assert!(!migration.description.is_empty());
         }
-        assert_eq!(latest_version(), 1);
+        assert_eq!(latest_version(), 2);
     }
 }
