@@ -79,6 +79,41 @@ async fn semantic_search_uses_the_hnsw_index() {
     assert!(hits[0].score.unwrap() > hits[1].score.unwrap());
 }
 
+/// A bulk load refreshes the planner's statistics by itself (a background `ANALYZE`), so
+/// semantic search uses the HNSW index without waiting for autovacuum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_load_analyzes_the_items_table() {
+    let backend = Arc::new(support::backend().await);
+    let store = store_over(backend.clone(), 64);
+    store.put_many(documents(&["bulk"], 1200)).await.unwrap();
+
+    let client = support::connect(&support::database_url()).await;
+    let sql = format!(
+        "SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = '{}' AND relname = 'items'",
+        backend.schema_name()
+    );
+    let mut analyzed = 0;
+    for _ in 0..100 {
+        // The statistics collector reports with a delay of its own: poll for up to 10 s.
+        client.batch_execute("SELECT pg_stat_clear_snapshot()").await.unwrap();
+        analyzed = client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0);
+        if analyzed > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(analyzed, 1, "no ANALYZE ran after 1,200 rows");
+    let reltuples: f32 = client
+        .query_one(
+            &format!("SELECT reltuples FROM pg_class WHERE oid = '\"{}\".items'::regclass", backend.schema_name()),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reltuples, 1200.0);
+}
+
 /// A filtered search returns `limit` results whenever that many items match, even when
 /// the matches are a small minority that an index scan alone would miss, and then it
 /// returns exactly what exact search (the in-memory backend) returns.

@@ -156,6 +156,37 @@ pub struct PostgresBackend {
     models: RwLock<HashMap<String, ModelSlot>>,
     pgvector_version: String,
     iterative_scan: bool,
+    analyze: std::sync::Mutex<AnalyzeSchedule>,
+}
+
+/// When this backend last asked PostgreSQL to refresh the items table's planner statistics.
+///
+/// Autovacuum analyzes a table only after its naptime (a minute by default), so right after
+/// a bulk load the planner has no statistics: it then takes a namespace prefix for 0.5% of
+/// the rows and scans the prefix instead of using the HNSW index (measured: 17 ms against
+/// 0.8 ms at 10k rows). So every [`ANALYZE_MIN_ROWS`] rows written, and whenever the rows
+/// written since the last analyze reach a fifth of the table, the backend runs `ANALYZE` in
+/// the background.
+#[derive(Debug, Default)]
+struct AnalyzeSchedule {
+    written_since: u64,
+    rows_at_last: u64,
+}
+
+/// Fewest rows written between two background `ANALYZE`s of the items table.
+const ANALYZE_MIN_ROWS: u64 = 1_000;
+
+impl AnalyzeSchedule {
+    /// Counts `rows` written; true when an `ANALYZE` is due (and then resets the count).
+    fn note_written(&mut self, rows: u64) -> bool {
+        self.written_since += rows;
+        if self.written_since < ANALYZE_MIN_ROWS.max(self.rows_at_last / 5) {
+            return false;
+        }
+        self.rows_at_last += self.written_since;
+        self.written_since = 0;
+        true
+    }
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -248,6 +279,15 @@ impl PostgresBackend {
             let dimensions: i32 = row.get(2);
             models.insert(row.get(0), ModelSlot { id: row.get(1), dimensions: dimensions as usize });
         }
+        let table_rows: f64 = client
+            .query_one(
+                &format!("SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = '{schema}.items'::regclass"),
+                &[],
+            )
+            .await
+            .map_err(|e| db_error("connect", e))?
+            .get(0);
+        let analyze = AnalyzeSchedule { written_since: 0, rows_at_last: table_rows as u64 };
         Ok(PostgresBackend {
             pool,
             schema,
@@ -255,6 +295,7 @@ impl PostgresBackend {
             models: RwLock::new(models),
             pgvector_version,
             iterative_scan,
+            analyze: std::sync::Mutex::new(analyze),
         })
     }
 
@@ -296,6 +337,28 @@ impl PostgresBackend {
     /// The retried statement may, in the rare case where the connection broke after the
     /// server committed it, run twice: writes are idempotent for a given `now` (upserts,
     /// deletes), except that a repeated delete reports the item as already gone.
+    /// Counts `rows` written and, when [`AnalyzeSchedule`] says so, refreshes the items
+    /// table's planner statistics in the background (best effort: a failure is logged at
+    /// debug level and changes nothing for the caller).
+    fn note_written(&self, rows: u64) {
+        let due = self.analyze.lock().unwrap_or_else(std::sync::PoisonError::into_inner).note_written(rows);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if !due {
+            return;
+        }
+        let pool = self.pool.clone();
+        let sql = format!("ANALYZE {}.items", self.schema);
+        runtime.spawn(async move {
+            let result = match pool.get().await {
+                Ok(client) => client.batch_execute(&sql).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, "background ANALYZE of the items table failed");
+            }
+        });
+    }
+
     pub(crate) async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, StoreError>
     where
         F: Fn(Object) -> Fut,
@@ -638,6 +701,7 @@ impl StoreBackend for PostgresBackend {
                 }
             })
             .await?;
+        self.note_written(rows.len() as u64);
         let mut created: HashMap<(String, String), f64> = HashMap::with_capacity(rows.len());
         for row in &rows {
             created.insert((row.get(0), row.get(1)), row.get(2));
@@ -751,28 +815,30 @@ impl StoreBackend for PostgresBackend {
                  embedding_model = EXCLUDED.embedding_model",
             s = self.schema
         );
-        self.run("restore", |client| {
-            let sql = &sql;
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
-                &nss,
-                &keys,
-                &values,
-                &created,
-                &updated,
-                &expires,
-                &ttls,
-                &lengths,
-                &terms,
-                &counts,
-                &embeddings,
-                &models,
-            ];
-            async move {
-                let statement = client.prepare_cached(sql).await?;
-                client.execute(&statement, &params).await
-            }
-        })
-        .await?;
+        let restored = self
+            .run("restore", |client| {
+                let sql = &sql;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
+                    &nss,
+                    &keys,
+                    &values,
+                    &created,
+                    &updated,
+                    &expires,
+                    &ttls,
+                    &lengths,
+                    &terms,
+                    &counts,
+                    &embeddings,
+                    &models,
+                ];
+                async move {
+                    let statement = client.prepare_cached(sql).await?;
+                    client.execute(&statement, &params).await
+                }
+            })
+            .await?;
+        self.note_written(restored);
         Ok(items.len() as u64)
     }
 
@@ -1066,6 +1132,20 @@ pub(crate) fn split_schema_parameter(url: &str) -> (String, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn analyze_is_due_every_thousand_rows_then_every_fifth_of_the_table() {
+        let mut schedule = AnalyzeSchedule::default();
+        assert!(!schedule.note_written(999));
+        assert!(schedule.note_written(1));
+        // 1,000 rows known: the next is due after max(1,000, 200) rows.
+        assert!(!schedule.note_written(999));
+        assert!(schedule.note_written(1));
+        let mut big = AnalyzeSchedule { written_since: 0, rows_at_last: 100_000 };
+        assert!(!big.note_written(19_999));
+        assert!(big.note_written(1));
+        assert_eq!(big.rows_at_last, 120_000);
+    }
 
     #[test]
     fn the_schema_parameter_is_taken_out_of_the_url() {
