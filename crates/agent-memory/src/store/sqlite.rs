@@ -950,22 +950,11 @@ fn fused_search(
     query: &HybridQuery,
 ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
     let vector = &query.vector;
-    for _ in 0..4 {
-        let tx = connection.unchecked_transaction().map_err(sql_error)?;
-        let counter: i64 =
-            tx.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).map_err(sql_error)?;
-        // Read the version in its own statement: the read guard must be gone before a reload
-        // takes the write lock.
-        let version = read_cache(inner).version;
-        match version {
-            Some(version) if version == counter => {}
-            Some(version) if version > counter => continue,
-            _ => reload_index(&tx, inner, counter)?,
-        }
+    on_index_snapshot(connection, inner, |tx, counter| {
         let semantic: Vec<i64> = {
             let cache = read_cache(inner);
             if cache.version != Some(counter) {
-                continue;
+                return Ok(None);
             }
             let (candidates, _) =
                 cache.index.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
@@ -992,9 +981,8 @@ fn fused_search(
                 hits.push(ScoredItem { item, score });
             }
         }
-        return Ok(Some(hits));
-    }
-    Ok(None)
+        Ok(Some(hits))
+    })
 }
 
 /// Semantic search from the in-process [`VectorIndex`], loaded on first use and kept in
@@ -1007,10 +995,27 @@ fn indexed_vector_search(
     inner: &Inner,
     query: &VectorQuery,
 ) -> Result<Vec<ScoredItem>, StoreError> {
+    match on_index_snapshot(connection, inner, |tx, counter| search_snapshot(tx, inner, counter, query))? {
+        Some(hits) => Ok(hits),
+        None => scanned_vector_search(connection, query),
+    }
+}
+
+/// Runs `work` in a read snapshot once the vector index matches that snapshot (reloading it
+/// when another connection wrote), up to four snapshots; `work` answers `None` when the
+/// index moved on meanwhile. `None` when no snapshot settled (a storm of concurrent
+/// writers): the caller falls back to reading the stored rows.
+fn on_index_snapshot<T>(
+    connection: &Connection,
+    inner: &Inner,
+    mut work: impl FnMut(&rusqlite::Transaction<'_>, i64) -> Result<Option<T>, StoreError>,
+) -> Result<Option<T>, StoreError> {
     for _ in 0..4 {
         let tx = connection.unchecked_transaction().map_err(sql_error)?;
         let counter: i64 =
             tx.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).map_err(sql_error)?;
+        // Read the version in its own statement: the read guard must be gone before a reload
+        // takes the write lock.
         let version = read_cache(inner).version;
         match version {
             Some(version) if version == counter => {}
@@ -1018,11 +1023,11 @@ fn indexed_vector_search(
             Some(version) if version > counter => continue,
             _ => reload_index(&tx, inner, counter)?,
         }
-        if let Some(hits) = search_snapshot(&tx, inner, counter, query)? {
-            return Ok(hits);
+        if let Some(result) = work(&tx, counter)? {
+            return Ok(Some(result));
         }
     }
-    scanned_vector_search(connection, query)
+    Ok(None)
 }
 
 /// Searches the index at `counter` and reads the winners from `tx`; `None` when the index
