@@ -342,10 +342,8 @@ impl PostgresBackend {
     /// debug level and changes nothing for the caller).
     fn note_written(&self, rows: u64) {
         let due = self.analyze.lock().unwrap_or_else(std::sync::PoisonError::into_inner).note_written(rows);
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        if !due {
-            return;
-        }
+        // Writes run on tokio (the driver needs it); `try_current` only keeps this panic-free.
+        let (true, Ok(runtime)) = (due, tokio::runtime::Handle::try_current()) else { return };
         let pool = self.pool.clone();
         let sql = format!("ANALYZE {}.items", self.schema);
         runtime.spawn(async move {
@@ -416,6 +414,21 @@ impl PostgresBackend {
             self.cache_model(model, slot);
             slot
         }))
+    }
+
+    /// The model slot of each vector (registering new models), `None` where there is none.
+    async fn model_slots(
+        &self,
+        vectors: impl Iterator<Item = Option<&StoredVector>>,
+    ) -> Result<Vec<Option<ModelSlot>>, StoreError> {
+        let mut slots = Vec::new();
+        for vector in vectors {
+            slots.push(match vector {
+                Some(v) => Some(self.model_slot(&v.model, v.vector.len()).await?),
+                None => None,
+            });
+        }
+        Ok(slots)
     }
 
     /// The model slot for vectors of `model` with `dimensions`, registering the model and
@@ -638,19 +651,8 @@ impl StoreBackend for PostgresBackend {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut slots = Vec::with_capacity(writes.len());
-        for write in &writes {
-            slots.push(match &write.vector {
-                Some(v) => Some(self.model_slot(&v.model, v.vector.len()).await?),
-                None => None,
-            });
-        }
-        // The last write of each address wins; rows are written in address order so that
-        // concurrent batches lock rows in the same order (no deadlocks).
-        let mut last: BTreeMap<(String, &str), usize> = BTreeMap::new();
-        for (i, write) in writes.iter().enumerate() {
-            last.insert((write.namespace.encoded(), write.key.as_str()), i);
-        }
+        let slots = self.model_slots(writes.iter().map(|write| write.vector.as_ref())).await?;
+        let last = last_per_address(writes.iter().map(|write| (&write.namespace, write.key.as_str())));
         let capacity = last.len();
         let (mut nss, mut keys, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::new());
         let (mut ttls, mut lengths, mut terms, mut counts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -761,18 +763,9 @@ impl StoreBackend for PostgresBackend {
         if items.is_empty() {
             return Ok(0);
         }
-        let mut slots = Vec::with_capacity(items.len());
-        for restored in &items {
-            slots.push(match &restored.vector {
-                Some(v) => Some(self.model_slot(&v.model, v.vector.len()).await?),
-                None => None,
-            });
-        }
-        // One row per address (the last item wins), in address order as `put_many` writes.
-        let mut last: BTreeMap<(String, &str), usize> = BTreeMap::new();
-        for (i, restored) in items.iter().enumerate() {
-            last.insert((restored.item.namespace.encoded(), restored.item.key.as_str()), i);
-        }
+        let slots = self.model_slots(items.iter().map(|restored| restored.vector.as_ref())).await?;
+        let last =
+            last_per_address(items.iter().map(|restored| (&restored.item.namespace, restored.item.key.as_str())));
         let capacity = last.len();
         let (mut nss, mut keys, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::new());
         let (mut created, mut updated, mut expires, mut ttls) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -1127,6 +1120,15 @@ pub(crate) fn split_schema_parameter(url: &str) -> (String, Option<String>) {
     }
     let url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
     (url, schema)
+}
+
+/// The index of the last entry of each address (encoded namespace, key), in address order:
+/// the last write of an address wins, and rows written in address order make concurrent
+/// batches lock rows in the same order (no deadlocks).
+fn last_per_address<'a>(
+    addresses: impl Iterator<Item = (&'a Namespace, &'a str)>,
+) -> BTreeMap<(String, &'a str), usize> {
+    addresses.enumerate().map(|(i, (namespace, key))| ((namespace.encoded(), key), i)).collect()
 }
 
 #[cfg(test)]
