@@ -7,8 +7,8 @@
 #
 # DURATION (default 20s) per scenario, CONNECTIONS (default 16), WRK_THREADS (default 1),
 # SCENARIOS (default "keyword semantic hybrid put conversations").
-# Conversation search runs in-process (load-conversations): the service has no
-# conversation endpoint on this branch yet.
+# Conversation search runs in-process (load-conversations), not yet through the service's
+# POST /conversations/search endpoint.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=$PWD/bench/load

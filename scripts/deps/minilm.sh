@@ -52,6 +52,3 @@ PY
 fi
 
 echo "export AGENT_MEMORY_TEST_MINILM=$DEST"
-# candle's spinning thread pool collapses when the cores are shared (parallel tests, a
-# concurrent build); one thread per forward pass is steadier in tests.
-echo "export CANDLE_NUM_THREADS=1"
