@@ -18,7 +18,10 @@ const DEFAULT_MAX_TOKENS: u32 = 4096;
 ///
 /// Messages are converted with [`crate::message::anthropic::to_anthropic`]: system
 /// messages become the `system` field, tool calls `tool_use` blocks and tool results
-/// `tool_result` blocks (with `is_error` for failed tools).
+/// `tool_result` blocks (with `is_error` for failed tools). A conversation that starts
+/// with an assistant turn (what trimming or summarizing leaves when the oldest kept message
+/// is an answer) gets a [`AnthropicChat::LEADING_USER_TURN`] before it, since Anthropic requires the first
+/// turn to be the user's; nothing else is added or dropped.
 ///
 /// ```
 /// use agent_memory::llm::{AnthropicChat, ChatModel, LlmConfig, Provider};
@@ -38,6 +41,11 @@ pub struct AnthropicChat {
 }
 
 impl AnthropicChat {
+    /// The user turn put before a conversation whose first turn is the assistant's
+    /// (Anthropic rejects those: "first message must use the user role"). Trimming and
+    /// summarizing produce them when the oldest kept message is an answer.
+    pub const LEADING_USER_TURN: &str = "(earlier conversation omitted)";
+
     /// A client for `config`. Does not check that a key is present; [`LlmConfig::connect`]
     /// does.
     pub fn from_config(config: &LlmConfig) -> Result<AnthropicChat, LlmError> {
@@ -71,7 +79,11 @@ impl AnthropicChat {
         if let Some(system) = converted.system {
             body.insert("system".into(), json!(system));
         }
-        body.insert("messages".into(), Value::Array(converted.messages));
+        let mut messages = converted.messages;
+        if messages.first().is_some_and(|first| first["role"] == "assistant") {
+            messages.insert(0, json!({"role": "user", "content": Self::LEADING_USER_TURN}));
+        }
+        body.insert("messages".into(), Value::Array(messages));
         if !request.tools.is_empty() {
             let tools = request
                 .tools
@@ -157,6 +169,32 @@ mod tests {
         };
         assert_eq!(endpoint("http://127.0.0.1:9/"), "http://127.0.0.1:9/v1/messages");
         assert_eq!(endpoint("http://127.0.0.1:9/v1"), "http://127.0.0.1:9/v1/messages");
+    }
+
+    #[test]
+    fn a_conversation_trimmed_to_an_answer_gets_a_user_turn_first() {
+        let model = AnthropicChat::from_config(&LlmConfig::new(Provider::Anthropic, "m")).unwrap();
+        let trimmed = ChatRequest::new(vec![
+            Message::system("Be brief."),
+            Message::assistant("It is sunny."),
+            Message::user("And tomorrow?"),
+        ]);
+        let body = model.request_body(&trimmed).unwrap();
+        assert_eq!(
+            body["messages"],
+            json!([
+                {"role": "user", "content": AnthropicChat::LEADING_USER_TURN},
+                {"role": "assistant", "content": "It is sunny."},
+                {"role": "user", "content": "And tomorrow?"},
+            ])
+        );
+        assert_eq!(body["system"], "Be brief.");
+
+        let untouched = ChatRequest::new(vec![Message::user("Hi"), Message::assistant("Hello.")]);
+        assert_eq!(
+            model.request_body(&untouched).unwrap()["messages"],
+            json!([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}])
+        );
     }
 
     #[test]
