@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use agent_memory::context::{ContextResult, FitOptions, fit_context};
-use agent_memory::message::{Message, messages_to_value, parse_messages};
+use agent_memory::message::{Message, Role, messages_to_value, parse_messages};
 use agent_memory::models::counter_for_model;
 use agent_memory::tokens::{ApproximateCounter, TokenCounter};
 use agent_memory::trim::{TrimOptions, TrimStrategy, trim_messages};
@@ -36,6 +36,10 @@ pub(crate) enum ContextCommand {
         /// Treat system messages like the others.
         #[arg(long)]
         no_preserve_system: bool,
+        /// For last and token: drop the oldest kept messages until one has this role (user
+        /// keeps a trimmed conversation from opening with an answer).
+        #[arg(long, value_parser = parse_role)]
+        start_on: Option<Role>,
         /// The messages file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
@@ -57,12 +61,13 @@ pub(crate) enum ContextCommand {
 
 pub(crate) fn run(command: ContextCommand) -> Result<(), BadInput> {
     match command {
-        ContextCommand::Trim { strategy, max_messages, max_tokens, model, no_preserve_system, file } => {
+        ContextCommand::Trim { strategy, max_messages, max_tokens, model, no_preserve_system, start_on, file } => {
             let messages = read_messages(file)?;
             let mut options =
                 TrimOptions::new(strategy).with_preserve_system(!no_preserve_system).with_counter(counter(model));
             options.max_messages = max_messages;
             options.max_tokens = max_tokens;
+            options.start_on = start_on;
             let trimmed = trim_messages(&messages, &options).map_err(|err| BadInput(err.to_string()))?;
             println!("{}", messages_to_value(&trimmed));
             Ok(())
@@ -105,4 +110,8 @@ fn result_to_json(result: &ContextResult) -> serde_json::Value {
         "final_count": result.final_count,
         "summarized_count": result.summarized_count,
     })
+}
+
+fn parse_role(name: &str) -> Result<Role, String> {
+    Role::parse(name).map_err(|error| error.to_string())
 }

@@ -39,6 +39,16 @@ fn trim_last_keeps_tool_calls_with_their_results() {
 }
 
 #[test]
+fn trim_start_on_user_drops_a_leading_answer() {
+    let input = conversation();
+    let args = ["context", "trim", "--strategy", "last", "--max-messages", "3", "--start-on", "user"];
+    // The last 3 messages open with the tool call: no user turn among them, only the system message stays.
+    assert_eq!(run_json(&args, &input), json!([input[0]]));
+    let args = ["context", "trim", "--strategy", "last", "--max-messages", "4", "--start-on", "human"];
+    assert_eq!(run_json(&args, &input), input);
+}
+
+#[test]
 fn trim_first_keeps_ids_and_metadata() {
     let input = conversation();
     let output = run_json(&["context", "trim", "--strategy", "first", "--max-messages", "1"], &input);

@@ -62,6 +62,10 @@ pub enum TrimError {
     /// `token` needs `max_tokens`.
     #[error("max_tokens is required for strategy token")]
     MissingMaxTokens,
+    /// `start_on` was set with strategy `first`, whose result always starts at the
+    /// conversation's first message.
+    #[error("start_on applies to strategies last and token, not first")]
+    StartOnWithFirst,
     /// A strategy name that is not `last`, `first` or `token`.
     #[error("unknown strategy {0:?}: use last, first or token")]
     UnknownStrategy(String),
@@ -134,6 +138,10 @@ pub struct TrimOptions {
     pub max_tokens: Option<usize>,
     /// Keep every system and developer message (default: true).
     pub preserve_system: bool,
+    /// For `last` and `token`: the oldest kept message (system messages aside) must have this
+    /// role; older ones are dropped until it does (default: none). `Some(Role::User)` keeps a
+    /// trimmed conversation from opening with an answer, as Anthropic's API requires.
+    pub start_on: Option<Role>,
     /// Counts tokens for `max_tokens` (default: [`ApproximateCounter`]; use
     /// [`crate::models::counter_for_model`] for a model's own tokenizer).
     pub counter: Arc<dyn TokenCounter>,
@@ -146,6 +154,7 @@ impl fmt::Debug for TrimOptions {
             .field("max_messages", &self.max_messages)
             .field("max_tokens", &self.max_tokens)
             .field("preserve_system", &self.preserve_system)
+            .field("start_on", &self.start_on)
             .field("counter", &self.counter.name())
             .finish()
     }
@@ -160,6 +169,7 @@ impl TrimOptions {
             max_messages: None,
             max_tokens: None,
             preserve_system: true,
+            start_on: None,
             counter: Arc::new(ApproximateCounter),
         }
     }
@@ -197,6 +207,28 @@ impl TrimOptions {
         self
     }
 
+    /// Sets [`TrimOptions::start_on`].
+    ///
+    /// ```
+    /// use agent_memory::message::{Message, Role};
+    /// use agent_memory::trim::{trim_messages, TrimOptions};
+    ///
+    /// let messages = vec![
+    ///     Message::user("Weather in Paris?"),
+    ///     Message::assistant("Sunny."),
+    ///     Message::user("And in Rome?"),
+    ///     Message::assistant("Rain."),
+    /// ];
+    /// // The last 3 messages would open with an answer: it goes too.
+    /// let trimmed = trim_messages(&messages, &TrimOptions::last(3).with_start_on(Role::User))?;
+    /// assert_eq!(trimmed, messages[2..]);
+    /// # Ok::<(), agent_memory::trim::TrimError>(())
+    /// ```
+    pub fn with_start_on(mut self, role: Role) -> TrimOptions {
+        self.start_on = Some(role);
+        self
+    }
+
     /// Sets [`TrimOptions::counter`].
     pub fn with_counter(mut self, counter: Arc<dyn TokenCounter>) -> TrimOptions {
         self.counter = counter;
@@ -209,6 +241,7 @@ impl TrimOptions {
                 Err(TrimError::MissingMaxMessages { strategy: self.strategy })
             }
             TrimStrategy::Token if self.max_tokens.is_none() => Err(TrimError::MissingMaxTokens),
+            TrimStrategy::First if self.start_on.is_some() => Err(TrimError::StartOnWithFirst),
             _ => Ok(()),
         }
     }
@@ -298,19 +331,21 @@ pub(crate) fn select<M: Borrow<Message>>(
         Some(counts) => counts[index],
         None => counter.count_message(messages[index].borrow()),
     };
-    let mut tokens = TokenCount::ZERO;
+    let mut pinned_tokens = TokenCount::ZERO;
     if let Some(max_tokens) = options.max_tokens {
-        tokens = pinned_indices.iter().map(|&index| count_at(index)).sum();
+        pinned_tokens = pinned_indices.iter().map(|&index| count_at(index)).sum();
         if !pinned_indices.is_empty() {
-            let required = tokens.tokens + counter.reply_priming();
+            let required = pinned_tokens.tokens + counter.reply_priming();
             if required > max_tokens {
                 return Err(TrimError::SystemOverBudget { required, max_tokens });
             }
         }
     }
 
-    let mut kept_units: Vec<Range<usize>> = Vec::new();
+    // The kept units in the order they were taken, with their tokens.
+    let mut kept_units: Vec<(Range<usize>, TokenCount)> = Vec::new();
     let mut kept_messages = 0;
+    let mut tokens = pinned_tokens;
     // Units are found lazily from the end being kept, so trimming a long conversation to
     // its newest messages does not walk all of it.
     let ordered: Box<dyn Iterator<Item = Range<usize>>> = match options.strategy {
@@ -321,15 +356,26 @@ pub(crate) fn select<M: Borrow<Message>>(
         if options.max_messages.is_some_and(|max| kept_messages + unit.len() > max) {
             break;
         }
+        let mut unit_tokens = TokenCount::ZERO;
         if let Some(max_tokens) = options.max_tokens {
-            let unit_tokens: TokenCount = unit.clone().map(count_at).sum();
+            unit_tokens = unit.clone().map(count_at).sum();
             if tokens.tokens + unit_tokens.tokens + counter.reply_priming() > max_tokens {
                 break;
             }
             tokens += unit_tokens;
         }
         kept_messages += unit.len();
-        kept_units.push(unit.clone());
+        kept_units.push((unit, unit_tokens));
+    }
+    if let Some(role) = options.start_on {
+        // Newest first (`first` refuses `start_on`): drop the oldest units until one opens
+        // with `role`.
+        let opens_otherwise = |unit: &Range<usize>| messages[unit.start].borrow().role != role;
+        if kept_units.last().is_some_and(|(unit, _)| opens_otherwise(unit)) {
+            while kept_units.pop_if(|(unit, _)| opens_otherwise(unit)).is_some() {}
+            kept_messages = kept_units.iter().map(|(unit, _)| unit.len()).sum();
+            tokens = pinned_tokens + kept_units.iter().map(|(_, unit_tokens)| *unit_tokens).sum::<TokenCount>();
+        }
     }
 
     if options.strategy != TrimStrategy::First {
@@ -338,7 +384,7 @@ pub(crate) fn select<M: Borrow<Message>>(
     // Both lists are ascending and disjoint (units skip pinned messages): merge them.
     let mut indices = Vec::with_capacity(pinned_indices.len() + kept_messages);
     let mut pinned_left = pinned_indices.into_iter().peekable();
-    for index in kept_units.into_iter().flatten() {
+    for index in kept_units.into_iter().flat_map(|(unit, _)| unit) {
         while let Some(pinned_index) = pinned_left.next_if(|&pinned_index| pinned_index < index) {
             indices.push(pinned_index);
         }

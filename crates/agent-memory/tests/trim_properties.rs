@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use agent_memory::message::Message;
+use agent_memory::message::{Message, Role};
 use agent_memory::tokens::{ApproximateCounter, OpenAiCounter, TokenCounter};
 use agent_memory::trim::{TrimError, TrimOptions, TrimStrategy, trim_message_refs, trim_messages};
 use proptest::prelude::*;
@@ -19,8 +19,9 @@ fn options() -> impl Strategy<Value = TrimOptions> {
         prop::option::of(0usize..400),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(strategy, max_messages, max_tokens, preserve_system, exact)| {
+        .prop_map(|(strategy, max_messages, max_tokens, preserve_system, exact, start_on_user)| {
             let counter: Arc<dyn TokenCounter> =
                 if exact { Arc::new(OpenAiCounter::o200k_base()) } else { Arc::new(ApproximateCounter) };
             let mut options = TrimOptions::new(strategy).with_preserve_system(preserve_system).with_counter(counter);
@@ -32,6 +33,9 @@ fn options() -> impl Strategy<Value = TrimOptions> {
                 TrimStrategy::Token => Some(max_tokens.unwrap_or(100)),
                 _ => max_tokens,
             };
+            if start_on_user && strategy != TrimStrategy::First {
+                options = options.with_start_on(Role::User);
+            }
             options
         })
 }
@@ -87,6 +91,16 @@ proptest! {
             TrimStrategy::First => prop_assert_eq!(&trimmable[..kept.len()], &kept[..]),
             TrimStrategy::Last | TrimStrategy::Token => prop_assert_eq!(&trimmable[trimmable.len() - kept.len()..], &kept[..]),
         }
+        // With `start_on`, the longest run of what trimming without it keeps that opens with
+        // the role.
+        if let Some(role) = options.start_on {
+            let mut plain = options.clone();
+            plain.start_on = None;
+            let without = trim_messages(&messages, &plain).unwrap();
+            let kept_without: Vec<&Message> = without.iter().filter(|m| !is_pinned(m, &options)).collect();
+            let opening = kept_without.iter().position(|m| m.role == role).unwrap_or(kept_without.len());
+            prop_assert_eq!(&kept_without[opening..], &kept[..]);
+        }
         // The borrowing variant keeps the same messages.
         let refs: Vec<Message> = trim_message_refs(&messages, &options).unwrap().into_iter().cloned().collect();
         prop_assert_eq!(&refs, &trimmed);
@@ -100,4 +114,12 @@ proptest! {
         prop_assert_eq!(trim_messages(&messages, &options).unwrap(), messages.clone());
         prop_assert_eq!(trim_messages(&messages, &TrimOptions::last(messages.len())).unwrap(), messages);
     }
+}
+
+#[test]
+fn start_on_is_refused_with_strategy_first() {
+    let options = TrimOptions::first(2).with_start_on(Role::User);
+    let error = trim_messages(&[Message::user("hi")], &options).unwrap_err();
+    assert_eq!(error, TrimError::StartOnWithFirst);
+    assert_eq!(error.to_string(), "start_on applies to strategies last and token, not first");
 }

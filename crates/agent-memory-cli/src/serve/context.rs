@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use agent_memory::context::{FitError, FitOptions, fit_context};
-use agent_memory::message::{Message, messages_from_value, messages_to_value};
+use agent_memory::message::{Message, Role, messages_from_value, messages_to_value};
 use agent_memory::models;
 use agent_memory::tokens::{ApproximateCounter, TokenCounter};
 use agent_memory::trim::{TrimOptions, TrimStrategy, trim_messages};
@@ -108,6 +108,10 @@ pub(crate) struct TrimRequest {
     model: Option<String>,
     /// Keep every system message (default true).
     preserve_system: Option<bool>,
+    /// For `last` and `token`: drop the oldest kept messages until one has this role
+    /// (`user` keeps a trimmed conversation from opening with an answer, as Anthropic requires).
+    #[schema(example = "user")]
+    start_on: Option<String>,
 }
 
 /// The kept messages.
@@ -138,6 +142,10 @@ pub(crate) async fn trim(ApiJson(request): ApiJson<TrimRequest>) -> Result<Json<
         .with_counter(counter_for(request.model.as_deref())?);
     options.max_messages = request.max_messages;
     options.max_tokens = request.max_tokens;
+    options.start_on = match request.start_on.as_deref() {
+        Some(name) => Some(Role::parse(name).map_err(|error| ApiError::invalid(format!("start_on: {error}")))?),
+        None => None,
+    };
     let kept = trim_messages(&messages, &options).map_err(|error| ApiError::invalid(error.to_string()))?;
     Ok(Json(TrimResponse {
         original_count: messages.len(),

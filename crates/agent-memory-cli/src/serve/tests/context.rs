@@ -96,6 +96,19 @@ async fn trim_by_tokens_keeps_what_fits() {
 
     let (status, answer) = post("/context/trim", json!({"messages": hello_conversation(), "strategy": "last"})).await;
     assert_eq!((status, answer["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_request")));
+
+    // The same budget, opening on a user turn: the answer goes too.
+    let body = json!({"messages": hello_conversation(), "strategy": "token", "max_tokens": 19, "model": "gpt-4o",
+                      "start_on": "user"});
+    let (status, answer) = post("/context/trim", body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["final_count"], 1, "{answer}");
+    assert_eq!(answer["messages"][0]["role"], "user");
+
+    let body = json!({"messages": hello_conversation(), "strategy": "last", "max_messages": 1, "start_on": "robot"});
+    let (status, answer) = post("/context/trim", body).await;
+    assert_eq!((status, answer["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_request")), "{answer}");
+    assert!(answer["message"].as_str().unwrap().starts_with("start_on: "), "{answer}");
 }
 
 #[tokio::test]
