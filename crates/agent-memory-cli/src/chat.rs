@@ -23,6 +23,7 @@ use agent_memory::session::{SessionError, SessionStore, open_sessions, validate_
 use agent_memory::store::MemoryStore;
 use serde_json::{Map, Value};
 
+use crate::outcome::{self, CommandError};
 use crate::sessions::DEFAULT_SESSION_DB;
 
 #[derive(Debug, clap::Args)]
@@ -72,12 +73,21 @@ enum Failure {
     Runtime(String),
 }
 
+impl CommandError for Failure {
+    fn message(&self) -> String {
+        match self {
+            Failure::Usage(message) | Failure::Runtime(message) => message.clone(),
+        }
+    }
+
+    fn is_bad_input(&self) -> bool {
+        matches!(self, Failure::Usage(_))
+    }
+}
+
 impl From<SessionError> for Failure {
     fn from(error: SessionError) -> Failure {
-        match error {
-            SessionError::InvalidId { .. } | SessionError::Config(_) => Failure::Usage(error.to_string()),
-            other => Failure::Runtime(other.to_string()),
-        }
+        if error.is_bad_input() { Failure::Usage(error.to_string()) } else { Failure::Runtime(error.to_string()) }
     }
 }
 
@@ -236,22 +246,5 @@ async fn converse(agent: &Agent, args: &ChatArgs) -> Result<(), Failure> {
 
 /// Runs `chat`.
 pub(crate) fn run(args: ChatArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("agent-memory chat: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(execute(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(message)) => {
-            eprintln!("agent-memory chat: {}", message.replace('\n', " "));
-            ExitCode::from(2)
-        }
-        Err(Failure::Runtime(message)) => {
-            eprintln!("agent-memory chat: {}", message.replace('\n', " "));
-            ExitCode::FAILURE
-        }
-    }
+    outcome::run_current_thread("agent-memory chat", execute(args))
 }

@@ -21,6 +21,8 @@ use agent_memory::store::{MemoryStore, SearchMode};
 use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 
+use crate::outcome::{self, CommandError};
+
 /// The database the service uses by default.
 const DEFAULT_DATABASE_URL: &str = "sqlite:agent-memory.db";
 
@@ -115,6 +117,18 @@ enum Failure {
     Runtime(anyhow::Error),
 }
 
+impl CommandError for Failure {
+    fn message(&self) -> String {
+        match self {
+            Failure::Usage(error) | Failure::Runtime(error) => format!("{error:#}"),
+        }
+    }
+
+    fn is_bad_input(&self) -> bool {
+        matches!(self, Failure::Usage(_))
+    }
+}
+
 impl From<RecallError> for Failure {
     fn from(error: RecallError) -> Failure {
         let usage = match &error {
@@ -127,24 +141,7 @@ impl From<RecallError> for Failure {
 }
 
 pub(crate) fn run(args: ConversationsArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("agent-memory conversations: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(execute(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(err)) => {
-            eprintln!("agent-memory conversations: {err:#}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Runtime(err)) => {
-            eprintln!("agent-memory conversations: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    outcome::run_current_thread("agent-memory conversations", execute(args))
 }
 
 async fn open(args: &ConversationsArgs, chunking: Option<ChunkingOptions>) -> Result<ConversationMemory, Failure> {

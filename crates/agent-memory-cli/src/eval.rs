@@ -17,6 +17,8 @@ use agent_memory::recall::{ChunkingOptions, ConversationMemory, FusionWeights};
 use agent_memory::store::{MemoryStore, SearchMode};
 use anyhow::{Context, anyhow};
 
+use crate::outcome::{self, Described};
+
 /// Arguments of `agent-memory eval`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct EvalArgs {
@@ -53,18 +55,9 @@ enum EvalCommand {
 }
 
 pub(crate) fn run(args: EvalArgs) -> ExitCode {
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")
-        .and_then(|runtime| runtime.block_on(execute(args)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("agent-memory eval: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    outcome::run_current_thread("agent-memory eval", async {
+        execute(args).await.map_err(|error| Described::new(&error, false))
+    })
 }
 
 async fn execute(args: EvalArgs) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ mod embed;
 mod eval;
 mod input;
 mod mcp;
+mod outcome;
 mod serve;
 mod sessions;
 mod store;
@@ -19,6 +20,7 @@ mod transfer_cmd;
 use std::process::ExitCode;
 
 use clap::Parser;
+use outcome::{Described, EXIT_BAD_INPUT};
 
 /// The memory layer for LLM agents.
 #[derive(Debug, Parser)]
@@ -65,8 +67,6 @@ enum Command {
 #[derive(Debug)]
 struct BadInput(String);
 
-const EXIT_BAD_INPUT: u8 = 2;
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -93,17 +93,13 @@ fn main() -> ExitCode {
         Command::Eval(args) => return eval::run(args),
         Command::Mcp(args) => return run_mcp(args),
         Command::Embed(args) => {
-            return match embed::run(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(embed::Failure::Usage(e)) => {
-                    eprintln!("agent-memory embed: {e:#}");
-                    ExitCode::from(EXIT_BAD_INPUT)
-                }
-                Err(embed::Failure::Runtime(e)) => {
-                    eprintln!("agent-memory embed: {e:#}");
-                    ExitCode::FAILURE
-                }
-            };
+            return outcome::exit(
+                "agent-memory embed",
+                embed::run(args).map_err(|failure| match failure {
+                    embed::Failure::Usage(error) => Described::new(&error, true),
+                    embed::Failure::Runtime(error) => Described::new(&error, false),
+                }),
+            );
         }
         Command::Chat(args) => return chat::run(args),
         Command::Sessions(args) => return sessions::run(args),
@@ -120,37 +116,15 @@ fn main() -> ExitCode {
 }
 
 fn run_serve(args: serve::ServeArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("agent-memory: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("agent-memory: {error:#}");
-            if error.is::<serve::ConfigError>() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::FAILURE }
-        }
-    }
+    outcome::run_multi_thread("agent-memory", async {
+        serve::run(args).await.map_err(|error| Described::new(&error, error.is::<serve::ConfigError>()))
+    })
 }
 
 fn run_mcp(args: mcp::stdio::McpArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("agent-memory: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(mcp::stdio::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("agent-memory mcp: {error:#}");
-            if mcp::stdio::is_config_error(&error) { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::FAILURE }
-        }
-    }
+    outcome::run_multi_thread("agent-memory mcp", async {
+        mcp::stdio::run(args).await.map_err(|error| Described::new(&error, mcp::stdio::is_config_error(&error)))
+    })
 }
 
 /// The first paragraph of a clap error (before its usage and help hints) on one line.

@@ -8,6 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use agent_memory::session::{SessionError, SessionInfo, open_sessions};
 use serde_json::{Value, json};
 
+use crate::outcome::{self, CommandError};
+
 /// The session database used by default: the same file as `agent-memory store`.
 pub(crate) const DEFAULT_SESSION_DB: &str = "sqlite:agent-memory.db";
 
@@ -50,33 +52,22 @@ fn info_json(info: &SessionInfo) -> Value {
     })
 }
 
-/// The exit code for a session error: 2 when the user must fix the input.
-pub(crate) fn exit_code(error: &SessionError) -> ExitCode {
-    match error {
-        SessionError::InvalidId { .. } | SessionError::Config(_) => ExitCode::from(2),
-        _ => ExitCode::FAILURE,
+/// A bad session id or configuration is the user's to fix (exit code 2).
+impl CommandError for SessionError {
+    fn message(&self) -> String {
+        self.to_string()
+    }
+
+    fn is_bad_input(&self) -> bool {
+        matches!(self, SessionError::InvalidId { .. } | SessionError::Config(_))
     }
 }
 
 /// Runs a sessions command.
 pub(crate) fn run(args: SessionsArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("agent-memory sessions: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(execute(args)) {
-        Ok(output) => {
-            println!("{output}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("agent-memory sessions: {error}");
-            exit_code(&error)
-        }
-    }
+    outcome::run_current_thread("agent-memory sessions", async {
+        execute(args).await.map(|output| println!("{output}"))
+    })
 }
 
 async fn execute(args: SessionsArgs) -> Result<Value, SessionError> {

@@ -11,6 +11,8 @@ use agent_memory::store::{
 };
 use serde_json::{Value, json};
 
+use crate::outcome::{self, CommandError};
+
 /// The database the service uses by default.
 const DEFAULT_DATABASE_URL: &str = "sqlite:agent-memory.db";
 
@@ -140,22 +142,17 @@ impl From<ModeArg> for SearchMode {
 
 /// Runs a store command: JSON on stdout, or the error on stderr with exit code 2.
 pub(crate) fn run(args: StoreArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("agent-memory: cannot start the async runtime: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(execute(args)) {
-        Ok(output) => {
-            println!("{output}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("agent-memory: {error}");
-            ExitCode::from(2)
-        }
+    outcome::run_current_thread("agent-memory", async { execute(args).await.map(|output| println!("{output}")) })
+}
+
+/// Every store error is reported with exit code 2, as the `store` commands document.
+impl CommandError for StoreError {
+    fn message(&self) -> String {
+        self.to_string()
+    }
+
+    fn is_bad_input(&self) -> bool {
+        true
     }
 }
 

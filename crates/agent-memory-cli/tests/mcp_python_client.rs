@@ -126,7 +126,7 @@ async def main():
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
     headers = {"Accept": "application/json, text/event-stream"}
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         wrong = await http.post(url, json=initialize, headers={**headers, "Authorization": "Bearer wrong-key-0123456789"})
         missing = await http.post(url, json=initialize, headers=headers)
     out["wrong_key"] = [wrong.status_code, wrong.json()["code"]]
