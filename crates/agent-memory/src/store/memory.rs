@@ -80,6 +80,14 @@ impl MemoryBackend {
         self.write().vectors.set_expansion_search(ef);
     }
 
+    /// Blocks until the vector index's HNSW graphs hold every vector written so far (at
+    /// once without a graph). Searches never need this: rows the graph does not hold yet
+    /// are scanned exactly. For benchmarks and tests that want to time or check the graph.
+    pub fn wait_for_vector_index(&self) {
+        let progress = self.read().vectors.graph_progress();
+        progress.wait();
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-written (writes are
         // applied with infallible operations), so a poisoned lock is still usable.
@@ -229,6 +237,7 @@ impl StoreBackend for MemoryBackend {
             let (term_frequency, length) = term_counts(&restored.text);
             state.insert(address, Entry { item: restored.item, id: 0, term_frequency, length }, restored.vector);
         }
+        state.vectors.maintain();
         Ok(written)
     }
 

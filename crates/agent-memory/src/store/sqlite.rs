@@ -273,6 +273,15 @@ impl SqliteBackend {
         &self.inner.path
     }
 
+    /// Blocks until the loaded vector index's HNSW graphs hold every vector it holds (at once
+    /// without a graph, or before the first semantic search loads the index). Searches never
+    /// need this: rows the graph does not hold yet are scanned exactly. For benchmarks and
+    /// tests that want to time or check the graph.
+    pub fn wait_for_vector_index(&self) {
+        let progress = read_cache(&self.inner).index.graph_progress();
+        progress.wait();
+    }
+
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
