@@ -10,7 +10,11 @@
 //! search benchmark: N clustered vectors generated in process (seed 42, the clusters of
 //! `gen_vectors.py`), put into an in-memory store in batches while the exact top 10 of 200
 //! queries is computed on the side, then search latency and recall@10 at each `ef_search`
-//! (unfiltered, and with a filter that 1% of items match); one JSON line per `ef`.
+//! (unfiltered, and with a filter that 1% of items match); one JSON line per `ef`. The
+//! graph is built by the index's background worker; the searches start once it holds every
+//! item (`build_s` is the wall time from the first put to then). Environment: `ANN_MIN_VECTORS`
+//! (default the library's; `max` for exact search only), `ANN_PRECISION` (`f32`, `bf16`,
+//! `f16`, `i8`; default the library's), `ANN_M` and `ANN_EF_CONSTRUCTION`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -100,6 +104,9 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     if args.first().is_some_and(|a| a == "ann") {
         return ann::run(&args[1..]).await;
+    }
+    if args.first().is_some_and(|a| a == "kernel") {
+        return kernel(&args[1..]);
     }
     let [backend, n, vectors, queries, dims] = args.as_slice() else {
         eprintln!("usage: store_bench BACKEND(memory|sqlite|postgres) N VECTORS.f32 QUERIES.f32 DIMS");
@@ -214,6 +221,53 @@ async fn main() {
     println!("{line}");
 }
 
+/// The dot product as `vector::dot` computed it before runtime SIMD dispatch: eight scalar
+/// lanes the compiler vectorizes for the build target (SSE2 on a baseline x86_64 build).
+fn portable_dot(a: &[f32], b: &[f32]) -> f32 {
+    let (a_chunks, a_tail) = a.as_chunks::<8>();
+    let (b_chunks, b_tail) = b.as_chunks::<8>();
+    let mut lanes = [0.0f32; 8];
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for ((lane, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += x * y;
+        }
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// `kernel N DIMS`: nanoseconds per row of an exact scan (one query against N rows), with
+/// `vector::dot` and with the portable loop it replaced, interleaved over 20 rounds (median).
+fn kernel(args: &[String]) {
+    let [n, dims] = args else {
+        eprintln!("usage: store_bench kernel N DIMS");
+        std::process::exit(2);
+    };
+    let (n, dims): (usize, usize) = (n.parse().expect("N"), dims.parse().expect("DIMS"));
+    let matrix: Vec<f32> = (0..n * dims).map(|i| ((i * 7919 % 2003) as f32 - 1001.0) / 1001.0).collect();
+    let query: Vec<f32> = (0..dims).map(|i| ((i * 104_729 % 997) as f32 - 498.0) / 498.0).collect();
+    let time = |dot: &dyn Fn(&[f32], &[f32]) -> f32| {
+        let started = std::time::Instant::now();
+        let best = matrix.chunks_exact(dims).map(|row| dot(row, &query)).fold(f32::MIN, f32::max);
+        std::hint::black_box(best);
+        started.elapsed().as_secs_f64() * 1e9 / n as f64
+    };
+    let (mut simd, mut portable) = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        simd.push(time(&|a, b| agent_memory::store::vector::dot(a, b)));
+        portable.push(time(&portable_dot));
+    }
+    simd.sort_by(f64::total_cmp);
+    portable.sort_by(f64::total_cmp);
+    let line = json!({
+        "kernel": "dot", "n": n, "dims": dims,
+        "dispatched_ns_per_row": simd[10], "portable_ns_per_row": portable[10],
+        "speedup": portable[10] / simd[10],
+        "load": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
+    });
+    println!("{line}");
+}
+
 /// The approximate (HNSW) search benchmark at scale; see the crate documentation.
 mod ann {
     use std::sync::{Arc, RwLock};
@@ -221,8 +275,8 @@ mod ann {
 
     use agent_memory::embed::{EmbedError, Embedder};
     use agent_memory::store::{
-        Filter, IndexFields, MemoryBackend, MemoryStore, PutRequest, SearchMode, SearchQuery, StoreOptions,
-        VectorIndexOptions, vector,
+        Filter, GraphPrecision, IndexFields, MemoryBackend, MemoryStore, PutRequest, SearchMode, SearchQuery,
+        StoreOptions, VectorIndexOptions, vector,
     };
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
@@ -303,6 +357,30 @@ mod ann {
         sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
     }
 
+    /// The index options, from the library's defaults and the environment (see the crate
+    /// documentation).
+    fn index_options() -> VectorIndexOptions {
+        let mut options = VectorIndexOptions::default();
+        let number = |name: &str| std::env::var(name).ok().map(|v| v.parse::<usize>().expect(name));
+        match std::env::var("ANN_MIN_VECTORS").as_deref() {
+            Ok("max") => options.ann_min_vectors = usize::MAX,
+            Ok(n) => options.ann_min_vectors = n.parse().expect("ANN_MIN_VECTORS"),
+            Err(_) => {}
+        }
+        if let Ok(precision) = std::env::var("ANN_PRECISION") {
+            options.graph_precision = match precision.as_str() {
+                "f32" => GraphPrecision::F32,
+                "bf16" => GraphPrecision::BF16,
+                "f16" => GraphPrecision::F16,
+                "i8" => GraphPrecision::I8,
+                other => panic!("ANN_PRECISION: {other}?"),
+            };
+        }
+        options.connectivity = number("ANN_M").unwrap_or(options.connectivity);
+        options.expansion_add = number("ANN_EF_CONSTRUCTION").unwrap_or(options.expansion_add);
+        options
+    }
+
     fn load() -> String {
         std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" ")
     }
@@ -319,7 +397,8 @@ mod ann {
         let centers: Vec<Vec<f32>> = (0..CLUSTERS).map(|_| (0..dims).map(|_| normal(&mut rng)).collect()).collect();
         let queries = points(&mut rng, &centers, QUERIES, dims);
         let lookup = Arc::new(BatchLookup { dims, batch: RwLock::new((0, Vec::new())), queries: queries.clone() });
-        let backend = Arc::new(MemoryBackend::with_vector_index(VectorIndexOptions::default()));
+        let index_options = index_options();
+        let backend = Arc::new(MemoryBackend::with_vector_index(index_options));
         let options = StoreOptions { index_fields: IndexFields::paths(["doc"]), ..StoreOptions::default() };
         let store = MemoryStore::new(backend.clone(), options).with_embedder(lookup.clone());
         let ns = ("bench", "items");
@@ -329,11 +408,14 @@ mod ann {
         let mut exact = vec![Top10::default(); QUERIES];
         let mut exact_filtered = vec![Top10::default(); QUERIES];
         let mut put_seconds = 0.0;
+        let mut truth_seconds = 0.0;
         let mut base = 0;
+        let build_started = Instant::now();
         while base < n {
             let count = BATCH.min(n - base);
             let batch = points(&mut rng, &centers, count, dims);
             let norms: Vec<f32> = batch.chunks_exact(dims).map(vector::norm).collect();
+            let truth_started = Instant::now();
             std::thread::scope(|scope| {
                 for (part, (tops, tops_filtered)) in
                     exact.chunks_mut(QUERIES / 2).zip(exact_filtered.chunks_mut(QUERIES / 2)).enumerate()
@@ -354,6 +436,7 @@ mod ann {
                     });
                 }
             });
+            truth_seconds += truth_started.elapsed().as_secs_f64();
             *lookup.batch.write().expect("lock") = (base, batch);
             let writes = (base..base + count)
                 .map(|i| {
@@ -366,6 +449,8 @@ mod ann {
             put_seconds += started.elapsed().as_secs_f64();
             base += count;
         }
+        backend.wait_for_vector_index();
+        let build_seconds = build_started.elapsed().as_secs_f64();
         let build_rss = super::peak_rss_mb();
         let load_after_build = load();
 
@@ -389,12 +474,18 @@ mod ann {
                 }
                 latency.sort_by(f64::total_cmp);
                 let line = json!({
-                    "store": "agent-memory memory (HNSW)",
+                    "store": if index_options.ann_min_vectors <= n { "agent-memory memory (HNSW)" } else { "agent-memory memory (exact)" },
                     "n": n,
                     "dims": dims,
                     "search": label,
                     "ef_search": ef,
-                    "build_s": put_seconds,
+                    "ann_min_vectors": index_options.ann_min_vectors,
+                    "graph_precision": format!("{:?}", index_options.graph_precision),
+                    "m": index_options.connectivity,
+                    "ef_construction": index_options.expansion_add,
+                    "build_s": build_seconds,
+                    "truth_s": truth_seconds,
+                    "put_s": put_seconds,
                     "put_batch_per_s": n as f64 / put_seconds,
                     "search_p50_ms": percentile(&latency, 0.5),
                     "search_p99_ms": percentile(&latency, 0.99),
