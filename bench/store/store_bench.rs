@@ -15,6 +15,12 @@
 //! item (`build_s` is the wall time from the first put to then). Environment: `ANN_MIN_VECTORS`
 //! (default the library's; `max` for exact search only), `ANN_PRECISION` (`f32`, `bf16`,
 //! `f16`, `i8`; default the library's), `ANN_M` and `ANN_EF_CONSTRUCTION`.
+//!
+//! `cargo bench -p agent-memory --bench store -- ann-text ITEMS.jsonl QUERIES.txt N[,N…] EF[,EF…]`
+//! compares exact search with the graph (forced on) on the built-in embedder's vectors of
+//! `bench/load/gen.py`'s memories and queries: per N, the first N items go into two in-memory
+//! stores (exact, graph), and each of 200 queries (prefix `["users"]`, limit 10) is timed on
+//! both; recall@10 is against the exact store's keys.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -104,6 +110,9 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     if args.first().is_some_and(|a| a == "ann") {
         return ann::run(&args[1..]).await;
+    }
+    if args.first().is_some_and(|a| a == "ann-text") {
+        return ann::run_text(&args[1..]).await;
     }
     if args.first().is_some_and(|a| a == "kernel") {
         return kernel(&args[1..]);
@@ -355,6 +364,93 @@ mod ann {
 
     fn percentile(sorted: &[f64], p: f64) -> f64 {
         sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    }
+
+    /// See the crate documentation (`ann-text`).
+    pub(super) async fn run_text(args: &[String]) {
+        let [items, queries, sizes, efs] = args else {
+            eprintln!("usage: store_bench ann-text ITEMS.jsonl QUERIES.txt N[,N...] EF[,EF...]");
+            std::process::exit(2);
+        };
+        let sizes: Vec<usize> = sizes.split(',').map(|n| n.parse().expect("N")).collect();
+        let efs: Vec<usize> = efs.split(',').map(|e| e.parse().expect("EF")).collect();
+        let largest = sizes.iter().copied().max().unwrap_or(0);
+        let mut puts = Vec::new();
+        for line in std::fs::read_to_string(items).expect("items file").lines() {
+            let body: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+            for op in body["ops"].as_array().into_iter().flatten().filter(|op| op["op"] == "put") {
+                let namespace: Vec<String> = serde_json::from_value(op["namespace"].clone()).expect("namespace");
+                let key = op["key"].as_str().expect("key").to_owned();
+                puts.push((namespace, key, op["value"].clone()));
+            }
+        }
+        assert!(puts.len() >= largest, "{items} holds {} puts, fewer than {largest}", puts.len());
+        let queries: Vec<String> =
+            std::fs::read_to_string(queries).expect("queries file").lines().take(QUERIES).map(str::to_owned).collect();
+        let embedder = agent_memory::embed::default_embedder();
+        let options = StoreOptions { index_fields: IndexFields::paths(["text"]), ..StoreOptions::default() };
+        let graph_options = VectorIndexOptions { ann_min_vectors: 1, ..index_options() };
+        for n in sizes {
+            let exact = MemoryStore::new(
+                Arc::new(MemoryBackend::with_vector_index(VectorIndexOptions::exact())),
+                options.clone(),
+            )
+            .with_embedder(embedder.clone());
+            let graph_backend = Arc::new(MemoryBackend::with_vector_index(graph_options));
+            let graph = MemoryStore::new(graph_backend.clone(), options.clone()).with_embedder(embedder.clone());
+            let build_started = Instant::now();
+            for chunk in puts[..n].chunks(1000) {
+                let requests = || {
+                    chunk
+                        .iter()
+                        .map(|(ns, key, value)| PutRequest::new(ns.clone(), key.clone(), value.clone()))
+                        .collect::<Result<Vec<_>, _>>()
+                        .expect("valid")
+                };
+                exact.put_many(requests()).await.expect("put_many");
+                graph.put_many(requests()).await.expect("put_many");
+            }
+            graph_backend.wait_for_vector_index();
+            let build_seconds = build_started.elapsed().as_secs_f64();
+            let search = |q: &str| SearchQuery::text(q).mode(SearchMode::Semantic).limit(10);
+            let mut exact_latency = Vec::new();
+            let mut truth = Vec::new();
+            for q in &queries {
+                let started = Instant::now();
+                let hits = exact.search(["users"], search(q)).await.expect("search");
+                exact_latency.push(started.elapsed().as_secs_f64() * 1e3);
+                truth.push(hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>());
+            }
+            exact_latency.sort_by(f64::total_cmp);
+            for &ef in &efs {
+                graph_backend.set_expansion_search(ef);
+                let mut latency = Vec::new();
+                let mut found = 0usize;
+                let mut wanted = 0usize;
+                for (q, truth) in queries.iter().zip(&truth) {
+                    let started = Instant::now();
+                    let hits = graph.search(["users"], search(q)).await.expect("search");
+                    latency.push(started.elapsed().as_secs_f64() * 1e3);
+                    found += hits.iter().filter(|h| truth.contains(&h.item.key)).count();
+                    wanted += truth.len();
+                }
+                latency.sort_by(f64::total_cmp);
+                let line = json!({
+                    "vectors": "built-in embedder, bench/load/gen.py items",
+                    "n": n,
+                    "ef_search": ef,
+                    "graph_precision": format!("{:?}", graph_options.graph_precision),
+                    "exact_p50_ms": percentile(&exact_latency, 0.5),
+                    "exact_p99_ms": percentile(&exact_latency, 0.99),
+                    "hnsw_p50_ms": percentile(&latency, 0.5),
+                    "hnsw_p99_ms": percentile(&latency, 0.99),
+                    "recall_at_10": found as f64 / wanted.max(1) as f64,
+                    "build_s": build_seconds,
+                    "load_now": load(),
+                });
+                println!("{line}");
+            }
+        }
     }
 
     /// The index options, from the library's defaults and the environment (see the crate
