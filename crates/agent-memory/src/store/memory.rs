@@ -83,6 +83,24 @@ impl MemoryBackend {
     /// Blocks until the vector index's HNSW graphs hold every vector written so far (at
     /// once without a graph). Searches never need this: rows the graph does not hold yet
     /// are scanned exactly. For benchmarks and tests that want to time or check the graph.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use agent_memory::embed::default_embedder;
+    /// use agent_memory::store::{MemoryBackend, MemoryStore, StoreOptions, VectorIndexOptions};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let graph_from_one = VectorIndexOptions { ann_min_vectors: 1, ..VectorIndexOptions::default() };
+    /// let backend = Arc::new(MemoryBackend::with_vector_index(graph_from_one));
+    /// let store = MemoryStore::new(backend.clone(), StoreOptions::default()).with_embedder(default_embedder());
+    /// store.put("notes", "n1", json!({"text": "tea at five"}), None).await?;
+    /// backend.wait_for_vector_index(); // the graph now holds n1 (searches found it before, too)
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn wait_for_vector_index(&self) {
         let progress = self.read().vectors.graph_progress();
         progress.wait();

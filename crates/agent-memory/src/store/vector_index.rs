@@ -114,9 +114,14 @@ impl GraphPrecision {
 /// `bench/store/README.md`); [`VectorIndexOptions::exact`] never builds one.
 ///
 /// ```
-/// use agent_memory::store::{MemoryBackend, VectorIndexOptions};
+/// use agent_memory::store::{GraphPrecision, MemoryBackend, VectorIndexOptions};
 ///
-/// let options = VectorIndexOptions { ann_min_vectors: 50_000, expansion_search: 256, ..Default::default() };
+/// let options = VectorIndexOptions {
+///     ann_min_vectors: 50_000,
+///     expansion_search: 256,
+///     graph_precision: GraphPrecision::BF16,
+///     ..Default::default()
+/// };
 /// let backend = MemoryBackend::with_vector_index(options);
 /// # drop(backend);
 /// ```
