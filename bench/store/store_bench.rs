@@ -114,6 +114,9 @@ async fn main() {
     if args.first().is_some_and(|a| a == "ann-text") {
         return ann::run_text(&args[1..]).await;
     }
+    if args.first().is_some_and(|a| a == "put-latency") {
+        return put_latency(&args[1..]).await;
+    }
     if args.first().is_some_and(|a| a == "kernel") {
         return kernel(&args[1..]);
     }
@@ -228,6 +231,57 @@ async fn main() {
         "peak_rss_mb": peak_rss_mb(),
     });
     println!("{line}");
+}
+
+/// `put-latency N`: single puts (one call each) into a SQLite store with the built-in
+/// embedder, its vector index loaded (a search every 500 puts), across the graph threshold;
+/// one JSON line per 5,000 puts with their p50/p99/max latency, so a write that waits for
+/// the graph shows up as a tail.
+async fn put_latency(args: &[String]) {
+    use agent_memory::store::{SqliteBackend, StoreOptions};
+    let [n] = args else {
+        eprintln!("usage: store_bench put-latency N");
+        std::process::exit(2);
+    };
+    let n: usize = n.parse().expect("N");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let backend = Arc::new(SqliteBackend::open(&dir.path().join("bench.db")).await.expect("open"));
+    let store =
+        MemoryStore::new(backend, StoreOptions::default()).with_embedder(agent_memory::embed::default_embedder());
+    let words = ["tea", "coffee", "Berlin", "Lisbon", "climbing", "Rust", "piano", "sushi", "Monday", "quiet"];
+    let mut window = Vec::new();
+    for i in 0..n {
+        if i % 500 == 0 {
+            store
+                .search(["users"], SearchQuery::text("coffee in Berlin").mode(SearchMode::Semantic))
+                .await
+                .expect("search");
+        }
+        let text = format!(
+            "{} likes {} and {} on {} #{i}",
+            words[i % 7],
+            words[i % 10],
+            words[(i / 10) % 10],
+            words[(i / 100) % 10]
+        );
+        let started = Instant::now();
+        store
+            .put(["users", &format!("u{}", i % 100)], format!("m{i}"), json!({"text": text}), None)
+            .await
+            .expect("put");
+        window.push(started.elapsed().as_secs_f64() * 1e3);
+        if window.len() == 5000 {
+            window.sort_by(f64::total_cmp);
+            let line = json!({
+                "backend": "sqlite", "puts_up_to": i + 1,
+                "put_p50_ms": percentile(&window, 0.5), "put_p99_ms": percentile(&window, 0.99),
+                "put_max_ms": window[window.len() - 1],
+                "load": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
+            });
+            println!("{line}");
+            window.clear();
+        }
+    }
 }
 
 /// The dot product as `vector::dot` computed it before runtime SIMD dispatch: eight scalar
