@@ -10,7 +10,20 @@
 //! search benchmark: N clustered vectors generated in process (seed 42, the clusters of
 //! `gen_vectors.py`), put into an in-memory store in batches while the exact top 10 of 200
 //! queries is computed on the side, then search latency and recall@10 at each `ef_search`
-//! (unfiltered, and with a filter that 1% of items match); one JSON line per `ef`.
+//! (unfiltered, and with a filter that 1% of items match); one JSON line per `ef`. The
+//! graph is built by the index's background worker; the searches start once it holds every
+//! item (`build_s` is the wall time from the first put to then). Environment: `ANN_MIN_VECTORS`
+//! (default the library's; `max` for exact search only), `ANN_PRECISION` (`f32`, `bf16`,
+//! `f16`, `i8`; default the library's), `ANN_M` and `ANN_EF_CONSTRUCTION`.
+//!
+//! `cargo bench -p agent-memory --bench store -- ann-text ITEMS.jsonl QUERIES.txt N[,N…] EF[,EF…]`
+//! compares exact search with the graph (forced on) on the built-in embedder's vectors of
+//! `bench/load/gen.py`'s memories and queries: per N, the first N items go into two in-memory
+//! stores (exact, graph), and each of 200 queries (prefix `["users"]`, limit 10) is timed on
+//! both; recall@10 is against the exact store's keys.
+//!
+//! `… -- put-latency N` times single SQLite puts across the graph threshold, and
+//! `… -- kernel N DIMS` the dot product against the portable loop it replaced.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -100,6 +113,15 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     if args.first().is_some_and(|a| a == "ann") {
         return ann::run(&args[1..]).await;
+    }
+    if args.first().is_some_and(|a| a == "ann-text") {
+        return ann::run_text(&args[1..]).await;
+    }
+    if args.first().is_some_and(|a| a == "put-latency") {
+        return put_latency(&args[1..]).await;
+    }
+    if args.first().is_some_and(|a| a == "kernel") {
+        return kernel(&args[1..]);
     }
     let [backend, n, vectors, queries, dims] = args.as_slice() else {
         eprintln!("usage: store_bench BACKEND(memory|sqlite|postgres) N VECTORS.f32 QUERIES.f32 DIMS");
@@ -214,6 +236,104 @@ async fn main() {
     println!("{line}");
 }
 
+/// `put-latency N`: single puts (one call each) into a SQLite store with the built-in
+/// embedder, its vector index loaded (a search every 500 puts), across the graph threshold;
+/// one JSON line per 5,000 puts with their p50/p99/max latency, so a write that waits for
+/// the graph shows up as a tail.
+async fn put_latency(args: &[String]) {
+    use agent_memory::store::{SqliteBackend, StoreOptions};
+    let [n] = args else {
+        eprintln!("usage: store_bench put-latency N");
+        std::process::exit(2);
+    };
+    let n: usize = n.parse().expect("N");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let backend = Arc::new(SqliteBackend::open(&dir.path().join("bench.db")).await.expect("open"));
+    let store =
+        MemoryStore::new(backend, StoreOptions::default()).with_embedder(agent_memory::embed::default_embedder());
+    let words = ["tea", "coffee", "Berlin", "Lisbon", "climbing", "Rust", "piano", "sushi", "Monday", "quiet"];
+    let mut window = Vec::new();
+    for i in 0..n {
+        if i % 500 == 0 {
+            store
+                .search(["users"], SearchQuery::text("coffee in Berlin").mode(SearchMode::Semantic))
+                .await
+                .expect("search");
+        }
+        let text = format!(
+            "{} likes {} and {} on {} #{i}",
+            words[i % 7],
+            words[i % 10],
+            words[(i / 10) % 10],
+            words[(i / 100) % 10]
+        );
+        let started = Instant::now();
+        store
+            .put(["users", &format!("u{}", i % 100)], format!("m{i}"), json!({"text": text}), None)
+            .await
+            .expect("put");
+        window.push(started.elapsed().as_secs_f64() * 1e3);
+        if window.len() == 5000 {
+            window.sort_by(f64::total_cmp);
+            let line = json!({
+                "backend": "sqlite", "puts_up_to": i + 1,
+                "put_p50_ms": percentile(&window, 0.5), "put_p99_ms": percentile(&window, 0.99),
+                "put_max_ms": window[window.len() - 1],
+                "load": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
+            });
+            println!("{line}");
+            window.clear();
+        }
+    }
+}
+
+/// The dot product as `vector::dot` computed it before runtime SIMD dispatch: eight scalar
+/// lanes the compiler vectorizes for the build target (SSE2 on a baseline x86_64 build).
+fn portable_dot(a: &[f32], b: &[f32]) -> f32 {
+    let (a_chunks, a_tail) = a.as_chunks::<8>();
+    let (b_chunks, b_tail) = b.as_chunks::<8>();
+    let mut lanes = [0.0f32; 8];
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for ((lane, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += x * y;
+        }
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// `kernel N DIMS`: nanoseconds per row of an exact scan (one query against N rows), with
+/// `vector::dot` and with the portable loop it replaced, interleaved over 20 rounds (median).
+fn kernel(args: &[String]) {
+    let [n, dims] = args else {
+        eprintln!("usage: store_bench kernel N DIMS");
+        std::process::exit(2);
+    };
+    let (n, dims): (usize, usize) = (n.parse().expect("N"), dims.parse().expect("DIMS"));
+    let matrix: Vec<f32> = (0..n * dims).map(|i| ((i * 7919 % 2003) as f32 - 1001.0) / 1001.0).collect();
+    let query: Vec<f32> = (0..dims).map(|i| ((i * 104_729 % 997) as f32 - 498.0) / 498.0).collect();
+    let time = |dot: &dyn Fn(&[f32], &[f32]) -> f32| {
+        let started = std::time::Instant::now();
+        let best = matrix.chunks_exact(dims).map(|row| dot(row, &query)).fold(f32::MIN, f32::max);
+        std::hint::black_box(best);
+        started.elapsed().as_secs_f64() * 1e9 / n as f64
+    };
+    let (mut simd, mut portable) = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        simd.push(time(&|a, b| agent_memory::store::vector::dot(a, b)));
+        portable.push(time(&portable_dot));
+    }
+    simd.sort_by(f64::total_cmp);
+    portable.sort_by(f64::total_cmp);
+    let line = json!({
+        "kernel": "dot", "n": n, "dims": dims,
+        "dispatched_ns_per_row": simd[10], "portable_ns_per_row": portable[10],
+        "speedup": portable[10] / simd[10],
+        "load": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" "),
+    });
+    println!("{line}");
+}
+
 /// The approximate (HNSW) search benchmark at scale; see the crate documentation.
 mod ann {
     use std::sync::{Arc, RwLock};
@@ -221,8 +341,8 @@ mod ann {
 
     use agent_memory::embed::{EmbedError, Embedder};
     use agent_memory::store::{
-        Filter, IndexFields, MemoryBackend, MemoryStore, PutRequest, SearchMode, SearchQuery, StoreOptions,
-        VectorIndexOptions, vector,
+        Filter, GraphPrecision, IndexFields, MemoryBackend, MemoryStore, PutRequest, SearchMode, SearchQuery,
+        StoreOptions, VectorIndexOptions, vector,
     };
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
@@ -303,6 +423,117 @@ mod ann {
         sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
     }
 
+    /// See the crate documentation (`ann-text`).
+    pub(super) async fn run_text(args: &[String]) {
+        let [items, queries, sizes, efs] = args else {
+            eprintln!("usage: store_bench ann-text ITEMS.jsonl QUERIES.txt N[,N...] EF[,EF...]");
+            std::process::exit(2);
+        };
+        let sizes: Vec<usize> = sizes.split(',').map(|n| n.parse().expect("N")).collect();
+        let efs: Vec<usize> = efs.split(',').map(|e| e.parse().expect("EF")).collect();
+        let largest = sizes.iter().copied().max().unwrap_or(0);
+        let mut puts = Vec::new();
+        for line in std::fs::read_to_string(items).expect("items file").lines() {
+            let body: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+            for op in body["ops"].as_array().into_iter().flatten().filter(|op| op["op"] == "put") {
+                let namespace: Vec<String> = serde_json::from_value(op["namespace"].clone()).expect("namespace");
+                let key = op["key"].as_str().expect("key").to_owned();
+                puts.push((namespace, key, op["value"].clone()));
+            }
+        }
+        assert!(puts.len() >= largest, "{items} holds {} puts, fewer than {largest}", puts.len());
+        let queries: Vec<String> =
+            std::fs::read_to_string(queries).expect("queries file").lines().take(QUERIES).map(str::to_owned).collect();
+        let embedder = agent_memory::embed::default_embedder();
+        let options = StoreOptions { index_fields: IndexFields::paths(["text"]), ..StoreOptions::default() };
+        let graph_options = VectorIndexOptions { ann_min_vectors: 1, ..index_options() };
+        for n in sizes {
+            let exact = MemoryStore::new(
+                Arc::new(MemoryBackend::with_vector_index(VectorIndexOptions::exact())),
+                options.clone(),
+            )
+            .with_embedder(embedder.clone());
+            let graph_backend = Arc::new(MemoryBackend::with_vector_index(graph_options));
+            let graph = MemoryStore::new(graph_backend.clone(), options.clone()).with_embedder(embedder.clone());
+            let build_started = Instant::now();
+            for chunk in puts[..n].chunks(1000) {
+                let requests = || {
+                    chunk
+                        .iter()
+                        .map(|(ns, key, value)| PutRequest::new(ns.clone(), key.clone(), value.clone()))
+                        .collect::<Result<Vec<_>, _>>()
+                        .expect("valid")
+                };
+                exact.put_many(requests()).await.expect("put_many");
+                graph.put_many(requests()).await.expect("put_many");
+            }
+            graph_backend.wait_for_vector_index();
+            let build_seconds = build_started.elapsed().as_secs_f64();
+            let search = |q: &str| SearchQuery::text(q).mode(SearchMode::Semantic).limit(10);
+            let mut exact_latency = Vec::new();
+            let mut truth = Vec::new();
+            for q in &queries {
+                let started = Instant::now();
+                let hits = exact.search(["users"], search(q)).await.expect("search");
+                exact_latency.push(started.elapsed().as_secs_f64() * 1e3);
+                truth.push(hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>());
+            }
+            exact_latency.sort_by(f64::total_cmp);
+            for &ef in &efs {
+                graph_backend.set_expansion_search(ef);
+                let mut latency = Vec::new();
+                let mut found = 0usize;
+                let mut wanted = 0usize;
+                for (q, truth) in queries.iter().zip(&truth) {
+                    let started = Instant::now();
+                    let hits = graph.search(["users"], search(q)).await.expect("search");
+                    latency.push(started.elapsed().as_secs_f64() * 1e3);
+                    found += hits.iter().filter(|h| truth.contains(&h.item.key)).count();
+                    wanted += truth.len();
+                }
+                latency.sort_by(f64::total_cmp);
+                let line = json!({
+                    "vectors": "built-in embedder, bench/load/gen.py items",
+                    "n": n,
+                    "ef_search": ef,
+                    "graph_precision": format!("{:?}", graph_options.graph_precision),
+                    "exact_p50_ms": percentile(&exact_latency, 0.5),
+                    "exact_p99_ms": percentile(&exact_latency, 0.99),
+                    "hnsw_p50_ms": percentile(&latency, 0.5),
+                    "hnsw_p99_ms": percentile(&latency, 0.99),
+                    "recall_at_10": found as f64 / wanted.max(1) as f64,
+                    "build_s": build_seconds,
+                    "load_now": load(),
+                });
+                println!("{line}");
+            }
+        }
+    }
+
+    /// The index options, from the library's defaults and the environment (see the crate
+    /// documentation).
+    fn index_options() -> VectorIndexOptions {
+        let mut options = VectorIndexOptions::default();
+        let number = |name: &str| std::env::var(name).ok().map(|v| v.parse::<usize>().expect(name));
+        match std::env::var("ANN_MIN_VECTORS").as_deref() {
+            Ok("max") => options.ann_min_vectors = usize::MAX,
+            Ok(n) => options.ann_min_vectors = n.parse().expect("ANN_MIN_VECTORS"),
+            Err(_) => {}
+        }
+        if let Ok(precision) = std::env::var("ANN_PRECISION") {
+            options.graph_precision = match precision.as_str() {
+                "f32" => GraphPrecision::F32,
+                "bf16" => GraphPrecision::BF16,
+                "f16" => GraphPrecision::F16,
+                "i8" => GraphPrecision::I8,
+                other => panic!("ANN_PRECISION: {other}?"),
+            };
+        }
+        options.connectivity = number("ANN_M").unwrap_or(options.connectivity);
+        options.expansion_add = number("ANN_EF_CONSTRUCTION").unwrap_or(options.expansion_add);
+        options
+    }
+
     fn load() -> String {
         std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" ")
     }
@@ -319,7 +550,8 @@ mod ann {
         let centers: Vec<Vec<f32>> = (0..CLUSTERS).map(|_| (0..dims).map(|_| normal(&mut rng)).collect()).collect();
         let queries = points(&mut rng, &centers, QUERIES, dims);
         let lookup = Arc::new(BatchLookup { dims, batch: RwLock::new((0, Vec::new())), queries: queries.clone() });
-        let backend = Arc::new(MemoryBackend::with_vector_index(VectorIndexOptions::default()));
+        let index_options = index_options();
+        let backend = Arc::new(MemoryBackend::with_vector_index(index_options));
         let options = StoreOptions { index_fields: IndexFields::paths(["doc"]), ..StoreOptions::default() };
         let store = MemoryStore::new(backend.clone(), options).with_embedder(lookup.clone());
         let ns = ("bench", "items");
@@ -329,11 +561,14 @@ mod ann {
         let mut exact = vec![Top10::default(); QUERIES];
         let mut exact_filtered = vec![Top10::default(); QUERIES];
         let mut put_seconds = 0.0;
+        let mut truth_seconds = 0.0;
         let mut base = 0;
+        let build_started = Instant::now();
         while base < n {
             let count = BATCH.min(n - base);
             let batch = points(&mut rng, &centers, count, dims);
             let norms: Vec<f32> = batch.chunks_exact(dims).map(vector::norm).collect();
+            let truth_started = Instant::now();
             std::thread::scope(|scope| {
                 for (part, (tops, tops_filtered)) in
                     exact.chunks_mut(QUERIES / 2).zip(exact_filtered.chunks_mut(QUERIES / 2)).enumerate()
@@ -354,6 +589,7 @@ mod ann {
                     });
                 }
             });
+            truth_seconds += truth_started.elapsed().as_secs_f64();
             *lookup.batch.write().expect("lock") = (base, batch);
             let writes = (base..base + count)
                 .map(|i| {
@@ -366,6 +602,8 @@ mod ann {
             put_seconds += started.elapsed().as_secs_f64();
             base += count;
         }
+        backend.wait_for_vector_index();
+        let build_seconds = build_started.elapsed().as_secs_f64();
         let build_rss = super::peak_rss_mb();
         let load_after_build = load();
 
@@ -389,12 +627,18 @@ mod ann {
                 }
                 latency.sort_by(f64::total_cmp);
                 let line = json!({
-                    "store": "agent-memory memory (HNSW)",
+                    "store": if index_options.ann_min_vectors <= n { "agent-memory memory (HNSW)" } else { "agent-memory memory (exact)" },
                     "n": n,
                     "dims": dims,
                     "search": label,
                     "ef_search": ef,
-                    "build_s": put_seconds,
+                    "ann_min_vectors": index_options.ann_min_vectors,
+                    "graph_precision": format!("{:?}", index_options.graph_precision),
+                    "m": index_options.connectivity,
+                    "ef_construction": index_options.expansion_add,
+                    "build_s": build_seconds,
+                    "truth_s": truth_seconds,
+                    "put_s": put_seconds,
                     "put_batch_per_s": n as f64 / put_seconds,
                     "search_p50_ms": percentile(&latency, 0.5),
                     "search_p99_ms": percentile(&latency, 0.99),

@@ -80,6 +80,32 @@ impl MemoryBackend {
         self.write().vectors.set_expansion_search(ef);
     }
 
+    /// Blocks until the vector index's HNSW graphs hold every vector written so far (at
+    /// once without a graph). Searches never need this: rows the graph does not hold yet
+    /// are scanned exactly. For benchmarks and tests that want to time or check the graph.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use agent_memory::embed::default_embedder;
+    /// use agent_memory::store::{MemoryBackend, MemoryStore, StoreOptions, VectorIndexOptions};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let graph_from_one = VectorIndexOptions { ann_min_vectors: 1, ..VectorIndexOptions::default() };
+    /// let backend = Arc::new(MemoryBackend::with_vector_index(graph_from_one));
+    /// let store = MemoryStore::new(backend.clone(), StoreOptions::default()).with_embedder(default_embedder());
+    /// store.put("notes", "n1", json!({"text": "tea at five"}), None).await?;
+    /// backend.wait_for_vector_index(); // the graph now holds n1 (searches found it before, too)
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wait_for_vector_index(&self) {
+        let progress = self.read().vectors.graph_progress();
+        progress.wait();
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-written (writes are
         // applied with infallible operations), so a poisoned lock is still usable.
@@ -229,6 +255,7 @@ impl StoreBackend for MemoryBackend {
             let (term_frequency, length) = term_counts(&restored.text);
             state.insert(address, Entry { item: restored.item, id: 0, term_frequency, length }, restored.vector);
         }
+        state.vectors.maintain();
         Ok(written)
     }
 

@@ -83,7 +83,7 @@ pub use postgres::{PostgresBackend, PostgresConfig};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteSync};
 pub use text::{IndexFields, value_text};
-pub use vector_index::{MAX_GRAPH_WANT, VectorIndexOptions};
+pub use vector_index::{GraphPrecision, MAX_GRAPH_WANT, VectorIndexOptions};
 
 use crate::embed::EmbedError;
 

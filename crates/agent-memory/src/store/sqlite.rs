@@ -19,7 +19,8 @@
 //! An in-process vector index (per model and dimension, one contiguous `f32` matrix with
 //! the metadata that scoping, expiry and ordering need, and an HNSW graph from
 //! [`VectorIndexOptions::ann_min_vectors`] vectors on) is loaded on the first semantic
-//! search and updated by this backend's own writes under the same lock as their commit. A
+//! search and updated by this backend's own writes under the same lock as their commit (an
+//! O(1) update: the index's background worker extends the HNSW graph outside that lock). A
 //! search reads `store_changes.counter` in the same snapshot as the rows it returns: when
 //! another connection has written since, the index first catches up (every stored row is
 //! compared with it; only rows that differ are applied). Value
@@ -271,6 +272,15 @@ impl SqliteBackend {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Blocks until the loaded vector index's HNSW graphs hold every vector it holds (at once
+    /// without a graph, or before the first semantic search loads the index). Searches never
+    /// need this: rows the graph does not hold yet are scanned exactly. For benchmarks and
+    /// tests that want to time or check the graph.
+    pub fn wait_for_vector_index(&self) {
+        let progress = read_cache(&self.inner).index.graph_progress();
+        progress.wait();
     }
 
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>

@@ -1,5 +1,13 @@
-//! Vector kernels for exact search, written so the compiler vectorizes them: eight
-//! independent accumulators instead of one dependent chain.
+//! Vector kernels for exact search. The dot product is dispatched at run time to the best
+//! SIMD level the CPU has (`pulp`: AVX-512, AVX2 + FMA, SSE, NEON or scalar), with four
+//! independent accumulators, so one build runs well on every x86_64.
+
+use std::sync::LazyLock;
+
+use pulp::{Arch, Simd, WithSimd};
+
+/// The CPU's SIMD level, detected once.
+static ARCH: LazyLock<Arch> = LazyLock::new(Arch::new);
 
 /// The dot product of two vectors of equal length (extra elements of the longer are ignored).
 ///
@@ -12,17 +20,35 @@
 /// ```
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let len = a.len().min(b.len());
-    let (a, b) = (&a[..len], &b[..len]);
-    let (a_chunks, a_tail) = a.as_chunks::<8>();
-    let (b_chunks, b_tail) = b.as_chunks::<8>();
-    let mut lanes = [0.0f32; 8];
-    for (x, y) in a_chunks.iter().zip(b_chunks) {
-        for ((lane, x), y) in lanes.iter_mut().zip(x).zip(y) {
-            *lane += x * y;
+    ARCH.dispatch(Dot(&a[..len], &b[..len]))
+}
+
+/// [`dot`] at one SIMD level.
+struct Dot<'a>(&'a [f32], &'a [f32]);
+
+impl WithSimd for Dot<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> f32 {
+        let (a, a_tail) = S::as_simd_f32s(self.0);
+        let (b, b_tail) = S::as_simd_f32s(self.1);
+        let (a4, a_rest) = a.as_chunks::<4>();
+        let (b4, b_rest) = b.as_chunks::<4>();
+        let zero = simd.splat_f32s(0.0);
+        let mut lanes = [zero; 4];
+        for (x, y) in a4.iter().zip(b4) {
+            for lane in 0..4 {
+                lanes[lane] = simd.mul_add_e_f32s(x[lane], y[lane], lanes[lane]);
+            }
         }
+        for (x, y) in a_rest.iter().zip(b_rest) {
+            lanes[0] = simd.mul_add_e_f32s(*x, *y, lanes[0]);
+        }
+        let sum = simd.add_f32s(simd.add_f32s(lanes[0], lanes[1]), simd.add_f32s(lanes[2], lanes[3]));
+        let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+        simd.reduce_sum_f32s(sum) + tail
     }
-    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
-    lanes.iter().sum::<f32>() + tail
 }
 
 /// The Euclidean norm.

@@ -1,5 +1,6 @@
 //! An in-process vector index that a backend keeps beside its storage: exact scans for small
-//! sets and small scopes, an HNSW graph (usearch) for large ones.
+//! sets and small scopes, an HNSW graph (usearch) for large ones, kept up to date by a
+//! background worker so that writes never wait for the graph.
 //!
 //! Per (model id, dimension), one contiguous `f32` matrix (row-major) with each row's norm,
 //! row id and the metadata that scoping and ordering need (encoded namespace, key,
@@ -20,19 +21,35 @@
 //! `ef` rows, the search scans exactly instead (HNSW does not promise that every node is
 //! reachable, and a short page must mean there are no more rows).
 //!
-//! New rows are added to the graph in batches: until a batch is full (or the owner's write
-//! call ends, see [`VectorIndex::maintain`]) they wait in a pending set that every search
-//! scans exactly. Removed rows are deleted from the graph at once (usearch tombstones), and
-//! the graph is rebuilt when tombstones outnumber live rows.
+//! # The graph worker
+//!
+//! Writes are O(1) for the index: a new row goes to the matrix and, when its set has a
+//! graph, to the set's pending rows, and the owner's write call ends. One worker thread per
+//! index (started with the first graph, stopped and joined when the index is dropped) moves
+//! pending rows into the graph in batches, in the order they were written: it copies a
+//! batch's vectors under a brief read lock, adds them to the graph on a few threads holding
+//! no lock that writes or searches wait for (usearch supports concurrent insertion and
+//! search), then publishes how far the graph goes. Every row carries a write sequence number,
+//! which is also its graph key; a search takes the graph's published sequence once, accepts
+//! graph nodes up to it and scans the pending rows after it exactly, so a row is found as
+//! soon as its write returns and never twice. A removed (or rewritten) row's node stays in
+//! the graph, rejected by the search predicate, until the dead nodes outnumber the live ones
+//! and the graph is rebuilt (in the background, searches stay exact meanwhile); while more
+//! than half of a set's rows are pending (a new or rebuilt graph), searches scan exactly.
 //!
 //! The owner applies every write ([`VectorIndex::upsert`], [`VectorIndex::remove`],
-//! [`VectorIndex::set_expiry`]) and then calls [`VectorIndex::maintain`] once per write call;
-//! value filters are the owner's job (it checks candidates in score order and asks again
-//! with a larger `want` until it has enough).
+//! [`VectorIndex::set_expiry`]) and then calls [`VectorIndex::maintain`] once per write call
+//! (cheap: it prunes, decides on building or dropping graphs and wakes the worker); value
+//! filters are the owner's job (it checks candidates in score order and asks again with a
+//! larger `want` until it has enough).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering as Atomic};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -47,24 +64,64 @@ pub(super) fn widen(want: usize) -> usize {
     if want >= MAX_GRAPH_WANT { usize::MAX } else { want.saturating_mul(8).min(MAX_GRAPH_WANT) }
 }
 
-/// Pending rows are added to the graph once there are this many.
-const PENDING_BATCH: usize = 1024;
-/// How many threads may search one graph at the same time (usearch reserves a context for
+/// The most pending rows the worker adds to a graph before it publishes its progress.
+const WORKER_BATCH: usize = 1024;
+/// Dead graph nodes tolerated before a rebuild, at least (see [`VectorSet::maintain`]).
+const MIN_DEAD_FOR_REBUILD: usize = 1024;
+/// How many threads may use one graph at the same time (usearch reserves a context for
 /// each); a search that finds none free scans exactly instead.
 const GRAPH_SEARCH_SLOTS: usize = 64;
 /// Threads that add a batch of rows to a graph.
 const GRAPH_ADD_THREADS: usize = 4;
 
+/// The precision of the vectors an HNSW graph keeps for its own distance computations.
+///
+/// Search results are re-scored from the index's `f32` matrix whatever this is, so it only
+/// changes which candidates the graph proposes (and the graph's memory: 4, 2 or 1 bytes per
+/// dimension and vector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphPrecision {
+    /// 32-bit floats: a second full copy of every vector.
+    F32,
+    /// bfloat16: half the memory, 8 bits of mantissa.
+    BF16,
+    /// IEEE half precision: half the memory, 11 bits of mantissa.
+    F16,
+    /// 8-bit integers (usearch scales each component by 127): a quarter of the memory.
+    I8,
+}
+
+impl GraphPrecision {
+    fn scalar_kind(self) -> usearch::ScalarKind {
+        match self {
+            GraphPrecision::F32 => usearch::ScalarKind::F32,
+            GraphPrecision::BF16 => usearch::ScalarKind::BF16,
+            GraphPrecision::F16 => usearch::ScalarKind::F16,
+            GraphPrecision::I8 => usearch::ScalarKind::I8,
+        }
+    }
+}
+
 /// When and how an in-process backend's vector index uses its approximate (HNSW) graph.
 ///
-/// The defaults use the graph from 20,000 vectors of one model, with M = 16,
-/// `ef_construction` = 128 and `ef_search` = 128 (raised to the number of candidates a search
-/// wants); [`VectorIndexOptions::exact`] never builds one.
+/// The defaults use the graph from 10,000 vectors of one model (where, at `ef_search` 128,
+/// it kept recall@10 ≥ 0.99 on clustered and built-in-embedder vectors and answered faster
+/// than the exact scan, whose 15 MB matrix no longer fits the caches; measured in
+/// `bench/store/README.md`, "Session 3"), with M = 16,
+/// `ef_construction` = 128, `ef_search` = 128 (raised to the number of candidates a search
+/// wants) and 8-bit graph vectors ([`GraphPrecision::I8`]: at 100k × 384 it builds twice as
+/// fast as `f32` at the same recall, since candidates are re-scored from the `f32` matrix;
+/// `bench/store/README.md`); [`VectorIndexOptions::exact`] never builds one.
 ///
 /// ```
-/// use agent_memory::store::{MemoryBackend, VectorIndexOptions};
+/// use agent_memory::store::{GraphPrecision, MemoryBackend, VectorIndexOptions};
 ///
-/// let options = VectorIndexOptions { ann_min_vectors: 50_000, expansion_search: 256, ..Default::default() };
+/// let options = VectorIndexOptions {
+///     ann_min_vectors: 50_000,
+///     expansion_search: 256,
+///     graph_precision: GraphPrecision::BF16,
+///     ..Default::default()
+/// };
 /// let backend = MemoryBackend::with_vector_index(options);
 /// # drop(backend);
 /// ```
@@ -81,16 +138,19 @@ pub struct VectorIndexOptions {
     pub expansion_add: usize,
     /// HNSW `ef_search`: candidates kept while searching (at least the number wanted).
     pub expansion_search: usize,
+    /// The precision of the graph's own copy of the vectors.
+    pub graph_precision: GraphPrecision,
 }
 
 impl Default for VectorIndexOptions {
     fn default() -> Self {
         VectorIndexOptions {
-            ann_min_vectors: 20_000,
+            ann_min_vectors: 10_000,
             exact_scope_max: 20_000,
             connectivity: 16,
             expansion_add: 128,
             expansion_search: 128,
+            graph_precision: GraphPrecision::I8,
         }
     }
 }
@@ -112,21 +172,49 @@ pub(super) struct RowMeta {
     pub(super) expires_at: Option<f64>,
 }
 
+/// An HNSW graph and its progress, shared by the set that owns it and the worker.
+struct GraphShared {
+    /// Read-locked to add and search (usearch allows both concurrently); write-locked only
+    /// to grow its capacity.
+    hnsw: RwLock<usearch::Index>,
+    /// Every live row whose sequence number is at most this is in `hnsw`.
+    done: AtomicU64,
+    /// Nodes added (live or dead), as of `done`.
+    nodes: AtomicUsize,
+    /// Whether `failed` holds an error (read by every search, without locking).
+    has_failed: AtomicBool,
+    /// Why the worker gave up on this graph (a usearch error); the owner then drops it.
+    failed: Mutex<Option<String>>,
+}
+
+impl GraphShared {
+    fn failure(&self) -> Option<String> {
+        if !self.has_failed.load(Atomic::Acquire) {
+            return None;
+        }
+        self.failed.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn fail(&self, error: String) {
+        *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+        self.has_failed.store(true, Atomic::Release);
+    }
+}
+
 /// The HNSW graph of a [`VectorSet`] and the rows not yet in it.
 struct Graph {
-    hnsw: usearch::Index,
-    /// Ids of rows that are not in `hnsw` yet (searched exactly).
-    pending: FxHashSet<i64>,
-    /// Removed rows that `hnsw` still holds as deleted nodes.
-    tombstones: usize,
+    shared: Arc<GraphShared>,
+    /// Live rows that were not in the graph when last pruned, by sequence number (value:
+    /// row id); those after `shared.done` are scanned exactly by searches.
+    pending: BTreeMap<u64, i64>,
 }
 
 impl std::fmt::Debug for Graph {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Graph")
-            .field("nodes", &self.hnsw.size())
+            .field("done", &self.shared.done.load(Atomic::Relaxed))
+            .field("nodes", &self.shared.nodes.load(Atomic::Relaxed))
             .field("pending", &self.pending.len())
-            .field("tombstones", &self.tombstones)
             .finish()
     }
 }
@@ -137,8 +225,12 @@ struct VectorSet {
     data: Vec<f32>,
     norms: Vec<f32>,
     ids: Vec<i64>,
+    /// Each row's write sequence number (its graph key).
+    seqs: Vec<u64>,
     meta: Vec<RowMeta>,
     position: FxHashMap<i64, usize>,
+    /// The row of each live sequence number (graph nodes of other numbers are dead).
+    row_of_seq: FxHashMap<u64, usize>,
     /// Row ids by encoded namespace, to count and list a scope's rows.
     by_namespace: BTreeMap<String, FxHashSet<i64>>,
     graph: Option<Graph>,
@@ -156,29 +248,36 @@ impl VectorSet {
         self.ids.len()
     }
 
-    fn insert(&mut self, id: i64, vector: &[f32], meta: RowMeta) {
-        self.position.insert(id, self.ids.len());
+    fn insert(&mut self, id: i64, seq: u64, vector: &[f32], meta: RowMeta) {
+        let row = self.ids.len();
+        self.position.insert(id, row);
+        self.row_of_seq.insert(seq, row);
         self.data.extend_from_slice(vector);
         self.norms.push(vector::norm(vector));
         self.ids.push(id);
+        self.seqs.push(seq);
         self.by_namespace.entry(meta.namespace.clone()).or_default().insert(id);
         self.meta.push(meta);
         if let Some(graph) = &mut self.graph {
-            graph.pending.insert(id);
+            graph.pending.insert(seq, id);
         }
     }
 
     fn remove(&mut self, id: i64) {
         let Some(row) = self.position.remove(&id) else { return };
+        let seq = self.seqs[row];
+        self.row_of_seq.remove(&seq);
         let last = self.ids.len() - 1;
         if row != last {
             let (dims, moved) = (self.dims, self.ids[last]);
             self.data.copy_within(last * dims..(last + 1) * dims, row * dims);
             self.position.insert(moved, row);
+            self.row_of_seq.insert(self.seqs[last], row);
         }
         self.data.truncate(last * self.dims);
         self.norms.swap_remove(row);
         self.ids.swap_remove(row);
+        self.seqs.swap_remove(row);
         let meta = self.meta.swap_remove(row);
         if let Some(ids) = self.by_namespace.get_mut(&meta.namespace) {
             ids.remove(&id);
@@ -186,13 +285,9 @@ impl VectorSet {
                 self.by_namespace.remove(&meta.namespace);
             }
         }
-        if let Some(graph) = &mut self.graph
-            && !graph.pending.remove(&id)
-        {
-            match graph.hnsw.remove(graph_key(id)) {
-                Ok(_) => graph.tombstones += 1,
-                Err(error) => self.drop_graph(&error.to_string()),
-            }
+        // A row already in the graph leaves a dead node there, which the predicate rejects.
+        if let Some(graph) = &mut self.graph {
+            graph.pending.remove(&seq);
         }
     }
 
@@ -202,44 +297,53 @@ impl VectorSet {
         self.graph_failed = true;
     }
 
-    /// Builds, updates, rebuilds or drops the graph as the options and the set's size say.
-    fn maintain(&mut self, options: &VectorIndexOptions) {
+    /// Builds, rebuilds or drops the graph as the options and the set's size say, and prunes
+    /// the pending rows the worker has added; whether the worker has rows to add.
+    fn maintain(&mut self, options: &VectorIndexOptions) -> bool {
         let len = self.len();
         if self.graph_failed || self.dims == 0 {
-            return;
+            return false;
         }
-        let rebuild = match &self.graph {
+        if let Some(graph) = &self.graph
+            && let Some(error) = graph.shared.failure()
+        {
+            self.drop_graph(&error);
+            return false;
+        }
+        let rebuild = match &mut self.graph {
             None => len >= options.ann_min_vectors,
-            Some(graph) => graph.tombstones > len.max(PENDING_BATCH),
+            Some(_) if len < options.ann_min_vectors / 2 => {
+                self.graph = None;
+                return false;
+            }
+            Some(graph) => {
+                let done = graph.shared.done.load(Atomic::Acquire);
+                while let Some(entry) = graph.pending.first_entry()
+                    && *entry.key() <= done
+                {
+                    entry.remove();
+                }
+                let live_nodes = len - graph.pending.len();
+                let dead = graph.shared.nodes.load(Atomic::Acquire).saturating_sub(live_nodes);
+                dead > live_nodes.max(MIN_DEAD_FOR_REBUILD)
+            }
         };
-        if self.graph.is_some() && len < options.ann_min_vectors / 2 {
-            self.graph = None;
-            return;
-        }
         if rebuild {
             self.graph = None;
             match self.new_graph(options) {
-                Ok(graph) => {
-                    self.graph = Some(graph);
-                    let all: Vec<i64> = self.ids.clone();
-                    self.add_to_graph(&all);
-                }
+                Ok(graph) => self.graph = Some(graph),
                 Err(error) => self.drop_graph(&error),
             }
-            return;
         }
-        let Some(graph) = &mut self.graph else { return };
-        if graph.pending.len() >= PENDING_BATCH {
-            let pending: Vec<i64> = graph.pending.drain().collect();
-            self.add_to_graph(&pending);
-        }
+        self.graph.as_ref().is_some_and(|graph| !graph.pending.is_empty())
     }
 
+    /// An empty graph with every row pending.
     fn new_graph(&self, options: &VectorIndexOptions) -> Result<Graph, String> {
         let hnsw = usearch::Index::new(&usearch::IndexOptions {
             dimensions: self.dims,
             metric: usearch::MetricKind::Cos,
-            quantization: usearch::ScalarKind::F32,
+            quantization: options.graph_precision.scalar_kind(),
             connectivity: options.connectivity,
             expansion_add: options.expansion_add,
             // usearch searches with max(this, count); `nearest` passes the `ef` it wants as
@@ -248,45 +352,31 @@ impl VectorSet {
             multi: false,
         })
         .map_err(|e| e.to_string())?;
-        Ok(Graph { hnsw, pending: FxHashSet::default(), tombstones: 0 })
+        let mut rows: Vec<(u64, i64)> = self.seqs.iter().copied().zip(self.ids.iter().copied()).collect();
+        rows.sort_unstable();
+        let shared = GraphShared {
+            hnsw: RwLock::new(hnsw),
+            done: AtomicU64::new(0),
+            nodes: AtomicUsize::new(0),
+            has_failed: AtomicBool::new(false),
+            failed: Mutex::new(None),
+        };
+        Ok(Graph { shared: Arc::new(shared), pending: rows.into_iter().collect() })
     }
 
-    /// Adds rows `ids` (present in the matrix, not in the graph) to the graph, on a few threads.
-    fn add_to_graph(&mut self, ids: &[i64]) {
-        let Some(graph) = &self.graph else { return };
-        let needed = graph.hnsw.size() + graph.tombstones + ids.len();
-        if needed > graph.hnsw.capacity()
-            && let Err(error) = graph.hnsw.reserve_capacity_and_threads(needed + needed / 2, GRAPH_SEARCH_SLOTS)
-        {
-            return self.drop_graph(&error.to_string());
+    /// The next rows the worker should add to the graph, with copies of their vectors.
+    fn next_batch(&self) -> Option<Batch> {
+        let graph = self.graph.as_ref()?;
+        let done = graph.shared.done.load(Atomic::Acquire);
+        let mut batch =
+            Batch { graph: graph.shared.clone(), dims: self.dims, seqs: Vec::new(), vectors: Vec::new(), last: done };
+        for (&seq, id) in graph.pending.range(done + 1..).take(WORKER_BATCH) {
+            let Some(&row) = self.position.get(id) else { continue };
+            batch.seqs.push(seq);
+            batch.vectors.extend_from_slice(row_of(&self.data, self.dims, row));
+            batch.last = seq;
         }
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(GRAPH_ADD_THREADS)
-            .min(ids.len().div_ceil(256))
-            .max(1);
-        let (hnsw, data, dims, position) = (&graph.hnsw, &self.data, self.dims, &self.position);
-        let failure = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|first| {
-                    scope.spawn(move || {
-                        for &id in ids.iter().skip(first).step_by(threads) {
-                            let Some(&row) = position.get(&id) else { continue };
-                            hnsw.add(graph_key(id), row_of(data, dims, row)).map_err(|e| e.to_string())?;
-                        }
-                        Ok::<(), String>(())
-                    })
-                })
-                .collect();
-            workers.into_iter().find_map(|worker| match worker.join() {
-                Ok(Ok(())) => None,
-                Ok(Err(error)) => Some(error),
-                Err(_) => Some("a graph insertion thread panicked".to_owned()),
-            })
-        });
-        if let Some(error) = failure {
-            self.drop_graph(&error);
-        }
+        (!batch.seqs.is_empty()).then_some(batch)
     }
 
     /// Row numbers of the scope's rows, ascending (so a scan reads the matrix in order), when
@@ -322,9 +412,146 @@ impl VectorSet {
     }
 }
 
-/// usearch keys are `u64`; row ids are positive `i64`s (a bijection either way).
-fn graph_key(id: i64) -> u64 {
-    id as u64
+/// Rows for the worker to add to one graph: sequence numbers (graph keys) in order, their
+/// vectors, and the sequence number to publish once they are in.
+struct Batch {
+    graph: Arc<GraphShared>,
+    dims: usize,
+    seqs: Vec<u64>,
+    vectors: Vec<f32>,
+    last: u64,
+}
+
+impl Batch {
+    /// Adds the batch to its graph on a few threads, then publishes it; on a usearch error
+    /// records the failure (the owner drops the graph at its next write).
+    fn add(self, stop: &AtomicBool) {
+        let graph = &self.graph;
+        if let Err(error) = self.add_nodes(stop) {
+            graph.fail(error);
+            return;
+        }
+        if !stop.load(Atomic::Relaxed) {
+            graph.nodes.fetch_add(self.seqs.len(), Atomic::Release);
+            graph.done.store(self.last, Atomic::Release);
+        }
+    }
+
+    fn add_nodes(&self, stop: &AtomicBool) -> Result<(), String> {
+        let graph = &self.graph;
+        {
+            let hnsw = graph.hnsw.read().unwrap_or_else(PoisonError::into_inner);
+            let needed = hnsw.size() + self.seqs.len();
+            if needed > hnsw.capacity() {
+                drop(hnsw);
+                let hnsw = graph.hnsw.write().unwrap_or_else(PoisonError::into_inner);
+                hnsw.reserve_capacity_and_threads(needed + needed / 2, GRAPH_SEARCH_SLOTS)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let hnsw = graph.hnsw.read().unwrap_or_else(PoisonError::into_inner);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(GRAPH_ADD_THREADS)
+            .min(self.seqs.len().div_ceil(128))
+            .max(1);
+        let (hnsw, dims) = (&*hnsw, self.dims);
+        std::thread::scope(|scope| {
+            let add = move |first: usize| {
+                for (i, &seq) in self.seqs.iter().enumerate().skip(first).step_by(threads) {
+                    if stop.load(Atomic::Relaxed) {
+                        break;
+                    }
+                    hnsw.add(seq, &self.vectors[i * dims..(i + 1) * dims]).map_err(|e| e.to_string())?;
+                }
+                Ok::<(), String>(())
+            };
+            let helpers: Vec<_> = (1..threads).map(|first| scope.spawn(move || add(first))).collect();
+            let mut result = add(0);
+            for helper in helpers {
+                let outcome = helper.join().unwrap_or_else(|_| Err("a graph insertion thread panicked".to_owned()));
+                result = result.and(outcome);
+            }
+            result
+        })
+    }
+}
+
+/// What the index and its worker share.
+#[derive(Default)]
+struct Shared {
+    sets: RwLock<FxHashMap<(String, usize), VectorSet>>,
+    signal: Mutex<Signal>,
+    wake: Condvar,
+    /// Set when the index is dropped; checked between insertions.
+    stop: AtomicBool,
+}
+
+/// What the worker waits for.
+#[derive(Default)]
+struct Signal {
+    work: bool,
+    stop: bool,
+    /// Tests hold the worker to observe rows that are not in the graph yet.
+    paused: bool,
+}
+
+impl Shared {
+    fn signal(&self) -> MutexGuard<'_, Signal> {
+        self.signal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The worker: waits for work, then adds batches until no graph has pending rows.
+    fn run_worker(&self) {
+        loop {
+            {
+                let mut signal = self.signal();
+                while (!signal.work || signal.paused) && !signal.stop {
+                    signal = self.wake.wait(signal).unwrap_or_else(PoisonError::into_inner);
+                }
+                if signal.stop {
+                    return;
+                }
+                signal.work = false;
+            }
+            while !self.signal().paused {
+                let batches: Vec<Batch> = {
+                    let sets = self.sets.read().unwrap_or_else(PoisonError::into_inner);
+                    sets.values().filter_map(VectorSet::next_batch).collect()
+                };
+                if batches.is_empty() {
+                    break;
+                }
+                for batch in batches {
+                    if self.stop.load(Atomic::Relaxed) {
+                        return;
+                    }
+                    batch.add(&self.stop);
+                }
+            }
+        }
+    }
+}
+
+/// Waits for graphs to reach the sequence numbers they had pending (see
+/// [`VectorIndex::graph_progress`]).
+#[derive(Default)]
+pub(super) struct GraphProgress {
+    targets: Vec<(Arc<GraphShared>, u64)>,
+}
+
+impl GraphProgress {
+    /// Blocks until every graph holds its target rows (or failed, or was dropped).
+    pub(super) fn wait(self) {
+        for (graph, target) in self.targets {
+            while graph.done.load(Atomic::Acquire) < target
+                && graph.failure().is_none()
+                && Arc::strong_count(&graph) > 1
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
 }
 
 /// A scored row: its id and cosine similarity.
@@ -335,12 +562,44 @@ pub(super) struct Candidate {
 }
 
 /// The index. See the module documentation.
-#[derive(Debug, Default)]
 pub(super) struct VectorIndex {
     options: VectorIndexOptions,
-    sets: FxHashMap<(String, usize), VectorSet>,
+    shared: Arc<Shared>,
     /// Which set each id is in.
     location: FxHashMap<i64, (String, usize)>,
+    /// The last write sequence number handed out.
+    last_seq: u64,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Default for VectorIndex {
+    fn default() -> Self {
+        VectorIndex::new(VectorIndexOptions::default())
+    }
+}
+
+impl std::fmt::Debug for VectorIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VectorIndex")
+            .field("options", &self.options)
+            .field("rows", &self.location.len())
+            .field("sets", &*self.sets())
+            .field("worker", &self.worker.is_some())
+            .finish()
+    }
+}
+
+impl Drop for VectorIndex {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Atomic::Relaxed);
+        self.shared.signal().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(worker) = self.worker.take()
+            && worker.join().is_err()
+        {
+            tracing::warn!("vector index: the graph worker panicked");
+        }
+    }
 }
 
 /// Which rows a search may return.
@@ -370,7 +629,21 @@ impl RowTest<'_> {
 impl VectorIndex {
     /// An empty index with these options.
     pub(super) fn new(options: VectorIndexOptions) -> VectorIndex {
-        VectorIndex { options, ..VectorIndex::default() }
+        VectorIndex {
+            options,
+            shared: Arc::new(Shared::default()),
+            location: FxHashMap::default(),
+            last_seq: 0,
+            worker: None,
+        }
+    }
+
+    fn sets(&self) -> RwLockReadGuard<'_, FxHashMap<(String, usize), VectorSet>> {
+        self.shared.sets.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sets_mut(&self) -> RwLockWriteGuard<'_, FxHashMap<(String, usize), VectorSet>> {
+        self.shared.sets.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Inserts or replaces row `id`; a row without vector is removed.
@@ -378,18 +651,19 @@ impl VectorIndex {
         self.remove(id);
         let Some((model, vector)) = vector else { return };
         let set_key = (model.to_owned(), vector.len());
-        let set = self
-            .sets
+        self.last_seq += 1;
+        let seq = self.last_seq;
+        self.sets_mut()
             .entry(set_key.clone())
-            .or_insert_with(|| VectorSet { dims: vector.len(), ..VectorSet::default() });
-        set.insert(id, vector, meta);
+            .or_insert_with(|| VectorSet { dims: vector.len(), ..VectorSet::default() })
+            .insert(id, seq, vector, meta);
         self.location.insert(id, set_key);
     }
 
     /// Removes row `id` if present.
     pub(super) fn remove(&mut self, id: i64) {
         if let Some(set_key) = self.location.remove(&id)
-            && let Some(set) = self.sets.get_mut(&set_key)
+            && let Some(set) = self.sets_mut().get_mut(&set_key)
         {
             set.remove(id);
         }
@@ -398,7 +672,7 @@ impl VectorIndex {
     /// Sets row `id`'s expiry (after a TTL refresh).
     pub(super) fn set_expiry(&mut self, id: i64, expires_at: Option<f64>) {
         if let Some(set_key) = self.location.get(&id)
-            && let Some(set) = self.sets.get_mut(set_key)
+            && let Some(set) = self.sets_mut().get_mut(set_key)
             && let Some(&row) = set.position.get(&id)
         {
             set.meta[row].expires_at = expires_at;
@@ -406,17 +680,19 @@ impl VectorIndex {
     }
 
     /// Row `id`'s model and vector, if it has one.
-    pub(super) fn vector(&self, id: i64) -> Option<(&str, &[f32])> {
+    pub(super) fn vector(&self, id: i64) -> Option<(&str, Vec<f32>)> {
         let set_key = self.location.get(&id)?;
-        let set = self.sets.get(set_key)?;
+        let sets = self.sets();
+        let set = sets.get(set_key)?;
         let row = *set.position.get(&id)?;
-        Some((set_key.0.as_str(), &set.data[row * set.dims..(row + 1) * set.dims]))
+        Some((set_key.0.as_str(), row_of(&set.data, set.dims, row).to_vec()))
     }
 
     /// Whether row `id` is held with exactly this model, vector and metadata.
     pub(super) fn holds(&self, id: i64, model: &str, vector: &[f32], meta: &RowMeta) -> bool {
         let Some(set_key) = self.location.get(&id) else { return false };
-        let Some(set) = self.sets.get(set_key) else { return false };
+        let sets = self.sets();
+        let Some(set) = sets.get(set_key) else { return false };
         let Some(&row) = set.position.get(&id) else { return false };
         set_key.0 == model
             && set.dims == vector.len()
@@ -432,14 +708,50 @@ impl VectorIndex {
         }
     }
 
-    /// Brings every graph up to date with the writes applied since the last call (builds,
-    /// extends, rebuilds or drops it); call once at the end of each write call.
+    /// Builds, rebuilds or drops graphs as the writes applied since the last call require,
+    /// and hands pending rows to the worker; call once at the end of each write call. Cheap:
+    /// the graph work happens on the worker.
     pub(super) fn maintain(&mut self) {
         let options = self.options;
-        self.sets.retain(|_, set| set.len() > 0);
-        for set in self.sets.values_mut() {
-            set.maintain(&options);
+        let work = {
+            let mut sets = self.sets_mut();
+            sets.retain(|_, set| set.len() > 0);
+            sets.values_mut().fold(false, |work, set| set.maintain(&options) | work)
+        };
+        if !work {
+            return;
         }
+        if self.worker.is_none() {
+            let shared = self.shared.clone();
+            let spawned =
+                std::thread::Builder::new().name("vector-index".to_owned()).spawn(move || shared.run_worker());
+            match spawned {
+                Ok(worker) => self.worker = Some(worker),
+                Err(error) => {
+                    tracing::warn!(%error, "vector index: cannot start the graph worker, searching exactly");
+                    for set in self.sets_mut().values_mut() {
+                        set.drop_graph(&error.to_string());
+                    }
+                    return;
+                }
+            }
+        }
+        self.shared.signal().work = true;
+        self.shared.wake.notify_one();
+    }
+
+    /// What [`GraphProgress::wait`] waits for: every graph holding every row written so far.
+    pub(super) fn graph_progress(&self) -> GraphProgress {
+        let sets = self.sets();
+        let targets = sets
+            .values()
+            .filter_map(|set| {
+                let graph = set.graph.as_ref()?;
+                let (&target, _) = graph.pending.last_key_value()?;
+                Some((graph.shared.clone(), target))
+            })
+            .collect();
+        GraphProgress { targets }
     }
 
     /// Changes `ef_search` ([`VectorIndexOptions::expansion_search`]) for later searches.
@@ -455,7 +767,26 @@ impl VectorIndex {
     /// Whether the set of `model` vectors of dimension `dims` has a graph.
     #[cfg(test)]
     pub(super) fn has_graph(&self, model: &str, dims: usize) -> bool {
-        self.sets.get(&(model.to_owned(), dims)).is_some_and(|set| set.graph.is_some())
+        self.sets().get(&(model.to_owned(), dims)).is_some_and(|set| set.graph.is_some())
+    }
+
+    /// Holds (`true`) or releases the worker between batches.
+    #[cfg(test)]
+    pub(super) fn pause_worker(&self, paused: bool) {
+        let mut signal = self.shared.signal();
+        signal.paused = paused;
+        signal.work = true;
+        drop(signal);
+        self.shared.wake.notify_one();
+    }
+
+    /// How many rows of `model` vectors of dimension `dims` the graph does not hold yet.
+    #[cfg(test)]
+    pub(super) fn pending(&self, model: &str, dims: usize) -> usize {
+        self.sets()
+            .get(&(model.to_owned(), dims))
+            .and_then(|set| set.graph.as_ref())
+            .map_or(0, |graph| graph.pending.range(graph.shared.done.load(Atomic::Acquire) + 1..).count())
     }
 
     /// The best `want` live rows in scope whose vector comes from `model` with the query's
@@ -470,7 +801,8 @@ impl VectorIndex {
         now: f64,
         want: usize,
     ) -> (Vec<Candidate>, bool) {
-        let Some(set) = self.sets.get(&(model.to_owned(), query.len())) else { return (Vec::new(), false) };
+        let sets = self.sets();
+        let Some(set) = sets.get(&(model.to_owned(), query.len())) else { return (Vec::new(), false) };
         if want == 0 || set.dims == 0 {
             return (Vec::new(), false);
         }
@@ -482,45 +814,54 @@ impl VectorIndex {
         };
         let query_norm = vector::norm(query);
         let score = |row: usize| vector::cosine(row_of(&set.data, set.dims, row), set.norms[row], query, query_norm);
+        let scan_all = |scored: &mut Vec<(f32, u32)>| {
+            scored.extend((0..set.len()).filter(|&row| test.admits(row)).map(|row| (score(row), row as u32)));
+        };
         let mut scored: Vec<(f32, u32)> = Vec::new();
         let mut more = false;
-        match (&set.graph, set.small_scope_rows(scope, self.options.exact_scope_max)) {
+        // The graph serves once it holds at least half the rows (and has not failed); rows
+        // written after its published progress are scanned exactly beside it.
+        let graph = set.graph.as_ref().and_then(|graph| {
+            let done = graph.shared.done.load(Atomic::Acquire);
+            let unindexed = graph.pending.range(done + 1..).take(set.len() / 2 + 1).count();
+            (unindexed <= set.len() / 2 && !graph.shared.has_failed.load(Atomic::Acquire)).then_some((graph, done))
+        });
+        match (graph, set.small_scope_rows(scope, self.options.exact_scope_max)) {
             (_, Some(rows)) => {
                 scored.extend(rows.into_iter().filter(|&row| test.admits(row)).map(|row| (score(row), row as u32)));
             }
-            (Some(graph), None) if want <= MAX_GRAPH_WANT => {
+            (Some((graph, done)), None) if want <= MAX_GRAPH_WANT => {
                 let ef = want.max(self.options.expansion_search);
-                let admit = |key: u64| set.position.get(&(key as i64)).is_some_and(|&row| test.admits(row));
-                match graph.hnsw.filtered_search(query, ef, admit) {
+                let admit = |key: u64| key <= done && set.row_of_seq.get(&key).is_some_and(|&row| test.admits(row));
+                let found =
+                    graph.shared.hnsw.read().unwrap_or_else(PoisonError::into_inner).filtered_search(query, ef, admit);
+                match found {
                     Ok(found) => {
                         let exhausted = found.keys.len() < ef;
-                        let pending = graph.pending.iter().filter_map(|id| set.position.get(id).copied());
-                        let graph_rows = found.keys.iter().filter_map(|&key| set.position.get(&(key as i64)).copied());
-                        scored.extend(
-                            graph_rows
-                                .chain(pending)
-                                .filter(|&row| test.admits(row))
-                                .map(|row| (score(row), row as u32)),
-                        );
                         if exhausted {
                             // The graph ran out of admitted nodes: either that is all there
                             // is, or it cannot reach some (HNSW does not promise that every
                             // node is reachable). Only a scan tells, and it is exact.
-                            scored.clear();
+                            scan_all(&mut scored);
+                        } else {
+                            let graph_rows = found.keys.iter().filter_map(|key| set.row_of_seq.get(key).copied());
+                            let pending = graph.pending.range(done + 1..).filter_map(|(_, id)| set.position.get(id));
                             scored.extend(
-                                (0..set.len()).filter(|&row| test.admits(row)).map(|row| (score(row), row as u32)),
+                                graph_rows
+                                    .chain(pending.copied())
+                                    .filter(|&row| test.admits(row))
+                                    .map(|row| (score(row), row as u32)),
                             );
                         }
                         more = !exhausted;
                     }
                     Err(error) => {
                         tracing::debug!(%error, "vector index: graph search failed, scanning exactly");
-                        scored
-                            .extend((0..set.len()).filter(|&row| test.admits(row)).map(|row| (score(row), row as u32)));
+                        scan_all(&mut scored);
                     }
                 }
             }
-            _ => scored.extend((0..set.len()).filter(|&row| test.admits(row)).map(|row| (score(row), row as u32))),
+            _ => scan_all(&mut scored),
         }
         let order = |a: &(f32, u32), b: &(f32, u32)| -> Ordering {
             let (ma, mb) = (&set.meta[a.1 as usize], &set.meta[b.1 as usize]);
@@ -622,6 +963,7 @@ mod tests {
             index.upsert(id, Some(("m", v)), meta(&namespace(i), &format!("k{i}"), i as f64, None));
         }
         index.maintain();
+        index.graph_progress().wait();
     }
 
     fn ids(found: &(Vec<Candidate>, bool)) -> Vec<i64> {
@@ -669,6 +1011,7 @@ mod tests {
             index.remove(id);
             index.maintain();
         }
+        index.graph_progress().wait();
         for &id in &nearest[100..] {
             index.set_expiry(id, Some(5.0));
         }
@@ -719,19 +1062,86 @@ mod tests {
     }
 
     #[test]
-    fn pending_rows_are_found_before_they_join_the_graph() {
+    fn writes_are_found_before_the_graph_has_them() {
         let rows = vectors(1500, 8, 11);
         let mut index = VectorIndex::new(graph_options(64));
         fill(&mut index, &rows[..1200], |_| vec!["a"]);
-        // Fewer than a batch: these stay pending after `maintain`.
+        assert_eq!(index.pending("m", 8), 0);
+        index.pause_worker(true);
         for (i, v) in rows.iter().enumerate().skip(1200) {
             index.upsert(i as i64 + 1, Some(("m", v)), meta(&["a"], &format!("k{i}"), i as f64, None));
+            index.maintain();
         }
-        index.maintain();
+        assert_eq!(index.pending("m", 8), 300, "the worker is held: none of them is in the graph");
         let all = Scope::Prefix(NamespacePrefix::root());
         for i in [1200, 1350, 1499] {
             assert_eq!(ids(&index.nearest("m", &rows[i], &all, 0.0, 1)), [i as i64 + 1]);
         }
+        // Removed rows never surface, whether in the graph (a dead node) or pending.
+        for id in [1, 2, 1201, 1202] {
+            index.remove(id);
+        }
+        index.maintain();
+        assert_eq!(index.pending("m", 8), 298);
+        for i in [0, 1, 1200, 1201] {
+            let found = ids(&index.nearest("m", &rows[i], &all, 0.0, 5));
+            assert!(found.len() == 5 && !found.iter().any(|id| [1, 2, 1201, 1202].contains(id)), "{found:?}");
+        }
+        index.pause_worker(false);
+        index.graph_progress().wait();
+        assert_eq!(index.pending("m", 8), 0);
+        for i in [1350, 1499] {
+            assert_eq!(ids(&index.nearest("m", &rows[i], &all, 0.0, 1)), [i as i64 + 1]);
+        }
+    }
+
+    #[test]
+    fn concurrent_writes_and_searches_stay_complete() {
+        // A backend's lock around the index; the worker adds to the graph meanwhile.
+        let rows = vectors(4000, 16, 29);
+        let index = RwLock::new(VectorIndex::new(graph_options(64)));
+        fill(&mut index.write().expect("lock"), &rows[..1000], |_| vec!["a"]);
+        let all = Scope::Prefix(NamespacePrefix::root());
+        let mut seen_pending = 0;
+        std::thread::scope(|scope| {
+            // A second searcher keeps the graph busy while rows are written and added.
+            let searcher = scope.spawn(|| {
+                for query in vectors(300, 16, 31) {
+                    let (found, _) = index.read().expect("lock").nearest("m", &query, &all, 0.0, 10);
+                    assert_eq!(found.len(), 10);
+                }
+            });
+            for (i, v) in rows.iter().enumerate().skip(1000) {
+                {
+                    let mut index = index.write().expect("lock");
+                    index.upsert(i as i64 + 1, Some(("m", v)), meta(&["a"], &format!("k{i}"), i as f64, None));
+                    index.maintain();
+                }
+                let index = index.read().expect("lock");
+                seen_pending += usize::from(index.pending("m", 16) > 0);
+                let found = ids(&index.nearest("m", v, &all, 0.0, 1));
+                assert_eq!(found, [i as i64 + 1], "row {i} right after its write");
+            }
+            searcher.join().expect("searcher");
+        });
+        let index = index.into_inner().expect("lock");
+        index.graph_progress().wait();
+        assert_eq!((index.pending("m", 16), index.len()), (0, 4000));
+        assert!(seen_pending > 0, "some searches ran before the graph had the row");
+    }
+
+    #[test]
+    fn dropping_the_index_stops_its_worker() {
+        let rows = vectors(3000, 32, 37);
+        let mut index = VectorIndex::new(graph_options(64));
+        for (i, v) in rows.iter().enumerate() {
+            index.upsert(i as i64 + 1, Some(("m", v)), meta(&["a"], &format!("k{i}"), i as f64, None));
+        }
+        index.maintain();
+        assert!(index.worker.is_some(), "the first graph starts the worker");
+        let shared = index.shared.clone();
+        drop(index);
+        assert_eq!(Arc::strong_count(&shared), 1, "the worker thread has ended and released the index");
     }
 
     #[test]
