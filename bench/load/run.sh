@@ -58,38 +58,44 @@ record() { # backend n scenario json
 }
 
 backends=(sqlite)
-[ -n "${DATABASE_URL:-}" ] && backends+=(postgres)
+sep='?'
+if [ -n "${DATABASE_URL:-}" ]; then
+    backends+=(postgres)
+    [[ $DATABASE_URL == *\?* ]] && sep='&'
+fi
 for n in $sizes; do
     [ -f "$data/items-$n.jsonl" ] || python3 "$here/gen.py" items "$n" "$data/items-$n.jsonl"
     for backend in "${backends[@]}"; do
-        case $backend in
-            sqlite) database=sqlite:$work/load-$n.db ;;
-            postgres)
-                schema=load_bench_$n
-                PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
-                sep='?'; [[ $DATABASE_URL == *\?* ]] && sep='&'
-                database="$DATABASE_URL${sep}schema=$schema" ;;
-        esac
-        start_server "$database"
-        python3 "$here/load.py" "$url" "$data/items-$n.jsonl"
-        # A bulk-loaded table has no planner statistics until autovacuum's ANALYZE, which may
-        # come only after the first scenarios: without them PostgreSQL takes a namespace
-        # prefix for 0.5% of the rows and scans it instead of using the HNSW index. Do what
-        # an operator does after a bulk load.
-        [ "$backend" = postgres ] && psql "$DATABASE_URL" -qc "ANALYZE $schema.items" >/dev/null
-        for scenario in $scenarios; do
-            case $scenario in
-                keyword | semantic | hybrid)
-                    result=$(BENCH_DIR=$here QUERIES=$data/queries.txt MODE=$scenario \
-                        wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/search.lua" "$url" | tail -1) ;;
-                put)
-                    result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
-                        wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/put.lua" "$url" | tail -1) ;;
-                *) continue ;;
+        store_scenarios=${scenarios//conversations/}
+        if [ -n "${store_scenarios// /}" ]; then
+            case $backend in
+                sqlite) database=sqlite:$work/load-$n.db ;;
+                postgres)
+                    schema=load_bench_$n
+                    PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
+                    database="$DATABASE_URL${sep}schema=$schema" ;;
             esac
-            record "$backend" "$n" "$scenario" "$result"
-        done
-        stop_server
+            start_server "$database"
+            python3 "$here/load.py" "$url" "$data/items-$n.jsonl"
+            # A bulk-loaded table has no planner statistics until autovacuum's ANALYZE, which may
+            # come only after the first scenarios: without them PostgreSQL takes a namespace
+            # prefix for 0.5% of the rows and scans it instead of using the HNSW index. Do what
+            # an operator does after a bulk load.
+            [ "$backend" = postgres ] && psql "$DATABASE_URL" -qc "ANALYZE $schema.items" >/dev/null
+            for scenario in $scenarios; do
+                case $scenario in
+                    keyword | semantic | hybrid)
+                        result=$(BENCH_DIR=$here QUERIES=$data/queries.txt MODE=$scenario \
+                            wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/search.lua" "$url" | tail -1) ;;
+                    put)
+                        result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
+                            wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/put.lua" "$url" | tail -1) ;;
+                    *) continue ;;
+                esac
+                record "$backend" "$n" "$scenario" "$result"
+            done
+            stop_server
+        fi
         case " $scenarios " in *" conversations "*)
             # Sessions of 6 to 16 messages make one or two chunks each: n chunks take ~2n/3 sessions.
             sessions=$((n * 2 / 3))
