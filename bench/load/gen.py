@@ -3,7 +3,7 @@
 
     gen.py items N OUT.jsonl     one `POST /store/batch` body per line (100 puts each)
     gen.py queries N OUT.txt     one search query per line
-    gen.py conversations N OUT.jsonl   sessions for `agent-memory-bench load-conversations`
+    gen.py conversations N OUT.jsonl   one `POST /conversations` body per line (a session)
 
 Everything comes from `random.Random(SEED)`: the same arguments write the same bytes.
 Sentences mix a few hundred content words with a Zipf-like skew, plus the function words
@@ -124,7 +124,7 @@ def queries(n, out):
 
 
 def conversations(n, out):
-    """`n` sessions of 6 to 16 turns, for USERS users, as JSONL `{user, session, messages}`."""
+    """`n` sessions of 6 to 16 turns, for USERS users, as JSONL `{user_id, session_id, messages}`."""
     rng = random.Random(SEED + 2)
     with open(out, "w") as f:
         for s in range(n):
@@ -132,7 +132,8 @@ def conversations(n, out):
             for turn in range(rng.randint(3, 8)):
                 messages.append({"role": "user", "content": fill(rng, rng.choice(TEMPLATES))})
                 messages.append({"role": "assistant", "content": "Noted: " + fill(rng, rng.choice(TEMPLATES))})
-            f.write(json.dumps({"user": f"user-{s % USERS:03}", "session": f"s{s:06}", "messages": messages}) + "\n")
+            session = {"user_id": f"user-{s % USERS:03}", "session_id": f"s{s:06}", "messages": messages}
+            f.write(json.dumps(session) + "\n")
 
 
 if __name__ == "__main__":

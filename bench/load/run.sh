@@ -6,9 +6,8 @@
 #   bench/load/run.sh [N ...]                      (default: 10000 100000)
 #
 # DURATION (default 20s) per scenario, CONNECTIONS (default 16), WRK_THREADS (default 1),
-# SCENARIOS (default "keyword semantic hybrid put conversations").
-# Conversation search runs in-process (load-conversations), not yet through the service's
-# POST /conversations/search endpoint.
+# SCENARIOS (default "keyword semantic hybrid put conversations"). Conversation search runs
+# against its own server on a fresh database, indexed through POST /conversations.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=$PWD/bench/load
@@ -21,12 +20,9 @@ if ! command -v wrk >/dev/null; then
     apt-get install -y wrk >/dev/null
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
-# The CLI without candle (local models): the built-in embedder needs none of it. One
-# invocation for both packages, so they share one build of the library (separate ones
-# resolve different features and compile everything twice).
-cargo build -q --release -p agent-memory-cli -p agent-memory-bench --no-default-features
+# The CLI without candle (local models) or OpenTelemetry: the built-in embedder needs none of it.
+cargo build -q --release -p agent-memory-cli --no-default-features
 bin=$CARGO_TARGET_DIR/release/agent-memory
-loadgen=$CARGO_TARGET_DIR/release/load-conversations
 data=$here/data
 mkdir -p "$data" "$here/results"
 work=$(mktemp -d)
@@ -62,51 +58,62 @@ record() { # backend n scenario json
 }
 
 backends=(sqlite)
-[ -n "${DATABASE_URL:-}" ] && backends+=(postgres)
+sep='?'
+if [ -n "${DATABASE_URL:-}" ]; then
+    backends+=(postgres)
+    [[ $DATABASE_URL == *\?* ]] && sep='&'
+fi
 for n in $sizes; do
     [ -f "$data/items-$n.jsonl" ] || python3 "$here/gen.py" items "$n" "$data/items-$n.jsonl"
     for backend in "${backends[@]}"; do
-        case $backend in
-            sqlite) database=sqlite:$work/load-$n.db ;;
-            postgres)
-                schema=load_bench_$n
-                PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
-                sep='?'; [[ $DATABASE_URL == *\?* ]] && sep='&'
-                database="$DATABASE_URL${sep}schema=$schema" ;;
-        esac
-        start_server "$database"
-        python3 "$here/load.py" "$url" "$data/items-$n.jsonl"
-        # A bulk-loaded table has no planner statistics until autovacuum's ANALYZE, which may
-        # come only after the first scenarios: without them PostgreSQL takes a namespace
-        # prefix for 0.5% of the rows and scans it instead of using the HNSW index. Do what
-        # an operator does after a bulk load.
-        [ "$backend" = postgres ] && psql "$DATABASE_URL" -qc "ANALYZE $schema.items" >/dev/null
-        for scenario in $scenarios; do
-            case $scenario in
-                keyword | semantic | hybrid)
-                    result=$(BENCH_DIR=$here QUERIES=$data/queries.txt MODE=$scenario \
-                        wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/search.lua" "$url" | tail -1) ;;
-                put)
-                    result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
-                        wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/put.lua" "$url" | tail -1) ;;
-                *) continue ;;
+        store_scenarios=${scenarios//conversations/}
+        if [ -n "${store_scenarios// /}" ]; then
+            case $backend in
+                sqlite) database=sqlite:$work/load-$n.db ;;
+                postgres)
+                    schema=load_bench_$n
+                    PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
+                    database="$DATABASE_URL${sep}schema=$schema" ;;
             esac
-            record "$backend" "$n" "$scenario" "$result"
-        done
-        stop_server
+            start_server "$database"
+            python3 "$here/load.py" "$url" "$data/items-$n.jsonl"
+            # A bulk-loaded table has no planner statistics until autovacuum's ANALYZE, which may
+            # come only after the first scenarios: without them PostgreSQL takes a namespace
+            # prefix for 0.5% of the rows and scans it instead of using the HNSW index. Do what
+            # an operator does after a bulk load.
+            [ "$backend" = postgres ] && psql "$DATABASE_URL" -qc "ANALYZE $schema.items" >/dev/null
+            for scenario in $scenarios; do
+                case $scenario in
+                    keyword | semantic | hybrid)
+                        result=$(BENCH_DIR=$here QUERIES=$data/queries.txt MODE=$scenario \
+                            wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/search.lua" "$url" | tail -1) ;;
+                    put)
+                        result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
+                            wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/put.lua" "$url" | tail -1) ;;
+                    *) continue ;;
+                esac
+                record "$backend" "$n" "$scenario" "$result"
+            done
+            stop_server
+        fi
         case " $scenarios " in *" conversations "*)
             # Sessions of 6 to 16 messages make one or two chunks each: n chunks take ~2n/3 sessions.
             sessions=$((n * 2 / 3))
-            [ -f "$data/sessions-$sessions.jsonl" ] || python3 "$here/gen.py" conversations "$sessions" "$data/sessions-$sessions.jsonl"
+            [ -f "$data/conversations-$sessions.jsonl" ] || python3 "$here/gen.py" conversations "$sessions" "$data/conversations-$sessions.jsonl"
             case $backend in
                 sqlite) cdb=sqlite:$work/conversations-$n.db ;;
                 postgres)
-                    PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS load_conv_$n CASCADE" >/dev/null
-                    cdb="$DATABASE_URL${sep}schema=load_conv_$n" ;;
+                    cschema=load_conv_$n
+                    PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $cschema CASCADE" >/dev/null
+                    cdb="$DATABASE_URL${sep}schema=$cschema" ;;
             esac
-            result=$("$loadgen" --database "$cdb" --sessions "$data/sessions-$sessions.jsonl" \
-                --queries "$data/queries.txt" --concurrency "$connections" --seconds "${duration%s}")
-            record "$backend" "$n" conversations "$result" ;;
+            start_server "$cdb"
+            python3 "$here/load.py" "$url" "$data/conversations-$sessions.jsonl" /conversations
+            [ "$backend" = postgres ] && psql "$DATABASE_URL" -qc "ANALYZE $cschema.items" >/dev/null
+            result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
+                wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/conversations.lua" "$url" | tail -1)
+            record "$backend" "$n" conversations "$result"
+            stop_server ;;
         esac
     done
 done

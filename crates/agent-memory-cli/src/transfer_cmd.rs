@@ -2,12 +2,13 @@
 //! items, conversations and sessions (`agent_memory::transfer`).
 //!
 //! Export writes the dump to `--out FILE` or stdout and a one-line JSON summary to stderr;
-//! import reads a file or stdin, shows a progress bar on stderr while it re-embeds, and
-//! prints its summary as JSON on stdout. Exit codes: 2 for bad input (a malformed dump, an
+//! import reads a file or stdin (copied to an anonymous temporary file first: the import
+//! reads its input twice, once to check and once to write), shows a progress bar on stderr
+//! while it re-embeds, and prints its summary as JSON on stdout. Exit codes: 2 for bad input (a malformed dump, an
 //! unusable `--db` or `--embedder`), 1 for a failing database or embedder.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Seek, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -85,13 +86,18 @@ async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
 
 async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     let database = DatabaseUrl::parse(&args.db)?;
-    let input: Box<dyn BufRead + Send> = if args.input == "-" {
-        Box::new(BufReader::new(std::io::stdin()))
+    let input = if args.input == "-" {
+        let mut spool = tempfile::tempfile()
+            .map_err(|error| anyhow::anyhow!("cannot create a temporary file for standard input: {error}"))?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut spool)
+            .map_err(|error| anyhow::anyhow!("cannot copy standard input to a temporary file: {error}"))?;
+        spool.rewind()?;
+        BufReader::new(spool)
     } else {
         let path = PathBuf::from(&args.input);
         let file =
             File::open(&path).map_err(|error| UnreadableInput(format!("cannot open {}: {error}", path.display())))?;
-        Box::new(BufReader::new(file))
+        BufReader::new(file)
     };
     let store = crate::serve::open_plain_store(&database, &args.embedder).await?;
     let sessions = crate::serve::open_sessions(&database).await?;

@@ -36,10 +36,24 @@ fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
     attributes.iter().find(|kv| kv.key == key).and_then(|kv| text(kv.value.as_ref()))
 }
 
+fn integer(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match attributes.iter().find(|kv| kv.key == key)?.value.as_ref()?.value.as_ref()? {
+        any_value::Value::IntValue(value) => Some(*value),
+        _ => None,
+    }
+}
+
 fn get(address: &str, path: &str) -> u16 {
+    send(address, "GET", path, "")
+}
+
+fn send(address: &str, method: &str, path: &str, body: &str) -> u16 {
     let mut stream = TcpStream::connect(address).expect("connect");
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nx-api-key: {ACME_KEY}\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nx-api-key: {ACME_KEY}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(request.as_bytes()).expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("receive");
@@ -72,10 +86,18 @@ async fn request_spans_are_exported_over_otlp_http() {
     BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
     let address = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
 
-    let statuses = tokio::task::spawn_blocking(move || (get(&address, "/whoami"), get(&address, "/sessions/t1")))
-        .await
-        .expect("requests");
-    assert_eq!(statuses, (200, 200));
+    let statuses = tokio::task::spawn_blocking(move || {
+        [
+            get(&address, "/whoami"),
+            get(&address, "/sessions/t1"),
+            get(&address, "/no-such-route"),
+            // No --chat-model: 503 chat_model_required.
+            send(&address, "POST", "/context/summarize", r#"{"messages": [{"role": "user", "content": "hi"}]}"#),
+        ]
+    })
+    .await
+    .expect("requests");
+    assert_eq!(statuses, [200, 200, 404, 503]);
     // SIGTERM: the server flushes its pending spans before it exits.
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
     let status = tokio::task::spawn_blocking(move || server.wait()).await.expect("join").expect("wait");
@@ -90,15 +112,20 @@ async fn request_spans_are_exported_over_otlp_http() {
             for scope in &resource_spans.scope_spans {
                 for span in &scope.spans {
                     let get = |key| attribute(&span.attributes, key).map(str::to_owned);
-                    spans.push((span.name.clone(), get("method"), get("path"), get("tenant")));
+                    let status = integer(&span.attributes, "http.response.status_code");
+                    // The span status: 0 unset, 1 ok, 2 error.
+                    let span_status = span.status.as_ref().map_or(0, |status| status.code);
+                    spans.push((span.name.clone(), get("method"), get("path"), get("tenant"), status, span_status));
                 }
             }
         }
     }
     let some = |s: &str| Some(s.to_owned());
     for expected in [
-        ("request".to_owned(), some("GET"), some("/whoami"), some("acme")),
-        ("request".to_owned(), some("GET"), some("/sessions/t1"), some("acme")),
+        ("request".to_owned(), some("GET"), some("/whoami"), some("acme"), Some(200), 0),
+        ("request".to_owned(), some("GET"), some("/sessions/t1"), some("acme"), Some(200), 0),
+        ("request".to_owned(), some("GET"), some("/no-such-route"), None, Some(404), 0),
+        ("request".to_owned(), some("POST"), some("/context/summarize"), some("acme"), Some(503), 2),
     ] {
         assert!(spans.contains(&expected), "{expected:?} not in {spans:?}");
     }

@@ -1,19 +1,21 @@
 //! Export and import (`agent_memory::transfer`): a dump from each backend imports into
 //! each backend with nothing lost (items with times, expiry, TTL and vectors, conversation
-//! chunks, session messages); another embedder re-embeds; a malformed line imports
-//! nothing. PostgreSQL comes from `DATABASE_URL` (see `store_postgres_support`).
+//! chunks, session messages and times); another embedder re-embeds; a malformed line
+//! imports nothing; a dump larger than one write batch imports in batches. PostgreSQL comes from `DATABASE_URL` (see `store_postgres_support`).
 #![cfg(all(feature = "sqlite", feature = "postgres"))]
 #![allow(clippy::unwrap_used)] // a test may panic: that is the test failing
 
 #[path = "store_postgres_support/mod.rs"]
 mod support;
 
+use std::io::Cursor;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
 
 use agent_memory::embed::{Embedder, HashEmbedder};
 use agent_memory::message::{Message, ToolCall};
 use agent_memory::recall::{ConversationMemory, RecallQuery};
-use agent_memory::session::{InMemorySessions, PostgresSessions, SessionStore, SqliteSessions};
+use agent_memory::session::{InMemorySessions, PostgresSessions, RestoredSession, SessionStore, SqliteSessions};
 use agent_memory::store::{
     ExportedItem, ManualClock, MemoryBackend, MemoryStore, SearchMode, SqliteBackend, StoreBackend, StoreOptions,
 };
@@ -83,7 +85,8 @@ fn session_messages() -> Vec<Message> {
 }
 
 /// The same data in any place: memories with and without TTL (one refreshed, one
-/// expired), one without vector, a conversation, two sessions.
+/// expired), one without vector, a conversation, two sessions written now and one restored
+/// with fixed times.
 async fn populate(place: &Place) {
     let store = &place.store;
     store.put(("u1", "prefs"), "lang", json!({"text": "prefers Rust", "score": 0.1}), None).await.unwrap();
@@ -100,6 +103,13 @@ async fn populate(place: &Place) {
     store.get_and_refresh(("u1", "prefs"), "tea").await.unwrap().unwrap();
     place.sessions.append("thread_1", &session_messages()).await.unwrap();
     place.sessions.append("thread_0", &printer_conversation()).await.unwrap();
+    let archived = RestoredSession {
+        session_id: "archived".to_owned(),
+        messages: session_messages(),
+        created_at: UNIX_EPOCH + Duration::from_secs_f64(T0 - 86_400.25),
+        updated_at: UNIX_EPOCH + Duration::from_secs_f64(T0 - 3_600.125),
+    };
+    place.sessions.restore(&[archived]).await.unwrap();
     place.clock.set(NOW);
 }
 
@@ -109,13 +119,13 @@ async fn dump_of(place: &Place) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// The dump's lines, session times removed (session stores set them from the system
-/// clock, so they differ between places).
+/// The dump's lines, the times of sessions written now removed (session stores set them
+/// from the system clock, so they differ between places).
 fn normalized(dump: &str) -> Vec<Value> {
     dump.lines()
         .map(|line| {
             let mut value: Value = serde_json::from_str(line).unwrap();
-            if value["type"] == "session" {
+            if value["type"] == "session" && value["session_id"] != "archived" {
                 let object = value.as_object_mut().unwrap();
                 object.remove("created_at");
                 object.remove("updated_at");
@@ -149,7 +159,7 @@ async fn every_backend_exports_the_same_dump_and_imports_every_other_losslessly(
     assert_eq!(header["exported_at"], NOW);
     assert_eq!(header["embedder"], json!({"model": "hash-v1/64", "dimensions": 64}));
     let kinds: Vec<&str> = reference[1..].iter().map(|line| line["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["item", "conversation_chunk", "item", "item", "session", "session"]);
+    assert_eq!(kinds, ["item", "conversation_chunk", "item", "item", "session", "session", "session"]);
     let namespaces: Vec<&Value> = reference[1..5].iter().map(|line| &line["namespace"]).collect();
     assert_eq!(
         namespaces,
@@ -163,7 +173,11 @@ async fn every_backend_exports_the_same_dump_and_imports_every_other_losslessly(
     assert_eq!(reference[3]["created_at"], T0);
     assert_eq!(reference[3]["updated_at"], T0 + 10.0);
     let sessions: Vec<&str> = reference[5..].iter().map(|line| line["session_id"].as_str().unwrap()).collect();
-    assert_eq!(sessions, ["thread_0", "thread_1"]);
+    assert_eq!(sessions, ["archived", "thread_0", "thread_1"]);
+    assert_eq!(
+        (&reference[5]["created_at"], &reference[5]["updated_at"]),
+        (&json!(T0 - 86_400.25), &json!(T0 - 3_600.125))
+    );
 
     for (source_kind, source) in KINDS.iter().zip(&sources) {
         let expected_items = items(source).await;
@@ -171,10 +185,11 @@ async fn every_backend_exports_the_same_dump_and_imports_every_other_losslessly(
         for target_kind in KINDS {
             let target = place(target_kind, hash64()).await;
             let dump = dump_of(source).await;
-            let summary =
-                import_dump(&target.store, Some(target.sessions.as_ref()), dump.as_bytes(), &|_, _| {}).await.unwrap();
+            let summary = import_dump(&target.store, Some(target.sessions.as_ref()), Cursor::new(&dump), &|_, _| {})
+                .await
+                .unwrap();
             let context = format!("{source_kind:?} → {target_kind:?}");
-            assert_eq!((summary.items, summary.conversation_chunks, summary.sessions), (3, 1, 2), "{context}");
+            assert_eq!((summary.items, summary.conversation_chunks, summary.sessions), (3, 1, 3), "{context}");
             assert_eq!((summary.vectors_reused, summary.vectors_embedded), (3, 1), "{context}: plain gets a vector");
             let mut got = items(&target).await;
             // The item stored without vector was embedded by the importing store.
@@ -182,13 +197,32 @@ async fn every_backend_exports_the_same_dump_and_imports_every_other_losslessly(
             let vector = plain.vector.take().unwrap();
             assert_eq!(vector.vector, HashEmbedder::new(64).embed(&["note: no vector".to_owned()]).await.unwrap()[0]);
             assert_eq!(got, expected_items, "{context}");
-            for session in ["thread_0", "thread_1"] {
+            for session in ["archived", "thread_0", "thread_1"] {
                 assert_eq!(
                     target.sessions.load(session).await.unwrap(),
                     source.sessions.load(session).await.unwrap(),
                     "{context}"
                 );
             }
+            // Every session keeps its times exactly: the target exports the very same
+            // session lines, Unix seconds bit for bit, the system-clock ones included.
+            let sessions_of = |dump: &str| -> Vec<Value> {
+                dump.lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                    .filter(|v| v["type"] == "session")
+                    .collect()
+            };
+            let exported_again = dump_of(&target).await;
+            assert_eq!(sessions_of(&exported_again), sessions_of(&dump), "{context}");
+            let times = |infos: Vec<agent_memory::session::SessionInfo>| -> Vec<(String, u64, u64)> {
+                let bits = |t: std::time::SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64().to_bits();
+                infos.into_iter().map(|i| (i.session_id, bits(i.created_at), bits(i.updated_at))).collect()
+            };
+            assert_eq!(
+                times(target.sessions.list().await.unwrap()),
+                times(source.sessions.list().await.unwrap()),
+                "{context}"
+            );
             // The conversation is searchable by keyword and by meaning in the target.
             let memory = ConversationMemory::new(target.store.clone());
             for mode in [SearchMode::Keyword, SearchMode::Semantic] {
@@ -208,7 +242,7 @@ async fn another_embedder_re_embeds_with_progress() {
     let other: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(32));
     let target = place(Kind::Sqlite, other.clone()).await;
     let reports = Mutex::new(Vec::new());
-    let summary = import_dump(&target.store, Some(target.sessions.as_ref()), dump.as_bytes(), &|done, total| {
+    let summary = import_dump(&target.store, Some(target.sessions.as_ref()), Cursor::new(&dump), &|done, total| {
         reports.lock().unwrap().push((done, total));
     })
     .await
@@ -237,6 +271,7 @@ async fn a_malformed_line_names_its_number_and_imports_nothing() {
         (3, r#"{"type": "item", "namespace": [], "key": "k"}"#.to_owned(), "line 3: missing field `value`"),
         (3, r#"{"type": "item", "namespace": [], "key": "k", "value": {}, "created_at": 1, "updated_at": 1, "expires_at": null, "ttl_seconds": null, "vector": null}"#.to_owned(), "line 3: invalid namespace: a namespace needs at least one label"),
         (6, r#"{"type": "session", "session_id": "", "message_count": 0, "created_at": 0, "updated_at": 0, "messages": []}"#.to_owned(), "line 6: invalid session id \"\": it is empty"),
+        (8, r#"{"type": "session", "session_id": "s", "message_count": 0, "created_at": -1, "updated_at": 0, "messages": []}"#.to_owned(), "line 8: created_at is not a finite number of seconds since 1970"),
         (4, "not json".to_owned(), "line 4: expected ident at line 1 column 2"),
         (1, r#"{"format": "agent-memory-dump", "version": 2, "tool_version": "9", "exported_at": 0, "embedder": null}"#.to_owned(), "line 1: dump format version 2 is not one this build reads (1 to 1): use a newer agent-memory"),
     ];
@@ -244,7 +279,7 @@ async fn a_malformed_line_names_its_number_and_imports_nothing() {
         let original = std::mem::replace(&mut lines[line - 1], replacement);
         let target = place(Kind::Sqlite, hash64()).await;
         let broken = lines.join("\n");
-        let error = import_dump(&target.store, Some(target.sessions.as_ref()), broken.as_bytes(), &|_, _| {})
+        let error = import_dump(&target.store, Some(target.sessions.as_ref()), Cursor::new(&broken), &|_, _| {})
             .await
             .unwrap_err();
         assert!(matches!(error, TransferError::Malformed { .. }));
@@ -254,7 +289,63 @@ async fn a_malformed_line_names_its_number_and_imports_nothing() {
         lines[line - 1] = original;
     }
     let target = place(Kind::Memory, hash64()).await;
-    let error = import_dump(&target.store, None, dump.as_bytes(), &|_, _| {}).await.unwrap_err();
-    assert_eq!(error.to_string(), "the dump holds 2 sessions and no session store was given");
+    let error = import_dump(&target.store, None, Cursor::new(&dump), &|_, _| {}).await.unwrap_err();
+    assert_eq!(error.to_string(), "the dump holds 3 sessions and no session store was given");
     assert_eq!(items(&target).await, vec![]);
+}
+
+/// 2,345 items and 300 sessions: more than one write batch of each (1,000 items, 256
+/// sessions). Everything arrives, re-embedding reports its progress across the batches,
+/// and the dump read back is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_larger_than_a_batch_imports_in_batches() {
+    use agent_memory::store::PutRequest;
+
+    let source = place(Kind::Memory, hash64()).await;
+    let requests: Vec<PutRequest> = (0..2_345)
+        .map(|i| {
+            PutRequest::new(("bulk", format!("n{}", i % 7)), format!("k{i:05}"), json!({"text": format!("fact {i}")}))
+        })
+        .collect::<Result<_, _>>()
+        .unwrap();
+    source.store.put_many(requests).await.unwrap();
+    let sessions: Vec<RestoredSession> = (0..300)
+        .map(|i| RestoredSession {
+            session_id: format!("s{i:03}"),
+            messages: vec![Message::user(format!("question {i}")), Message::assistant(format!("answer {i}"))],
+            created_at: UNIX_EPOCH + Duration::from_secs_f64(T0 + f64::from(i)),
+            updated_at: UNIX_EPOCH + Duration::from_secs_f64(T0 + f64::from(i) + 0.5),
+        })
+        .collect();
+    source.sessions.restore(&sessions).await.unwrap();
+    let dump = dump_of(&source).await;
+
+    let target = place(Kind::Sqlite, Arc::new(HashEmbedder::new(32))).await;
+    let reports = Mutex::new(Vec::new());
+    let summary = import_dump(&target.store, Some(target.sessions.as_ref()), Cursor::new(&dump), &|done, total| {
+        reports.lock().unwrap().push((done, total));
+    })
+    .await
+    .unwrap();
+    assert_eq!((summary.items, summary.sessions, summary.vectors_embedded), (2_345, 300, 2_345));
+    let reports = reports.into_inner().unwrap();
+    // Batches of 1,000, 1,000 and 345 items, each embedded 64 texts at a time.
+    assert_eq!(reports.len(), 16 + 16 + 6);
+    assert_eq!(reports[15], (1_000, 2_345));
+    assert_eq!(reports.last(), Some(&(2_345, 2_345)));
+    assert!(reports.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    assert_eq!(target.store.count(("bulk",)).await.unwrap(), 2_345);
+    assert_eq!(target.sessions.list().await.unwrap().len(), 300);
+    let reexported = dump_of(&target).await;
+    let without_vectors = |dump: &str| -> Vec<Value> {
+        dump.lines()
+            .skip(1)
+            .map(|line| {
+                let mut value: Value = serde_json::from_str(line).unwrap();
+                value.as_object_mut().unwrap().remove("vector");
+                value
+            })
+            .collect()
+    };
+    assert_eq!(without_vectors(&reexported), without_vectors(&dump));
 }

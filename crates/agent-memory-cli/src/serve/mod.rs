@@ -39,10 +39,8 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 pub(crate) use config::{ConfigError, ServeArgs};
 
@@ -159,12 +157,28 @@ pub(crate) fn router(state: AppState) -> Router {
                         method = %request.method(),
                         path = %request.uri().path(),
                         tenant = tracing::field::Empty,
+                        http.response.status_code = tracing::field::Empty,
+                        otel.status_code = tracing::field::Empty,
                     )
                 })
                 .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
+                .on_response(finish_request),
         )
         .with_state(state)
+}
+
+/// Records the response's status on the request span (`http.response.status_code`, and
+/// `otel.status_code = ERROR` for a 5xx, which OpenTelemetry exports as the span's error
+/// status) and logs the access line (target `access`, level info: `RUST_LOG=info,access=off`
+/// turns it off).
+fn finish_request<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+    let status = response.status().as_u16();
+    // As i64: tracing-opentelemetry exports u64 fields as their Debug text.
+    span.record("http.response.status_code", i64::from(status));
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    tracing::info!(target: "access", status, latency_us = latency.as_micros() as u64, "finished processing request");
 }
 
 /// Answers 408 (JSON) when a request runs longer than the configured timeout.

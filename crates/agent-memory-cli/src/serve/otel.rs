@@ -1,5 +1,6 @@
 //! OpenTelemetry traces (feature `otel`): every request span (`request`, with `method`,
-//! `path`, `tenant` and the response's `status`) exported over OTLP/HTTP (protobuf) to
+//! `path`, `tenant`, the response's `http.response.status_code`, and the error status for a
+//! 5xx) exported over OTLP/HTTP (protobuf) to
 //! `--otel-endpoint` / `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` is appended).
 //!
 //! Spans are batched on the SDK's own thread; the HTTP requests go through this crate's

@@ -400,8 +400,12 @@ impl ConversationMemory {
         let hits = match mode {
             SearchMode::Hybrid if has_embedder => {
                 let depth = query.limit.max(Self::FUSION_CANDIDATES);
-                let keyword = ranked(keyword_query(&query.text), SearchMode::Keyword, depth, None).await?;
-                let semantic = ranked(query.text.clone(), SearchMode::Semantic, depth, None).await?;
+                // Both rankings at once: on PostgreSQL the two queries (and the query's
+                // embedding) overlap instead of adding up.
+                let (keyword, semantic) = futures::try_join!(
+                    ranked(keyword_query(&query.text), SearchMode::Keyword, depth, None),
+                    ranked(query.text.clone(), SearchMode::Semantic, depth, None),
+                )?;
                 self.fuse(keyword, semantic, query)
             }
             SearchMode::Keyword => {

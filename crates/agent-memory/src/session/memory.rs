@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{SessionError, SessionInfo, SessionStore, validate_session_id};
+use super::{RestoredSession, SessionError, SessionInfo, SessionStore, validate_session_id};
 use crate::message::Message;
 
 /// Sessions kept in process memory; lost when the process ends. Safe to share between
@@ -79,5 +79,21 @@ impl SessionStore for InMemorySessions {
     async fn delete(&self, session_id: &str) -> Result<bool, SessionError> {
         validate_session_id(session_id)?;
         Ok(self.sessions().remove(session_id).is_some())
+    }
+
+    async fn restore(&self, sessions: &[RestoredSession]) -> Result<(), SessionError> {
+        for restored in sessions {
+            validate_session_id(&restored.session_id)?;
+        }
+        let mut stored = self.sessions();
+        for restored in sessions {
+            let session = Session {
+                messages: restored.messages.clone(),
+                created_at: restored.created_at,
+                updated_at: restored.updated_at,
+            };
+            stored.insert(restored.session_id.clone(), session);
+        }
+        Ok(())
     }
 }

@@ -27,7 +27,7 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
@@ -57,6 +57,9 @@ pub enum SessionError {
     /// The storage backend failed.
     #[error("session storage failed: {0}")]
     Backend(String),
+    /// This session store does not implement the operation (a provided method's default).
+    #[error("this session store cannot {0}")]
+    Unsupported(&'static str),
 }
 
 /// The longest session id accepted, in bytes.
@@ -140,6 +143,16 @@ pub async fn open_sessions(url: &str) -> Result<std::sync::Arc<dyn SessionStore>
     )))
 }
 
+/// `time` as Unix seconds (0 before the epoch), as the SQL backends and dumps keep times.
+pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// The inverse of [`unix_seconds`] (the epoch for anything negative or not finite).
+pub(crate) fn system_time(seconds: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::try_from_secs_f64(seconds).unwrap_or_default()
+}
+
 /// What [`SessionStore::list`] says about one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -150,6 +163,20 @@ pub struct SessionInfo {
     /// When its first messages were stored.
     pub created_at: SystemTime,
     /// When it last changed.
+    pub updated_at: SystemTime,
+}
+
+/// A session to write exactly as given, as [`SessionStore::restore`] takes it (an import
+/// restores what an export read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoredSession {
+    /// The session's id.
+    pub session_id: String,
+    /// Its messages, in order.
+    pub messages: Vec<Message>,
+    /// When it was created, kept as given.
+    pub created_at: SystemTime,
+    /// When it last changed, kept as given.
     pub updated_at: SystemTime,
 }
 
@@ -177,4 +204,44 @@ pub trait SessionStore: Send + Sync {
 
     /// Deletes a session; returns whether it existed.
     async fn delete(&self, session_id: &str) -> Result<bool, SessionError>;
+
+    /// Writes `sessions` exactly as given, messages and times included, in one
+    /// transaction, each replacing any session of the same id (a later one of the same id
+    /// wins). For a restore ([`crate::transfer`]): afterwards [`SessionStore::list`] reports
+    /// the given `created_at` and `updated_at` (to the microsecond on the SQL backends,
+    /// which keep Unix seconds as a double) and [`SessionStore::load`] the given messages.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::InvalidId`] for an invalid id (nothing is written); the default
+    /// answers [`SessionError::Unsupported`].
+    async fn restore(&self, sessions: &[RestoredSession]) -> Result<(), SessionError> {
+        let _ = sessions;
+        Err(SessionError::Unsupported("restore sessions with their times"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_through_unix_seconds() {
+        let time = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let back = system_time(unix_seconds(time));
+        let drift = back.duration_since(time).unwrap_or_else(|e| e.duration());
+        assert!(drift < Duration::from_micros(1), "{drift:?}");
+        assert_eq!(system_time(-1.0), UNIX_EPOCH);
+        assert_eq!(system_time(f64::NAN), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn unix_seconds_survive_a_trip_through_system_time_bit_for_bit() {
+        // What a dump holds comes back unchanged after a store keeps it as a SystemTime.
+        let mut seconds = 1_700_000_000.0_f64;
+        for step in 0..10_000 {
+            seconds += 0.000_123_457 * f64::from(step % 97) + 0.1;
+            assert_eq!(unix_seconds(system_time(seconds)).to_bits(), seconds.to_bits(), "{seconds}");
+        }
+    }
 }

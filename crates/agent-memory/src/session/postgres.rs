@@ -11,11 +11,11 @@
 //! committed it before the connection broke, be applied twice.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{SessionError, SessionInfo, SessionStore, validate_session_id};
+use super::{RestoredSession, SessionError, SessionInfo, SessionStore, system_time, unix_seconds, validate_session_id};
 use crate::message::Message;
 use crate::store::{PostgresBackend, PostgresConfig, StoreError};
 
@@ -43,14 +43,6 @@ pub struct PostgresSessions {
 
 fn backend_error(error: StoreError) -> SessionError {
     SessionError::Backend(error.to_string())
-}
-
-fn unix_seconds(time: SystemTime) -> f64 {
-    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-fn system_time(seconds: f64) -> SystemTime {
-    UNIX_EPOCH + Duration::try_from_secs_f64(seconds).unwrap_or_default()
 }
 
 impl PostgresSessions {
@@ -223,6 +215,68 @@ impl SessionStore for PostgresSessions {
                     let existed = tx.execute(&format!("DELETE FROM {threads} WHERE session_id = $1"), &[&id]).await?;
                     tx.commit().await?;
                     Ok(existed > 0)
+                }
+            })
+            .await
+            .map_err(backend_error)
+    }
+
+    async fn restore(&self, sessions: &[RestoredSession]) -> Result<(), SessionError> {
+        // A later session of the same id wins.
+        let mut last = std::collections::HashMap::new();
+        for (position, session) in sessions.iter().enumerate() {
+            validate_session_id(&session.session_id)?;
+            last.insert(session.session_id.as_str(), position);
+        }
+        // Parallel arrays: one element per session, then one per message.
+        let (mut ids, mut created, mut updated, mut counts) = (vec![], vec![], vec![], vec![]);
+        let (mut message_ids, mut seqs, mut texts) = (vec![], vec![], vec![]);
+        for (position, session) in sessions.iter().enumerate() {
+            if last.get(session.session_id.as_str()) != Some(&position) {
+                continue;
+            }
+            let encoded = encode(&session.messages)?;
+            ids.push(session.session_id.clone());
+            created.push(unix_seconds(session.created_at));
+            updated.push(unix_seconds(session.updated_at));
+            counts.push(i64::try_from(encoded.len()).unwrap_or(i64::MAX));
+            for (seq, text) in (0_i64..).zip(encoded) {
+                message_ids.push(session.session_id.clone());
+                seqs.push(seq);
+                texts.push(text);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let (threads, messages) = (self.threads.clone(), self.messages.clone());
+        self.backend
+            .run("restore sessions", |mut client| {
+                let (threads, messages) = (threads.clone(), messages.clone());
+                let (ids, created, updated, counts) = (ids.clone(), created.clone(), updated.clone(), counts.clone());
+                let (message_ids, seqs, texts) = (message_ids.clone(), seqs.clone(), texts.clone());
+                async move {
+                    let tx = client.transaction().await?;
+                    tx.execute(&format!("DELETE FROM {messages} WHERE session_id = ANY($1)"), &[&ids]).await?;
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO {threads} (session_id, message_count, created_at, updated_at)
+                             SELECT * FROM unnest($1::text[], $2::int8[], $3::float8[], $4::float8[])
+                             ON CONFLICT (session_id) DO UPDATE SET message_count = EXCLUDED.message_count,
+                                 created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at"
+                        ),
+                        &[&ids, &counts, &created, &updated],
+                    )
+                    .await?;
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO {messages} (session_id, seq, message)
+                             SELECT * FROM unnest($1::text[], $2::int8[], $3::text[])"
+                        ),
+                        &[&message_ids, &seqs, &texts],
+                    )
+                    .await?;
+                    tx.commit().await
                 }
             })
             .await

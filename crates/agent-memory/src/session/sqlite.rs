@@ -15,12 +15,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{SessionError, SessionInfo, SessionStore, validate_session_id};
+use super::{RestoredSession, SessionError, SessionInfo, SessionStore, system_time, unix_seconds, validate_session_id};
 use crate::message::Message;
 use crate::store::sqlite::open_connection;
 
@@ -79,14 +79,6 @@ fn backend(error: impl std::fmt::Display) -> SessionError {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic inside a transaction rolls it back when the transaction guard drops.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn unix_seconds(time: SystemTime) -> f64 {
-    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-fn system_time(seconds: f64) -> SystemTime {
-    UNIX_EPOCH + Duration::try_from_secs_f64(seconds).unwrap_or_default()
 }
 
 impl SqliteSessions {
@@ -258,18 +250,32 @@ impl SessionStore for SqliteSessions {
         })
         .await
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_round_trip_through_unix_seconds() {
-        let time = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
-        let back = system_time(unix_seconds(time));
-        let drift = back.duration_since(time).unwrap_or_else(|e| e.duration());
-        assert!(drift < Duration::from_micros(1), "{drift:?}");
-        assert_eq!(system_time(-1.0), UNIX_EPOCH);
+    async fn restore(&self, sessions: &[RestoredSession]) -> Result<(), SessionError> {
+        let mut rows = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            validate_session_id(&session.session_id)?;
+            rows.push((
+                session.session_id.clone(),
+                encode(&session.messages)?,
+                unix_seconds(session.created_at),
+                unix_seconds(session.updated_at),
+            ));
+        }
+        self.write(move |tx| {
+            for (id, messages, created_at, updated_at) in &rows {
+                tx.execute("DELETE FROM session_messages WHERE session_id = ?1", [id])?;
+                tx.execute(
+                    "INSERT INTO session_threads (session_id, message_count, created_at, updated_at)
+                     VALUES (?1, 0, ?2, ?3)
+                     ON CONFLICT (session_id) DO UPDATE SET created_at = excluded.created_at,
+                         updated_at = excluded.updated_at",
+                    params![id, created_at, updated_at],
+                )?;
+                insert_from(tx, id, 0, messages)?;
+            }
+            Ok(())
+        })
+        .await
     }
 }

@@ -151,6 +151,15 @@ mod tests {
     }
 
     #[test]
+    fn times_round_trip_through_json_bit_exactly() {
+        // serde_json's default float parser may be one ulp off; the crate enables its
+        // `float_roundtrip` feature so that the times of a dump come back exactly.
+        let time = f64::from_bits(4_745_318_565_829_878_940);
+        let line = serde_json::to_string(&time).expect("serializable");
+        assert_eq!(serde_json::from_str::<f64>(&line).expect("a number").to_bits(), time.to_bits());
+    }
+
+    #[test]
     fn vectors_round_trip_bit_exactly() {
         let vector = [0.1f32, -3.4028235e38, 1.0e-45, 0.0, -0.0, 0.33333334];
         let line = VectorLine::encode("m", &vector);

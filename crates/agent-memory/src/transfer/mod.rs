@@ -21,23 +21,35 @@
 //!
 //! # Import
 //!
-//! [`import_dump`] reads and checks the whole dump before writing anything: a malformed
-//! line is a [`TransferError::Malformed`] naming its line number, and nothing is imported.
+//! [`import_dump`] streams the dump twice, holding at most one line (first pass) or one
+//! batch (second pass) in memory, so a dump larger than memory imports:
+//!
+//! 1. **Check.** Every line is read and checked; a malformed line is a
+//!    [`TransferError::Malformed`] naming its line number, sessions without a session
+//!    store are [`TransferError::SessionsNotAccepted`], and in both cases nothing is
+//!    written.
+//! 2. **Write.** The dump is read again from where it started (the input must be
+//!    seekable and must not change in between) and written in batches of at most 1,000
+//!    items or 256 sessions (or 16 MiB of dump lines), each batch one transaction
+//!    ([`crate::store::StoreBackend::restore_items`], [`SessionStore::restore`]).
+//!
 //! A vector made by the importing store's embedder (same model id and dimensions) is
 //! reused; any other item is embedded again with the importing store's embedder (the text
 //! it indexes: the value's text under the store's `index_fields`, or the chunk's search
-//! text), reporting progress. Without an embedder, vectors are kept as they are. Items keep
-//! their times, expiry and TTL.
+//! text), batch by batch, reporting progress. Without an embedder, vectors are kept as
+//! they are. Items keep their times, expiry and TTL; sessions keep their messages and their
+//! `created_at`/`updated_at` (the SQL session stores keep Unix seconds as a double, which
+//! is what the dump holds, so a round trip gives the same dump back).
 //!
-//! All items are written in one transaction (one statement on PostgreSQL). Sessions are
-//! written after them, each replaced in its own transaction; their messages come back
-//! exactly, their `created_at`/`updated_at` become the time of the import (the
-//! [`SessionStore`] seam has no way to set them). Importing the same dump again replaces,
-//! never duplicates, so a failed import can simply be run again.
+//! A dump that fits in one batch is written in one transaction per store. A larger one is
+//! not atomic: when the database or the embedder fails during the second pass, the batches
+//! already written stay. Every write replaces what is at its address (item) or id
+//! (session), so running the same import again completes it and never duplicates.
 //!
 //! # Examples
 //!
 //! ```
+//! use std::io::Cursor;
 //! use std::sync::Arc;
 //!
 //! use agent_memory::embed::HashEmbedder;
@@ -60,7 +72,7 @@
 //!
 //! let copy = MemoryStore::in_memory().with_embedder(Arc::new(HashEmbedder::new(64)));
 //! let copy_sessions = InMemorySessions::new();
-//! let imported = import_dump(&copy, Some(&copy_sessions), dump.as_slice(), &|_, _| {}).await?;
+//! let imported = import_dump(&copy, Some(&copy_sessions), Cursor::new(dump), &|_, _| {}).await?;
 //! assert_eq!((imported.items, imported.vectors_reused, imported.vectors_embedded), (1, 1, 0));
 //! assert_eq!(copy.get(("user_1", "prefs"), "lang").await?, store.get(("user_1", "prefs"), "lang").await?);
 //! assert_eq!(copy_sessions.load("thread_1").await?, vec![Message::user("hi")]);
@@ -70,15 +82,14 @@
 
 mod format;
 
-use std::io::{BufRead, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::{BufRead, Seek, SeekFrom, Write};
 
 use serde::{Deserialize, Serialize};
 
 use crate::embed::{EmbedError, Embedder};
-use crate::message::{Message, messages_from_value, messages_to_value};
+use crate::message::{messages_from_value, messages_to_value};
 use crate::recall::{CONVERSATIONS_LABEL, ConversationChunk};
-use crate::session::{SessionError, SessionStore, validate_session_id};
+use crate::session::{RestoredSession, SessionError, SessionStore, system_time, unix_seconds, validate_session_id};
 use crate::store::{
     ExportedItem, Item, MemoryStore, Namespace, RestoredItem, StoreError, StoredVector, validate_key, validate_ttl,
     validate_value, value_text,
@@ -219,79 +230,183 @@ pub async fn export_dump(
     Ok(summary)
 }
 
-/// Reads a dump from `input` into `store` and `sessions` (see the module documentation):
-/// checks every line first, re-embeds what the store's embedder did not make (calling
-/// `progress(done, total)` after each batch), then writes.
+/// Reads a dump from `input` into `store` and `sessions` (see the module documentation) in
+/// two streaming passes: the first checks every line (nothing is written if one is
+/// malformed), the second reads the dump again from where it started and writes it in
+/// bounded batches, re-embedding what the store's embedder did not make (calling
+/// `progress(done, total)` after each embedding call). Memory use is bounded by one batch,
+/// not by the dump's size.
 ///
 /// # Errors
 ///
 /// [`TransferError::Malformed`] for a line that is not valid (nothing is written),
-/// [`TransferError::SessionsNotAccepted`] for sessions without a session store,
-/// [`TransferError::Embed`] when re-embedding fails (nothing is written),
-/// [`TransferError::Store`] / [`TransferError::Session`] when writing fails.
-pub async fn import_dump(
+/// [`TransferError::SessionsNotAccepted`] for sessions without a session store (nothing is
+/// written), [`TransferError::Embed`] when re-embedding fails, [`TransferError::Store`] /
+/// [`TransferError::Session`] when writing fails (the batches written before stay; running
+/// the import again completes it).
+pub async fn import_dump<R: BufRead + Seek>(
     store: &MemoryStore,
     sessions: Option<&dyn SessionStore>,
-    input: impl BufRead,
+    mut input: R,
     progress: &(dyn Fn(usize, usize) + Send + Sync),
 ) -> Result<ImportSummary, TransferError> {
-    let parsed = parse_dump(input, store)?;
-    if sessions.is_none() && !parsed.sessions.is_empty() {
-        return Err(TransferError::SessionsNotAccepted(parsed.sessions.len()));
+    let own = store.options().embedder.as_ref().map(|embedder| identity(embedder.as_ref()));
+    let start = input.stream_position()?;
+    let mut summary = ImportSummary::default();
+    let mut stale_total = 0;
+    let mut reader = DumpReader::new(&mut input)?;
+    summary.source_embedder = reader.header.embedder.clone();
+    while let Some(entry) = reader.next_entry(store)? {
+        match entry {
+            Entry::Item(item) => {
+                if item.is_chunk {
+                    summary.conversation_chunks += 1;
+                } else {
+                    summary.items += 1;
+                }
+                if own.as_ref().is_some_and(|own| needs_embedding(&item, own)) {
+                    stale_total += 1;
+                }
+            }
+            Entry::Session(_) => summary.sessions += 1,
+        }
     }
-    let mut summary = ImportSummary {
-        items: parsed.items.iter().filter(|p| !p.is_chunk).count(),
-        conversation_chunks: parsed.items.iter().filter(|p| p.is_chunk).count(),
-        sessions: parsed.sessions.len(),
-        source_embedder: parsed.header.embedder.clone(),
-        ..ImportSummary::default()
+    if sessions.is_none() && summary.sessions > 0 {
+        return Err(TransferError::SessionsNotAccepted(summary.sessions));
+    }
+    summary.vectors_embedded = stale_total;
+    summary.vectors_reused = if own.is_some() { summary.items + summary.conversation_chunks - stale_total } else { 0 };
+
+    input.seek(SeekFrom::Start(start))?;
+    let mut reader = DumpReader::new(&mut input)?;
+    let mut writer = BatchWriter {
+        store,
+        sessions,
+        items: Vec::new(),
+        item_bytes: 0,
+        restored_sessions: Vec::new(),
+        session_bytes: 0,
+        stale_total,
+        embedded: 0,
+        progress,
     };
-    let mut restored: Vec<RestoredItem> =
-        parsed.items.into_iter().map(|p| RestoredItem { item: p.item, text: p.text, vector: p.vector }).collect();
-    if let Some(embedder) = store.options().embedder.clone() {
-        let own = identity(embedder.as_ref());
-        let stale: Vec<usize> = (0..restored.len())
-            .filter(|&i| {
-                restored[i].vector.as_ref().is_none_or(|v| v.model != own.model || v.vector.len() != own.dimensions)
-            })
-            .collect();
-        summary.vectors_reused = restored.len() - stale.len();
-        summary.vectors_embedded = stale.len();
-        let mut done = 0;
-        for batch in stale.chunks(EMBED_BATCH) {
-            let texts: Vec<String> = batch.iter().map(|&i| restored[i].text.clone()).collect();
-            let vectors = embedder.embed(&texts).await?;
-            if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != own.dimensions) {
-                return Err(TransferError::Embed(EmbedError::Model(format!(
-                    "{} returned {} vectors of the wrong shape for {} texts",
-                    own.model,
-                    vectors.len(),
-                    texts.len()
-                ))));
-            }
-            for (&i, vector) in batch.iter().zip(vectors) {
-                restored[i].vector = Some(StoredVector { model: own.model.clone(), vector });
-            }
-            done += batch.len();
-            progress(done, stale.len());
-        }
+    while let Some(entry) = reader.next_entry(store)? {
+        writer.push(entry).await?;
     }
-    if !restored.is_empty() {
-        store.backend().restore_items(restored).await?;
-    }
-    if let Some(session_store) = sessions {
-        for (session_id, messages) in &parsed.sessions {
-            session_store.replace(session_id, messages).await?;
-        }
-    }
+    writer.flush_items().await?;
+    writer.flush_sessions().await?;
     Ok(summary)
 }
 
-/// A dump read and checked, ready to write.
-struct ParsedDump {
+/// Items per write batch of an import (one transaction each).
+const BATCH_ITEMS: usize = 1_000;
+/// Sessions per write batch of an import.
+const BATCH_SESSIONS: usize = 256;
+/// A batch is also written once the dump lines it holds reach this many bytes.
+const BATCH_BYTES: usize = 16 << 20;
+
+/// The second pass of an import: batches of items and sessions, written when full.
+struct BatchWriter<'a> {
+    store: &'a MemoryStore,
+    sessions: Option<&'a dyn SessionStore>,
+    items: Vec<RestoredItem>,
+    item_bytes: usize,
+    restored_sessions: Vec<RestoredSession>,
+    session_bytes: usize,
+    stale_total: usize,
+    embedded: usize,
+    progress: &'a (dyn Fn(usize, usize) + Send + Sync),
+}
+
+impl BatchWriter<'_> {
+    async fn push(&mut self, entry: Entry) -> Result<(), TransferError> {
+        match entry {
+            Entry::Item(parsed) => {
+                self.item_bytes += parsed.line_bytes;
+                self.items.push(RestoredItem { item: parsed.item, text: parsed.text, vector: parsed.vector });
+                if self.items.len() >= BATCH_ITEMS || self.item_bytes >= BATCH_BYTES {
+                    self.flush_items().await?;
+                }
+            }
+            Entry::Session(parsed) => {
+                self.session_bytes += parsed.line_bytes;
+                self.restored_sessions.push(parsed.session);
+                if self.restored_sessions.len() >= BATCH_SESSIONS || self.session_bytes >= BATCH_BYTES {
+                    self.flush_sessions().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-embeds the batch's items that need it, then writes the batch in one call.
+    async fn flush_items(&mut self) -> Result<(), TransferError> {
+        let store = self.store;
+        if self.items.is_empty() {
+            return Ok(());
+        }
+        let mut batch = std::mem::take(&mut self.items);
+        self.item_bytes = 0;
+        if let Some(embedder) = store.options().embedder.clone() {
+            let own = identity(embedder.as_ref());
+            let stale: Vec<usize> =
+                (0..batch.len()).filter(|&i| vector_is_stale(batch[i].vector.as_ref(), &own)).collect();
+            for group in stale.chunks(EMBED_BATCH) {
+                let texts: Vec<String> = group.iter().map(|&i| batch[i].text.clone()).collect();
+                let vectors = embedder.embed(&texts).await?;
+                if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != own.dimensions) {
+                    return Err(TransferError::Embed(EmbedError::Model(format!(
+                        "{} returned {} vectors of the wrong shape for {} texts",
+                        own.model,
+                        vectors.len(),
+                        texts.len()
+                    ))));
+                }
+                for (&i, vector) in group.iter().zip(vectors) {
+                    batch[i].vector = Some(StoredVector { model: own.model.clone(), vector });
+                }
+                self.embedded += group.len();
+                (self.progress)(self.embedded, self.stale_total);
+            }
+        }
+        store.backend().restore_items(batch).await?;
+        Ok(())
+    }
+
+    async fn flush_sessions(&mut self) -> Result<(), TransferError> {
+        if self.restored_sessions.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.restored_sessions);
+        self.session_bytes = 0;
+        match self.sessions {
+            Some(sessions) => Ok(sessions.restore(&batch).await?),
+            None => Err(TransferError::SessionsNotAccepted(batch.len())),
+        }
+    }
+}
+
+/// Whether an item's vector (from the dump) is not one `own` made.
+fn vector_is_stale(vector: Option<&StoredVector>, own: &EmbedderIdentity) -> bool {
+    vector.is_none_or(|v| v.model != own.model || v.vector.len() != own.dimensions)
+}
+
+fn needs_embedding(item: &ParsedItem, own: &EmbedderIdentity) -> bool {
+    vector_is_stale(item.vector.as_ref(), own)
+}
+
+/// A dump read line by line: the header checked on construction, then one checked entry
+/// at a time.
+struct DumpReader<'r, R: BufRead> {
+    input: &'r mut R,
     header: Header,
-    items: Vec<ParsedItem>,
-    sessions: Vec<(String, Vec<Message>)>,
+    line: String,
+    number: usize,
+}
+
+enum Entry {
+    Item(ParsedItem),
+    Session(ParsedSession),
 }
 
 struct ParsedItem {
@@ -299,47 +414,67 @@ struct ParsedItem {
     is_chunk: bool,
     text: String,
     vector: Option<StoredVector>,
+    line_bytes: usize,
 }
 
-fn parse_dump(input: impl BufRead, store: &MemoryStore) -> Result<ParsedDump, TransferError> {
-    let mut lines = input.lines();
-    let malformed = |line: usize, reason: String| TransferError::Malformed { line, reason };
-    let header_text = lines.next().transpose()?.ok_or_else(|| malformed(1, "the dump is empty".into()))?;
-    let header: Header = serde_json::from_str(&header_text)
-        .map_err(|e| malformed(1, format!("not an agent-memory dump header: {e}")))?;
-    if header.format != FORMAT_NAME {
-        return Err(malformed(1, format!("format {:?} is not {FORMAT_NAME:?}", header.format)));
-    }
-    if header.version == 0 || header.version > FORMAT_VERSION {
-        return Err(malformed(
-            1,
-            format!(
-                "dump format version {} is not one this build reads (1 to {FORMAT_VERSION}): use a newer agent-memory",
-                header.version
-            ),
-        ));
-    }
-    let mut items = Vec::new();
-    let mut sessions = Vec::new();
-    for (index, text) in lines.enumerate() {
-        let number = index + 2;
-        let text = text?;
-        if text.trim().is_empty() {
-            continue;
+struct ParsedSession {
+    session: RestoredSession,
+    line_bytes: usize,
+}
+
+fn malformed(line: usize, reason: String) -> TransferError {
+    TransferError::Malformed { line, reason }
+}
+
+impl<'r, R: BufRead> DumpReader<'r, R> {
+    fn new(input: &'r mut R) -> Result<DumpReader<'r, R>, TransferError> {
+        let mut line = String::new();
+        if input.read_line(&mut line)? == 0 {
+            return Err(malformed(1, "the dump is empty".into()));
         }
-        let record: Record = serde_json::from_str(&text).map_err(|e| malformed(number, e.to_string()))?;
-        match record {
-            Record::Item(line) => items.push(parse_item(line, false, store).map_err(|r| malformed(number, r))?),
-            Record::ConversationChunk(line) => {
-                items.push(parse_item(line, true, store).map_err(|r| malformed(number, r))?);
+        let header: Header = serde_json::from_str(line.trim_end_matches(['\n', '\r']))
+            .map_err(|e| malformed(1, format!("not an agent-memory dump header: {e}")))?;
+        if header.format != FORMAT_NAME {
+            return Err(malformed(1, format!("format {:?} is not {FORMAT_NAME:?}", header.format)));
+        }
+        if header.version == 0 || header.version > FORMAT_VERSION {
+            return Err(malformed(
+                1,
+                format!(
+                    "dump format version {} is not one this build reads (1 to {FORMAT_VERSION}): use a newer agent-memory",
+                    header.version
+                ),
+            ));
+        }
+        Ok(DumpReader { input, header, line, number: 1 })
+    }
+
+    /// The next line's entry, checked; `None` at the end of the dump. Blank lines are skipped.
+    fn next_entry(&mut self, store: &MemoryStore) -> Result<Option<Entry>, TransferError> {
+        loop {
+            self.line.clear();
+            let bytes = self.input.read_line(&mut self.line)?;
+            if bytes == 0 {
+                return Ok(None);
             }
-            Record::Session(line) => sessions.push(parse_session(line).map_err(|r| malformed(number, r))?),
+            self.number += 1;
+            let number = self.number;
+            let text = self.line.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let record: Record = serde_json::from_str(text).map_err(|e| malformed(number, e.to_string()))?;
+            let entry = match record {
+                Record::Item(line) => parse_item(line, false, bytes, store).map(Entry::Item),
+                Record::ConversationChunk(line) => parse_item(line, true, bytes, store).map(Entry::Item),
+                Record::Session(line) => parse_session(line, bytes).map(Entry::Session),
+            };
+            return entry.map(Some).map_err(|reason| malformed(number, reason));
         }
     }
-    Ok(ParsedDump { header, items, sessions })
 }
 
-fn parse_item(line: ItemLine, is_chunk: bool, store: &MemoryStore) -> Result<ParsedItem, String> {
+fn parse_item(line: ItemLine, is_chunk: bool, line_bytes: usize, store: &MemoryStore) -> Result<ParsedItem, String> {
     let namespace = Namespace::new(line.namespace).map_err(|e| e.to_string())?;
     validate_key(&line.key).map_err(|e| e.to_string())?;
     let value = validate_value(serde_json::Value::Object(line.value)).map_err(|e| e.to_string())?;
@@ -373,16 +508,27 @@ fn parse_item(line: ItemLine, is_chunk: bool, store: &MemoryStore) -> Result<Par
     } else {
         value_text(&item.value, &store.options().index_fields)
     };
-    Ok(ParsedItem { item, is_chunk, text, vector })
+    Ok(ParsedItem { item, is_chunk, text, vector, line_bytes })
 }
 
-fn parse_session(line: SessionLine) -> Result<(String, Vec<Message>), String> {
+fn parse_session(line: SessionLine, line_bytes: usize) -> Result<ParsedSession, String> {
     validate_session_id(&line.session_id).map_err(|e| e.to_string())?;
+    for (name, time) in [("created_at", line.created_at), ("updated_at", line.updated_at)] {
+        if !time.is_finite() || time < 0.0 {
+            return Err(format!("{name} is not a finite number of seconds since 1970"));
+        }
+    }
     let messages = messages_from_value(line.messages).map_err(|e| format!("messages: {e}"))?;
     if messages.len() != line.message_count {
         return Err(format!("message_count is {} but {} messages follow", line.message_count, messages.len()));
     }
-    Ok((line.session_id, messages))
+    let session = RestoredSession {
+        session_id: line.session_id,
+        messages,
+        created_at: system_time(line.created_at),
+        updated_at: system_time(line.updated_at),
+    };
+    Ok(ParsedSession { session, line_bytes })
 }
 
 /// The chunk an item holds, when it is one that conversation memory wrote.
@@ -403,8 +549,4 @@ fn write_line(out: &mut dyn Write, line: &impl Serialize) -> Result<(), Transfer
     serde_json::to_writer(&mut *out, line).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     Ok(())
-}
-
-fn unix_seconds(time: SystemTime) -> f64 {
-    time.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use agent_memory::message::{Message, ToolCall};
-use agent_memory::session::{SessionError, SessionStore};
+use std::time::{Duration, UNIX_EPOCH};
+
+use agent_memory::session::{RestoredSession, SessionError, SessionStore};
 use serde_json::json;
 
 /// Runs every check below on fresh stores made by `$make` (an async expression giving an
@@ -22,6 +24,11 @@ macro_rules! session_conformance {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn takes_concurrent_appends_in_order() {
             $crate::session_kit::concurrent_appends($make).await;
+        }
+
+        #[tokio::test]
+        async fn restores_sessions_with_their_times() {
+            $crate::session_kit::restore(&*$make).await;
         }
 
         #[tokio::test]
@@ -87,6 +94,65 @@ pub async fn conformance(store: &dyn SessionStore) {
         assert!(matches!(store.load(id).await, Err(SessionError::InvalidId { .. })));
     }
     assert!(store.append(&"x".repeat(256), &[]).await.is_ok());
+}
+
+/// `restore` writes sessions exactly (messages, `created_at`, `updated_at`), replaces an
+/// existing session of the same id, lets a later duplicate win, leaves other sessions alone,
+/// and writes nothing when one id is invalid.
+pub async fn restore(store: &dyn SessionStore) {
+    let at = |seconds: f64| UNIX_EPOCH + Duration::from_secs_f64(seconds);
+    store.append("kept", &[Message::user("untouched")]).await.unwrap();
+    store.append("replaced", &[Message::user("old"), Message::assistant("old reply")]).await.unwrap();
+    let conversation = vec![
+        Message::user("Hi, I'm Bob").with_id("m1"),
+        Message::assistant_tool_calls(vec![ToolCall::new("c1", "weather", &json!({"city": "Paris"}))]),
+        Message::tool("c1", "sunny"),
+    ];
+    let session = |id: &str, messages: Vec<Message>, created: f64, updated: f64| RestoredSession {
+        session_id: id.to_owned(),
+        messages,
+        created_at: at(created),
+        updated_at: at(updated),
+    };
+    store
+        .restore(&[
+            session("replaced", vec![Message::user("first version")], 1.0, 2.0),
+            session("new", conversation.clone(), 1_700_000_000.25, 1_700_000_100.5),
+            session("replaced", vec![Message::user("new")], 1_600_000_000.0, 1_650_000_000.125),
+            session("empty", vec![], 1_700_000_000.0, 1_700_000_000.0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.load("new").await.unwrap(), conversation);
+    assert_eq!(store.load("replaced").await.unwrap(), vec![Message::user("new")]);
+    assert_eq!(store.load("kept").await.unwrap(), vec![Message::user("untouched")]);
+    let seconds = |time: std::time::SystemTime| time.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let listed: Vec<(String, usize, f64, f64)> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|info| info.session_id != "kept")
+        .map(|info| (info.session_id, info.message_count, seconds(info.created_at), seconds(info.updated_at)))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("empty".to_owned(), 0, 1_700_000_000.0, 1_700_000_000.0),
+            ("new".to_owned(), 3, 1_700_000_000.25, 1_700_000_100.5),
+            ("replaced".to_owned(), 1, 1_600_000_000.0, 1_650_000_000.125),
+        ]
+    );
+    // An append after a restore keeps the restored creation time and moves updated_at on.
+    store.append("new", &[Message::assistant("It is sunny.")]).await.unwrap();
+    let info = store.list().await.unwrap().into_iter().find(|info| info.session_id == "new").unwrap();
+    assert_eq!((info.message_count, seconds(info.created_at)), (4, 1_700_000_000.25));
+    assert!(seconds(info.updated_at) > 1_700_000_100.5);
+
+    let invalid = store.restore(&[session("fine", vec![], 1.0, 1.0), session("", vec![], 1.0, 1.0)]).await;
+    assert!(matches!(invalid, Err(SessionError::InvalidId { .. })), "{invalid:?}");
+    assert_eq!(store.load("fine").await.unwrap(), vec![], "nothing written");
+    assert!(store.list().await.unwrap().iter().all(|info| info.session_id != "fine"));
 }
 
 /// Eight tasks append 50 messages each to one session: all 400 arrive, each task's in order.
