@@ -14,7 +14,11 @@
 //! graph is built by the index's background worker; the searches start once it holds every
 //! item (`build_s` is the wall time from the first put to then). Environment: `ANN_MIN_VECTORS`
 //! (default the library's; `max` for exact search only), `ANN_PRECISION` (`f32`, `bf16`,
-//! `f16`, `i8`; default the library's), `ANN_M` and `ANN_EF_CONSTRUCTION`.
+//! `f16`, `i8`; default the library's), `ANN_M` and `ANN_EF_CONSTRUCTION`; `ANN_QUIET_LOAD`
+//! makes the searches wait (up to `ANN_QUIET_WAIT_S`, default 1800 s) until the 1-minute
+//! load average is at most that, so that a shared machine's other work does not stretch
+//! the latencies. Besides the wall-clock latency, each line has the search thread's CPU
+//! time per query (`search_cpu_p50_ms`), which other processes do not inflate.
 //!
 //! `cargo bench -p agent-memory --bench store -- ann-text ITEMS.jsonl QUERIES.txt N[,N…] EF[,EF…]`
 //! compares exact search with the graph (forced on) on the built-in embedder's vectors of
@@ -538,6 +542,28 @@ mod ann {
         std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split(' ').take(3).collect::<Vec<_>>().join(" ")
     }
 
+    /// Waits until the 1-minute load average is at most `ANN_QUIET_LOAD` (when set), for at
+    /// most `ANN_QUIET_WAIT_S` seconds.
+    fn wait_for_quiet() {
+        let Some(quiet) = std::env::var("ANN_QUIET_LOAD").ok().map(|v| v.parse::<f64>().expect("ANN_QUIET_LOAD"))
+        else {
+            return;
+        };
+        let wait = std::env::var("ANN_QUIET_WAIT_S").map_or(1800.0, |v| v.parse::<f64>().expect("ANN_QUIET_WAIT_S"));
+        let started = Instant::now();
+        let one_minute = || load().split(' ').next().and_then(|l| l.parse::<f64>().ok()).unwrap_or(0.0);
+        while one_minute() > quiet && started.elapsed().as_secs_f64() < wait {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+        }
+        eprintln!("ann: searching at load {} after waiting {:.0} s", load(), started.elapsed().as_secs_f64());
+    }
+
+    /// The CPU time this thread has used, in milliseconds.
+    fn thread_cpu_ms() -> f64 {
+        let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        time.tv_sec as f64 * 1e3 + time.tv_nsec as f64 / 1e6
+    }
+
     pub(super) async fn run(args: &[String]) {
         let [n, dims, efs] = args else {
             eprintln!("usage: store_bench ann N DIMS EF[,EF...]");
@@ -606,26 +632,31 @@ mod ann {
         let build_seconds = build_started.elapsed().as_secs_f64();
         let build_rss = super::peak_rss_mb();
         let load_after_build = load();
+        wait_for_quiet();
 
         let filter = Filter::from_json(&json!({"bucket": 7})).expect("filter");
         for ef in efs {
             backend.set_expansion_search(ef);
             for (label, filtered, truth) in [("all", false, &exact), ("bucket=7 (1%)", true, &exact_filtered)] {
                 let mut latency = Vec::with_capacity(QUERIES);
+                let mut cpu = Vec::with_capacity(QUERIES);
+                let load_at_search = load();
                 let mut found = 0usize;
                 for (q, truth) in truth.iter().enumerate() {
                     let mut query = SearchQuery::text(format!("query {q}")).mode(SearchMode::Semantic).limit(10);
                     if filtered {
                         query = query.filter(filter.clone());
                     }
-                    let started = Instant::now();
+                    let (started, cpu_started) = (Instant::now(), thread_cpu_ms());
                     let hits = store.search(ns, query).await.expect("search");
                     latency.push(started.elapsed().as_secs_f64() * 1e3);
+                    cpu.push(thread_cpu_ms() - cpu_started);
                     assert_eq!(hits.len(), 10);
                     found +=
                         hits.iter().filter(|h| truth.0.iter().any(|&(_, doc)| h.item.key == format!("k{doc}"))).count();
                 }
                 latency.sort_by(f64::total_cmp);
+                cpu.sort_by(f64::total_cmp);
                 let line = json!({
                     "store": if index_options.ann_min_vectors <= n { "agent-memory memory (HNSW)" } else { "agent-memory memory (exact)" },
                     "n": n,
@@ -642,8 +673,11 @@ mod ann {
                     "put_batch_per_s": n as f64 / put_seconds,
                     "search_p50_ms": percentile(&latency, 0.5),
                     "search_p99_ms": percentile(&latency, 0.99),
+                    "search_cpu_p50_ms": percentile(&cpu, 0.5),
+                    "search_cpu_p99_ms": percentile(&cpu, 0.99),
                     "recall_at_10": found as f64 / (10 * QUERIES) as f64,
                     "peak_rss_mb_after_build": build_rss,
+                    "load_at_search": load_at_search,
                     "peak_rss_mb": super::peak_rss_mb(),
                     "load_before": load_before,
                     "load_after_build": load_after_build,
