@@ -55,6 +55,7 @@ use super::backend::{
 };
 use super::fusion::reciprocal_rank_fusion;
 use super::keyword::{self, fts5_match_expression};
+use super::keyword_index::{KeywordIndex, text_hash};
 use super::vector;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
@@ -172,20 +173,21 @@ struct Inner {
     sync: SqliteSync,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    vectors: RwLock<VectorCache>,
+    indexes: RwLock<IndexCache>,
 }
 
-/// The in-process vector index and the `store_changes.counter` value it reflects (`None`:
-/// not loaded, or invalidated by a failed commit).
+/// The in-process vector and keyword indexes and the `store_changes.counter` value both
+/// reflect (`None`: not loaded, or invalidated by a failed commit).
 #[derive(Debug)]
-struct VectorCache {
+struct IndexCache {
     version: Option<i64>,
-    index: VectorIndex,
+    vectors: VectorIndex,
+    keywords: KeywordIndex,
 }
 
-/// A change that a committed write makes to the vector index.
+/// A change that a committed write makes to the indexes.
 enum IndexDelta {
-    Upsert { id: i64, vector: Option<StoredVector>, meta: RowMeta },
+    Upsert { id: i64, vector: Option<StoredVector>, text: String, meta: RowMeta },
     Remove(i64),
     SetExpiry(i64, Option<f64>),
 }
@@ -201,7 +203,7 @@ fn bump_counter(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 /// Commits `tx` (whose counter was `before`) and applies `deltas` to the cache, holding the
 /// cache's write lock across the commit so no search sees the new rows with the old index.
 fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<IndexDelta>) -> Result<(), StoreError> {
-    let mut cache = inner.vectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(error) = tx.commit() {
         cache.version = None;
         return Err(sql_error(error));
@@ -209,14 +211,21 @@ fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<Inde
     if cache.version == Some(before) {
         for delta in deltas {
             match delta {
-                IndexDelta::Upsert { id, vector, meta } => {
-                    cache.index.upsert(id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta)
+                IndexDelta::Upsert { id, vector, text, meta } => {
+                    cache.keywords.upsert(id, &text, meta.clone());
+                    cache.vectors.upsert(id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta)
                 }
-                IndexDelta::Remove(id) => cache.index.remove(id),
-                IndexDelta::SetExpiry(id, expires_at) => cache.index.set_expiry(id, expires_at),
+                IndexDelta::Remove(id) => {
+                    cache.keywords.remove(id);
+                    cache.vectors.remove(id);
+                }
+                IndexDelta::SetExpiry(id, expires_at) => {
+                    cache.keywords.set_expiry(id, expires_at);
+                    cache.vectors.set_expiry(id, expires_at);
+                }
             }
         }
-        cache.index.maintain();
+        cache.vectors.maintain();
         cache.version = Some(before + 1);
     }
     Ok(())
@@ -263,7 +272,11 @@ impl SqliteBackend {
                 sync: options.sync,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
-                vectors: RwLock::new(VectorCache { version: None, index: VectorIndex::new(options.vector_index) }),
+                indexes: RwLock::new(IndexCache {
+                    version: None,
+                    vectors: VectorIndex::new(options.vector_index),
+                    keywords: KeywordIndex::new(),
+                }),
             }),
         })
     }
@@ -529,7 +542,7 @@ impl StoreBackend for SqliteBackend {
                         updated_at: now,
                         expires_at,
                     };
-                    deltas.push(IndexDelta::Upsert { id, vector: write.vector, meta });
+                    deltas.push(IndexDelta::Upsert { id, vector: write.vector, text: write.text, meta });
                     stored.push(Item {
                         namespace: write.namespace,
                         key: write.key,
@@ -686,7 +699,7 @@ impl StoreBackend for SqliteBackend {
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let query = query.clone();
-        self.read(move |connection, _| ranked_keyword_search(connection, &query)).await
+        self.read(move |connection, inner| indexed_keyword_search(connection, inner, &query)).await
     }
 
     async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
@@ -861,7 +874,7 @@ impl StoreBackend for SqliteBackend {
                         .map_err(sql_error)?;
                     let meta =
                         RowMeta { namespace, key: item.key, updated_at: item.updated_at, expires_at: item.expires_at };
-                    deltas.push(IndexDelta::Upsert { id, vector: restored.vector, meta });
+                    deltas.push(IndexDelta::Upsert { id, vector: restored.vector, text: restored.text, meta });
                 }
             }
             commit_with(inner, tx, before, deltas)?;
@@ -951,26 +964,21 @@ fn fused_search(
 ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
     let vector = &query.vector;
     on_index_snapshot(connection, inner, |tx, counter| {
-        let semantic: Vec<i64> = {
+        let (semantic, keyword): (Vec<i64>, Vec<i64>) = {
             let cache = read_cache(inner);
             if cache.version != Some(counter) {
                 return Ok(None);
             }
             let (candidates, _) =
-                cache.index.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
-            candidates.into_iter().map(|candidate| candidate.id).collect()
-        };
-        let keyword: Vec<i64> = match &query.keyword {
-            Some(keyword) => {
-                let (sql, params) = keyword_ranking_sql(keyword);
-                let mut ranking = tx.prepare_cached(&sql).map_err(sql_error)?;
-                ranking
-                    .query_map(params_from_iter(params), |row| row.get(0))
-                    .map_err(sql_error)?
-                    .collect::<Result<_, _>>()
-                    .map_err(sql_error)?
-            }
-            None => Vec::new(),
+                cache.vectors.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
+            let keyword = match &query.keyword {
+                Some(keyword) => {
+                    let (hits, _) = cache.keywords.search(&keyword.terms, &keyword.scope, keyword.now, keyword.limit);
+                    hits.into_iter().map(|hit| hit.id).collect()
+                }
+                None => Vec::new(),
+            };
+            (candidates.into_iter().map(|candidate| candidate.id).collect(), keyword)
         };
         let weights = &query.weights;
         let fused = reciprocal_rank_fusion(&[(weights.semantic, &semantic), (weights.keyword, &keyword)], weights.k);
@@ -983,6 +991,59 @@ fn fused_search(
         }
         Ok(Some(hits))
     })
+}
+
+/// Keyword search from the in-process [`KeywordIndex`], kept in step with the stored rows
+/// exactly like the vector index (see [`indexed_vector_search`]); only the rows that make
+/// the page are read, in the snapshot the index matches. Value filters are checked on the
+/// hits in rank order, asking the index for more until the page is full or every match has
+/// been seen. Falls back to FTS5's ranking when the index cannot settle on a snapshot.
+fn indexed_keyword_search(
+    connection: &Connection,
+    inner: &Inner,
+    query: &KeywordQuery,
+) -> Result<Vec<ScoredItem>, StoreError> {
+    match on_index_snapshot(connection, inner, |tx, counter| keyword_snapshot(tx, inner, counter, query))? {
+        Some(hits) => Ok(hits),
+        None => ranked_keyword_search(connection, query),
+    }
+}
+
+/// Searches the keyword index at `counter` and reads the winners from `tx`; `None` when the
+/// index moved on meanwhile.
+fn keyword_snapshot(
+    tx: &rusqlite::Transaction<'_>,
+    inner: &Inner,
+    counter: i64,
+    query: &KeywordQuery,
+) -> Result<Option<Vec<ScoredItem>>, StoreError> {
+    let filtered = !query.filter.is_empty();
+    let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
+    let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
+    loop {
+        let (ranked, truncated) = {
+            let cache = read_cache(inner);
+            if cache.version != Some(counter) {
+                return Ok(None);
+            }
+            cache.keywords.search(&query.terms, &query.scope, query.now, want)
+        };
+        let mut hits = Vec::with_capacity(query.limit.min(ranked.len()));
+        for hit in ranked {
+            let Some(item) = read_item(&mut read, hit.id)? else { continue };
+            if matches(&query.filter, &item) {
+                hits.push(ScoredItem { item, score: hit.score });
+                if hits.len() == query.limit {
+                    break;
+                }
+            }
+        }
+        if hits.len() == query.limit || !truncated {
+            return Ok(Some(hits));
+        }
+        // The filter rejected too many of the best: ask for more.
+        want = widen(want);
+    }
 }
 
 /// Semantic search from the in-process [`VectorIndex`], loaded on first use and kept in
@@ -1048,7 +1109,7 @@ fn search_snapshot(
             if cache.version != Some(counter) {
                 return Ok(None);
             }
-            cache.index.nearest(&query.model, &query.vector, &query.scope, query.now, want)
+            cache.vectors.nearest(&query.model, &query.vector, &query.scope, query.now, want)
         };
         let mut hits = Vec::with_capacity(query.limit.min(candidates.len()));
         for candidate in candidates {
@@ -1070,55 +1131,73 @@ fn search_snapshot(
     }
 }
 
-/// Brings the index to `tx`'s snapshot (whose counter is `counter`) unless another search
-/// already brought it to that state or beyond. Incremental: every stored vector is read and
-/// compared with the index's copy, and only rows that differ (new, changed, gone) are
-/// applied, so another process's few writes do not rebuild a large index's graph.
+/// Brings both indexes to `tx`'s snapshot (whose counter is `counter`) unless another
+/// search already brought them to that state or beyond. Incremental: every stored row is read
+/// and compared with the indexes' copies (the vector itself; the text by hash, with the
+/// metadata), and only rows that differ (new, changed, gone) are applied, so another
+/// process's few writes neither rebuild a large vector index's graph nor re-tokenize the store.
 fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> Result<(), StoreError> {
-    let mut cache = inner.vectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if cache.version.is_some_and(|version| version >= counter) {
         return Ok(());
     }
-    // Until this load completes the index matches no snapshot.
+    // Until this load completes the indexes match no snapshot.
     cache.version = None;
     let mut statement = tx
-        .prepare(
-            "SELECT id, namespace, key, updated_at, expires_at, embedding_model, embedding FROM store_items \
-             WHERE embedding IS NOT NULL AND embedding_model IS NOT NULL",
-        )
+        .prepare("SELECT id, namespace, key, updated_at, expires_at, embedding_model, embedding, text FROM store_items")
         .map_err(sql_error)?;
     let mut rows = statement.query([]).map_err(sql_error)?;
     let mut vector = Vec::new();
+    let mut with_vectors = rustc_hash::FxHashSet::default();
     let mut present = rustc_hash::FxHashSet::default();
-    let mut changed = 0usize;
+    let (mut changed_vectors, mut changed_texts) = (0usize, 0usize);
     while let Some(row) = rows.next().map_err(sql_error)? {
         let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
         let id: i64 = row.get(0).map_err(get_err)?;
-        let model = row.get_ref(5).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable model: {e}")))?;
-        let blob =
-            row.get_ref(6).map_err(get_err)?.as_blob().map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
-        blob_to_vector(blob, &mut vector);
         let meta = RowMeta {
             namespace: row.get(1).map_err(get_err)?,
             key: row.get(2).map_err(get_err)?,
             updated_at: row.get(3).map_err(get_err)?,
             expires_at: row.get(4).map_err(get_err)?,
         };
+        let text = row.get_ref(7).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable text: {e}")))?;
         present.insert(id);
-        if !cache.index.holds(id, model, &vector, &meta) {
-            changed += 1;
-            cache.index.upsert(id, Some((model, &vector)), meta);
+        if !cache.keywords.holds(id, &meta, text_hash(text)) {
+            changed_texts += 1;
+            cache.keywords.upsert(id, text, meta.clone());
+        }
+        let model =
+            row.get_ref(5).map_err(get_err)?.as_str_or_null().map_err(|e| corrupt(format!("unreadable model: {e}")))?;
+        let blob = row
+            .get_ref(6)
+            .map_err(get_err)?
+            .as_blob_or_null()
+            .map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
+        let (Some(model), Some(blob)) = (model, blob) else { continue };
+        blob_to_vector(blob, &mut vector);
+        with_vectors.insert(id);
+        if !cache.vectors.holds(id, model, &vector, &meta) {
+            changed_vectors += 1;
+            cache.vectors.upsert(id, Some((model, &vector)), meta);
         }
     }
-    cache.index.retain(|id| present.contains(&id));
-    cache.index.maintain();
-    tracing::debug!(vectors = cache.index.len(), changed, counter, "sqlite store: vector index caught up");
+    cache.vectors.retain(|id| with_vectors.contains(&id));
+    cache.keywords.retain(|id| present.contains(&id));
+    cache.vectors.maintain();
+    tracing::debug!(
+        vectors = cache.vectors.len(),
+        texts = cache.keywords.len(),
+        changed_vectors,
+        changed_texts,
+        counter,
+        "sqlite store: indexes caught up"
+    );
     cache.version = Some(counter);
     Ok(())
 }
 
-fn read_cache(inner: &Inner) -> std::sync::RwLockReadGuard<'_, VectorCache> {
-    inner.vectors.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn read_cache(inner: &Inner) -> std::sync::RwLockReadGuard<'_, IndexCache> {
+    inner.indexes.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Semantic search by reading every candidate vector from the table (the fallback of
