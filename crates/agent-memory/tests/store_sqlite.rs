@@ -396,6 +396,39 @@ mod file {
         assert!(first.search("docs", semantic("alpha")).await.expect("search").is_empty());
     }
 
+    /// The keyword and vector indexes load on the first search that needs each (a keyword
+    /// search does not load the vectors) and both follow this store's and another store's
+    /// writes whichever loaded first.
+    #[tokio::test]
+    async fn indexes_load_separately_and_stay_in_step() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("shared.db");
+        let hash = || std::sync::Arc::new(agent_memory::embed::HashEmbedder::new(64));
+        let first = MemoryStore::sqlite(&path).await.expect("open").with_embedder(hash());
+        let second = MemoryStore::sqlite(&path).await.expect("open").with_embedder(hash());
+        let keys = |hits: Vec<SearchHit>| hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>();
+        let search = |q: &'static str, mode: SearchMode| SearchQuery::text(q).mode(mode).limit(5);
+        first.put("docs", "a", json!({"text": "alpha beta"}), None).await.expect("put");
+        // Keywords load; the vector index does not.
+        assert_eq!(keys(first.search("docs", search("alpha", SearchMode::Keyword)).await.expect("search")), ["a"]);
+        first.put("docs", "b", json!({"text": "alpha gamma"}), None).await.expect("put");
+        second.put("docs", "c", json!({"text": "alpha alpha alpha"}), None).await.expect("put");
+        // Vectors load at the newest snapshot; keywords catch up with the other store's write.
+        let semantic = keys(first.search("docs", search("alpha alpha alpha", SearchMode::Semantic)).await.expect("s"));
+        assert_eq!(semantic[0], "c");
+        assert_eq!(semantic.len(), 3);
+        assert_eq!(
+            keys(first.search("docs", search("alpha", SearchMode::Keyword)).await.expect("search")),
+            ["c", "b", "a"]
+        );
+        // Both loaded: own writes reach both, another store's deletes too.
+        first.put("docs", "a", json!({"text": "delta"}), None).await.expect("put");
+        second.delete("docs", "c").await.expect("delete");
+        assert_eq!(keys(first.search("docs", search("alpha", SearchMode::Keyword)).await.expect("search")), ["b"]);
+        let hybrid = keys(first.search("docs", search("delta", SearchMode::Hybrid)).await.expect("search"));
+        assert_eq!(hybrid, ["a", "b"]);
+    }
+
     /// A filtered semantic search returns `limit` results when that many match, even when
     /// every nearest item is filtered out.
     #[tokio::test]

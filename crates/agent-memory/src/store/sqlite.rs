@@ -176,13 +176,48 @@ struct Inner {
     indexes: RwLock<IndexCache>,
 }
 
-/// The in-process vector and keyword indexes and the `store_changes.counter` value both
-/// reflect (`None`: not loaded, or invalidated by a failed commit).
+/// The in-process vector and keyword indexes, each with the `store_changes.counter` value
+/// it reflects (`None`: not loaded, or invalidated by a failed commit). Each is loaded on
+/// the first search that needs it (a keyword search never waits for the vector index's
+/// graph); both are kept in step by every commit of this backend once loaded.
 #[derive(Debug)]
 struct IndexCache {
-    version: Option<i64>,
+    vectors_at: Option<i64>,
     vectors: VectorIndex,
+    keywords_at: Option<i64>,
     keywords: KeywordIndex,
+}
+
+/// Which indexes a search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    Vectors,
+    Keywords,
+    Both,
+}
+
+impl Needs {
+    fn vectors(self) -> bool {
+        self != Needs::Keywords
+    }
+
+    fn keywords(self) -> bool {
+        self != Needs::Vectors
+    }
+}
+
+impl IndexCache {
+    /// Whether every index that `needs` names reflects exactly `counter`.
+    fn at(&self, needs: Needs, counter: i64) -> bool {
+        (!needs.vectors() || self.vectors_at == Some(counter))
+            && (!needs.keywords() || self.keywords_at == Some(counter))
+    }
+
+    /// Whether an index that `needs` names is newer than `counter`.
+    fn past(&self, needs: Needs, counter: i64) -> bool {
+        (needs.vectors() && self.vectors_at.is_some_and(|at| at > counter))
+            || (needs.keywords() && self.keywords_at.is_some_and(|at| at > counter))
+    }
 }
 
 /// A change that a committed write makes to the indexes.
@@ -205,28 +240,46 @@ fn bump_counter(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<IndexDelta>) -> Result<(), StoreError> {
     let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(error) = tx.commit() {
-        cache.version = None;
+        cache.vectors_at = None;
+        cache.keywords_at = None;
         return Err(sql_error(error));
     }
-    if cache.version == Some(before) {
-        for delta in deltas {
-            match delta {
-                IndexDelta::Upsert { id, vector, text, meta } => {
+    // An index that missed another connection's commit stays behind and reloads later.
+    let (vectors, keywords) = (cache.vectors_at == Some(before), cache.keywords_at == Some(before));
+    for delta in deltas {
+        match delta {
+            IndexDelta::Upsert { id, vector, text, meta } => {
+                if keywords {
                     cache.keywords.upsert(id, &text, meta.clone());
-                    cache.vectors.upsert(id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta)
                 }
-                IndexDelta::Remove(id) => {
+                if vectors {
+                    cache.vectors.upsert(id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta);
+                }
+            }
+            IndexDelta::Remove(id) => {
+                if keywords {
                     cache.keywords.remove(id);
+                }
+                if vectors {
                     cache.vectors.remove(id);
                 }
-                IndexDelta::SetExpiry(id, expires_at) => {
+            }
+            IndexDelta::SetExpiry(id, expires_at) => {
+                if keywords {
                     cache.keywords.set_expiry(id, expires_at);
+                }
+                if vectors {
                     cache.vectors.set_expiry(id, expires_at);
                 }
             }
         }
+    }
+    if vectors {
         cache.vectors.maintain();
-        cache.version = Some(before + 1);
+        cache.vectors_at = Some(before + 1);
+    }
+    if keywords {
+        cache.keywords_at = Some(before + 1);
     }
     Ok(())
 }
@@ -273,8 +326,9 @@ impl SqliteBackend {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 indexes: RwLock::new(IndexCache {
-                    version: None,
+                    vectors_at: None,
                     vectors: VectorIndex::new(options.vector_index),
+                    keywords_at: None,
                     keywords: KeywordIndex::new(),
                 }),
             }),
@@ -963,10 +1017,11 @@ fn fused_search(
     query: &HybridQuery,
 ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
     let vector = &query.vector;
-    on_index_snapshot(connection, inner, |tx, counter| {
+    let needs = if query.keyword.is_some() { Needs::Both } else { Needs::Vectors };
+    on_index_snapshot(connection, inner, needs, |tx, counter| {
         let (semantic, keyword): (Vec<i64>, Vec<i64>) = {
             let cache = read_cache(inner);
-            if cache.version != Some(counter) {
+            if !cache.at(needs, counter) {
                 return Ok(None);
             }
             let (candidates, _) =
@@ -1003,7 +1058,9 @@ fn indexed_keyword_search(
     inner: &Inner,
     query: &KeywordQuery,
 ) -> Result<Vec<ScoredItem>, StoreError> {
-    match on_index_snapshot(connection, inner, |tx, counter| keyword_snapshot(tx, inner, counter, query))? {
+    match on_index_snapshot(connection, inner, Needs::Keywords, |tx, counter| {
+        keyword_snapshot(tx, inner, counter, query)
+    })? {
         Some(hits) => Ok(hits),
         None => ranked_keyword_search(connection, query),
     }
@@ -1023,7 +1080,7 @@ fn keyword_snapshot(
     loop {
         let (ranked, truncated) = {
             let cache = read_cache(inner);
-            if cache.version != Some(counter) {
+            if !cache.at(Needs::Keywords, counter) {
                 return Ok(None);
             }
             cache.keywords.search(&query.terms, &query.scope, query.now, want)
@@ -1056,33 +1113,40 @@ fn indexed_vector_search(
     inner: &Inner,
     query: &VectorQuery,
 ) -> Result<Vec<ScoredItem>, StoreError> {
-    match on_index_snapshot(connection, inner, |tx, counter| search_snapshot(tx, inner, counter, query))? {
+    match on_index_snapshot(connection, inner, Needs::Vectors, |tx, counter| {
+        search_snapshot(tx, inner, counter, query)
+    })? {
         Some(hits) => Ok(hits),
         None => scanned_vector_search(connection, query),
     }
 }
 
-/// Runs `work` in a read snapshot once the vector index matches that snapshot (reloading it
-/// when another connection wrote), up to four snapshots; `work` answers `None` when the
-/// index moved on meanwhile. `None` when no snapshot settled (a storm of concurrent
-/// writers): the caller falls back to reading the stored rows.
+/// Runs `work` in a read snapshot once the indexes it `needs` match that snapshot
+/// (reloading them when another connection wrote), up to four snapshots; `work` answers
+/// `None` when an index moved on meanwhile. `None` when no snapshot settled (a storm of
+/// concurrent writers): the caller falls back to reading the stored rows.
 fn on_index_snapshot<T>(
     connection: &Connection,
     inner: &Inner,
+    needs: Needs,
     mut work: impl FnMut(&rusqlite::Transaction<'_>, i64) -> Result<Option<T>, StoreError>,
 ) -> Result<Option<T>, StoreError> {
     for _ in 0..4 {
         let tx = connection.unchecked_transaction().map_err(sql_error)?;
         let counter: i64 =
             tx.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).map_err(sql_error)?;
-        // Read the version in its own statement: the read guard must be gone before a reload
-        // takes the write lock.
-        let version = read_cache(inner).version;
-        match version {
-            Some(version) if version == counter => {}
-            // The index is newer than this snapshot: take a fresh snapshot.
-            Some(version) if version > counter => continue,
-            _ => reload_index(&tx, inner, counter)?,
+        // Read the versions in their own statement: the read guard must be gone before a
+        // reload takes the write lock.
+        let (current, past) = {
+            let cache = read_cache(inner);
+            (cache.at(needs, counter), cache.past(needs, counter))
+        };
+        if past {
+            // An index is newer than this snapshot: take a fresh snapshot.
+            continue;
+        }
+        if !current {
+            reload_index(&tx, inner, counter, needs)?;
         }
         if let Some(result) = work(&tx, counter)? {
             return Ok(Some(result));
@@ -1106,7 +1170,7 @@ fn search_snapshot(
     loop {
         let (candidates, truncated) = {
             let cache = read_cache(inner);
-            if cache.version != Some(counter) {
+            if !cache.at(Needs::Vectors, counter) {
                 return Ok(None);
             }
             cache.vectors.nearest(&query.model, &query.vector, &query.scope, query.now, want)
@@ -1131,20 +1195,33 @@ fn search_snapshot(
     }
 }
 
-/// Brings both indexes to `tx`'s snapshot (whose counter is `counter`) unless another
-/// search already brought them to that state or beyond. Incremental: every stored row is read
-/// and compared with the indexes' copies (the vector itself; the text by hash, with the
-/// metadata), and only rows that differ (new, changed, gone) are applied, so another
-/// process's few writes neither rebuild a large vector index's graph nor re-tokenize the store.
-fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> Result<(), StoreError> {
+/// Brings the indexes that `needs` names to `tx`'s snapshot (whose counter is `counter`),
+/// except those another search already brought to that state or beyond. Incremental: every
+/// stored row is read and compared with the indexes' copies (the vector itself; the text by
+/// hash, with the metadata), and only rows that differ (new, changed, gone) are applied, so
+/// another process's few writes neither rebuild a large vector index's graph nor
+/// re-tokenize the store.
+fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64, needs: Needs) -> Result<(), StoreError> {
     let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if cache.version.is_some_and(|version| version >= counter) {
+    let vectors = needs.vectors() && cache.vectors_at.is_none_or(|at| at < counter);
+    let keywords = needs.keywords() && cache.keywords_at.is_none_or(|at| at < counter);
+    if !vectors && !keywords {
         return Ok(());
     }
-    // Until this load completes the indexes match no snapshot.
-    cache.version = None;
+    // Until this load completes the indexes it touches match no snapshot.
+    if vectors {
+        cache.vectors_at = None;
+    }
+    if keywords {
+        cache.keywords_at = None;
+    }
+    let columns = match (vectors, keywords) {
+        (true, true) => "embedding_model, embedding, text",
+        (true, false) => "embedding_model, embedding, NULL",
+        _ => "NULL, NULL, text",
+    };
     let mut statement = tx
-        .prepare("SELECT id, namespace, key, updated_at, expires_at, embedding_model, embedding, text FROM store_items")
+        .prepare(&format!("SELECT id, namespace, key, updated_at, expires_at, {columns} FROM store_items"))
         .map_err(sql_error)?;
     let mut rows = statement.query([]).map_err(sql_error)?;
     let mut vector = Vec::new();
@@ -1160,11 +1237,17 @@ fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> 
             updated_at: row.get(3).map_err(get_err)?,
             expires_at: row.get(4).map_err(get_err)?,
         };
-        let text = row.get_ref(7).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable text: {e}")))?;
-        present.insert(id);
-        if !cache.keywords.holds(id, &meta, text_hash(text)) {
-            changed_texts += 1;
-            cache.keywords.upsert(id, text, meta.clone());
+        if keywords {
+            let text =
+                row.get_ref(7).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable text: {e}")))?;
+            present.insert(id);
+            if !cache.keywords.holds(id, &meta, text_hash(text)) {
+                changed_texts += 1;
+                cache.keywords.upsert(id, text, meta.clone());
+            }
+        }
+        if !vectors {
+            continue;
         }
         let model =
             row.get_ref(5).map_err(get_err)?.as_str_or_null().map_err(|e| corrupt(format!("unreadable model: {e}")))?;
@@ -1181,9 +1264,15 @@ fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> 
             cache.vectors.upsert(id, Some((model, &vector)), meta);
         }
     }
-    cache.vectors.retain(|id| with_vectors.contains(&id));
-    cache.keywords.retain(|id| present.contains(&id));
-    cache.vectors.maintain();
+    if vectors {
+        cache.vectors.retain(|id| with_vectors.contains(&id));
+        cache.vectors.maintain();
+        cache.vectors_at = Some(counter);
+    }
+    if keywords {
+        cache.keywords.retain(|id| present.contains(&id));
+        cache.keywords_at = Some(counter);
+    }
     tracing::debug!(
         vectors = cache.vectors.len(),
         texts = cache.keywords.len(),
@@ -1192,7 +1281,6 @@ fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> 
         counter,
         "sqlite store: indexes caught up"
     );
-    cache.version = Some(counter);
     Ok(())
 }
 
