@@ -1,4 +1,5 @@
-//! The SQLite backend: one file, WAL, FTS5 keyword index, vectors as f32 BLOBs.
+//! The SQLite backend: one file, WAL, an FTS5 keyword index, vectors as f32 BLOBs, and
+//! in-process keyword and vector indexes that rank every search.
 //!
 //! # Schema (version 1)
 //!
@@ -8,8 +9,9 @@
 //!   so a namespace prefix is one index range. `value` is compact JSON text; `embedding` is
 //!   the vector as little-endian f32 bytes, with the model id and dimension beside it.
 //! * `store_fts`: an FTS5 external-content index of `store_items.text`
-//!   (`unicode61 remove_diacritics 0`), kept in sync by triggers; keyword scores come from
-//!   its `bm25()`.
+//!   (`unicode61 remove_diacritics 0`), kept in sync by triggers. Searches rank from the
+//!   in-process keyword index (below) and use FTS5's `bm25()`, which scores the same, only
+//!   when that index cannot settle on a snapshot.
 //! * `store_meta(key, value)`: `schema_version`.
 //! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
 //!   whether anyone else (another store on the file, another process) has written.
@@ -27,6 +29,16 @@
 //! when the nearest do not fill the page, so a filtered search returns `limit` results
 //! whenever that many match. Scores are always exact; results equal a full scan's below the
 //! graph's threshold and are approximate (HNSW) above it.
+//!
+//! # Keyword search
+//!
+//! An in-process inverted index ([`KeywordIndex`]: postings, document lengths, the same
+//! metadata as the vector index) is loaded on the first keyword or hybrid search by
+//! tokenizing `store_items.text`, and kept in step exactly like the vector index (each
+//! index has its own counter value, so a keyword search never loads the vectors). A keyword
+//! search ranks row ids there (BM25 as FTS5 defines it, top-k with MaxScore) and reads only
+//! the page's rows; a hybrid search ranks both from the indexes and fuses the ids, with no
+//! ranking SQL at all.
 //!
 //! # Concurrency and durability
 //!
