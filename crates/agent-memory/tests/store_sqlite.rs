@@ -137,6 +137,120 @@ async fn hybrid_search_equals_fusing_both_rankings() {
     }
 }
 
+/// Keyword search from the in-process index ranks and scores exactly as FTS5's `bm25()` on the
+/// same file (the durable index it replaced for ranking): same rows, same order (ties in
+/// recency order), same scores, with expired-but-unpurged rows counted in the statistics,
+/// and after updates, deletes and another store's writes.
+#[tokio::test]
+async fn keyword_search_equals_fts5_bm25() {
+    use agent_memory::store::keyword::{fts5_match_expression, normalize, query_terms};
+    use agent_memory::store::{Filter, NamespacePrefix};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let backend = SqliteBackend::open(&path).await.expect("open sqlite");
+    let other = SqliteBackend::open(&path).await.expect("open sqlite");
+    let words = ["rust", "memory", "store", "garden", "coffee", "tokio", "search", "vector", "the", "to", "of"];
+    let writes = |range: std::ops::Range<usize>, salt: usize| -> Vec<ItemWrite> {
+        range
+            .map(|i| {
+                let text: Vec<&str> =
+                    (0..1 + (i + salt) % 7).map(|j| words[(i * 7 + j * j * 3 + j + salt) % words.len()]).collect();
+                let text = text.join(" ");
+                ItemWrite {
+                    namespace: Namespace::new(["users", ["a", "b", "c"][i % 3]]).expect("namespace"),
+                    key: format!("k{i:03}"),
+                    value: serde_json::json!({ "text": text }).as_object().cloned().expect("object"),
+                    ttl_seconds: (i % 5 == 0).then_some(3.0),
+                    vector: None,
+                    text,
+                }
+            })
+            .collect()
+    };
+    let fts5 = rusqlite::Connection::open(&path).expect("open");
+    let check = |backend: SqliteBackend, label: &'static str| {
+        let fts5 = &fts5;
+        async move {
+            let scopes = [
+                Scope::Prefix(NamespacePrefix::root()),
+                Scope::Prefix(NamespacePrefix::new(["users"]).expect("prefix")),
+                Scope::Namespace(Namespace::new(["users", "b"]).expect("namespace")),
+            ];
+            for text in ["rust memory store", "coffee of the garden", "to the", "tokio", "vector search"] {
+                for (s, scope) in scopes.iter().enumerate() {
+                    for limit in [1, 7, 40, 1000] {
+                        let query = KeywordQuery {
+                            scope: scope.clone(),
+                            filter: Filter::all(),
+                            terms: query_terms(text),
+                            limit,
+                            now: 1005.0,
+                        };
+                        let got: Vec<(String, String, f64)> = backend
+                            .keyword_search(&query)
+                            .await
+                            .expect("search")
+                            .into_iter()
+                            .map(|hit| (hit.item.namespace.encoded(), hit.item.key, hit.score))
+                            .collect();
+                        let scope_sql = [
+                            "?3 IS NOT NULL",
+                            "?3 IS NOT NULL AND i.namespace >= 'users' AND i.namespace < 'users '",
+                            "i.namespace = ?3",
+                        ][s];
+                        let sql = format!(
+                            "SELECT i.namespace, i.key, bm25(store_fts) FROM store_fts \
+                             JOIN store_items i ON i.id = store_fts.rowid \
+                             WHERE store_fts MATCH ?1 AND (i.expires_at IS NULL OR i.expires_at > 1005.0) \
+                             AND {scope_sql} ORDER BY bm25(store_fts), i.updated_at DESC, i.namespace, i.key LIMIT ?2"
+                        );
+                        let mut statement = fts5.prepare(&sql).expect("prepare");
+                        let match_expression = fts5_match_expression(&query.terms);
+                        let exact = Namespace::new(["users", "b"]).expect("namespace").encoded();
+                        let limit = limit as i64;
+                        let rows = statement.query_map(rusqlite::params![match_expression, limit, exact], |row| {
+                            Ok((row.get(0)?, row.get(1)?, normalize(-row.get::<_, f64>(2)?)))
+                        });
+                        let expected: Vec<(String, String, f64)> =
+                            rows.expect("query").collect::<Result<_, _>>().expect("rows");
+                        assert!(!expected.is_empty(), "{label}: {text} matches");
+                        assert_eq!(got.len(), expected.len(), "{label}: {text} in {scope:?}, limit {limit}");
+                        for (g, e) in got.iter().zip(&expected) {
+                            assert_eq!((&g.0, &g.1), (&e.0, &e.1), "{label}: {text} in {scope:?}, limit {limit}");
+                            assert!((g.2 - e.2).abs() < 1e-12, "{label}: {text}: score {} vs FTS5 {}", g.2, e.2);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    backend.put_many(writes(0..300, 0), 1000.0).await.expect("put");
+    check(backend.clone(), "loaded").await;
+    // Own writes: rewritten texts, deletes, a refreshed expiry.
+    backend.put_many(writes(100..160, 3), 1001.0).await.expect("put");
+    let gone: Vec<ItemKey> = (0..300)
+        .step_by(11)
+        .map(|i| ItemKey {
+            namespace: Namespace::new(["users", ["a", "b", "c"][i % 3]]).expect("ns"),
+            key: format!("k{i:03}"),
+        })
+        .collect();
+    backend.delete_many(&gone, 1001.0).await.expect("delete");
+    backend.get_many(&gone[..3], 1001.0, true).await.expect("get");
+    check(backend.clone(), "own writes").await;
+    // Another store's writes: the index catches up from the rows.
+    other.put_many(writes(200..400, 5), 1002.0).await.expect("put");
+    other.delete_many(&gone[5..], 1002.0).await.expect("delete");
+    check(backend.clone(), "other store's writes").await;
+    let expired: i64 = fts5
+        .query_row("SELECT COUNT(*) FROM store_items WHERE expires_at <= 1005.0", [], |row| row.get(0))
+        .expect("count");
+    assert!(expired > 10, "{expired} expired rows");
+    assert_eq!(backend.purge_expired(1005.0).await.expect("purge"), expired as u64);
+    check(backend, "purged").await;
+}
+
 mod file {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
@@ -280,6 +394,39 @@ mod file {
         assert_eq!(keys(first.search("docs", semantic("alpha")).await.expect("search")), ["d", "b"]);
         assert_eq!(first.delete_namespace("docs").await.expect("delete"), 3);
         assert!(first.search("docs", semantic("alpha")).await.expect("search").is_empty());
+    }
+
+    /// The keyword and vector indexes load on the first search that needs each (a keyword
+    /// search does not load the vectors) and both follow this store's and another store's
+    /// writes whichever loaded first.
+    #[tokio::test]
+    async fn indexes_load_separately_and_stay_in_step() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("shared.db");
+        let hash = || std::sync::Arc::new(agent_memory::embed::HashEmbedder::new(64));
+        let first = MemoryStore::sqlite(&path).await.expect("open").with_embedder(hash());
+        let second = MemoryStore::sqlite(&path).await.expect("open").with_embedder(hash());
+        let keys = |hits: Vec<SearchHit>| hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>();
+        let search = |q: &'static str, mode: SearchMode| SearchQuery::text(q).mode(mode).limit(5);
+        first.put("docs", "a", json!({"text": "alpha beta"}), None).await.expect("put");
+        // Keywords load; the vector index does not.
+        assert_eq!(keys(first.search("docs", search("alpha", SearchMode::Keyword)).await.expect("search")), ["a"]);
+        first.put("docs", "b", json!({"text": "alpha gamma"}), None).await.expect("put");
+        second.put("docs", "c", json!({"text": "alpha alpha alpha"}), None).await.expect("put");
+        // Vectors load at the newest snapshot; keywords catch up with the other store's write.
+        let semantic = keys(first.search("docs", search("alpha alpha alpha", SearchMode::Semantic)).await.expect("s"));
+        assert_eq!(semantic[0], "c");
+        assert_eq!(semantic.len(), 3);
+        assert_eq!(
+            keys(first.search("docs", search("alpha", SearchMode::Keyword)).await.expect("search")),
+            ["c", "b", "a"]
+        );
+        // Both loaded: own writes reach both, another store's deletes too.
+        first.put("docs", "a", json!({"text": "delta"}), None).await.expect("put");
+        second.delete("docs", "c").await.expect("delete");
+        assert_eq!(keys(first.search("docs", search("alpha", SearchMode::Keyword)).await.expect("search")), ["b"]);
+        let hybrid = keys(first.search("docs", search("delta", SearchMode::Hybrid)).await.expect("search"));
+        assert_eq!(hybrid, ["a", "b"]);
     }
 
     /// A filtered semantic search returns `limit` results when that many match, even when

@@ -1,5 +1,5 @@
 //! The in-process backend: a B-tree of items behind a read-write lock, a vector index (exact,
-//! with an HNSW graph at scale) and an incremental BM25 index.
+//! with an HNSW graph at scale) and an inverted keyword index ([`KeywordIndex`]).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use super::backend::{
     ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
 };
-use super::keyword::{self, tokenize};
+use super::keyword_index::KeywordIndex;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
@@ -37,19 +37,15 @@ struct State {
     /// The address of each entry id.
     addresses: HashMap<i64, Address>,
     next_id: i64,
-    /// How many entries' text contains each term.
-    document_frequency: HashMap<String, u64>,
-    /// Tokens over all entries.
-    total_tokens: u64,
+    /// The keyword index, by entry id.
+    keywords: KeywordIndex,
 }
 
 #[derive(Debug)]
 struct Entry {
     item: Item,
-    /// This entry's row in `State::vectors` (a new one for every write).
+    /// This entry's row in `State::vectors` and `State::keywords` (a new one for every write).
     id: i64,
-    term_frequency: HashMap<String, u32>,
-    length: u32,
 }
 
 impl MemoryBackend {
@@ -145,20 +141,14 @@ impl State {
     fn remove(&mut self, address: &Address) -> Option<Entry> {
         let entry = self.entries.remove(address)?;
         self.vectors.remove(entry.id);
+        self.keywords.remove(entry.id);
         self.addresses.remove(&entry.id);
-        for term in entry.term_frequency.keys() {
-            if let Some(count) = self.document_frequency.get_mut(term) {
-                *count -= 1;
-                if *count == 0 {
-                    self.document_frequency.remove(term);
-                }
-            }
-        }
-        self.total_tokens -= u64::from(entry.length);
         Some(entry)
     }
 
-    fn insert(&mut self, address: Address, mut entry: Entry, vector: Option<StoredVector>) {
+    /// Stores `entry` under a new id, its `text` in the keyword index and `vector` in the
+    /// vector index.
+    fn insert(&mut self, address: Address, mut entry: Entry, text: &str, vector: Option<StoredVector>) {
         self.next_id += 1;
         entry.id = self.next_id;
         let meta = RowMeta {
@@ -167,25 +157,11 @@ impl State {
             updated_at: entry.item.updated_at,
             expires_at: entry.item.expires_at,
         };
+        self.keywords.upsert(entry.id, text, meta.clone());
         self.vectors.upsert(entry.id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta);
         self.addresses.insert(entry.id, address.clone());
-        for term in entry.term_frequency.keys() {
-            *self.document_frequency.entry(term.clone()).or_insert(0) += 1;
-        }
-        self.total_tokens += u64::from(entry.length);
         self.entries.insert(address, entry);
     }
-}
-
-/// Each token's count in `text`, and the token count.
-fn term_counts(text: &str) -> (HashMap<String, u32>, u32) {
-    let mut term_frequency: HashMap<String, u32> = HashMap::new();
-    let mut length = 0u32;
-    for token in tokenize(text) {
-        *term_frequency.entry(token).or_insert(0) += 1;
-        length += 1;
-    }
-    (term_frequency, length)
 }
 
 fn address(namespace: &Namespace, key: &str) -> Address {
@@ -203,20 +179,6 @@ fn matches(entry: &Entry, filter: &Filter) -> bool {
 /// Recency order: `updated_at` descending, then namespace and key ascending.
 pub(crate) fn recency(a: &Item, b: &Item) -> Ordering {
     b.updated_at.total_cmp(&a.updated_at).then_with(|| a.namespace.cmp(&b.namespace)).then_with(|| a.key.cmp(&b.key))
-}
-
-/// Keeps the best `k` of `scored` (score descending, ties in recency order), sorted.
-fn top_k(scored: &mut Vec<(f64, &Entry)>, k: usize) {
-    let order = |a: &(f64, &Entry), b: &(f64, &Entry)| b.0.total_cmp(&a.0).then_with(|| recency(&a.1.item, &b.1.item));
-    if k == 0 {
-        scored.clear();
-        return;
-    }
-    if scored.len() > k {
-        scored.select_nth_unstable_by(k - 1, order);
-        scored.truncate(k);
-    }
-    scored.sort_by(order);
 }
 
 fn paginate<T>(items: Vec<T>, offset: usize, limit: Option<usize>) -> Vec<T> {
@@ -252,8 +214,7 @@ impl StoreBackend for MemoryBackend {
         for restored in items {
             let address = address(&restored.item.namespace, &restored.item.key);
             state.remove(&address);
-            let (term_frequency, length) = term_counts(&restored.text);
-            state.insert(address, Entry { item: restored.item, id: 0, term_frequency, length }, restored.vector);
+            state.insert(address, Entry { item: restored.item, id: 0 }, &restored.text, restored.vector);
         }
         state.vectors.maintain();
         Ok(written)
@@ -268,7 +229,6 @@ impl StoreBackend for MemoryBackend {
                 Some(old) if live(&old, now) => old.item.created_at,
                 _ => now,
             };
-            let (term_frequency, length) = term_counts(&write.text);
             let item = Item {
                 namespace: write.namespace,
                 key: write.key,
@@ -279,7 +239,7 @@ impl StoreBackend for MemoryBackend {
                 ttl_seconds: write.ttl_seconds,
             };
             stored.push(item.clone());
-            state.insert(address, Entry { item, id: 0, term_frequency, length }, write.vector);
+            state.insert(address, Entry { item, id: 0 }, &write.text, write.vector);
         }
         state.vectors.maintain();
         Ok(stored)
@@ -300,6 +260,7 @@ impl StoreBackend for MemoryBackend {
                     }
                     let (id, item) = (entry.id, entry.item.clone());
                     state.vectors.set_expiry(id, item.expires_at);
+                    state.keywords.set_expiry(id, item.expires_at);
                     Some(item)
                 })
                 .collect());
@@ -363,39 +324,26 @@ impl StoreBackend for MemoryBackend {
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let state = self.read();
-        let total = state.entries.len() as u64;
-        if total == 0 {
-            return Ok(Vec::new());
-        }
-        let average_length = state.total_tokens as f64 / total as f64;
-        let idfs: Vec<(&str, f64)> = query
-            .terms
-            .iter()
-            .filter_map(|t| {
-                let n = *state.document_frequency.get(t)?;
-                Some((t.as_str(), keyword::idf(total, n)))
-            })
-            .collect();
-        if idfs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut scored: Vec<(f64, &Entry)> = state
-            .in_scope(&query.scope)
-            .filter(|e| live(e, query.now) && matches(e, &query.filter))
-            .filter_map(|e| {
-                let mut bm25 = 0.0;
-                let mut hit = false;
-                for (term, idf) in &idfs {
-                    if let Some(&tf) = e.term_frequency.get(*term) {
-                        hit = true;
-                        bm25 += keyword::term_score(*idf, tf, e.length, average_length);
+        let filtered = !query.filter.is_empty();
+        let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
+        loop {
+            let (ranked, truncated) = state.keywords.search(&query.terms, &query.scope, query.now, want);
+            let mut hits = Vec::with_capacity(query.limit.min(ranked.len()));
+            for hit in ranked {
+                let Some(entry) = state.addresses.get(&hit.id).and_then(|a| state.entries.get(a)) else { continue };
+                if matches(entry, &query.filter) {
+                    hits.push(ScoredItem { item: entry.item.clone(), score: hit.score });
+                    if hits.len() == query.limit {
+                        break;
                     }
                 }
-                hit.then(|| (keyword::normalize(bm25), e))
-            })
-            .collect();
-        top_k(&mut scored, query.limit);
-        Ok(scored.into_iter().map(|(score, e)| ScoredItem { item: e.item.clone(), score }).collect())
+            }
+            if hits.len() == query.limit || !truncated {
+                return Ok(hits);
+            }
+            // The filter rejected too many of the best: ask for more.
+            want = widen(want);
+        }
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {

@@ -46,6 +46,7 @@ pub mod filter;
 pub mod fusion;
 mod item;
 pub mod keyword;
+mod keyword_index;
 mod memory;
 mod memory_store;
 mod namespace;

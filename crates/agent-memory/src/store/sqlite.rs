@@ -1,4 +1,5 @@
-//! The SQLite backend: one file, WAL, FTS5 keyword index, vectors as f32 BLOBs.
+//! The SQLite backend: one file, WAL, an FTS5 keyword index, vectors as f32 BLOBs, and
+//! in-process keyword and vector indexes that rank every search.
 //!
 //! # Schema (version 1)
 //!
@@ -8,8 +9,9 @@
 //!   so a namespace prefix is one index range. `value` is compact JSON text; `embedding` is
 //!   the vector as little-endian f32 bytes, with the model id and dimension beside it.
 //! * `store_fts`: an FTS5 external-content index of `store_items.text`
-//!   (`unicode61 remove_diacritics 0`), kept in sync by triggers; keyword scores come from
-//!   its `bm25()`.
+//!   (`unicode61 remove_diacritics 0`), kept in sync by triggers. Searches rank from the
+//!   in-process keyword index (below) and use FTS5's `bm25()`, which scores the same, only
+//!   when that index cannot settle on a snapshot.
 //! * `store_meta(key, value)`: `schema_version`.
 //! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
 //!   whether anyone else (another store on the file, another process) has written.
@@ -28,6 +30,16 @@
 //! when the nearest do not fill the page, so a filtered search returns `limit` results
 //! whenever that many match. Scores are always exact; results equal a full scan's below the
 //! graph's threshold and are approximate (HNSW) above it.
+//!
+//! # Keyword search
+//!
+//! An in-process inverted index ([`KeywordIndex`]: postings, document lengths, the same
+//! metadata as the vector index) is loaded on the first keyword or hybrid search by
+//! tokenizing `store_items.text`, and kept in step exactly like the vector index (each
+//! index has its own counter value, so a keyword search never loads the vectors). A keyword
+//! search ranks row ids there (BM25 as FTS5 defines it, top-k with MaxScore) and reads only
+//! the page's rows; a hybrid search ranks both from the indexes and fuses the ids, with no
+//! ranking SQL at all.
 //!
 //! # Concurrency and durability
 //!
@@ -56,6 +68,7 @@ use super::backend::{
 };
 use super::fusion::reciprocal_rank_fusion;
 use super::keyword::{self, fts5_match_expression};
+use super::keyword_index::{KeywordIndex, text_hash};
 use super::vector;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
@@ -173,20 +186,56 @@ struct Inner {
     sync: SqliteSync,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    vectors: RwLock<VectorCache>,
+    indexes: RwLock<IndexCache>,
 }
 
-/// The in-process vector index and the `store_changes.counter` value it reflects (`None`:
-/// not loaded, or invalidated by a failed commit).
+/// The in-process vector and keyword indexes, each with the `store_changes.counter` value
+/// it reflects (`None`: not loaded, or invalidated by a failed commit). Each is loaded on
+/// the first search that needs it (a keyword search never waits for the vector index's
+/// graph); both are kept in step by every commit of this backend once loaded.
 #[derive(Debug)]
-struct VectorCache {
-    version: Option<i64>,
-    index: VectorIndex,
+struct IndexCache {
+    vectors_at: Option<i64>,
+    vectors: VectorIndex,
+    keywords_at: Option<i64>,
+    keywords: KeywordIndex,
 }
 
-/// A change that a committed write makes to the vector index.
+/// Which indexes a search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    Vectors,
+    Keywords,
+    Both,
+}
+
+impl Needs {
+    fn vectors(self) -> bool {
+        self != Needs::Keywords
+    }
+
+    fn keywords(self) -> bool {
+        self != Needs::Vectors
+    }
+}
+
+impl IndexCache {
+    /// Whether every index that `needs` names reflects exactly `counter`.
+    fn at(&self, needs: Needs, counter: i64) -> bool {
+        (!needs.vectors() || self.vectors_at == Some(counter))
+            && (!needs.keywords() || self.keywords_at == Some(counter))
+    }
+
+    /// Whether an index that `needs` names is newer than `counter`.
+    fn past(&self, needs: Needs, counter: i64) -> bool {
+        (needs.vectors() && self.vectors_at.is_some_and(|at| at > counter))
+            || (needs.keywords() && self.keywords_at.is_some_and(|at| at > counter))
+    }
+}
+
+/// A change that a committed write makes to the indexes.
 enum IndexDelta {
-    Upsert { id: i64, vector: Option<StoredVector>, meta: RowMeta },
+    Upsert { id: i64, vector: Option<StoredVector>, text: String, meta: RowMeta },
     Remove(i64),
     SetExpiry(i64, Option<f64>),
 }
@@ -202,23 +251,48 @@ fn bump_counter(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 /// Commits `tx` (whose counter was `before`) and applies `deltas` to the cache, holding the
 /// cache's write lock across the commit so no search sees the new rows with the old index.
 fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<IndexDelta>) -> Result<(), StoreError> {
-    let mut cache = inner.vectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(error) = tx.commit() {
-        cache.version = None;
+        cache.vectors_at = None;
+        cache.keywords_at = None;
         return Err(sql_error(error));
     }
-    if cache.version == Some(before) {
-        for delta in deltas {
-            match delta {
-                IndexDelta::Upsert { id, vector, meta } => {
-                    cache.index.upsert(id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta)
+    // An index that missed another connection's commit stays behind and reloads later.
+    let (vectors, keywords) = (cache.vectors_at == Some(before), cache.keywords_at == Some(before));
+    for delta in deltas {
+        match delta {
+            IndexDelta::Upsert { id, vector, text, meta } => {
+                if keywords {
+                    cache.keywords.upsert(id, &text, meta.clone());
                 }
-                IndexDelta::Remove(id) => cache.index.remove(id),
-                IndexDelta::SetExpiry(id, expires_at) => cache.index.set_expiry(id, expires_at),
+                if vectors {
+                    cache.vectors.upsert(id, vector.as_ref().map(|v| (v.model.as_str(), v.vector.as_slice())), meta);
+                }
+            }
+            IndexDelta::Remove(id) => {
+                if keywords {
+                    cache.keywords.remove(id);
+                }
+                if vectors {
+                    cache.vectors.remove(id);
+                }
+            }
+            IndexDelta::SetExpiry(id, expires_at) => {
+                if keywords {
+                    cache.keywords.set_expiry(id, expires_at);
+                }
+                if vectors {
+                    cache.vectors.set_expiry(id, expires_at);
+                }
             }
         }
-        cache.index.maintain();
-        cache.version = Some(before + 1);
+    }
+    if vectors {
+        cache.vectors.maintain();
+        cache.vectors_at = Some(before + 1);
+    }
+    if keywords {
+        cache.keywords_at = Some(before + 1);
     }
     Ok(())
 }
@@ -264,7 +338,12 @@ impl SqliteBackend {
                 sync: options.sync,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
-                vectors: RwLock::new(VectorCache { version: None, index: VectorIndex::new(options.vector_index) }),
+                indexes: RwLock::new(IndexCache {
+                    vectors_at: None,
+                    vectors: VectorIndex::new(options.vector_index),
+                    keywords_at: None,
+                    keywords: KeywordIndex::new(),
+                }),
             }),
         })
     }
@@ -279,7 +358,7 @@ impl SqliteBackend {
     /// need this: rows the graph does not hold yet are scanned exactly. For benchmarks and
     /// tests that want to time or check the graph.
     pub fn wait_for_vector_index(&self) {
-        let progress = read_cache(&self.inner).index.graph_progress();
+        let progress = read_cache(&self.inner).vectors.graph_progress();
         progress.wait();
     }
 
@@ -539,7 +618,7 @@ impl StoreBackend for SqliteBackend {
                         updated_at: now,
                         expires_at,
                     };
-                    deltas.push(IndexDelta::Upsert { id, vector: write.vector, meta });
+                    deltas.push(IndexDelta::Upsert { id, vector: write.vector, text: write.text, meta });
                     stored.push(Item {
                         namespace: write.namespace,
                         key: write.key,
@@ -696,7 +775,7 @@ impl StoreBackend for SqliteBackend {
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let query = query.clone();
-        self.read(move |connection, _| ranked_keyword_search(connection, &query)).await
+        self.read(move |connection, inner| indexed_keyword_search(connection, inner, &query)).await
     }
 
     async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
@@ -871,7 +950,7 @@ impl StoreBackend for SqliteBackend {
                         .map_err(sql_error)?;
                     let meta =
                         RowMeta { namespace, key: item.key, updated_at: item.updated_at, expires_at: item.expires_at };
-                    deltas.push(IndexDelta::Upsert { id, vector: restored.vector, meta });
+                    deltas.push(IndexDelta::Upsert { id, vector: restored.vector, text: restored.text, meta });
                 }
             }
             commit_with(inner, tx, before, deltas)?;
@@ -960,27 +1039,23 @@ fn fused_search(
     query: &HybridQuery,
 ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
     let vector = &query.vector;
-    on_index_snapshot(connection, inner, |tx, counter| {
-        let semantic: Vec<i64> = {
+    let needs = if query.keyword.is_some() { Needs::Both } else { Needs::Vectors };
+    on_index_snapshot(connection, inner, needs, |tx, counter| {
+        let (semantic, keyword): (Vec<i64>, Vec<i64>) = {
             let cache = read_cache(inner);
-            if cache.version != Some(counter) {
+            if !cache.at(needs, counter) {
                 return Ok(None);
             }
             let (candidates, _) =
-                cache.index.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
-            candidates.into_iter().map(|candidate| candidate.id).collect()
-        };
-        let keyword: Vec<i64> = match &query.keyword {
-            Some(keyword) => {
-                let (sql, params) = keyword_ranking_sql(keyword);
-                let mut ranking = tx.prepare_cached(&sql).map_err(sql_error)?;
-                ranking
-                    .query_map(params_from_iter(params), |row| row.get(0))
-                    .map_err(sql_error)?
-                    .collect::<Result<_, _>>()
-                    .map_err(sql_error)?
-            }
-            None => Vec::new(),
+                cache.vectors.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
+            let keyword = match &query.keyword {
+                Some(keyword) => {
+                    let (hits, _) = cache.keywords.search(&keyword.terms, &keyword.scope, keyword.now, keyword.limit);
+                    hits.into_iter().map(|hit| hit.id).collect()
+                }
+                None => Vec::new(),
+            };
+            (candidates.into_iter().map(|candidate| candidate.id).collect(), keyword)
         };
         let weights = &query.weights;
         let fused = reciprocal_rank_fusion(&[(weights.semantic, &semantic), (weights.keyword, &keyword)], weights.k);
@@ -995,6 +1070,61 @@ fn fused_search(
     })
 }
 
+/// Keyword search from the in-process [`KeywordIndex`], kept in step with the stored rows
+/// exactly like the vector index (see [`indexed_vector_search`]); only the rows that make
+/// the page are read, in the snapshot the index matches. Value filters are checked on the
+/// hits in rank order, asking the index for more until the page is full or every match has
+/// been seen. Falls back to FTS5's ranking when the index cannot settle on a snapshot.
+fn indexed_keyword_search(
+    connection: &Connection,
+    inner: &Inner,
+    query: &KeywordQuery,
+) -> Result<Vec<ScoredItem>, StoreError> {
+    match on_index_snapshot(connection, inner, Needs::Keywords, |tx, counter| {
+        keyword_snapshot(tx, inner, counter, query)
+    })? {
+        Some(hits) => Ok(hits),
+        None => ranked_keyword_search(connection, query),
+    }
+}
+
+/// Searches the keyword index at `counter` and reads the winners from `tx`; `None` when the
+/// index moved on meanwhile.
+fn keyword_snapshot(
+    tx: &rusqlite::Transaction<'_>,
+    inner: &Inner,
+    counter: i64,
+    query: &KeywordQuery,
+) -> Result<Option<Vec<ScoredItem>>, StoreError> {
+    let filtered = !query.filter.is_empty();
+    let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
+    let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
+    loop {
+        let (ranked, truncated) = {
+            let cache = read_cache(inner);
+            if !cache.at(Needs::Keywords, counter) {
+                return Ok(None);
+            }
+            cache.keywords.search(&query.terms, &query.scope, query.now, want)
+        };
+        let mut hits = Vec::with_capacity(query.limit.min(ranked.len()));
+        for hit in ranked {
+            let Some(item) = read_item(&mut read, hit.id)? else { continue };
+            if matches(&query.filter, &item) {
+                hits.push(ScoredItem { item, score: hit.score });
+                if hits.len() == query.limit {
+                    break;
+                }
+            }
+        }
+        if hits.len() == query.limit || !truncated {
+            return Ok(Some(hits));
+        }
+        // The filter rejected too many of the best: ask for more.
+        want = widen(want);
+    }
+}
+
 /// Semantic search from the in-process [`VectorIndex`], loaded on first use and kept in
 /// step with this backend's writes; writes by other connections (other stores on the file,
 /// other processes) are detected through `store_changes.counter`, read in the same snapshot
@@ -1005,33 +1135,40 @@ fn indexed_vector_search(
     inner: &Inner,
     query: &VectorQuery,
 ) -> Result<Vec<ScoredItem>, StoreError> {
-    match on_index_snapshot(connection, inner, |tx, counter| search_snapshot(tx, inner, counter, query))? {
+    match on_index_snapshot(connection, inner, Needs::Vectors, |tx, counter| {
+        search_snapshot(tx, inner, counter, query)
+    })? {
         Some(hits) => Ok(hits),
         None => scanned_vector_search(connection, query),
     }
 }
 
-/// Runs `work` in a read snapshot once the vector index matches that snapshot (reloading it
-/// when another connection wrote), up to four snapshots; `work` answers `None` when the
-/// index moved on meanwhile. `None` when no snapshot settled (a storm of concurrent
-/// writers): the caller falls back to reading the stored rows.
+/// Runs `work` in a read snapshot once the indexes it `needs` match that snapshot
+/// (reloading them when another connection wrote), up to four snapshots; `work` answers
+/// `None` when an index moved on meanwhile. `None` when no snapshot settled (a storm of
+/// concurrent writers): the caller falls back to reading the stored rows.
 fn on_index_snapshot<T>(
     connection: &Connection,
     inner: &Inner,
+    needs: Needs,
     mut work: impl FnMut(&rusqlite::Transaction<'_>, i64) -> Result<Option<T>, StoreError>,
 ) -> Result<Option<T>, StoreError> {
     for _ in 0..4 {
         let tx = connection.unchecked_transaction().map_err(sql_error)?;
         let counter: i64 =
             tx.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).map_err(sql_error)?;
-        // Read the version in its own statement: the read guard must be gone before a reload
-        // takes the write lock.
-        let version = read_cache(inner).version;
-        match version {
-            Some(version) if version == counter => {}
-            // The index is newer than this snapshot: take a fresh snapshot.
-            Some(version) if version > counter => continue,
-            _ => reload_index(&tx, inner, counter)?,
+        // Read the versions in their own statement: the read guard must be gone before a
+        // reload takes the write lock.
+        let (current, past) = {
+            let cache = read_cache(inner);
+            (cache.at(needs, counter), cache.past(needs, counter))
+        };
+        if past {
+            // An index is newer than this snapshot: take a fresh snapshot.
+            continue;
+        }
+        if !current {
+            reload_index(&tx, inner, counter, needs)?;
         }
         if let Some(result) = work(&tx, counter)? {
             return Ok(Some(result));
@@ -1055,10 +1192,10 @@ fn search_snapshot(
     loop {
         let (candidates, truncated) = {
             let cache = read_cache(inner);
-            if cache.version != Some(counter) {
+            if !cache.at(Needs::Vectors, counter) {
                 return Ok(None);
             }
-            cache.index.nearest(&query.model, &query.vector, &query.scope, query.now, want)
+            cache.vectors.nearest(&query.model, &query.vector, &query.scope, query.now, want)
         };
         let mut hits = Vec::with_capacity(query.limit.min(candidates.len()));
         for candidate in candidates {
@@ -1080,55 +1217,97 @@ fn search_snapshot(
     }
 }
 
-/// Brings the index to `tx`'s snapshot (whose counter is `counter`) unless another search
-/// already brought it to that state or beyond. Incremental: every stored vector is read and
-/// compared with the index's copy, and only rows that differ (new, changed, gone) are
-/// applied, so another process's few writes do not rebuild a large index's graph.
-fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64) -> Result<(), StoreError> {
-    let mut cache = inner.vectors.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if cache.version.is_some_and(|version| version >= counter) {
+/// Brings the indexes that `needs` names to `tx`'s snapshot (whose counter is `counter`),
+/// except those another search already brought to that state or beyond. Incremental: every
+/// stored row is read and compared with the indexes' copies (the vector itself; the text by
+/// hash, with the metadata), and only rows that differ (new, changed, gone) are applied, so
+/// another process's few writes neither rebuild a large vector index's graph nor
+/// re-tokenize the store.
+fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64, needs: Needs) -> Result<(), StoreError> {
+    let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let vectors = needs.vectors() && cache.vectors_at.is_none_or(|at| at < counter);
+    let keywords = needs.keywords() && cache.keywords_at.is_none_or(|at| at < counter);
+    if !vectors && !keywords {
         return Ok(());
     }
-    // Until this load completes the index matches no snapshot.
-    cache.version = None;
+    // Until this load completes the indexes it touches match no snapshot.
+    if vectors {
+        cache.vectors_at = None;
+    }
+    if keywords {
+        cache.keywords_at = None;
+    }
+    let columns = match (vectors, keywords) {
+        (true, true) => "embedding_model, embedding, text",
+        (true, false) => "embedding_model, embedding, NULL",
+        _ => "NULL, NULL, text",
+    };
     let mut statement = tx
-        .prepare(
-            "SELECT id, namespace, key, updated_at, expires_at, embedding_model, embedding FROM store_items \
-             WHERE embedding IS NOT NULL AND embedding_model IS NOT NULL",
-        )
+        .prepare(&format!("SELECT id, namespace, key, updated_at, expires_at, {columns} FROM store_items"))
         .map_err(sql_error)?;
     let mut rows = statement.query([]).map_err(sql_error)?;
     let mut vector = Vec::new();
+    let mut with_vectors = rustc_hash::FxHashSet::default();
     let mut present = rustc_hash::FxHashSet::default();
-    let mut changed = 0usize;
+    let (mut changed_vectors, mut changed_texts) = (0usize, 0usize);
     while let Some(row) = rows.next().map_err(sql_error)? {
         let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
         let id: i64 = row.get(0).map_err(get_err)?;
-        let model = row.get_ref(5).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable model: {e}")))?;
-        let blob =
-            row.get_ref(6).map_err(get_err)?.as_blob().map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
-        blob_to_vector(blob, &mut vector);
         let meta = RowMeta {
             namespace: row.get(1).map_err(get_err)?,
             key: row.get(2).map_err(get_err)?,
             updated_at: row.get(3).map_err(get_err)?,
             expires_at: row.get(4).map_err(get_err)?,
         };
-        present.insert(id);
-        if !cache.index.holds(id, model, &vector, &meta) {
-            changed += 1;
-            cache.index.upsert(id, Some((model, &vector)), meta);
+        if keywords {
+            let text =
+                row.get_ref(7).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable text: {e}")))?;
+            present.insert(id);
+            if !cache.keywords.holds(id, &meta, text_hash(text)) {
+                changed_texts += 1;
+                cache.keywords.upsert(id, text, meta.clone());
+            }
+        }
+        if !vectors {
+            continue;
+        }
+        let model =
+            row.get_ref(5).map_err(get_err)?.as_str_or_null().map_err(|e| corrupt(format!("unreadable model: {e}")))?;
+        let blob = row
+            .get_ref(6)
+            .map_err(get_err)?
+            .as_blob_or_null()
+            .map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
+        let (Some(model), Some(blob)) = (model, blob) else { continue };
+        blob_to_vector(blob, &mut vector);
+        with_vectors.insert(id);
+        if !cache.vectors.holds(id, model, &vector, &meta) {
+            changed_vectors += 1;
+            cache.vectors.upsert(id, Some((model, &vector)), meta);
         }
     }
-    cache.index.retain(|id| present.contains(&id));
-    cache.index.maintain();
-    tracing::debug!(vectors = cache.index.len(), changed, counter, "sqlite store: vector index caught up");
-    cache.version = Some(counter);
+    if vectors {
+        cache.vectors.retain(|id| with_vectors.contains(&id));
+        cache.vectors.maintain();
+        cache.vectors_at = Some(counter);
+    }
+    if keywords {
+        cache.keywords.retain(|id| present.contains(&id));
+        cache.keywords_at = Some(counter);
+    }
+    tracing::debug!(
+        vectors = cache.vectors.len(),
+        texts = cache.keywords.len(),
+        changed_vectors,
+        changed_texts,
+        counter,
+        "sqlite store: indexes caught up"
+    );
     Ok(())
 }
 
-fn read_cache(inner: &Inner) -> std::sync::RwLockReadGuard<'_, VectorCache> {
-    inner.vectors.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn read_cache(inner: &Inner) -> std::sync::RwLockReadGuard<'_, IndexCache> {
+    inner.indexes.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Semantic search by reading every candidate vector from the table (the fallback of

@@ -1,0 +1,805 @@
+//! An in-process inverted index for keyword search that the memory and SQLite backends keep
+//! beside their storage, as they keep the [`super::vector_index`].
+//!
+//! Per term, a posting list of `(document, term frequency)` in insertion order; per
+//! document, its token count and the metadata that scoping, expiry and ordering need (the
+//! vector index's [`RowMeta`]); the number of documents and of tokens over all of them.
+//! Scores are exactly those [`super::keyword`] defines (FTS5's `bm25()`): `N` counts every
+//! document held, expired or not, and each term's score is [`keyword::term_score`], summed
+//! in query-term order, so every backend built on this index reports the same numbers.
+//!
+//! # Top-k
+//!
+//! A search walks the posting lists document by document (MaxScore): each term has an upper
+//! bound on its score (its idf at the longest term frequency and the shortest document in
+//! its list), and once `want` results are held, the terms whose bounds together cannot reach
+//! the weakest of them stop producing candidates; they are only looked up (binary search)
+//! for documents the other terms bring. A frequent word next to a rare one therefore costs
+//! about as much as the rare word's list. Ties are broken in the store's recency order
+//! (`updated_at` descending, namespace, key), so results equal a full sort of every match.
+//!
+//! # Updates
+//!
+//! Document slots are never reused in place: a removed document leaves dead entries in its
+//! terms' lists, which a list drops once they are half of it, and the whole index is
+//! renumbered once dead slots outnumber live documents. Lists therefore stay sorted by slot,
+//! which the binary-search lookups rely on. Value filters are the owner's job (it checks the
+//! hits in order and asks again with a larger `want`, as for vectors).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHashMap;
+
+use super::backend::Scope;
+use super::keyword;
+use super::vector_index::RowMeta;
+
+/// Relative slack on score bounds: the bounds are summed in another order than scores, so
+/// they may round differently.
+const BOUND_SLACK: f64 = 1e-9;
+/// Entries per block of a posting list; each block keeps bounds of its own (block-max).
+#[cfg(not(test))]
+const BLOCK: usize = 64;
+/// Tiny blocks in tests, so that small lists have many.
+#[cfg(test)]
+const BLOCK: usize = 4;
+/// Dead slots tolerated beyond the live documents before the index is renumbered.
+const MIN_DEAD_SLOTS: usize = 4096;
+
+/// One search result: a document's row id and its keyword score ([`keyword::normalize`] of
+/// its BM25 sum).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct KeywordHit {
+    pub(super) id: i64,
+    pub(super) score: f64,
+}
+
+/// The index. See the module documentation.
+#[derive(Debug, Default)]
+pub(super) struct KeywordIndex {
+    /// Term → its slot in `postings`.
+    terms: FxHashMap<Box<str>, u32>,
+    postings: Vec<Postings>,
+    /// Slots of `postings` whose term is gone.
+    free_terms: Vec<u32>,
+    /// Documents by slot; `None` once removed (until the index is renumbered).
+    docs: Vec<Option<Doc>>,
+    /// Row id → slot in `docs`.
+    slots: FxHashMap<i64, u32>,
+    /// Encoded namespace → its number (`Doc::namespace`).
+    namespace_ids: FxHashMap<Box<str>, u32>,
+    namespaces: Vec<Box<str>>,
+    /// Documents held (`N` of BM25).
+    live: u64,
+    /// Tokens over all documents held.
+    total_tokens: u64,
+    /// `None` entries in `docs`.
+    dead: usize,
+}
+
+#[derive(Debug)]
+struct Doc {
+    id: i64,
+    namespace: u32,
+    key: Box<str>,
+    updated_at: f64,
+    expires_at: Option<f64>,
+    length: u32,
+    text_hash: u64,
+    /// The slots of this document's distinct terms.
+    terms: Box<[u32]>,
+}
+
+#[derive(Debug, Default)]
+struct Postings {
+    term: Box<str>,
+    /// Sorted by document slot; may hold removed documents.
+    entries: Vec<Posting>,
+    /// Documents held that contain the term (`n` of BM25).
+    live: u32,
+    /// At least every held document's term frequency (may be stale after removals).
+    max_tf: u32,
+    /// At most every held document's length (may be stale after removals).
+    min_length: u32,
+    /// The same two bounds per [`BLOCK`] entries of `entries`.
+    blocks: Vec<BlockBounds>,
+}
+
+/// Bounds of one block of a posting list: a term score computed from them is at least any
+/// of the block's entries' scores.
+#[derive(Debug, Clone, Copy)]
+struct BlockBounds {
+    max_tf: u32,
+    min_length: u32,
+}
+
+/// One document's entry in a term's list. The document's length is repeated here so that
+/// scoring reads the lists sequentially and touches a document only when it may make the page.
+#[derive(Debug, Clone, Copy)]
+struct Posting {
+    doc: u32,
+    tf: u32,
+    length: u32,
+}
+
+/// The hash [`KeywordIndex::holds`] compares texts by.
+pub(super) fn text_hash(text: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl KeywordIndex {
+    /// An empty index.
+    pub(super) fn new() -> KeywordIndex {
+        KeywordIndex::default()
+    }
+
+    /// Documents held.
+    pub(super) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Indexes row `id` with `text` and `meta`, replacing what it held for `id`.
+    pub(super) fn upsert(&mut self, id: i64, text: &str, meta: RowMeta) {
+        self.remove(id);
+        let mut counts: FxHashMap<String, u32> = FxHashMap::default();
+        let mut length = 0u32;
+        for token in keyword::tokenize(text) {
+            *counts.entry(token).or_insert(0) += 1;
+            length = length.saturating_add(1);
+        }
+        let slot = u32::try_from(self.docs.len()).expect("fewer than 2^32 document slots (renumbered when half dead)");
+        let mut terms = Vec::with_capacity(counts.len());
+        for (term, tf) in counts {
+            let term_slot = self.term_slot(term);
+            let postings = &mut self.postings[term_slot as usize];
+            if postings.live == 0 {
+                postings.max_tf = tf;
+                postings.min_length = length;
+            } else {
+                postings.max_tf = postings.max_tf.max(tf);
+                postings.min_length = postings.min_length.min(length);
+            }
+            if postings.entries.len().is_multiple_of(BLOCK) {
+                postings.blocks.push(BlockBounds { max_tf: tf, min_length: length });
+            } else if let Some(block) = postings.blocks.last_mut() {
+                block.max_tf = block.max_tf.max(tf);
+                block.min_length = block.min_length.min(length);
+            }
+            postings.entries.push(Posting { doc: slot, tf, length });
+            postings.live += 1;
+            terms.push(term_slot);
+        }
+        let namespace = self.namespace_id(meta.namespace);
+        self.docs.push(Some(Doc {
+            id,
+            namespace,
+            key: meta.key.into_boxed_str(),
+            updated_at: meta.updated_at,
+            expires_at: meta.expires_at,
+            length,
+            text_hash: text_hash(text),
+            terms: terms.into_boxed_slice(),
+        }));
+        self.slots.insert(id, slot);
+        self.live += 1;
+        self.total_tokens += u64::from(length);
+    }
+
+    fn term_slot(&mut self, term: String) -> u32 {
+        if let Some(&slot) = self.terms.get(term.as_str()) {
+            return slot;
+        }
+        let term: Box<str> = term.into_boxed_str();
+        let slot = match self.free_terms.pop() {
+            Some(slot) => {
+                self.postings[slot as usize].term = term.clone();
+                slot
+            }
+            None => {
+                self.postings.push(Postings { term: term.clone(), ..Postings::default() });
+                u32::try_from(self.postings.len() - 1).expect("fewer than 2^32 distinct terms")
+            }
+        };
+        self.terms.insert(term, slot);
+        slot
+    }
+
+    fn namespace_id(&mut self, namespace: String) -> u32 {
+        if let Some(&id) = self.namespace_ids.get(namespace.as_str()) {
+            return id;
+        }
+        let id = u32::try_from(self.namespaces.len()).expect("fewer than 2^32 namespaces");
+        let namespace = namespace.into_boxed_str();
+        self.namespaces.push(namespace.clone());
+        self.namespace_ids.insert(namespace, id);
+        id
+    }
+
+    /// Forgets row `id` (nothing when it is not held).
+    pub(super) fn remove(&mut self, id: i64) {
+        let Some(slot) = self.slots.remove(&id) else { return };
+        let Some(doc) = self.docs[slot as usize].take() else { return };
+        self.dead += 1;
+        self.live -= 1;
+        self.total_tokens -= u64::from(doc.length);
+        for &term_slot in doc.terms.iter() {
+            let postings = &mut self.postings[term_slot as usize];
+            postings.live -= 1;
+            if postings.live == 0 {
+                self.terms.remove(&postings.term);
+                *postings = Postings::default();
+                self.free_terms.push(term_slot);
+            } else if postings.entries.len() > 2 * postings.live as usize + 16 {
+                compact_postings(postings, &self.docs);
+            }
+        }
+        if self.dead > self.slots.len().max(MIN_DEAD_SLOTS) {
+            self.renumber();
+        }
+    }
+
+    /// Changes row `id`'s expiry (nothing when it is not held).
+    pub(super) fn set_expiry(&mut self, id: i64, expires_at: Option<f64>) {
+        if let Some(&slot) = self.slots.get(&id)
+            && let Some(doc) = &mut self.docs[slot as usize]
+        {
+            doc.expires_at = expires_at;
+        }
+    }
+
+    /// Whether row `id` is held with exactly this metadata and a text of hash `text_hash`.
+    pub(super) fn holds(&self, id: i64, meta: &RowMeta, text_hash: u64) -> bool {
+        let Some(doc) = self.slots.get(&id).and_then(|&slot| self.docs[slot as usize].as_ref()) else {
+            return false;
+        };
+        doc.text_hash == text_hash
+            && doc.updated_at.to_bits() == meta.updated_at.to_bits()
+            && doc.expires_at.map(f64::to_bits) == meta.expires_at.map(f64::to_bits)
+            && *doc.key == *meta.key
+            && *self.namespaces[doc.namespace as usize] == *meta.namespace
+    }
+
+    /// Forgets every row whose id `keep` rejects.
+    pub(super) fn retain(&mut self, keep: impl Fn(i64) -> bool) {
+        let gone: Vec<i64> = self.slots.keys().copied().filter(|&id| !keep(id)).collect();
+        for id in gone {
+            self.remove(id);
+        }
+    }
+
+    /// Drops every removed document: slots, posting entries and unused namespaces.
+    fn renumber(&mut self) {
+        let mut new_slot = vec![u32::MAX; self.docs.len()];
+        let mut namespace_map = vec![u32::MAX; self.namespaces.len()];
+        let mut namespaces: Vec<Box<str>> = Vec::new();
+        let mut docs = Vec::with_capacity(self.slots.len());
+        for (old, doc) in std::mem::take(&mut self.docs).into_iter().enumerate() {
+            let Some(mut doc) = doc else { continue };
+            let namespace = &mut namespace_map[doc.namespace as usize];
+            if *namespace == u32::MAX {
+                *namespace = namespaces.len() as u32;
+                namespaces.push(std::mem::take(&mut self.namespaces[doc.namespace as usize]));
+            }
+            doc.namespace = *namespace;
+            new_slot[old] = docs.len() as u32;
+            docs.push(Some(doc));
+        }
+        for postings in &mut self.postings {
+            postings.entries.retain_mut(|posting| {
+                posting.doc = new_slot[posting.doc as usize];
+                posting.doc != u32::MAX
+            });
+        }
+        self.docs = docs;
+        for postings in &mut self.postings {
+            if postings.live > 0 {
+                compact_postings(postings, &self.docs);
+            }
+        }
+        self.slots =
+            self.docs.iter().enumerate().filter_map(|(slot, doc)| Some((doc.as_ref()?.id, slot as u32))).collect();
+        self.namespace_ids = namespaces.iter().enumerate().map(|(id, name)| (name.clone(), id as u32)).collect();
+        self.namespaces = namespaces;
+        self.dead = 0;
+    }
+
+    /// The best `want` live documents in `scope` that contain at least one of `terms`, best
+    /// first (score descending, ties in recency order), and whether there may be more.
+    pub(super) fn search(&self, terms: &[String], scope: &Scope, now: f64, want: usize) -> (Vec<KeywordHit>, bool) {
+        if want == 0 || self.live == 0 {
+            return (Vec::new(), false);
+        }
+        let Some(mut in_scope) = ScopeCheck::new(self, scope) else { return (Vec::new(), false) };
+        let average_length = self.total_tokens as f64 / self.live as f64;
+        // Per query term (in query order): its idf, when some document holds it.
+        let idfs: Vec<Option<f64>> = terms
+            .iter()
+            .map(|term| {
+                let postings = &self.postings[*self.terms.get(term.as_str())? as usize];
+                Some(keyword::idf(self.live, u64::from(postings.live)))
+            })
+            .collect();
+        let mut cursors: Vec<Cursor<'_>> = terms
+            .iter()
+            .zip(&idfs)
+            .enumerate()
+            .filter_map(|(order, (term, idf))| {
+                let idf = (*idf)?;
+                let postings = &self.postings[self.terms[term.as_str()] as usize];
+                let bound = keyword::term_score(idf, postings.max_tf, postings.min_length, average_length);
+                Some(Cursor {
+                    entries: &postings.entries,
+                    blocks: &postings.blocks,
+                    position: 0,
+                    idf,
+                    bound,
+                    order,
+                    block_end: 0,
+                    block_bound: 0.0,
+                })
+            })
+            .collect();
+        if cursors.is_empty() {
+            return (Vec::new(), false);
+        }
+        // Cheapest bound first: terms leave the essential set from the front.
+        cursors.sort_by(|a, b| a.bound.total_cmp(&b.bound));
+        let reach: Vec<f64> = cursors
+            .iter()
+            .scan(0.0, |sum, cursor| {
+                *sum += cursor.bound;
+                Some(*sum * (1.0 + BOUND_SLACK))
+            })
+            .collect();
+        let mut heap: BinaryHeap<Ranked<'_>> = BinaryHeap::with_capacity(want.min(1024) + 1);
+        let mut tfs = vec![0u32; terms.len()];
+        // Cursors before `essential` only score documents the others bring.
+        let mut essential = 0;
+        let mut threshold = f64::NEG_INFINITY;
+        loop {
+            if heap.len() == want {
+                // Block-max: when the blocks the essential cursors are in cannot reach the
+                // page together, skip to the end of the first of those blocks to end.
+                let mut bound = if essential > 0 { reach[essential - 1] } else { 0.0 };
+                let mut last = u32::MAX;
+                for cursor in &mut cursors[essential..] {
+                    if cursor.position < cursor.entries.len() {
+                        cursor.enter_block(average_length);
+                        bound += cursor.block_bound;
+                        last = last.min(cursor.entries[cursor.block_end - 1].doc);
+                    }
+                }
+                if last != u32::MAX && bound * (1.0 + BOUND_SLACK) < threshold {
+                    for cursor in &mut cursors[essential..] {
+                        cursor.seek(last.saturating_add(1));
+                    }
+                    continue;
+                }
+            }
+            let Some(slot) = cursors[essential..].iter().filter_map(Cursor::current).min() else { break };
+            tfs.fill(0);
+            let mut length = 0;
+            for cursor in &mut cursors[essential..] {
+                if let Some(posting) = cursor.entries.get(cursor.position)
+                    && posting.doc == slot
+                {
+                    tfs[cursor.order] = posting.tf;
+                    length = posting.length;
+                    cursor.position += 1;
+                }
+            }
+            let full = heap.len() == want;
+            if full && essential > 0 {
+                let partial: f64 = cursors[essential..]
+                    .iter()
+                    .filter(|c| tfs[c.order] > 0)
+                    .map(|c| keyword::term_score(c.idf, tfs[c.order], length, average_length))
+                    .sum();
+                if partial * (1.0 + BOUND_SLACK) + reach[essential - 1] < threshold {
+                    continue;
+                }
+            }
+            for cursor in cursors[..essential].iter_mut().rev() {
+                cursor.seek(slot);
+                if let Some(posting) = cursor.entries.get(cursor.position)
+                    && posting.doc == slot
+                {
+                    tfs[cursor.order] = posting.tf;
+                }
+            }
+            let score: f64 = idfs
+                .iter()
+                .zip(&tfs)
+                .filter(|(_, tf)| **tf > 0)
+                .filter_map(|(idf, &tf)| Some(keyword::term_score((*idf)?, tf, length, average_length)))
+                .sum();
+            if full && score < threshold {
+                continue;
+            }
+            // Only now the document itself: removed, expired, out of scope.
+            let Some(doc) = &self.docs[slot as usize] else { continue };
+            if doc.expires_at.is_some_and(|at| now >= at) || !in_scope.contains(doc.namespace) {
+                continue;
+            }
+            let ranked = Ranked {
+                score,
+                updated_at: doc.updated_at,
+                namespace: &self.namespaces[doc.namespace as usize],
+                key: &doc.key,
+                id: doc.id,
+            };
+            if !full {
+                heap.push(ranked);
+            } else if heap.peek().is_some_and(|worst| ranked < *worst) {
+                heap.pop();
+                heap.push(ranked);
+            } else {
+                continue;
+            }
+            if heap.len() == want
+                && let Some(worst) = heap.peek()
+            {
+                threshold = worst.score;
+                while essential < cursors.len() && reach[essential] < threshold {
+                    essential += 1;
+                }
+                if essential == cursors.len() {
+                    break;
+                }
+            }
+        }
+        let truncated = heap.len() == want;
+        let hits = heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|ranked| KeywordHit { id: ranked.id, score: keyword::normalize(ranked.score) })
+            .collect();
+        (hits, truncated)
+    }
+}
+
+/// Drops `postings`' entries of removed documents and tightens its bounds.
+fn compact_postings(postings: &mut Postings, docs: &[Option<Doc>]) {
+    postings.entries.retain(|posting| docs[posting.doc as usize].is_some());
+    postings.max_tf = postings.entries.iter().map(|p| p.tf).max().unwrap_or(0);
+    postings.min_length = postings.entries.iter().map(|p| p.length).min().unwrap_or(0);
+    postings.blocks = postings
+        .entries
+        .chunks(BLOCK)
+        .map(|block| BlockBounds {
+            max_tf: block.iter().map(|p| p.tf).max().unwrap_or(0),
+            min_length: block.iter().map(|p| p.length).min().unwrap_or(0),
+        })
+        .collect();
+}
+
+/// A query term's walk through its posting list.
+struct Cursor<'a> {
+    entries: &'a [Posting],
+    blocks: &'a [BlockBounds],
+    position: usize,
+    idf: f64,
+    /// No document scores more than this for the term.
+    bound: f64,
+    /// The term's position in the query.
+    order: usize,
+    /// The end of the block whose bound is `block_bound` (0: none yet).
+    block_end: usize,
+    /// No document of the block before `block_end` scores more than this for the term.
+    block_bound: f64,
+}
+
+impl Cursor<'_> {
+    fn current(&self) -> Option<u32> {
+        self.entries.get(self.position).map(|p| p.doc)
+    }
+
+    /// Moves to the first entry at or after `slot`.
+    fn seek(&mut self, slot: u32) {
+        self.position += self.entries[self.position..].partition_point(|p| p.doc < slot);
+    }
+
+    /// Makes `block_end` and `block_bound` those of the block holding `position` (which must
+    /// be an entry).
+    fn enter_block(&mut self, average_length: f64) {
+        if self.position < self.block_end {
+            return;
+        }
+        let block = self.position / BLOCK;
+        self.block_end = ((block + 1) * BLOCK).min(self.entries.len());
+        let bounds = self.blocks[block];
+        self.block_bound = keyword::term_score(self.idf, bounds.max_tf, bounds.min_length, average_length);
+    }
+}
+
+/// Which namespaces (by number) a search covers; a prefix's answers are remembered per
+/// namespace for the length of one search.
+enum ScopeCheck<'a> {
+    All,
+    One(u32),
+    Range { index: &'a KeywordIndex, low: String, high: String, known: Vec<u8> },
+}
+
+impl<'a> ScopeCheck<'a> {
+    /// `None` when no namespace held can be in scope.
+    fn new(index: &'a KeywordIndex, scope: &Scope) -> Option<ScopeCheck<'a>> {
+        match scope {
+            Scope::Namespace(namespace) => {
+                index.namespace_ids.get(namespace.encoded().as_str()).map(|&id| ScopeCheck::One(id))
+            }
+            Scope::Prefix(prefix) => Some(match prefix.encoded_range() {
+                None => ScopeCheck::All,
+                Some((low, high)) => ScopeCheck::Range { index, low, high, known: vec![0; index.namespaces.len()] },
+            }),
+        }
+    }
+
+    fn contains(&mut self, namespace: u32) -> bool {
+        match self {
+            ScopeCheck::All => true,
+            ScopeCheck::One(id) => *id == namespace,
+            ScopeCheck::Range { index, low, high, known } => match known[namespace as usize] {
+                1 => true,
+                2 => false,
+                _ => {
+                    let name = &*index.namespaces[namespace as usize];
+                    let inside = *low.as_str() <= *name && *name < *high.as_str();
+                    known[namespace as usize] = if inside { 1 } else { 2 };
+                    inside
+                }
+            },
+        }
+    }
+}
+
+/// A result being ranked: smaller is better, so a max-heap keeps the worst on top.
+struct Ranked<'a> {
+    /// The BM25 sum.
+    score: f64,
+    updated_at: f64,
+    namespace: &'a str,
+    key: &'a str,
+    id: i64,
+}
+
+impl Ord for Ranked<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| other.updated_at.total_cmp(&self.updated_at))
+            .then_with(|| self.namespace.cmp(other.namespace))
+            .then_with(|| self.key.cmp(other.key))
+    }
+}
+
+impl PartialOrd for Ranked<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::store::{Namespace, NamespacePrefix};
+
+    fn meta(namespace: &str, key: &str, updated_at: f64, expires_at: Option<f64>) -> RowMeta {
+        RowMeta { namespace: namespace.to_owned(), key: key.to_owned(), updated_at, expires_at }
+    }
+
+    /// Every match scored and sorted: what the index must equal.
+    fn brute_force(
+        docs: &[(i64, String, RowMeta)],
+        terms: &[String],
+        scope: &Scope,
+        now: f64,
+        want: usize,
+    ) -> Vec<KeywordHit> {
+        let total = docs.len() as u64;
+        let lengths: Vec<u32> = docs.iter().map(|(_, text, _)| keyword::tokenize(text).count() as u32).collect();
+        let average = lengths.iter().map(|&l| u64::from(l)).sum::<u64>() as f64 / total as f64;
+        let idfs: Vec<Option<f64>> = terms
+            .iter()
+            .map(|term| {
+                let n = docs.iter().filter(|(_, text, _)| keyword::tokenize(text).any(|t| t == *term)).count() as u64;
+                (n > 0).then(|| keyword::idf(total, n))
+            })
+            .collect();
+        let mut scored: Vec<(f64, &RowMeta, i64)> = Vec::new();
+        for ((id, text, meta), &length) in docs.iter().zip(&lengths) {
+            let namespace = Namespace::decode(&meta.namespace).unwrap();
+            if meta.expires_at.is_some_and(|at| now >= at) || !scope.contains(&namespace) {
+                continue;
+            }
+            let mut score = 0.0;
+            let mut hit = false;
+            for (term, idf) in terms.iter().zip(&idfs) {
+                let tf = keyword::tokenize(text).filter(|t| t == term).count() as u32;
+                if let (true, Some(idf)) = (tf > 0, idf) {
+                    hit = true;
+                    score += keyword::term_score(*idf, tf, length, average);
+                }
+            }
+            if hit {
+                scored.push((score, meta, *id));
+            }
+        }
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| b.1.updated_at.total_cmp(&a.1.updated_at))
+                .then_with(|| a.1.namespace.cmp(&b.1.namespace))
+                .then_with(|| a.1.key.cmp(&b.1.key))
+        });
+        scored
+            .into_iter()
+            .take(want)
+            .map(|(score, _, id)| KeywordHit { id, score: keyword::normalize(score) })
+            .collect()
+    }
+
+    const WORDS: [&str; 8] = ["apple", "banana", "cherry", "date", "elder", "fig", "grape", "the"];
+
+    fn namespaces() -> [String; 3] {
+        [
+            Namespace::new(["users", "a"]).unwrap().encoded(),
+            Namespace::new(["users", "b"]).unwrap().encoded(),
+            Namespace::new(["other"]).unwrap().encoded(),
+        ]
+    }
+
+    #[test]
+    fn scores_are_fts5_bm25_over_every_document() {
+        let ns = &namespaces()[0];
+        let mut index = KeywordIndex::new();
+        index.upsert(1, "apple banana", meta(ns, "ab", 1.0, None));
+        index.upsert(2, "apple", meta(ns, "a", 1.0, None));
+        // Expired documents still count in N, n and the average length.
+        index.upsert(3, "cherry apple pie", meta(ns, "c", 1.0, Some(5.0)));
+        let scope = Scope::Prefix(NamespacePrefix::root());
+        let (hits, truncated) = index.search(&["banana".into(), "apple".into()], &scope, 10.0, 10);
+        assert!(!truncated);
+        let average = 6.0 / 3.0;
+        let ab = keyword::term_score(keyword::idf(3, 1), 1, 2, average)
+            + keyword::term_score(keyword::idf(3, 3), 1, 2, average);
+        let a = keyword::term_score(keyword::idf(3, 3), 1, 1, average);
+        assert_eq!(
+            hits,
+            [KeywordHit { id: 1, score: keyword::normalize(ab) }, KeywordHit { id: 2, score: keyword::normalize(a) }]
+        );
+        let (hits, truncated) = index.search(&["banana".into(), "apple".into()], &scope, 10.0, 1);
+        assert_eq!((hits.len(), hits[0].id, truncated), (1, 1, true));
+        index.remove(3);
+        assert_eq!(index.len(), 2);
+        let (hits, _) = index.search(&["pie".into()], &scope, 0.0, 10);
+        assert!(hits.is_empty());
+    }
+
+    #[test]
+    fn ties_go_to_the_most_recent_then_namespace_then_key() {
+        let [a, b, _] = namespaces();
+        let mut index = KeywordIndex::new();
+        index.upsert(1, "fig", meta(&b, "k", 1.0, None));
+        index.upsert(2, "fig", meta(&a, "z", 1.0, None));
+        index.upsert(3, "fig", meta(&a, "y", 1.0, None));
+        index.upsert(4, "fig", meta(&b, "old", 0.5, None));
+        index.upsert(5, "fig", meta(&b, "new", 2.0, None));
+        let scope = Scope::Prefix(NamespacePrefix::root());
+        let (hits, _) = index.search(&["fig".into()], &scope, 0.0, 10);
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [5, 3, 2, 1, 4]);
+        let (hits, _) = index.search(&["fig".into()], &scope, 0.0, 2);
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [5, 3]);
+    }
+
+    #[test]
+    fn holds_compares_metadata_and_text() {
+        let ns = &namespaces()[0];
+        let mut index = KeywordIndex::new();
+        index.upsert(7, "apple pie", meta(ns, "k", 1.0, Some(9.0)));
+        assert!(index.holds(7, &meta(ns, "k", 1.0, Some(9.0)), text_hash("apple pie")));
+        assert!(!index.holds(7, &meta(ns, "k", 1.0, Some(9.0)), text_hash("apple tart")));
+        assert!(!index.holds(7, &meta(ns, "k", 1.0, None), text_hash("apple pie")));
+        assert!(!index.holds(8, &meta(ns, "k", 1.0, Some(9.0)), text_hash("apple pie")));
+        index.set_expiry(7, None);
+        assert!(index.holds(7, &meta(ns, "k", 1.0, None), text_hash("apple pie")));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put { id: i64, words: Vec<usize>, namespace: usize, updated_at: u8, expires_at: Option<u8> },
+        Remove { id: i64 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0i64..40, prop::collection::vec(0usize..WORDS.len(), 0..7), 0usize..3, 0u8..4, prop::option::of(0u8..8))
+                .prop_map(|(id, words, namespace, updated_at, expires_at)| Op::Put { id, words, namespace, updated_at, expires_at }),
+            1 => (0i64..40).prop_map(|id| Op::Remove { id }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// After any sequence of writes, every search equals scoring and sorting every match.
+        #[test]
+        fn search_equals_a_full_sort(
+            ops in prop::collection::vec(op(), 1..120),
+            queries in prop::collection::vec((prop::collection::vec(0usize..WORDS.len(), 1..4), 0usize..4, 1usize..12, 0u8..8), 1..8),
+        ) {
+            let names = namespaces();
+            let mut index = KeywordIndex::new();
+            let mut docs: Vec<(i64, String, RowMeta)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Put { id, words, namespace, updated_at, expires_at } => {
+                        let text = words.iter().map(|&w| WORDS[w]).collect::<Vec<_>>().join(" ");
+                        let key = format!("k{id}");
+                        let meta = meta(&names[namespace], &key, f64::from(updated_at), expires_at.map(f64::from));
+                        index.upsert(id, &text, meta.clone());
+                        docs.retain(|(d, ..)| *d != id);
+                        docs.push((id, text, meta));
+                    }
+                    Op::Remove { id } => {
+                        index.remove(id);
+                        docs.retain(|(d, ..)| *d != id);
+                    }
+                }
+            }
+            prop_assert_eq!(index.len(), docs.len());
+            for (words, scope, want, now) in queries {
+                let mut terms: Vec<String> = Vec::new();
+                for w in words {
+                    if !terms.iter().any(|t| t == WORDS[w]) {
+                        terms.push(WORDS[w].to_owned());
+                    }
+                }
+                let scope = match scope {
+                    0 => Scope::Prefix(NamespacePrefix::root()),
+                    1 => Scope::Prefix(NamespacePrefix::new(["users"]).unwrap()),
+                    2 => Scope::Namespace(Namespace::new(["users", "b"]).unwrap()),
+                    _ => Scope::Namespace(Namespace::new(["nowhere"]).unwrap()),
+                };
+                let now = f64::from(now);
+                let expected = if docs.is_empty() { Vec::new() } else { brute_force(&docs, &terms, &scope, now, want) };
+                let (hits, truncated) = index.search(&terms, &scope, now, want);
+                prop_assert_eq!(&hits, &expected, "terms {:?} scope {:?} want {}", terms, scope, want);
+                prop_assert_eq!(truncated, hits.len() == want);
+            }
+        }
+    }
+
+    #[test]
+    fn renumbering_keeps_every_document() {
+        let ns = &namespaces()[0];
+        let mut index = KeywordIndex::new();
+        for round in 0..3 {
+            for id in 0..5000 {
+                let text = if id % 2 == 0 { "even apple" } else { "odd banana" };
+                index.upsert(id, text, meta(ns, &format!("k{id}"), f64::from(round), None));
+            }
+        }
+        assert!(index.docs.len() < 3 * 5000, "dead slots were dropped: {}", index.docs.len());
+        let scope = Scope::Prefix(NamespacePrefix::root());
+        let (hits, truncated) = index.search(&["banana".into()], &scope, 0.0, usize::MAX);
+        assert_eq!((hits.len(), truncated), (2500, false));
+        index.retain(|id| id < 10);
+        assert_eq!(index.len(), 10);
+        let (hits, _) = index.search(&["apple".into()], &scope, 0.0, 100);
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [0, 2, 4, 6, 8]);
+    }
+}
