@@ -291,6 +291,16 @@ impl VectorSet {
         }
     }
 
+    /// Whether every namespace with rows in the set lies in `[low, high)`.
+    fn spans_every_namespace(&self, (low, high): &(String, String)) -> bool {
+        let (Some((first, _)), Some((last, _))) =
+            (self.by_namespace.first_key_value(), self.by_namespace.last_key_value())
+        else {
+            return true;
+        };
+        first.as_str() >= low.as_str() && last.as_str() < high.as_str()
+    }
+
     fn drop_graph(&mut self, why: &str) {
         tracing::warn!(error = why, "vector index: HNSW graph failed, searching exactly from now on");
         self.graph = None;
@@ -810,7 +820,12 @@ impl VectorIndex {
             Scope::Namespace(namespace) => {
                 RowTest { exact: Some(namespace.encoded()), range: None, now, meta: &set.meta }
             }
-            Scope::Prefix(prefix) => RowTest { exact: None, range: prefix.encoded_range(), now, meta: &set.meta },
+            Scope::Prefix(prefix) => {
+                // A prefix that spans every namespace of the set (one tenant, or the single
+                // user of an embedded store) needs no per-row namespace test.
+                let range = prefix.encoded_range().filter(|range| !set.spans_every_namespace(range));
+                RowTest { exact: None, range, now, meta: &set.meta }
+            }
         };
         let query_norm = vector::norm(query);
         let score = |row: usize| vector::cosine(row_of(&set.data, set.dims, row), set.norms[row], query, query_norm);
@@ -927,6 +942,21 @@ mod tests {
         assert_eq!(ids(index.nearest("m", &[1.0, 0.0], &all, 0.0, 10)), Vec::<i64>::new());
         assert_eq!(ids(index.nearest("other", &[0.0, 1.0], &all, 0.0, 10)), [3, 4]);
         assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn a_prefix_spans_every_namespace_only_when_all_of_them_lie_under_it() {
+        let mut set = VectorSet::default();
+        let range = |labels: &[&str]| NamespacePrefix::new(labels.iter().copied()).expect("valid").encoded_range();
+        assert!(set.spans_every_namespace(&range(&["users"]).expect("range")), "an empty set");
+        set.insert(1, 1, &[1.0], meta(&["users", "u1"], "k", 1.0, None));
+        set.insert(2, 2, &[1.0], meta(&["users", "u2", "notes"], "k", 1.0, None));
+        assert!(set.spans_every_namespace(&range(&["users"]).expect("range")));
+        assert!(!set.spans_every_namespace(&range(&["users", "u1"]).expect("range")));
+        set.insert(3, 3, &[1.0], meta(&["users2"], "k", 1.0, None));
+        assert!(!set.spans_every_namespace(&range(&["users"]).expect("range")), "users2 is not under users");
+        set.remove(3);
+        assert!(set.spans_every_namespace(&range(&["users"]).expect("range")));
     }
 
     #[test]
