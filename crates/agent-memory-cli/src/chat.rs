@@ -93,13 +93,8 @@ impl From<SessionError> for Failure {
 
 impl From<RecallError> for Failure {
     fn from(error: RecallError) -> Failure {
-        let usage = match &error {
-            RecallError::InvalidOptions(_) | RecallError::Input { .. } => true,
-            RecallError::Store(store) => store.is_invalid_input(),
-            _ => false,
-        };
         let message = format!("conversation memory: {error}");
-        if usage { Failure::Usage(message) } else { Failure::Runtime(message) }
+        if error.is_invalid_input() { Failure::Usage(message) } else { Failure::Runtime(message) }
     }
 }
 

@@ -131,12 +131,7 @@ impl CommandError for Failure {
 
 impl From<RecallError> for Failure {
     fn from(error: RecallError) -> Failure {
-        let usage = match &error {
-            RecallError::InvalidOptions(_) | RecallError::Input { .. } => true,
-            RecallError::Store(store) => store.is_invalid_input(),
-            _ => false,
-        };
-        if usage { Failure::Usage(error.into()) } else { Failure::Runtime(error.into()) }
+        if error.is_invalid_input() { Failure::Usage(error.into()) } else { Failure::Runtime(error.into()) }
     }
 }
 

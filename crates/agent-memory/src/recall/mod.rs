@@ -75,6 +75,17 @@ pub enum RecallError {
 }
 
 impl RecallError {
+    /// Whether the error is the caller's fault (bad options or input, or a store request
+    /// [`StoreError::is_invalid_input`] refuses) rather than a failure of the embedder, the
+    /// summarizer or the storage engine; the CLI maps these to exit code 2.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            RecallError::InvalidOptions(_) | RecallError::Input { .. } => true,
+            RecallError::Store(store) => store.is_invalid_input(),
+            _ => false,
+        }
+    }
+
     fn at_line(self, line: usize) -> RecallError {
         match self {
             RecallError::Input { line: None, reason } => RecallError::Input { line: Some(line), reason },
