@@ -1096,32 +1096,58 @@ fn keyword_snapshot(
     counter: i64,
     query: &KeywordQuery,
 ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
-    let filtered = !query.filter.is_empty();
-    let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
-    let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
-    loop {
-        let (ranked, truncated) = {
-            let cache = read_cache(inner);
-            if !cache.at(Needs::Keywords, counter) {
-                return Ok(None);
-            }
-            cache.keywords.search(&query.terms, &query.scope, query.now, want)
-        };
-        let mut hits = Vec::with_capacity(query.limit.min(ranked.len()));
-        for hit in ranked {
-            let Some(item) = read_item(&mut read, hit.id)? else { continue };
-            if matches(&query.filter, &item) {
-                hits.push(ScoredItem { item, score: hit.score });
-                if hits.len() == query.limit {
-                    break;
+    let page = Page { needs: Needs::Keywords, filter: &query.filter, limit: query.limit };
+    page.fill(tx, inner, counter, |cache, want| {
+        let (ranked, truncated) = cache.keywords.search(&query.terms, &query.scope, query.now, want);
+        (ranked.into_iter().map(|hit| (hit.id, hit.score)).collect(), truncated)
+    })
+}
+
+/// A page of search results read from the ids an in-process index ranks.
+struct Page<'q> {
+    /// The index that ranks.
+    needs: Needs,
+    filter: &'q Filter,
+    limit: usize,
+}
+
+impl Page<'_> {
+    /// Ranks with `rank` (the index cache at `counter`, asked for `want` ids) and reads the
+    /// winners from `tx` in rank order until `limit` pass the filter; when the filter rejects
+    /// too many and the index left rows out, asks for more. `None` when the index moved on
+    /// meanwhile.
+    fn fill(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        inner: &Inner,
+        counter: i64,
+        mut rank: impl FnMut(&IndexCache, usize) -> (Vec<(i64, f64)>, bool),
+    ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
+        let mut want = if self.filter.is_empty() { self.limit } else { self.limit.saturating_mul(8).max(64) };
+        let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
+        loop {
+            let (ranked, truncated) = {
+                let cache = read_cache(inner);
+                if !cache.at(self.needs, counter) {
+                    return Ok(None);
+                }
+                rank(&cache, want)
+            };
+            let mut hits = Vec::with_capacity(self.limit.min(ranked.len()));
+            for (id, score) in ranked {
+                let Some(item) = read_item(&mut read, id)? else { continue };
+                if matches(self.filter, &item) {
+                    hits.push(ScoredItem { item, score });
+                    if hits.len() == self.limit {
+                        break;
+                    }
                 }
             }
+            if hits.len() == self.limit || !truncated {
+                return Ok(Some(hits));
+            }
+            want = widen(want);
         }
-        if hits.len() == query.limit || !truncated {
-            return Ok(Some(hits));
-        }
-        // The filter rejected too many of the best: ask for more.
-        want = widen(want);
     }
 }
 
@@ -1177,44 +1203,19 @@ fn on_index_snapshot<T>(
     Ok(None)
 }
 
-/// Searches the index at `counter` and reads the winners from `tx`; `None` when the index
-/// moved on meanwhile.
+/// Searches the vector index at `counter` and reads the winners from `tx`; `None` when the
+/// index moved on meanwhile.
 fn search_snapshot(
     tx: &rusqlite::Transaction<'_>,
     inner: &Inner,
     counter: i64,
     query: &VectorQuery,
 ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
-    let filtered = !query.filter.is_empty();
-    let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
-    let mut read =
-        tx.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE id = ?1")).map_err(sql_error)?;
-    loop {
-        let (candidates, truncated) = {
-            let cache = read_cache(inner);
-            if !cache.at(Needs::Vectors, counter) {
-                return Ok(None);
-            }
-            cache.vectors.nearest(&query.model, &query.vector, &query.scope, query.now, want)
-        };
-        let mut hits = Vec::with_capacity(query.limit.min(candidates.len()));
-        for candidate in candidates {
-            let mut rows = read.query([candidate.id]).map_err(sql_error)?;
-            let Some(row) = rows.next().map_err(sql_error)? else { continue };
-            let item = item_from_row(row, 0)?;
-            if matches(&query.filter, &item) {
-                hits.push(ScoredItem { item, score: candidate.score });
-                if hits.len() == query.limit {
-                    break;
-                }
-            }
-        }
-        if hits.len() == query.limit || !truncated {
-            return Ok(Some(hits));
-        }
-        // The filter rejected too many of the nearest: ask for more.
-        want = widen(want);
-    }
+    let page = Page { needs: Needs::Vectors, filter: &query.filter, limit: query.limit };
+    page.fill(tx, inner, counter, |cache, want| {
+        let (candidates, truncated) = cache.vectors.nearest(&query.model, &query.vector, &query.scope, query.now, want);
+        (candidates.into_iter().map(|candidate| (candidate.id, candidate.score)).collect(), truncated)
+    })
 }
 
 /// Brings the indexes that `needs` names to `tx`'s snapshot (whose counter is `counter`),
