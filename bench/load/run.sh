@@ -77,6 +77,25 @@ record() { # backend n scenario json
     echo "{\"backend\": \"$1\", \"items\": $2, \"scenario\": \"$3\", \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"result\": $4}" | tee -a "$out"
 }
 
+# Starts a server on a fresh database (SQLite file NAME.db, or schema NAME on PostgreSQL,
+# dropped first) and posts the lines of FILE to ENDPOINT.
+serve_loaded() { # backend name file endpoint
+    local database
+    case $1 in
+        sqlite) database=sqlite:$work/$2.db ;;
+        postgres)
+            PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $2 CASCADE" >/dev/null
+            database="$DATABASE_URL${sep}schema=$2" ;;
+    esac
+    start_server "$database"
+    python3 "$here/load.py" "$url" "$3" "$4"
+    # A bulk-loaded table has no planner statistics until autovacuum's ANALYZE, which may
+    # come only after the first scenarios: without them PostgreSQL takes a namespace prefix
+    # for 0.5% of the rows and scans it instead of using the HNSW index. Do what an operator
+    # does after a bulk load.
+    if [ "$1" = postgres ]; then psql "$DATABASE_URL" -qc "ANALYZE $2.items" >/dev/null; fi
+}
+
 backends=(sqlite)
 sep='?'
 if [ -n "${DATABASE_URL:-}" ]; then
@@ -88,20 +107,7 @@ for n in $sizes; do
     for backend in "${backends[@]}"; do
         store_scenarios=${scenarios//conversations/}
         if [ -n "${store_scenarios// /}" ]; then
-            case $backend in
-                sqlite) database=sqlite:$work/load-$n.db ;;
-                postgres)
-                    schema=load_bench_$n
-                    PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
-                    database="$DATABASE_URL${sep}schema=$schema" ;;
-            esac
-            start_server "$database"
-            python3 "$here/load.py" "$url" "$data/items-$n.jsonl"
-            # A bulk-loaded table has no planner statistics until autovacuum's ANALYZE, which may
-            # come only after the first scenarios: without them PostgreSQL takes a namespace
-            # prefix for 0.5% of the rows and scans it instead of using the HNSW index. Do what
-            # an operator does after a bulk load.
-            [ "$backend" = postgres ] && psql "$DATABASE_URL" -qc "ANALYZE $schema.items" >/dev/null
+            serve_loaded "$backend" "load_bench_$n" "$data/items-$n.jsonl" /store/batch
             warm_up
             for scenario in $scenarios; do
                 case $scenario in
@@ -121,16 +127,7 @@ for n in $sizes; do
             # Sessions of 6 to 16 messages make one or two chunks each: n chunks take ~2n/3 sessions.
             sessions=$((n * 2 / 3))
             [ -f "$data/conversations-$sessions.jsonl" ] || python3 "$here/gen.py" conversations "$sessions" "$data/conversations-$sessions.jsonl"
-            case $backend in
-                sqlite) cdb=sqlite:$work/conversations-$n.db ;;
-                postgres)
-                    cschema=load_conv_$n
-                    PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $cschema CASCADE" >/dev/null
-                    cdb="$DATABASE_URL${sep}schema=$cschema" ;;
-            esac
-            start_server "$cdb"
-            python3 "$here/load.py" "$url" "$data/conversations-$sessions.jsonl" /conversations
-            [ "$backend" = postgres ] && psql "$DATABASE_URL" -qc "ANALYZE $cschema.items" >/dev/null
+            serve_loaded "$backend" "load_conv_$n" "$data/conversations-$sessions.jsonl" /conversations
             result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
                 wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/conversations.lua" "$url" | tail -1)
             record "$backend" "$n" conversations "$result"

@@ -1,0 +1,18 @@
+-- Shared by the search scripts (dofile'd first): `queries`, the lines of $QUERIES; JSON
+-- headers; and a per-thread starting `position`, so wrk's threads start at different queries.
+queries = {}
+for line in io.lines(os.getenv("QUERIES")) do
+    queries[#queries + 1] = line
+end
+headers = { ["Content-Type"] = "application/json" }
+local next_thread = 0
+
+function setup(thread)
+    next_thread = next_thread + 1
+    thread:set("position", next_thread * 7919)
+end
+
+function init(args)
+    -- `position` was set by setup().
+    position = position or 0
+end
