@@ -31,6 +31,8 @@ use std::fmt;
 use async_trait::async_trait;
 
 use super::fusion::reciprocal_rank_fusion;
+use super::keyword_index::KeywordIndex;
+use super::vector_index::VectorIndex;
 use super::{Filter, HybridWeights, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError, StoredVector};
 
 /// Which namespaces a query covers.
@@ -263,6 +265,29 @@ pub(crate) async fn hybrid_from_rankings<B: StoreBackend + ?Sized>(
     let mut fused = fuse(semantic, keyword, &query.weights);
     fused.truncate(query.limit);
     Ok(fused)
+}
+
+/// Hybrid search on in-process indexes (the memory and SQLite backends): both rankings as
+/// row ids, fused by reciprocal rank, best first, so only the winners' rows need reading.
+/// Value filters are the caller's job (it must not call this with one).
+pub(crate) fn fused_row_ids(vectors: &VectorIndex, keywords: &KeywordIndex, query: &HybridQuery) -> Vec<(i64, f64)> {
+    let vector = &query.vector;
+    let (candidates, _) = vectors.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
+    let semantic: Vec<i64> = candidates.into_iter().map(|candidate| candidate.id).collect();
+    let keyword: Vec<i64> = match &query.keyword {
+        Some(keyword) => {
+            let (hits, _) = keywords.search(&keyword.terms, &keyword.scope, keyword.now, keyword.limit);
+            hits.into_iter().map(|hit| hit.id).collect()
+        }
+        None => Vec::new(),
+    };
+    let weights = &query.weights;
+    reciprocal_rank_fusion(&[(weights.semantic, &semantic), (weights.keyword, &keyword)], weights.k)
+}
+
+/// Whether a hybrid query has a value filter (on either ranking).
+pub(crate) fn has_value_filter(query: &HybridQuery) -> bool {
+    !query.vector.filter.is_empty() || query.keyword.as_ref().is_some_and(|keyword| !keyword.filter.is_empty())
 }
 
 /// Fuses two rankings of items by reciprocal rank, keyed by (namespace, key).

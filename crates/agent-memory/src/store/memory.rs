@@ -9,7 +9,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 
 use super::backend::{
-    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+    ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend,
+    VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
 use super::keyword_index::KeywordIndex;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
@@ -344,6 +345,24 @@ impl StoreBackend for MemoryBackend {
             // The filter rejected too many of the best: ask for more.
             want = widen(want);
         }
+    }
+
+    /// Without a value filter, both rankings as entry ids (no item is cloned but the
+    /// winners'); with one, the provided item rankings.
+    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        if has_value_filter(query) {
+            return hybrid_from_rankings(self, query).await;
+        }
+        let state = self.read();
+        let fused = fused_row_ids(&state.vectors, &state.keywords, query);
+        Ok(fused
+            .into_iter()
+            .filter_map(|(id, score)| {
+                let entry = state.addresses.get(&id).and_then(|address| state.entries.get(address))?;
+                Some(ScoredItem { item: entry.item.clone(), score })
+            })
+            .take(query.limit)
+            .collect())
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {

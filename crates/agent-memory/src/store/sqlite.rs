@@ -64,9 +64,8 @@ use serde_json::{Map, Value};
 
 use super::backend::{
     ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend,
-    VectorQuery, hybrid_from_rankings,
+    VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
-use super::fusion::reciprocal_rank_fusion;
 use super::keyword::{self, fts5_match_expression};
 use super::keyword_index::{KeywordIndex, text_hash};
 use super::vector;
@@ -779,7 +778,7 @@ impl StoreBackend for SqliteBackend {
     }
 
     async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
-        if !query.vector.filter.is_empty() {
+        if has_value_filter(query) {
             // A value filter needs every candidate's value: rank items.
             return hybrid_from_rankings(self, query).await;
         }
@@ -1038,27 +1037,15 @@ fn fused_search(
     inner: &Inner,
     query: &HybridQuery,
 ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
-    let vector = &query.vector;
     let needs = if query.keyword.is_some() { Needs::Both } else { Needs::Vectors };
     on_index_snapshot(connection, inner, needs, |tx, counter| {
-        let (semantic, keyword): (Vec<i64>, Vec<i64>) = {
+        let fused = {
             let cache = read_cache(inner);
             if !cache.at(needs, counter) {
                 return Ok(None);
             }
-            let (candidates, _) =
-                cache.vectors.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
-            let keyword = match &query.keyword {
-                Some(keyword) => {
-                    let (hits, _) = cache.keywords.search(&keyword.terms, &keyword.scope, keyword.now, keyword.limit);
-                    hits.into_iter().map(|hit| hit.id).collect()
-                }
-                None => Vec::new(),
-            };
-            (candidates.into_iter().map(|candidate| candidate.id).collect(), keyword)
+            fused_row_ids(&cache.vectors, &cache.keywords, query)
         };
-        let weights = &query.weights;
-        let fused = reciprocal_rank_fusion(&[(weights.semantic, &semantic), (weights.keyword, &keyword)], weights.k);
         let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
         let mut hits = Vec::with_capacity(query.limit.min(fused.len()));
         for (id, score) in fused.into_iter().take(query.limit) {
