@@ -26,6 +26,12 @@
 //! stores (exact, graph), and each of 200 queries (prefix `["users"]`, limit 10) is timed on
 //! both; recall@10 is against the exact store's keys.
 //!
+//! `cargo bench -p agent-memory --bench store -- fusion-depth ITEMS.jsonl QUERIES.txt N DEPTH[,DEPTH…]`
+//! measures what hybrid search's fusion depth (`StoreOptions::hybrid_candidates`: how many
+//! candidates each ranking gives to reciprocal-rank fusion) costs and changes: N items of
+//! `bench/load/gen.py` in an in-memory store with the built-in embedder, 1,000 queries
+//! (prefix `["users"]`, limit 10) at each depth, compared with fusion at depth 1,000.
+//!
 //! `… -- put-latency N` times single SQLite puts across the graph threshold, and
 //! `… -- kernel N DIMS` the dot product against the portable loop it replaced.
 
@@ -120,6 +126,9 @@ async fn main() {
     }
     if args.first().is_some_and(|a| a == "ann-text") {
         return ann::run_text(&args[1..]).await;
+    }
+    if args.first().is_some_and(|a| a == "fusion-depth") {
+        return ann::run_fusion_depth(&args[1..]).await;
     }
     if args.first().is_some_and(|a| a == "put-latency") {
         return put_latency(&args[1..]).await;
@@ -354,6 +363,8 @@ mod ann {
 
     const CLUSTERS: usize = 256;
     const QUERIES: usize = 200;
+    /// The fusion depth that `fusion-depth` compares every other depth with.
+    const REFERENCE_DEPTH: usize = 1000;
     const BATCH: usize = 10_000;
     /// Items with `bucket == 7` (1%) are the filtered search's matches.
     const BUCKETS: usize = 100;
@@ -436,16 +447,7 @@ mod ann {
         let sizes: Vec<usize> = sizes.split(',').map(|n| n.parse().expect("N")).collect();
         let efs: Vec<usize> = efs.split(',').map(|e| e.parse().expect("EF")).collect();
         let largest = sizes.iter().copied().max().unwrap_or(0);
-        let mut puts = Vec::new();
-        for line in std::fs::read_to_string(items).expect("items file").lines() {
-            let body: serde_json::Value = serde_json::from_str(line).expect("JSON line");
-            for op in body["ops"].as_array().into_iter().flatten().filter(|op| op["op"] == "put") {
-                let namespace: Vec<String> = serde_json::from_value(op["namespace"].clone()).expect("namespace");
-                let key = op["key"].as_str().expect("key").to_owned();
-                puts.push((namespace, key, op["value"].clone()));
-            }
-        }
-        assert!(puts.len() >= largest, "{items} holds {} puts, fewer than {largest}", puts.len());
+        let puts = read_puts(items, largest);
         let queries: Vec<String> =
             std::fs::read_to_string(queries).expect("queries file").lines().take(QUERIES).map(str::to_owned).collect();
         let embedder = agent_memory::embed::default_embedder();
@@ -511,6 +513,88 @@ mod ann {
                 });
                 println!("{line}");
             }
+        }
+    }
+
+    /// The first `n` puts of a `bench/load/gen.py items` file: (namespace, key, value).
+    fn read_puts(items: &str, n: usize) -> Vec<(Vec<String>, String, serde_json::Value)> {
+        let mut puts = Vec::new();
+        for line in std::fs::read_to_string(items).expect("items file").lines() {
+            let body: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+            for op in body["ops"].as_array().into_iter().flatten().filter(|op| op["op"] == "put") {
+                let namespace: Vec<String> = serde_json::from_value(op["namespace"].clone()).expect("namespace");
+                let key = op["key"].as_str().expect("key").to_owned();
+                puts.push((namespace, key, op["value"].clone()));
+            }
+        }
+        assert!(puts.len() >= n, "{items} holds {} puts, fewer than {n}", puts.len());
+        puts.truncate(n);
+        puts
+    }
+
+    /// See the crate documentation (`fusion-depth`).
+    pub(super) async fn run_fusion_depth(args: &[String]) {
+        let [items, queries, n, depths] = args else {
+            eprintln!("usage: store_bench fusion-depth ITEMS.jsonl QUERIES.txt N DEPTH[,DEPTH...]");
+            std::process::exit(2);
+        };
+        let n: usize = n.parse().expect("N");
+        let depths: Vec<usize> = depths.split(',').map(|d| d.parse().expect("DEPTH")).collect();
+        let puts = read_puts(items, n);
+        let queries: Vec<String> =
+            std::fs::read_to_string(queries).expect("queries file").lines().take(1000).map(str::to_owned).collect();
+        let embedder = agent_memory::embed::default_embedder();
+        let backend = Arc::new(MemoryBackend::with_vector_index(index_options()));
+        let store_with = |depth: usize| {
+            let options = StoreOptions { hybrid_candidates: depth, ..StoreOptions::default() };
+            MemoryStore::new(backend.clone(), options).with_embedder(embedder.clone())
+        };
+        let loader = store_with(100);
+        for chunk in puts.chunks(1000) {
+            let requests = chunk
+                .iter()
+                .map(|(ns, key, value)| PutRequest::new(ns.clone(), key.clone(), value.clone()))
+                .collect::<Result<Vec<_>, _>>()
+                .expect("valid");
+            loader.put_many(requests).await.expect("put_many");
+        }
+        backend.wait_for_vector_index();
+        let search = |q: &str| SearchQuery::text(q).mode(SearchMode::Hybrid).limit(10);
+        let reference = store_with(REFERENCE_DEPTH);
+        let mut truth = Vec::new();
+        for q in &queries {
+            let hits = reference.search(["users"], search(q)).await.expect("search");
+            truth.push(hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>());
+        }
+        for &depth in &depths {
+            let store = store_with(depth);
+            let (mut latency, mut cpu) = (Vec::new(), Vec::new());
+            let (mut found, mut wanted, mut same_order) = (0usize, 0usize, 0usize);
+            for (q, truth) in queries.iter().zip(&truth) {
+                let (started, cpu_started) = (Instant::now(), thread_cpu_ms());
+                let hits = store.search(["users"], search(q)).await.expect("search");
+                cpu.push(thread_cpu_ms() - cpu_started);
+                latency.push(started.elapsed().as_secs_f64() * 1e3);
+                let keys: Vec<String> = hits.into_iter().map(|h| h.item.key).collect();
+                found += keys.iter().filter(|k| truth.contains(k)).count();
+                wanted += truth.len();
+                same_order += usize::from(&keys == truth);
+            }
+            latency.sort_by(f64::total_cmp);
+            cpu.sort_by(f64::total_cmp);
+            let line = json!({
+                "n": n,
+                "queries": queries.len(),
+                "depth": depth,
+                "reference_depth": REFERENCE_DEPTH,
+                "overlap_at_10": found as f64 / wanted.max(1) as f64,
+                "same_top10_order": same_order as f64 / queries.len().max(1) as f64,
+                "p50_ms": percentile(&latency, 0.5),
+                "p99_ms": percentile(&latency, 0.99),
+                "cpu_p50_ms": percentile(&cpu, 0.5),
+                "load_now": load(),
+            });
+            println!("{line}");
         }
     }
 
