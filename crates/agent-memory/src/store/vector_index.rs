@@ -839,20 +839,24 @@ impl VectorIndex {
         let graph = set.graph.as_ref().and_then(|graph| {
             let done = graph.shared.done.load(Atomic::Acquire);
             let unindexed = graph.pending.range(done + 1..).take(set.len() / 2 + 1).count();
-            (unindexed <= set.len() / 2 && !graph.shared.has_failed.load(Atomic::Acquire)).then_some((graph, done))
+            (unindexed <= set.len() / 2 && !graph.shared.has_failed.load(Atomic::Acquire))
+                .then_some((graph, done, unindexed))
         });
         match (graph, set.small_scope_rows(scope, self.options.exact_scope_max)) {
             (_, Some(rows)) => {
                 scored.extend(rows.into_iter().filter(|&row| test.admits(row)).map(|row| (score(row), row as u32)));
             }
-            (Some((graph, done)), None) if want <= MAX_GRAPH_WANT => {
+            (Some((graph, done, unindexed)), None) if want <= MAX_GRAPH_WANT => {
                 let ef = want.max(self.options.expansion_search);
                 let hnsw = graph.shared.hnsw.read().unwrap_or_else(PoisonError::into_inner);
                 let admitted_row = |key: &u64| {
                     let row = set.row_of_seq.get(key).copied().filter(|_| *key <= done)?;
                     test.admits(row).then_some(row)
                 };
-                if let Some(rows) = unfiltered_graph_rows(&hnsw, graph, set, &test, query, ef, want, admitted_row) {
+                let live_nodes = set.len() - unindexed;
+                if let Some(rows) =
+                    unfiltered_graph_rows(&hnsw, graph, live_nodes, &test, query, ef, want, admitted_row)
+                {
                     let pending = graph.pending.range(done + 1..).filter_map(|(_, id)| set.position.get(id));
                     scored.extend(
                         rows.into_iter()
@@ -901,13 +905,14 @@ impl VectorIndex {
 /// less the dead, expired and not yet published ones, as rows. The predicate callback
 /// (a foreign call and a row test per visited node) costs about a third of the graph
 /// search, and rejected nodes are rare here. `None` (search with the predicate) when the
-/// scope needs a test, when more than an eighth of the nodes are dead, or when fewer than
+/// scope needs a test, when more than an eighth of the nodes are dead (`live_nodes` are the
+/// set's rows up to the graph's published sequence), or when fewer than
 /// `want` of the nodes found pass, so a rejected node can never shorten the page.
 #[allow(clippy::too_many_arguments)]
 fn unfiltered_graph_rows(
     hnsw: &usearch::Index,
     graph: &Graph,
-    set: &VectorSet,
+    live_nodes: usize,
     test: &RowTest<'_>,
     query: &[f32],
     ef: usize,
@@ -918,8 +923,7 @@ fn unfiltered_graph_rows(
         return None;
     }
     let nodes = graph.shared.nodes.load(Atomic::Acquire);
-    let live = set.len().saturating_sub(graph.pending.len());
-    if nodes.saturating_sub(live) > nodes / 8 {
+    if nodes.saturating_sub(live_nodes) > nodes / 8 {
         return None;
     }
     let found = hnsw.search(query, ef).ok()?;
@@ -927,6 +931,10 @@ fn unfiltered_graph_rows(
         return None;
     }
     let rows: Vec<usize> = found.keys.iter().filter_map(admitted_row).collect();
+    #[cfg(test)]
+    if rows.len() >= want {
+        tests::UNFILTERED_SEARCHES.with(|count| count.set(count.get() + 1));
+    }
     (rows.len() >= want).then_some(rows)
 }
 
@@ -956,8 +964,19 @@ fn finish(set: &VectorSet, mut scored: Vec<(f32, u32)>, want: usize, more: bool)
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
     use crate::store::{Namespace, NamespacePrefix};
+
+    thread_local! {
+        /// Searches on this thread that the graph answered without its predicate.
+        pub(super) static UNFILTERED_SEARCHES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn unfiltered_searches() -> usize {
+        UNFILTERED_SEARCHES.with(Cell::get)
+    }
 
     fn meta(namespace: &[&str], key: &str, updated_at: f64, expires_at: Option<f64>) -> RowMeta {
         RowMeta {
@@ -1131,11 +1150,21 @@ mod tests {
         index.graph_progress().wait();
         let all = Scope::Prefix(NamespacePrefix::root());
         let query = rows[7].clone();
+        let before = unfiltered_searches();
+        assert_eq!(ids(&index.nearest("m", &query, &all, 0.0, 1)), [8], "a row is its own nearest");
+        assert_eq!(unfiltered_searches(), before + 1, "nothing to reject: no predicate");
+        let spanning = Scope::Prefix(NamespacePrefix::new(["a"]).expect("valid"));
+        index.nearest("m", &query, &spanning, 0.0, 1);
+        assert_eq!(unfiltered_searches(), before + 2, "a prefix that spans every namespace needs no predicate either");
+        index.nearest("m", &query, &Scope::Namespace(Namespace::new(["a"]).expect("valid")), 0.0, 1);
+        assert_eq!(unfiltered_searches(), before + 2, "a namespace scope is tested per node");
         let nearest = ids(&index.nearest("m", &query, &all, 0.0, 400));
         for &id in &nearest {
             index.set_expiry(id, Some(5.0));
         }
+        let before = unfiltered_searches();
         let found = index.nearest("m", &query, &all, 10.0, 20);
+        assert_eq!(unfiltered_searches(), before, "the predicate search answered");
         assert_eq!(found.0.len(), 20);
         assert!(found.0.iter().all(|c| !nearest.contains(&c.id)), "{found:?}");
         let mut exact = VectorIndex::new(VectorIndexOptions::exact());
