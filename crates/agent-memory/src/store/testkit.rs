@@ -1131,4 +1131,24 @@ pub async fn export_pages_by_keyset(backend: Arc<dyn StoreBackend>) {
     assert_eq!(page(&exact, Some((&["a"], "k2")), 1).await, live[2..3]);
     assert_eq!(page(&exact, Some((&["a", "b"], "k0")), 5).await, live[3..4]);
     assert_eq!(page(&exact, Some((&["a!"], "k0")), 5).await, vec![]);
+
+    // Writes between pages: what existed throughout comes once (as its page read it), a
+    // write behind the cursor is not seen, one ahead of it is, a deletion ahead removes.
+    let first = page(&root, None, 3).await;
+    assert_eq!(first, live[..3]);
+    store.put(ns(&["0"]), "behind", json!({"k": "behind"}), None).await.unwrap();
+    store.put(ns(&["z"]), "ahead", json!({"k": "ahead"}), None).await.unwrap();
+    store.delete(ns(&["b"]), "k3").await.unwrap();
+    store.put(ns(&["a!"]), "k0", json!({"k": "changed"}), None).await.unwrap();
+    let next = ExportQuery {
+        scope: root.clone(),
+        after: Some(ItemKey { namespace: ns(&["a", "b"]), key: "k0".into() }),
+        limit: 100,
+        now,
+    };
+    let rest = backend.export_items(&next).await.unwrap();
+    let rest_addresses: Vec<(String, String)> = rest.iter().map(address).collect();
+    let expected = [&live[3..5], &live[6..], &[("z".to_owned(), "ahead".to_owned())]].concat();
+    assert_eq!(rest_addresses, expected);
+    assert_eq!(rest[1].item.value, json!({"k": "changed"}).as_object().unwrap().clone());
 }
