@@ -4,10 +4,10 @@
 #
 #   bench/transfer/run.sh [N] [S] [BINARY ...]     (default: 100000 10000 target/release/agent-memory)
 #
-# Each binary exports the same database to a file three times; the line printed per run has
-# its peak RSS (the number /usr/bin/time -v prints), its peak anonymous RSS (heap and stacks:
-# the SQLite reader maps the database file, whose touched pages count in the first number),
-# the wall time and the dump's size and line count (bench/transfer/peak.py).
+# Each binary exports the same database to /dev/null three times; the line printed per run
+# has its peak RSS (the number /usr/bin/time -v prints), its peak anonymous RSS (heap and
+# stacks: the SQLite reader maps the database file, whose touched pages count in the first
+# number), the wall time and the export's summary (bench/transfer/peak.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-100000}
@@ -29,9 +29,6 @@ fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); database $(du -h "$db" | cut -f1)"
 for binary in "${binaries[@]}"; do
     for round in 1 2 3; do
-        out=$data/dump.jsonl
-        line=$(python3 bench/transfer/peak.py "$binary" export --db "sqlite:$db" --embedder none --out "$out")
-        echo "$binary round $round: $line, dump $(du -h "$out" | cut -f1) $(wc -l < "$out") lines"
+        echo "$binary round $round: $(python3 bench/transfer/peak.py "$binary" export --db "sqlite:$db" --embedder none --out /dev/null)"
     done
 done
-rm -f "$data/dump.jsonl"
