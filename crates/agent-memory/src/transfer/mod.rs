@@ -243,6 +243,36 @@ pub async fn export_dump(
 /// each page of items (`items_total` is the live count when the export started, so
 /// writers may make `items_written` end above or below it).
 ///
+/// ```
+/// use std::sync::Mutex;
+///
+/// use agent_memory::store::{MemoryStore, NamespacePrefix};
+/// use agent_memory::transfer::{ExportOptions, export_dump_with};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MemoryStore::in_memory().without_embedder();
+/// for key in ["a", "b", "c"] {
+///     store.put(("user_1", "notes"), key, json!({"text": key}), None).await?;
+/// }
+/// store.put(("user_2", "notes"), "d", json!({"text": "not exported"}), None).await?;
+///
+/// // The items of user_1 only, two per page, no sessions.
+/// let options = ExportOptions::default().namespace_prefix(NamespacePrefix::new(["user_1"])?).page_sizes(2, 256);
+/// let reports = Mutex::new(Vec::new());
+/// let mut dump = Vec::new();
+/// let summary = export_dump_with(&store, None, &mut dump, &options, &|done, total| {
+///     reports.lock().expect("not poisoned").push((done, total));
+/// })
+/// .await?;
+/// assert_eq!(summary.items, 3);
+/// assert_eq!(*reports.lock().expect("not poisoned"), [(2, 3), (3, 3)]);
+/// assert_eq!(String::from_utf8(dump)?.lines().count(), 1 + 3);
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Errors
 ///
 /// [`TransferError::Store`] / [`TransferError::Session`] when reading fails (a backend
