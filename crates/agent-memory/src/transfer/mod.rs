@@ -309,7 +309,10 @@ pub async fn export_dump_with(
             if after.as_ref().is_some_and(|previous| *previous >= address) || !scope.contains(&item.namespace) {
                 return Err(TransferError::Store(StoreError::backend(
                     store.backend().kind(),
-                    format!("export_items returned {address:?} out of its page's range or out of address order"),
+                    format!(
+                        "export_items returned {} {:?} out of address order or out of scope: the export stops",
+                        address.namespace, address.key
+                    ),
                 )));
             }
             let is_chunk = chunk_of(&item).is_some();
@@ -690,4 +693,89 @@ fn write_line(out: &mut dyn Write, line: &impl Serialize) -> Result<(), Transfer
     serde_json::to_writer(&mut *out, line).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::store::{
+        ItemWrite, KeywordQuery, NamespaceQuery, ScanQuery, ScoredItem, StoreBackend, StoreOptions, VectorQuery,
+    };
+
+    /// A backend whose every export page is the same item, whatever the cursor: the
+    /// export must stop with an error instead of writing it forever.
+    #[derive(Debug)]
+    struct StuckBackend;
+
+    fn unused<T>() -> Result<T, StoreError> {
+        Err(StoreError::Config("not used by an export".into()))
+    }
+
+    #[async_trait]
+    impl StoreBackend for StuckBackend {
+        fn kind(&self) -> &'static str {
+            "stuck"
+        }
+        async fn put_many(&self, _: Vec<ItemWrite>, _: f64) -> Result<Vec<Item>, StoreError> {
+            unused()
+        }
+        async fn get_many(&self, _: &[ItemKey], _: f64, _: bool) -> Result<Vec<Option<Item>>, StoreError> {
+            unused()
+        }
+        async fn delete_many(&self, _: &[ItemKey], _: f64) -> Result<Vec<bool>, StoreError> {
+            unused()
+        }
+        async fn scan(&self, _: &ScanQuery) -> Result<Vec<Item>, StoreError> {
+            unused()
+        }
+        async fn vector_search(&self, _: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
+            unused()
+        }
+        async fn keyword_search(&self, _: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+            unused()
+        }
+        async fn list_namespaces(&self, _: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+            unused()
+        }
+        async fn count(&self, _: &Scope, _: f64) -> Result<u64, StoreError> {
+            Ok(1)
+        }
+        async fn delete_scope(&self, _: &Scope, _: f64) -> Result<u64, StoreError> {
+            unused()
+        }
+        async fn purge_expired(&self, _: f64) -> Result<u64, StoreError> {
+            unused()
+        }
+        async fn export_items(&self, query: &ExportQuery) -> Result<Vec<ExportedItem>, StoreError> {
+            let item = Item {
+                namespace: Namespace::new(["a"])?,
+                key: "k".into(),
+                value: Map::new(),
+                created_at: 1.0,
+                updated_at: 1.0,
+                expires_at: None,
+                ttl_seconds: None,
+            };
+            Ok(vec![ExportedItem { item, vector: None }; query.limit])
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_repeats_an_address_stops_the_export() {
+        let store = MemoryStore::new(Arc::new(StuckBackend), StoreOptions::default()).without_embedder();
+        let mut out = Vec::new();
+        let options = ExportOptions::default().page_sizes(1, 1);
+        let error = export_dump_with(&store, None, &mut out, &options, &|_, _| {}).await.expect_err("stopped");
+        assert_eq!(
+            error.to_string(),
+            "stuck backend: export_items returned [\"a\"] \"k\" out of address order or out of scope: \
+             the export stops"
+        );
+        assert_eq!(String::from_utf8(out).expect("utf-8").lines().count(), 2, "the header and the item once");
+    }
 }
