@@ -1,10 +1,12 @@
 //! `agent-memory export` and `agent-memory import`: the versioned JSONL dump of a database's
 //! items, conversations and sessions (`agent_memory::transfer`).
 //!
-//! Export writes the dump to `--out FILE` or stdout and a one-line JSON summary to stderr;
+//! Export writes the dump to `--out FILE` or stdout (every item and session, or with
+//! `--namespace-prefix NS` the items under NS only), reading the database one page at a time,
+//! with a progress bar on stderr, and a one-line JSON summary to stderr;
 //! import reads a file or stdin (copied to an anonymous temporary file first: the import
 //! reads its input twice, once to check and once to write), shows a progress bar on stderr
-//! while it re-embeds, and prints its summary as JSON on stdout. Exit codes: 2 for bad input (a malformed dump, an
+//! while it re-embeds (both bars only when stderr is a terminal), and prints its summary as JSON on stdout. Exit codes: 2 for bad input (a malformed dump, an
 //! unusable `--db` or `--embedder`), 1 for a failing database or embedder.
 
 use std::fs::File;
@@ -13,8 +15,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
-use agent_memory::transfer::{TransferError, export_dump, import_dump};
-use indicatif::{ProgressBar, ProgressStyle};
+use agent_memory::store::NamespacePrefix;
+use agent_memory::transfer::{ExportOptions, TransferError, export_dump_with, import_dump};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::serve::config::{ConfigError, DEFAULT_DATABASE_URL, DEFAULT_EMBEDDER, DatabaseUrl};
@@ -32,6 +35,11 @@ pub(crate) struct ExportArgs {
     /// Where to write the dump; `-` for stdout.
     #[arg(long, value_name = "FILE", default_value = "-")]
     out: String,
+    /// Only the items whose namespace starts with this prefix (a JSON array of labels, or
+    /// a bare word for one label), conversation chunks included; sessions are not
+    /// namespaced, so such a partial dump leaves them out.
+    #[arg(long, value_name = "NS")]
+    namespace_prefix: Option<String>,
 }
 
 /// `agent-memory import` flags.
@@ -68,8 +76,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let database = DatabaseUrl::parse(&args.db)?;
+    let mut options = ExportOptions::default();
+    if let Some(prefix) = &args.namespace_prefix {
+        let prefix =
+            NamespacePrefix::parse(prefix).map_err(|error| BadInput(format!("--namespace-prefix: {error}")))?;
+        options = options.namespace_prefix(prefix);
+    }
     let store = crate::serve::open_plain_store(&database, &args.embedder).await?;
-    let sessions = crate::serve::open_sessions(&database).await?;
+    let sessions = match args.namespace_prefix {
+        Some(_) => None,
+        None => Some(crate::serve::open_sessions(&database).await?),
+    };
     let mut out: Box<dyn Write> = if args.out == "-" {
         Box::new(BufWriter::new(std::io::stdout().lock()))
     } else {
@@ -77,11 +94,46 @@ async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         let file = File::create(&path).map_err(|error| anyhow::anyhow!("cannot create {}: {error}", path.display()))?;
         Box::new(BufWriter::new(file))
     };
-    let summary = export_dump(&store, Some(sessions.as_ref()), &mut out).await?;
+    let bar = TerminalBar::new("exporting {bar:40} {pos}/{len} items ({eta} left)");
+    let progress = |done: u64, total: u64| bar.show(done, total);
+    let summary = export_dump_with(&store, sessions.as_deref(), &mut out, &options, &progress).await?;
     out.flush()?;
+    bar.finish();
     let line = json!({"items": summary.items, "conversation_chunks": summary.conversation_chunks, "sessions": summary.sessions});
     eprintln!("{line}");
     Ok(())
+}
+
+/// A progress bar on stderr, created on the first report; drawn only when stderr is a
+/// terminal (indicatif hides it otherwise, and when `TERM` is unset or `dumb`), so
+/// nothing but the summary reaches a pipe or a log file.
+struct TerminalBar {
+    template: &'static str,
+    bar: OnceLock<ProgressBar>,
+}
+
+impl TerminalBar {
+    fn new(template: &'static str) -> TerminalBar {
+        TerminalBar { template, bar: OnceLock::new() }
+    }
+
+    fn show(&self, done: u64, total: u64) {
+        let bar = self.bar.get_or_init(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(self.template) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        bar.set_length(total.max(done));
+        bar.set_position(done);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
@@ -95,27 +147,15 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         BufReader::new(spool)
     } else {
         let path = PathBuf::from(&args.input);
-        let file =
-            File::open(&path).map_err(|error| UnreadableInput(format!("cannot open {}: {error}", path.display())))?;
+        let file = File::open(&path).map_err(|error| BadInput(format!("cannot open {}: {error}", path.display())))?;
         BufReader::new(file)
     };
     let store = crate::serve::open_plain_store(&database, &args.embedder).await?;
     let sessions = crate::serve::open_sessions(&database).await?;
-    let bar: OnceLock<ProgressBar> = OnceLock::new();
-    let progress = |done: usize, total: usize| {
-        let bar = bar.get_or_init(|| {
-            let bar = ProgressBar::new(total as u64);
-            if let Ok(style) = ProgressStyle::with_template("re-embedding {bar:40} {pos}/{len} items ({eta} left)") {
-                bar.set_style(style);
-            }
-            bar
-        });
-        bar.set_position(done as u64);
-    };
+    let bar = TerminalBar::new("re-embedding {bar:40} {pos}/{len} items ({eta} left)");
+    let progress = |done: usize, total: usize| bar.show(done as u64, total as u64);
     let summary = import_dump(&store, Some(sessions.as_ref()), input, &progress).await?;
-    if let Some(bar) = bar.get() {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     let line = json!({
         "items": summary.items,
         "conversation_chunks": summary.conversation_chunks,
@@ -128,17 +168,17 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The dump to import cannot be opened: the user must name another one.
+/// A flag or the dump to import is unusable: the user must fix the command line.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct UnreadableInput(String);
+struct BadInput(String);
 
 /// Prints an error on one line; exit code 2 for input the user must fix.
 fn finish(command: &str, result: anyhow::Result<()>) -> ExitCode {
     let Err(error) = result else { return ExitCode::SUCCESS };
     eprintln!("agent-memory {command}: {error:#}");
     let bad_input = error.is::<ConfigError>()
-        || error.is::<UnreadableInput>()
+        || error.is::<BadInput>()
         || matches!(
             error.downcast_ref::<TransferError>(),
             Some(TransferError::Malformed { .. } | TransferError::SessionsNotAccepted(_))

@@ -102,8 +102,10 @@ async fn export_then_import_round_trips_through_files_and_pipes() {
 
     // From stdin, into a store with another embedder: everything is embedded again.
     let other = sqlite(dir.path(), "c.db");
-    let summary = stdout_json(&agent_memory(&["import", "--db", &other, "--embedder", "hash:32", "-"], Some(&dump)));
+    let output = agent_memory(&["import", "--db", &other, "--embedder", "hash:32", "-"], Some(&dump));
+    let summary = stdout_json(&output);
     assert_eq!((summary["vectors_reused"].clone(), summary["vectors_embedded"].clone()), (json!(0), json!(2)));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "", "no progress bar on a pipe");
     let reembedded = agent_memory(&["export", "--db", &other, "--embedder", "hash:32"], None).stdout;
     let lines = normalized(&reembedded);
     assert_eq!(lines[0]["embedder"], json!({"model": "hash-v1/32", "dimensions": 32}));
@@ -130,4 +132,59 @@ async fn a_malformed_dump_exits_2_naming_the_line_and_imports_nothing() {
     let output = agent_memory(&["import", "--db", &target, "missing.jsonl"], None);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot open missing.jsonl"));
+}
+
+/// `--namespace-prefix` writes the items under the prefix only, and no sessions; a prefix
+/// that is not one exits with code 2.
+#[tokio::test]
+async fn a_namespace_prefix_exports_its_items_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("a.db");
+    populate(&path).await;
+    let store = MemoryStore::sqlite(&path).await.expect("open").with_embedder(Arc::new(HashEmbedder::new(64)));
+    store.put(("u2",), "other", json!({"text": "someone else"}), None).await.expect("put");
+    let source = sqlite(dir.path(), "a.db");
+    let output = agent_memory(&["export", "--db", &source, "--embedder", "hash:64", "--namespace-prefix", "u1"], None);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stderr).trim(), r#"{"items":2,"conversation_chunks":0,"sessions":0}"#);
+    let lines = normalized(&output.stdout);
+    let addresses: Vec<(&Value, &Value)> = lines[1..].iter().map(|line| (&line["namespace"], &line["key"])).collect();
+    assert_eq!(addresses, [(&json!(["u1", "prefs"]), &json!("lang")), (&json!(["u1", "prefs"]), &json!("tea"))]);
+
+    let output = agent_memory(&["export", "--db", &source, "--namespace-prefix", r#"["u1", ""]"#], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "agent-memory export: --namespace-prefix: invalid namespace: namespace labels must not be empty"
+    );
+}
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), export and a re-embedding
+/// import draw their progress bars on stderr.
+#[tokio::test]
+async fn progress_bars_are_drawn_on_a_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    populate(&dir.path().join("a.db")).await;
+    let binary = assert_cmd::cargo::cargo_bin!("agent-memory").display().to_string();
+    let dump = dir.path().join("dump.jsonl").display().to_string();
+    let on_a_terminal = |command: String| -> String {
+        let output = Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env("TERM", "xterm")
+            .env_remove("AGENT_MEMORY_DATABASE_URL")
+            .env_remove("AGENT_MEMORY_EMBEDDER")
+            .stdin(Stdio::null())
+            .output()
+            .expect("util-linux script runs");
+        assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let export =
+        on_a_terminal(format!("{binary} export --db {} --embedder hash:64 --out {dump}", sqlite(dir.path(), "a.db")));
+    assert!(export.contains("exporting "), "{export:?}");
+    assert!(export.contains("/2 items"), "{export:?}");
+    let import =
+        on_a_terminal(format!("{binary} import --db {} --embedder hash:32 {dump}", sqlite(dir.path(), "b.db")));
+    assert!(import.contains("re-embedding "), "{import:?}");
+    assert!(import.contains("2/2 items"), "{import:?}");
 }

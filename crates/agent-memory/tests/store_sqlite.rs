@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use agent_memory::store::{
-    ExportedItem, HybridQuery, Item, ItemKey, ItemWrite, KeywordQuery, Namespace, NamespaceQuery, RestoredItem,
-    ScanQuery, Scope, ScoredItem, SqliteBackend, StoreBackend, StoreError, VectorQuery,
+    ExportQuery, ExportedItem, HybridQuery, Item, ItemKey, ItemWrite, KeywordQuery, Namespace, NamespaceQuery,
+    RestoredItem, ScanQuery, Scope, ScoredItem, SqliteBackend, StoreBackend, StoreError, VectorQuery,
 };
 
 /// A backend in a fresh file whose directory is removed when the backend is dropped.
@@ -61,8 +61,8 @@ impl StoreBackend for TempSqlite {
     async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
         self.backend.purge_expired(now).await
     }
-    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
-        self.backend.export_items(now).await
+    async fn export_items(&self, query: &ExportQuery) -> Result<Vec<ExportedItem>, StoreError> {
+        self.backend.export_items(query).await
     }
     async fn restore_items(&self, items: Vec<RestoredItem>) -> Result<u64, StoreError> {
         self.backend.restore_items(items).await

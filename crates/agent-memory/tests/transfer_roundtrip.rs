@@ -17,9 +17,10 @@ use agent_memory::message::{Message, ToolCall};
 use agent_memory::recall::{ConversationMemory, RecallQuery};
 use agent_memory::session::{InMemorySessions, PostgresSessions, RestoredSession, SessionStore, SqliteSessions};
 use agent_memory::store::{
-    ExportedItem, ManualClock, MemoryBackend, MemoryStore, SearchMode, SqliteBackend, StoreBackend, StoreOptions,
+    ExportQuery, ExportedItem, ManualClock, MemoryBackend, MemoryStore, NamespacePrefix, Scope, SearchMode,
+    SqliteBackend, StoreBackend, StoreOptions,
 };
-use agent_memory::transfer::{TransferError, export_dump, import_dump};
+use agent_memory::transfer::{ExportOptions, TransferError, export_dump, export_dump_with, import_dump};
 use serde_json::{Value, json};
 
 /// 2023-11-14T22:13:20Z.
@@ -135,8 +136,10 @@ fn normalized(dump: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Every live item at `NOW`, in one page.
 async fn items(place: &Place) -> Vec<ExportedItem> {
-    place.store.backend().export_items(NOW).await.unwrap()
+    let query = ExportQuery { scope: Scope::Prefix(NamespacePrefix::root()), after: None, limit: usize::MAX, now: NOW };
+    place.store.backend().export_items(&query).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,4 +351,66 @@ async fn a_dump_larger_than_a_batch_imports_in_batches() {
             .collect()
     };
     assert_eq!(without_vectors(&reexported), without_vectors(&dump));
+}
+
+/// An export in pages smaller than the store (down to one item or one session per page)
+/// writes the very dump a one-page export writes, on every backend: every item and session
+/// exactly once, in order, with progress after each page of items.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_in_small_pages_writes_every_item_and_session_once_in_order() {
+    for kind in KINDS {
+        let source = place(kind, hash64()).await;
+        populate(&source).await;
+        for i in 0..23 {
+            let namespace = ("bulk", format!("n{}", i % 4));
+            source.store.put(namespace, format!("k{i:02}"), json!({"text": format!("fact {i}")}), None).await.unwrap();
+        }
+        let one_page = ExportOptions::default().page_sizes(usize::MAX, usize::MAX);
+        let reference = export_with(&source, &one_page).await.0;
+        assert_eq!(reference, dump_of(&source).await, "{kind:?}: the default pages are larger than this store");
+        let item_lines = 27;
+        for (items, sessions) in [(1, 1), (2, 2), (5, 3), (27, 3), (28, 4)] {
+            let (dump, reports) = export_with(&source, &ExportOptions::default().page_sizes(items, sessions)).await;
+            assert_eq!(dump, reference, "{kind:?}: pages of {items} items, {sessions} sessions");
+            let expected: Vec<(u64, u64)> = (1..=item_lines / items + 1)
+                .map(|page| ((page * items).min(item_lines) as u64, item_lines as u64))
+                .collect();
+            assert_eq!(reports, expected, "{kind:?}: a report per page, the last one short (maybe empty)");
+        }
+    }
+}
+
+/// The items under one namespace prefix, without sessions: a partial dump that imports.
+#[tokio::test]
+async fn an_export_of_a_namespace_prefix_holds_its_items_only() {
+    let source = place(Kind::Sqlite, hash64()).await;
+    populate(&source).await;
+    let prefix = NamespacePrefix::new(["u1"]).unwrap();
+    let mut out = Vec::new();
+    let options = ExportOptions::default().namespace_prefix(prefix).page_sizes(1, 1);
+    let summary = export_dump_with(&source.store, None, &mut out, &options, &|_, _| {}).await.unwrap();
+    assert_eq!((summary.items, summary.conversation_chunks, summary.sessions), (2, 1, 0));
+    let dump = String::from_utf8(out).unwrap();
+    let lines = normalized(&dump);
+    let namespaces: Vec<&Value> = lines[1..].iter().map(|line| &line["namespace"]).collect();
+    assert_eq!(namespaces, [&json!(["u1", "conversations", "s1"]), &json!(["u1", "prefs"]), &json!(["u1", "prefs"])]);
+    assert_eq!((&lines[2]["key"], &lines[3]["key"]), (&json!("lang"), &json!("tea")));
+    let full = normalized(&dump_of(&source).await);
+    assert_eq!(lines[1..], full[2..5], "the same lines as in the full dump");
+    let target = place(Kind::Memory, hash64()).await;
+    let imported = import_dump(&target.store, None, Cursor::new(&dump), &|_, _| {}).await.unwrap();
+    assert_eq!((imported.items, imported.conversation_chunks, imported.sessions), (2, 1, 0));
+    assert_eq!(target.store.count(("app",)).await.unwrap(), 0);
+}
+
+/// The dump written with `options`, and the progress reports.
+async fn export_with(place: &Place, options: &ExportOptions) -> (String, Vec<(u64, u64)>) {
+    let reports = Mutex::new(Vec::new());
+    let mut out = Vec::new();
+    export_dump_with(&place.store, Some(place.sessions.as_ref()), &mut out, options, &|done, total| {
+        reports.lock().unwrap().push((done, total));
+    })
+    .await
+    .unwrap();
+    (String::from_utf8(out).unwrap(), reports.into_inner().unwrap())
 }

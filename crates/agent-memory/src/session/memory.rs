@@ -1,6 +1,7 @@
 //! [`InMemorySessions`]: sessions in a map in process memory.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -79,6 +80,27 @@ impl SessionStore for InMemorySessions {
     async fn delete(&self, session_id: &str) -> Result<bool, SessionError> {
         validate_session_id(session_id)?;
         Ok(self.sessions().remove(session_id).is_some())
+    }
+
+    async fn export_sessions(&self, after: Option<&str>, limit: usize) -> Result<Vec<RestoredSession>, SessionError> {
+        let start = match after {
+            Some(after) => {
+                validate_session_id(after)?;
+                Bound::Excluded(after)
+            }
+            None => Bound::Unbounded,
+        };
+        Ok(self
+            .sessions()
+            .range::<str, _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|(id, session)| RestoredSession {
+                session_id: id.clone(),
+                messages: session.messages.clone(),
+                created_at: session.created_at,
+                updated_at: session.updated_at,
+            })
+            .collect())
     }
 
     async fn restore(&self, sessions: &[RestoredSession]) -> Result<(), SessionError> {

@@ -219,6 +219,45 @@ pub trait SessionStore: Send + Sync {
         let _ = sessions;
         Err(SessionError::Unsupported("restore sessions with their times"))
     }
+
+    /// One page of a dump ([`crate::transfer`]): the first `limit` sessions (≥ 1) whose id
+    /// comes after `after` (bytewise; `None`: from the first), sorted by id, each with its
+    /// messages and times, in the shape [`SessionStore::restore`] takes back. A page
+    /// shorter than `limit` is the last one.
+    ///
+    /// The stores of this crate read a page in one snapshot (one statement or one lock
+    /// hold) by keyset on an index of session ids, so an export holds one page of sessions
+    /// at a time. Across pages, with writers at work: a session that exists from the first
+    /// page to the last is returned exactly once, as it was when its page was read; one
+    /// created or deleted during the export may or may not be returned.
+    ///
+    /// The default is built on [`SessionStore::list`] and [`SessionStore::load`]: it holds
+    /// the list of every session while it reads a page, and a session that changes between
+    /// the two calls is read as it is at `load` (its `message_count` is not used).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::InvalidId`] when `after` is not a valid id; the store's errors.
+    async fn export_sessions(&self, after: Option<&str>, limit: usize) -> Result<Vec<RestoredSession>, SessionError> {
+        if let Some(after) = after {
+            validate_session_id(after)?;
+        }
+        let infos = self.list().await?;
+        let mut page = Vec::new();
+        for info in infos.into_iter().filter(|info| after.is_none_or(|after| info.session_id.as_str() > after)) {
+            if page.len() == limit {
+                break;
+            }
+            let messages = self.load(&info.session_id).await?;
+            page.push(RestoredSession {
+                session_id: info.session_id,
+                messages,
+                created_at: info.created_at,
+                updated_at: info.updated_at,
+            });
+        }
+        Ok(page)
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +272,52 @@ mod tests {
         assert!(drift < Duration::from_micros(1), "{drift:?}");
         assert_eq!(system_time(-1.0), UNIX_EPOCH);
         assert_eq!(system_time(f64::NAN), UNIX_EPOCH);
+    }
+
+    /// A store with only the required methods: its `export_sessions` is the default one.
+    struct Minimal(InMemorySessions);
+
+    #[async_trait]
+    impl SessionStore for Minimal {
+        async fn append(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError> {
+            self.0.append(session_id, messages).await
+        }
+        async fn load(&self, session_id: &str) -> Result<Vec<Message>, SessionError> {
+            self.0.load(session_id).await
+        }
+        async fn replace(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError> {
+            self.0.replace(session_id, messages).await
+        }
+        async fn list(&self) -> Result<Vec<SessionInfo>, SessionError> {
+            self.0.list().await
+        }
+        async fn delete(&self, session_id: &str) -> Result<bool, SessionError> {
+            self.0.delete(session_id).await
+        }
+    }
+
+    #[tokio::test]
+    async fn the_default_export_pages_through_list_and_load() {
+        let store = Minimal(InMemorySessions::new());
+        for id in ["c", "a", "b"] {
+            store.append(id, &[Message::user(id)]).await.expect("valid");
+        }
+        let page = |after: Option<&'static str>, limit| {
+            let store = &store;
+            async move {
+                let page = store.export_sessions(after, limit).await.expect("readable");
+                page.into_iter().map(|s| (s.session_id, s.messages)).collect::<Vec<_>>()
+            }
+        };
+        let session = |id: &str| (id.to_owned(), vec![Message::user(id)]);
+        assert_eq!(page(None, 2).await, [session("a"), session("b")]);
+        assert_eq!(page(Some("b"), 2).await, [session("c")]);
+        assert_eq!(page(Some("a0"), 1).await, [session("b")]);
+        let listed = store.list().await.expect("readable");
+        let exported = store.export_sessions(None, 10).await.expect("readable");
+        let times: Vec<_> = exported.iter().map(|s| (s.created_at, s.updated_at)).collect();
+        assert_eq!(times, listed.iter().map(|i| (i.created_at, i.updated_at)).collect::<Vec<_>>());
+        assert!(matches!(store.export_sessions(Some(""), 1).await, Err(SessionError::InvalidId { .. })));
     }
 
     #[test]

@@ -71,6 +71,7 @@ impl PostgresSessions {
                  message TEXT NOT NULL,
                  PRIMARY KEY (session_id, seq)
              );
+             CREATE INDEX IF NOT EXISTS session_threads_id_bytewise ON {threads} (session_id COLLATE \"C\");
              COMMIT;",
         );
         backend
@@ -219,6 +220,57 @@ impl SessionStore for PostgresSessions {
             })
             .await
             .map_err(backend_error)
+    }
+
+    async fn export_sessions(&self, after: Option<&str>, limit: usize) -> Result<Vec<RestoredSession>, SessionError> {
+        if let Some(after) = after {
+            validate_session_id(after)?;
+        }
+        // One statement (one snapshot): the page of sessions in bytewise id order (the
+        // `session_threads_id_bytewise` index), then each one's messages by primary key
+        // (LATERAL, so that the planner never hashes the whole messages table for a page).
+        let after_condition = if after.is_some() { "session_id COLLATE \"C\" > $2" } else { "$2::text IS NULL" };
+        let sql = format!(
+            "SELECT t.session_id, t.created_at, t.updated_at, m.message
+             FROM (SELECT session_id, created_at, updated_at FROM {threads}
+                   WHERE {after_condition} ORDER BY session_id COLLATE \"C\" LIMIT $1) AS t
+             LEFT JOIN LATERAL (SELECT seq, message FROM {messages} AS m
+                                WHERE m.session_id = t.session_id ORDER BY seq) AS m ON true
+             ORDER BY t.session_id COLLATE \"C\", m.seq",
+            threads = self.threads,
+            messages = self.messages,
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .backend
+            .run("export sessions", |client| {
+                let (sql, after) = (sql.clone(), after.map(str::to_owned));
+                async move {
+                    let statement = client.prepare_cached(&sql).await?;
+                    client.query(&statement, &[&limit, &after]).await
+                }
+            })
+            .await
+            .map_err(backend_error)?;
+        let mut page: Vec<RestoredSession> = Vec::new();
+        for row in &rows {
+            let id: &str = row.get(0);
+            if page.last().is_none_or(|session| session.session_id != id) {
+                page.push(RestoredSession {
+                    session_id: id.to_owned(),
+                    messages: Vec::new(),
+                    created_at: system_time(row.get(1)),
+                    updated_at: system_time(row.get(2)),
+                });
+            }
+            if let (Some(text), Some(session)) = (row.get::<_, Option<&str>>(3), page.last_mut()) {
+                let message = serde_json::from_str(text).map_err(|e| {
+                    SessionError::Backend(format!("postgres: unreadable message in session {id:?}: {e}"))
+                })?;
+                session.messages.push(message);
+            }
+        }
+        Ok(page)
     }
 
     async fn restore(&self, sessions: &[RestoredSession]) -> Result<(), SessionError> {

@@ -251,6 +251,50 @@ impl SessionStore for SqliteSessions {
         .await
     }
 
+    async fn export_sessions(&self, after: Option<&str>, limit: usize) -> Result<Vec<RestoredSession>, SessionError> {
+        if let Some(after) = after {
+            validate_session_id(after)?;
+        }
+        let after = after.map(str::to_owned);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |connection| {
+            // One statement (one snapshot): the page of sessions by primary key, then each
+            // one's messages by theirs.
+            let after_condition = if after.is_some() { "session_id > ?2" } else { "?2 IS NULL" };
+            let mut select = connection
+                .prepare_cached(&format!(
+                    "SELECT t.session_id, t.created_at, t.updated_at, m.message
+                     FROM (SELECT session_id, created_at, updated_at FROM session_threads
+                           WHERE {after_condition} ORDER BY session_id LIMIT ?1) AS t
+                     LEFT JOIN session_messages AS m ON m.session_id = t.session_id
+                     ORDER BY t.session_id, m.seq"
+                ))
+                .map_err(backend)?;
+            let mut rows = select.query(params![limit, after]).map_err(backend)?;
+            let mut page: Vec<RestoredSession> = Vec::new();
+            while let Some(row) = rows.next().map_err(backend)? {
+                let id: String = row.get(0).map_err(backend)?;
+                if page.last().is_none_or(|session| session.session_id != id) {
+                    page.push(RestoredSession {
+                        session_id: id.clone(),
+                        messages: Vec::new(),
+                        created_at: system_time(row.get(1).map_err(backend)?),
+                        updated_at: system_time(row.get(2).map_err(backend)?),
+                    });
+                }
+                if let (Some(text), Some(session)) =
+                    (row.get::<_, Option<String>>(3).map_err(backend)?, page.last_mut())
+                {
+                    let message = serde_json::from_str(&text)
+                        .map_err(|e| backend(format!("unreadable message in session {id:?}: {e}")))?;
+                    session.messages.push(message);
+                }
+            }
+            Ok(page)
+        })
+        .await
+    }
+
     async fn restore(&self, sessions: &[RestoredSession]) -> Result<(), SessionError> {
         let mut rows = Vec::with_capacity(sessions.len());
         for session in sessions {

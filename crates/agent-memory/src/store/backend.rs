@@ -156,6 +156,69 @@ pub struct ExportedItem {
     pub vector: Option<StoredVector>,
 }
 
+/// One page of an export: the live items in scope after an address, in address order.
+///
+/// Pages are read by keyset: the first page has `after: None`, each next one starts after
+/// the last address of the page before (see [`StoreBackend::export_items`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportQuery {
+    /// Which namespaces (the root prefix for every item).
+    pub scope: Scope,
+    /// Only items whose address (namespace in tuple order, then key) comes strictly after
+    /// this one; `None` from the first item.
+    pub after: Option<ItemKey>,
+    /// The most items to return (≥ 1).
+    pub limit: usize,
+    /// The time the whole export is judged at (Unix seconds): the same for every page.
+    pub now: f64,
+}
+
+/// The index range of an [`ExportQuery`] over encoded (namespace, key) addresses, with
+/// the bound `after` makes redundant dropped, so that a SQL planner seeks straight to the
+/// cursor instead of scanning from the scope's start on every page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ExportRange {
+    /// No address can match.
+    Nothing,
+    /// Every address.
+    All,
+    /// `(namespace, key) > (namespace, key)`.
+    After { namespace: String, key: String },
+    /// `(namespace, key) > (namespace, key) AND namespace < below`.
+    AfterBelow { namespace: String, key: String, below: String },
+    /// `namespace >= from AND namespace < below`.
+    Between { from: String, below: String },
+    /// `namespace = namespace`.
+    Namespace { namespace: String },
+    /// `namespace = namespace AND key > key`.
+    NamespaceAfter { namespace: String, key: String },
+}
+
+impl ExportQuery {
+    /// The addresses this page may come from, as one index range.
+    pub(crate) fn range(&self) -> ExportRange {
+        let after = self.after.as_ref().map(|after| (after.namespace.encoded(), after.key.clone()));
+        match (&self.scope, after) {
+            (Scope::Namespace(namespace), after) => {
+                let namespace = namespace.encoded();
+                match after {
+                    Some((after, key)) if after == namespace => ExportRange::NamespaceAfter { namespace, key },
+                    Some((after, _)) if after > namespace => ExportRange::Nothing,
+                    _ => ExportRange::Namespace { namespace },
+                }
+            }
+            (Scope::Prefix(prefix), after) => match (prefix.encoded_range(), after) {
+                (None, None) => ExportRange::All,
+                (None, Some((namespace, key))) => ExportRange::After { namespace, key },
+                (Some((from, below)), Some((namespace, key))) if namespace >= from => {
+                    ExportRange::AfterBelow { namespace, key, below }
+                }
+                (Some((from, below)), _) => ExportRange::Between { from, below },
+            },
+        }
+    }
+}
+
 /// An item to write exactly as given, as [`StoreBackend::restore_items`] takes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoredItem {
@@ -230,13 +293,23 @@ pub trait StoreBackend: Send + Sync + fmt::Debug {
     /// Physically removes every expired item; returns how many were removed.
     async fn purge_expired(&self, now: f64) -> Result<u64, StoreError>;
 
-    /// Every item live at `now` with its vector, ordered by namespace (tuple order) then
-    /// key, for a dump ([`crate::transfer`]).
+    /// One page of a dump ([`crate::transfer`]): the first `limit` items in scope that are
+    /// live at `now` and whose address comes after `after`, with their vectors, ordered by
+    /// namespace (tuple order) then key (bytewise). A page shorter than `limit` is the
+    /// last one.
+    ///
+    /// Each page is read in one snapshot (one statement or one lock hold), and holds at
+    /// most `limit` items, so an export's memory is bounded by its page size, not by the
+    /// store. Across pages, with writers at work: an item that exists from the first page
+    /// to the last is returned exactly once (as it was when its page was read); an item
+    /// written, moved or deleted during the export may or may not be returned; no address
+    /// is returned twice. Backends read pages from an index on (namespace, key), so every
+    /// page costs about the same.
     ///
     /// The default answers [`StoreError::Config`]: a backend that cannot enumerate its
     /// items cannot be exported.
-    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
-        let _ = now;
+    async fn export_items(&self, query: &ExportQuery) -> Result<Vec<ExportedItem>, StoreError> {
+        let _ = query;
         Err(StoreError::Config(format!("the {} backend cannot export its items", self.kind())))
     }
 

@@ -9,8 +9,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 
 use super::backend::{
-    ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend,
-    VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
+    ExportQuery, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
+    StoreBackend, VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
 use super::keyword_index::KeywordIndex;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
@@ -192,13 +192,28 @@ impl StoreBackend for MemoryBackend {
         "memory"
     }
 
-    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
+    async fn export_items(&self, query: &ExportQuery) -> Result<Vec<ExportedItem>, StoreError> {
         let state = self.read();
-        // Entries are keyed by (encoded namespace, key): already in namespace tuple order.
+        // Entries are keyed by (encoded namespace, key): already in address order, and a
+        // scope is one contiguous range of them.
+        let scope_start = match &query.scope {
+            Scope::Namespace(namespace) => Some((namespace.encoded(), String::new())),
+            Scope::Prefix(prefix) => prefix.encoded_range().map(|(low, _)| (low, String::new())),
+        };
+        let after = query.after.as_ref().map(|after| address(&after.namespace, &after.key));
+        let start = match (after, scope_start) {
+            (Some(after), Some(scope_start)) if after < scope_start => Bound::Included(scope_start),
+            (Some(after), _) => Bound::Excluded(after),
+            (None, Some(scope_start)) => Bound::Included(scope_start),
+            (None, None) => Bound::Unbounded,
+        };
         Ok(state
             .entries
-            .values()
-            .filter(|entry| live(entry, now))
+            .range((start, Bound::Unbounded))
+            .map(|(_, entry)| entry)
+            .take_while(|entry| query.scope.contains(&entry.item.namespace))
+            .filter(|entry| live(entry, query.now))
+            .take(query.limit)
             .map(|entry| ExportedItem {
                 item: entry.item.clone(),
                 vector: state

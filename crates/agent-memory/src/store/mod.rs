@@ -62,8 +62,8 @@ pub mod vector;
 mod vector_index;
 
 pub use backend::{
-    ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend,
-    VectorQuery,
+    ExportQuery, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
+    StoreBackend, VectorQuery,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use filter::{Condition, Filter, Operator};

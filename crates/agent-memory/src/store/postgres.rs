@@ -76,7 +76,8 @@ use tokio_postgres::{NoTls, Row};
 
 use self::sql::Sql;
 use super::backend::{
-    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+    ExportQuery, ExportRange, ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
+    StoreBackend, VectorQuery,
 };
 use super::{
     Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions, StoredVector,
@@ -728,22 +729,41 @@ impl StoreBackend for PostgresBackend {
             .collect()
     }
 
-    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
-        let sql = format!(
+    async fn export_items(&self, query: &ExportQuery) -> Result<Vec<ExportedItem>, StoreError> {
+        // One statement: one snapshot. The keyset condition and the order are served by the
+        // (ns, key) primary key (both columns COLLATE "C": bytewise, the dump's order).
+        let mut sql = Sql::new();
+        let now = sql.bind(query.now);
+        sql.push(&format!(
             "SELECT {ITEM_COLUMNS}, i.embedding, m.model FROM {s}.items AS i \
-             LEFT JOIN {s}.models AS m ON m.id = i.embedding_model \
-             WHERE i.expires_at IS NULL OR i.expires_at > $1 ORDER BY i.ns, i.key",
+             LEFT JOIN {s}.models AS m ON m.id = i.embedding_model WHERE true",
             s = self.schema
-        );
-        let rows = self
-            .run("export", |client| {
-                let sql = &sql;
-                async move {
-                    let statement = client.prepare_cached(sql).await?;
-                    client.query(&statement, &[&now]).await
-                }
-            })
-            .await?;
+        ));
+        sql.and_live(&now);
+        let range = match query.range() {
+            ExportRange::Nothing => " AND false".to_owned(),
+            ExportRange::All => String::new(),
+            ExportRange::After { namespace, key } => {
+                format!(" AND (i.ns, i.key) > ({}::text, {}::text)", sql.bind(namespace), sql.bind(key))
+            }
+            ExportRange::AfterBelow { namespace, key, below } => format!(
+                " AND (i.ns, i.key) > ({}::text, {}::text) AND i.ns < {}::text",
+                sql.bind(namespace),
+                sql.bind(key),
+                sql.bind(below)
+            ),
+            ExportRange::Between { from, below } => {
+                format!(" AND i.ns >= {}::text AND i.ns < {}::text", sql.bind(from), sql.bind(below))
+            }
+            ExportRange::Namespace { namespace } => format!(" AND i.ns = {}::text", sql.bind(namespace)),
+            ExportRange::NamespaceAfter { namespace, key } => {
+                format!(" AND i.ns = {}::text AND i.key > {}::text", sql.bind(namespace), sql.bind(key))
+            }
+        };
+        sql.push(&range);
+        let limit = sql.bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+        sql.push(&format!(" ORDER BY i.ns, i.key LIMIT {limit}"));
+        let rows = self.run("export", |client| query_rows(client, &sql)).await?;
         let corrupt = |e: tokio_postgres::Error| StoreError::backend(BACKEND, format!("corrupt row: {e}"));
         rows.iter()
             .map(|row| {

@@ -63,8 +63,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use serde_json::{Map, Value};
 
 use super::backend::{
-    ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend,
-    VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
+    ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
+    ScoredItem, StoreBackend, VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
 use super::keyword::{self, fts5_match_expression};
 use super::keyword_index::{KeywordIndex, text_hash};
@@ -550,6 +550,28 @@ fn scope_sql(scope: &Scope, column: &str, params: &mut Vec<SqlValue>) -> String 
     }
 }
 
+/// A WHERE clause fragment selecting an export page's range, with its parameters appended
+/// to `params`: each form is one seek on the UNIQUE (namespace, key) index.
+fn export_range_sql(range: ExportRange, params: &mut Vec<SqlValue>) -> String {
+    let mut bind = |text: String| {
+        params.push(SqlValue::Text(text));
+        format!("?{}", params.len())
+    };
+    match range {
+        ExportRange::Nothing => "0".to_owned(),
+        ExportRange::All => "1".to_owned(),
+        ExportRange::After { namespace, key } => format!("(namespace, key) > ({}, {})", bind(namespace), bind(key)),
+        ExportRange::AfterBelow { namespace, key, below } => {
+            format!("(namespace, key) > ({}, {}) AND namespace < {}", bind(namespace), bind(key), bind(below))
+        }
+        ExportRange::Between { from, below } => format!("namespace >= {} AND namespace < {}", bind(from), bind(below)),
+        ExportRange::Namespace { namespace } => format!("namespace = {}", bind(namespace)),
+        ExportRange::NamespaceAfter { namespace, key } => {
+            format!("namespace = {} AND key > {}", bind(namespace), bind(key))
+        }
+    }
+}
+
 fn live_sql(column_prefix: &str, now: f64, params: &mut Vec<SqlValue>) -> String {
     params.push(SqlValue::Real(now));
     let n = params.len();
@@ -923,16 +945,24 @@ impl StoreBackend for SqliteBackend {
         .await
     }
 
-    async fn export_items(&self, now: f64) -> Result<Vec<ExportedItem>, StoreError> {
+    async fn export_items(&self, query: &ExportQuery) -> Result<Vec<ExportedItem>, StoreError> {
+        let query = query.clone();
         self.read(move |connection, _inner| {
+            // One statement: one snapshot. The keyset condition and the order are served by
+            // the UNIQUE (namespace, key) index, so a page costs the same at any depth.
+            let mut params = Vec::new();
+            let range = export_range_sql(query.range(), &mut params);
+            let live = live_sql("", query.now, &mut params);
+            params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
             let mut statement = connection
-                .prepare(&format!(
-                    "SELECT {ITEM_COLUMNS}, embedding, embedding_model FROM store_items WHERE {LIVE} \
-                     ORDER BY namespace, key"
+                .prepare_cached(&format!(
+                    "SELECT {ITEM_COLUMNS}, embedding, embedding_model FROM store_items \
+                     WHERE {range} AND {live} ORDER BY namespace, key LIMIT ?{}",
+                    params.len()
                 ))
                 .map_err(sql_error)?;
-            let mut rows = statement.query(rusqlite::named_params! {":now": now}).map_err(sql_error)?;
-            let mut items = Vec::new();
+            let mut rows = statement.query(params_from_iter(params)).map_err(sql_error)?;
+            let mut items = Vec::with_capacity(query.limit.min(4_096));
             while let Some(row) = rows.next().map_err(sql_error)? {
                 let item = item_from_row(row, 0)?;
                 let blob: Option<Vec<u8>> = row.get(7).map_err(sql_error)?;

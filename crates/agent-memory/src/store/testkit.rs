@@ -22,9 +22,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{
-    ExportedItem, Filter, HybridWeights, Item, ItemKey, ManualClock, MemoryStore, Namespace, NamespaceListing, Page,
-    PutRequest, RestoredItem, ScanQuery, Scope, SearchMode, SearchQuery, StoreBackend, StoreError, StoreOptions,
-    StoredVector,
+    ExportQuery, ExportedItem, Filter, HybridWeights, Item, ItemKey, ManualClock, MemoryStore, Namespace,
+    NamespaceListing, NamespacePrefix, Page, PutRequest, RestoredItem, ScanQuery, Scope, SearchMode, SearchQuery,
+    StoreBackend, StoreError, StoreOptions, StoredVector,
 };
 use crate::embed::HashEmbedder;
 
@@ -80,6 +80,7 @@ macro_rules! store_conformance {
             concurrent_writers,
             model_based_random_operations,
             export_and_restore_round_trip,
+            export_pages_by_keyset,
         );
     };
     (@checks $make:expr; $($check:ident),* $(,)?) => {
@@ -984,6 +985,12 @@ fn clock_now(clock: &ManualClock) -> f64 {
     clock.now()
 }
 
+/// Every live item at `now`, in one page.
+async fn export_all(backend: &dyn StoreBackend, now: f64) -> Vec<ExportedItem> {
+    let query = ExportQuery { scope: Scope::Prefix(NamespacePrefix::root()), after: None, limit: usize::MAX, now };
+    backend.export_items(&query).await.unwrap()
+}
+
 /// `export_items` returns every live item with its vector in address order;
 /// `restore_items` writes items exactly as given (times, expiry, TTL, text, vector),
 /// replacing what is at their address.
@@ -998,7 +1005,7 @@ pub async fn export_and_restore_round_trip(backend: Arc<dyn StoreBackend>) {
     store.get_and_refresh(("a",), "k1").await.unwrap().unwrap();
 
     let now = T0 + 20.0;
-    let exported = backend.export_items(now).await.unwrap();
+    let exported = export_all(backend.as_ref(), now).await;
     let addresses: Vec<(Vec<String>, &str)> =
         exported.iter().map(|e| (e.item.namespace.labels().to_vec(), e.item.key.as_str())).collect();
     let labels = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
@@ -1041,7 +1048,7 @@ pub async fn export_and_restore_round_trip(backend: Arc<dyn StoreBackend>) {
         .await
         .unwrap();
     assert_eq!(written, 3);
-    let after = backend.export_items(now).await.unwrap();
+    let after = export_all(backend.as_ref(), now).await;
     assert_eq!(after.len(), 3, "the expired restored item is not exported");
     assert_eq!(after[2], ExportedItem { item: restored_item.clone(), vector: Some(restored_vector) });
     let scan =
@@ -1054,4 +1061,94 @@ pub async fn export_and_restore_round_trip(backend: Arc<dyn StoreBackend>) {
     let hits = store.search(("b",), query).await.unwrap();
     assert_eq!(hit_keys(&hits)[0], "k2", "the restored vector is searched");
     assert!((hits[0].score.unwrap() - 1.0).abs() < 1e-5);
+}
+
+/// `export_items` pages by keyset: from the start or after any address (present or not),
+/// in scope, `limit` live items at most, in address order (tuple order: `["a"]` before
+/// `["a", "b"]` before `["a!"]`), expired items skipped and never counted in a page.
+pub async fn export_pages_by_keyset(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = plain_store(backend.clone());
+    let addresses = [
+        (vec!["a"], "k1"),
+        (vec!["a"], "k2"),
+        (vec!["a", "b"], "k0"),
+        (vec!["a", "b"], "k9"),
+        (vec!["a!"], "k0"),
+        (vec!["b"], "dead"),
+        (vec!["b"], "k3"),
+        (vec!["c", "d", "e"], "k4"),
+    ];
+    for (labels, key) in addresses.iter().rev() {
+        let ttl = (*key == "dead").then_some(5.0);
+        store.put(ns(labels), *key, json!({"k": key}), ttl).await.unwrap();
+    }
+    clock.advance(10.0);
+    let now = T0 + 10.0;
+    let root = Scope::Prefix(NamespacePrefix::root());
+    let address = |e: &ExportedItem| (e.item.namespace.labels().join("/"), e.item.key.clone());
+    let live: Vec<(String, String)> = addresses
+        .iter()
+        .filter(|(_, key)| *key != "dead")
+        .map(|(labels, key)| (labels.join("/"), (*key).to_owned()))
+        .collect();
+    let page = |scope: &Scope, after: Option<(&[&str], &str)>, limit: usize| {
+        let query = ExportQuery {
+            scope: scope.clone(),
+            after: after.map(|(labels, key)| ItemKey { namespace: ns(labels), key: key.to_owned() }),
+            limit,
+            now,
+        };
+        let backend = backend.clone();
+        async move { backend.export_items(&query).await.unwrap().iter().map(address).collect::<Vec<_>>() }
+    };
+    assert_eq!(page(&root, None, 100).await, live);
+    for limit in 1..=live.len() {
+        let mut paged: Vec<(String, String)> = Vec::new();
+        for _ in 0..=live.len() {
+            let after = paged.last().map(|(labels, key)| (labels.split('/').collect::<Vec<_>>(), key.clone()));
+            let next = page(&root, after.as_ref().map(|(labels, key)| (labels.as_slice(), key.as_str())), limit).await;
+            assert!(next.len() <= limit, "limit {limit}");
+            let last = next.len() < limit;
+            paged.extend(next);
+            if last {
+                break;
+            }
+        }
+        assert_eq!(paged, live, "pages of {limit}");
+    }
+    // After an address that is not stored: from the next one.
+    assert_eq!(page(&root, Some((&["a", "b"], "k5")), 2).await, live[3..5]);
+    assert_eq!(page(&root, Some((&["b"], "dead")), 100).await, live[5..], "the expired item is skipped");
+    assert_eq!(page(&root, Some((&["c", "d", "e"], "k4")), 100).await, vec![]);
+    // In a scope: its items only, whether `after` is before, inside or beyond it.
+    let a = Scope::Prefix(NamespacePrefix::new(["a"]).unwrap());
+    assert_eq!(page(&a, None, 100).await, live[..4]);
+    assert_eq!(page(&a, Some((&["a"], "k1")), 2).await, live[1..3]);
+    assert_eq!(page(&a, Some((&["0"], "z")), 1).await, live[..1]);
+    assert_eq!(page(&a, Some((&["a!"], "k0")), 100).await, vec![]);
+    let exact = Scope::Namespace(ns(&["a", "b"]));
+    assert_eq!(page(&exact, None, 100).await, live[2..4]);
+    assert_eq!(page(&exact, Some((&["a"], "k2")), 1).await, live[2..3]);
+    assert_eq!(page(&exact, Some((&["a", "b"], "k0")), 5).await, live[3..4]);
+    assert_eq!(page(&exact, Some((&["a!"], "k0")), 5).await, vec![]);
+
+    // Writes between pages: what existed throughout comes once (as its page read it), a
+    // write behind the cursor is not seen, one ahead of it is, a deletion ahead removes.
+    let first = page(&root, None, 3).await;
+    assert_eq!(first, live[..3]);
+    store.put(ns(&["0"]), "behind", json!({"k": "behind"}), None).await.unwrap();
+    store.put(ns(&["z"]), "ahead", json!({"k": "ahead"}), None).await.unwrap();
+    store.delete(ns(&["b"]), "k3").await.unwrap();
+    store.put(ns(&["a!"]), "k0", json!({"k": "changed"}), None).await.unwrap();
+    let next = ExportQuery {
+        scope: root.clone(),
+        after: Some(ItemKey { namespace: ns(&["a", "b"]), key: "k0".into() }),
+        limit: 100,
+        now,
+    };
+    let rest = backend.export_items(&next).await.unwrap();
+    let rest_addresses: Vec<(String, String)> = rest.iter().map(address).collect();
+    let expected = [&live[3..5], &live[6..], &[("z".to_owned(), "ahead".to_owned())]].concat();
+    assert_eq!(rest_addresses, expected);
+    assert_eq!(rest[1].item.value, json!({"k": "changed"}).as_object().unwrap().clone());
 }

@@ -19,6 +19,16 @@
 //! `message_count`, `created_at`, `updated_at`, `messages` in the OpenAI JSON shape).
 //! Expired items are not exported.
 //!
+//! # Export
+//!
+//! [`export_dump`] (or [`export_dump_with`] and its [`ExportOptions`]) reads the store in
+//! pages by keyset, 1,000 items after the last address written
+//! ([`crate::store::StoreBackend::export_items`]), then the sessions 256 at a time after the
+//! last id written ([`SessionStore::export_sessions`]), so it holds one page in memory
+//! whatever the size of the store. Each page is one snapshot; the dump as a whole is not:
+//! with writers at work, an item or session that exists throughout the export is written
+//! exactly once, and one written or deleted meanwhile may or may not be.
+//!
 //! # Import
 //!
 //! [`import_dump`] streams the dump twice, holding at most one line (first pass) or one
@@ -91,8 +101,8 @@ use crate::message::{messages_from_value, messages_to_value};
 use crate::recall::{CONVERSATIONS_LABEL, ConversationChunk};
 use crate::session::{RestoredSession, SessionError, SessionStore, system_time, unix_seconds, validate_session_id};
 use crate::store::{
-    ExportedItem, Item, MemoryStore, Namespace, RestoredItem, StoreError, StoredVector, validate_key, validate_ttl,
-    validate_value, value_text,
+    ExportQuery, ExportedItem, Item, ItemKey, MemoryStore, Namespace, NamespacePrefix, RestoredItem, Scope, StoreError,
+    StoredVector, validate_key, validate_ttl, validate_value, value_text,
 };
 use format::{Header, ItemLine, Record, SessionLine, VectorLine};
 
@@ -169,18 +179,111 @@ pub struct ImportSummary {
     pub source_embedder: Option<EmbedderIdentity>,
 }
 
+/// How [`export_dump_with`] reads the store: what to export and how much to hold at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExportOptions {
+    /// Only items whose namespace starts with this prefix (the root prefix: every item).
+    /// Sessions are not namespaced: pass no session store for a dump of items only.
+    pub namespace_prefix: NamespacePrefix,
+    /// Items read per backend call ([`crate::store::StoreBackend::export_items`]), at
+    /// least 1. The export holds one page of items (and one of sessions) at a time.
+    pub items_per_page: usize,
+    /// Sessions read per call ([`SessionStore::export_sessions`]), at least 1.
+    pub sessions_per_page: usize,
+}
+
+impl Default for ExportOptions {
+    /// Every item and session, 1,000 items or 256 sessions per page.
+    fn default() -> ExportOptions {
+        ExportOptions { namespace_prefix: NamespacePrefix::root(), items_per_page: 1_000, sessions_per_page: 256 }
+    }
+}
+
+impl ExportOptions {
+    /// The default options for the items under `prefix` only.
+    pub fn namespace_prefix(mut self, prefix: NamespacePrefix) -> ExportOptions {
+        self.namespace_prefix = prefix;
+        self
+    }
+
+    /// Reads `items` items and `sessions` sessions per call (each at least 1).
+    pub fn page_sizes(mut self, items: usize, sessions: usize) -> ExportOptions {
+        self.items_per_page = items.max(1);
+        self.sessions_per_page = sessions.max(1);
+        self
+    }
+}
+
 /// Writes `store`'s live items and `sessions` (when given) to `out` as a dump (see the
-/// module documentation for the format).
+/// module documentation for the format), one page at a time: [`export_dump_with`] with
+/// the default [`ExportOptions`] and no progress report.
 ///
 /// # Errors
 ///
-/// [`TransferError::Store`] / [`TransferError::Session`] when reading fails (a backend
-/// without [`crate::store::StoreBackend::export_items`] included), [`TransferError::Io`]
-/// when writing fails.
+/// As [`export_dump_with`].
 pub async fn export_dump(
     store: &MemoryStore,
     sessions: Option<&dyn SessionStore>,
     out: &mut dyn Write,
+) -> Result<ExportSummary, TransferError> {
+    export_dump_with(store, sessions, out, &ExportOptions::default(), &|_, _| {}).await
+}
+
+/// Writes `store`'s live items under `options.namespace_prefix` and `sessions` (when
+/// given) to `out` as a dump (see the module documentation for the format).
+///
+/// Items are read in pages of `options.items_per_page` by keyset (after the last address
+/// written), sessions in pages of `options.sessions_per_page` (after the last id
+/// written), so memory use is bounded by one page, not by the store. Every item is judged
+/// live at one time, read once from the store's clock. While other writers are at work,
+/// the dump is not one snapshot: an item or session that exists throughout the export is
+/// written exactly once (as it was when its page was read); one written or deleted during
+/// the export may or may not be. `progress(items_written, items_total)` is called after
+/// each page of items (`items_total` is the live count when the export started, so
+/// writers may make `items_written` end above or below it).
+///
+/// ```
+/// use std::sync::Mutex;
+///
+/// use agent_memory::store::{MemoryStore, NamespacePrefix};
+/// use agent_memory::transfer::{ExportOptions, export_dump_with};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MemoryStore::in_memory().without_embedder();
+/// for key in ["a", "b", "c"] {
+///     store.put(("user_1", "notes"), key, json!({"text": key}), None).await?;
+/// }
+/// store.put(("user_2", "notes"), "d", json!({"text": "not exported"}), None).await?;
+///
+/// // The items of user_1 only, two per page, no sessions.
+/// let options = ExportOptions::default().namespace_prefix(NamespacePrefix::new(["user_1"])?).page_sizes(2, 256);
+/// let reports = Mutex::new(Vec::new());
+/// let mut dump = Vec::new();
+/// let summary = export_dump_with(&store, None, &mut dump, &options, &|done, total| {
+///     reports.lock().expect("not poisoned").push((done, total));
+/// })
+/// .await?;
+/// assert_eq!(summary.items, 3);
+/// assert_eq!(*reports.lock().expect("not poisoned"), [(2, 3), (3, 3)]);
+/// assert_eq!(String::from_utf8(dump)?.lines().count(), 1 + 3);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`TransferError::Store`] / [`TransferError::Session`] when reading fails (a backend
+/// without [`crate::store::StoreBackend::export_items`] included, or one that returns a
+/// page out of address order), [`TransferError::Io`] when writing fails.
+pub async fn export_dump_with(
+    store: &MemoryStore,
+    sessions: Option<&dyn SessionStore>,
+    out: &mut dyn Write,
+    options: &ExportOptions,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<ExportSummary, TransferError> {
     let now = store.options().clock.now();
     let header = Header {
@@ -192,38 +295,79 @@ pub async fn export_dump(
     };
     write_line(out, &header)?;
     let mut summary = ExportSummary::default();
-    for ExportedItem { item, vector } in store.backend().export_items(now).await? {
-        let is_chunk = chunk_of(&item).is_some();
-        let line = ItemLine {
-            namespace: item.namespace.labels().to_vec(),
-            key: item.key,
-            value: item.value,
-            created_at: item.created_at,
-            updated_at: item.updated_at,
-            expires_at: item.expires_at,
-            ttl_seconds: item.ttl_seconds,
-            vector: vector.map(|v| VectorLine::encode(&v.model, &v.vector)),
-        };
-        if is_chunk {
-            summary.conversation_chunks += 1;
-            write_line(out, &Record::ConversationChunk(line))?;
-        } else {
-            summary.items += 1;
-            write_line(out, &Record::Item(line))?;
+    let scope = Scope::Prefix(options.namespace_prefix.clone());
+    let total = store.backend().count(&scope, now).await?;
+    let limit = options.items_per_page.max(1);
+    let mut after: Option<ItemKey> = None;
+    let mut written = 0_u64;
+    loop {
+        let query = ExportQuery { scope: scope.clone(), after: after.clone(), limit, now };
+        let page = store.backend().export_items(&query).await?;
+        let last_page = page.len() < limit;
+        for ExportedItem { item, vector } in page {
+            let address = ItemKey { namespace: item.namespace.clone(), key: item.key.clone() };
+            if after.as_ref().is_some_and(|previous| *previous >= address) || !scope.contains(&item.namespace) {
+                return Err(TransferError::Store(StoreError::backend(
+                    store.backend().kind(),
+                    format!(
+                        "export_items returned {} {:?} out of address order or out of scope: the export stops",
+                        address.namespace, address.key
+                    ),
+                )));
+            }
+            let is_chunk = chunk_of(&item).is_some();
+            let line = ItemLine {
+                namespace: item.namespace.labels().to_vec(),
+                key: item.key,
+                value: item.value,
+                created_at: item.created_at,
+                updated_at: item.updated_at,
+                expires_at: item.expires_at,
+                ttl_seconds: item.ttl_seconds,
+                vector: vector.map(|v| VectorLine::encode(&v.model, &v.vector)),
+            };
+            if is_chunk {
+                summary.conversation_chunks += 1;
+                write_line(out, &Record::ConversationChunk(line))?;
+            } else {
+                summary.items += 1;
+                write_line(out, &Record::Item(line))?;
+            }
+            written += 1;
+            after = Some(address);
+        }
+        progress(written, total);
+        if last_page {
+            break;
         }
     }
     if let Some(sessions) = sessions {
-        for info in sessions.list().await? {
-            let messages = sessions.load(&info.session_id).await?;
-            let line = SessionLine {
-                session_id: info.session_id,
-                message_count: messages.len(),
-                created_at: unix_seconds(info.created_at),
-                updated_at: unix_seconds(info.updated_at),
-                messages: messages_to_value(&messages),
-            };
-            write_line(out, &Record::Session(line))?;
-            summary.sessions += 1;
+        let limit = options.sessions_per_page.max(1);
+        let mut after: Option<String> = None;
+        loop {
+            let page = sessions.export_sessions(after.as_deref(), limit).await?;
+            let last_page = page.len() < limit;
+            for session in page {
+                if after.as_ref().is_some_and(|previous| previous.as_str() >= session.session_id.as_str()) {
+                    return Err(TransferError::Session(SessionError::Backend(format!(
+                        "export_sessions returned {:?} out of id order",
+                        session.session_id
+                    ))));
+                }
+                let line = SessionLine {
+                    session_id: session.session_id.clone(),
+                    message_count: session.messages.len(),
+                    created_at: unix_seconds(session.created_at),
+                    updated_at: unix_seconds(session.updated_at),
+                    messages: messages_to_value(&session.messages),
+                };
+                write_line(out, &Record::Session(line))?;
+                summary.sessions += 1;
+                after = Some(session.session_id);
+            }
+            if last_page {
+                break;
+            }
         }
     }
     out.flush()?;
@@ -549,4 +693,89 @@ fn write_line(out: &mut dyn Write, line: &impl Serialize) -> Result<(), Transfer
     serde_json::to_writer(&mut *out, line).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::store::{
+        ItemWrite, KeywordQuery, NamespaceQuery, ScanQuery, ScoredItem, StoreBackend, StoreOptions, VectorQuery,
+    };
+
+    /// A backend whose every export page is the same item, whatever the cursor: the
+    /// export must stop with an error instead of writing it forever.
+    #[derive(Debug)]
+    struct StuckBackend;
+
+    fn unused<T>() -> Result<T, StoreError> {
+        Err(StoreError::Config("not used by an export".into()))
+    }
+
+    #[async_trait]
+    impl StoreBackend for StuckBackend {
+        fn kind(&self) -> &'static str {
+            "stuck"
+        }
+        async fn put_many(&self, _: Vec<ItemWrite>, _: f64) -> Result<Vec<Item>, StoreError> {
+            unused()
+        }
+        async fn get_many(&self, _: &[ItemKey], _: f64, _: bool) -> Result<Vec<Option<Item>>, StoreError> {
+            unused()
+        }
+        async fn delete_many(&self, _: &[ItemKey], _: f64) -> Result<Vec<bool>, StoreError> {
+            unused()
+        }
+        async fn scan(&self, _: &ScanQuery) -> Result<Vec<Item>, StoreError> {
+            unused()
+        }
+        async fn vector_search(&self, _: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
+            unused()
+        }
+        async fn keyword_search(&self, _: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+            unused()
+        }
+        async fn list_namespaces(&self, _: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
+            unused()
+        }
+        async fn count(&self, _: &Scope, _: f64) -> Result<u64, StoreError> {
+            Ok(1)
+        }
+        async fn delete_scope(&self, _: &Scope, _: f64) -> Result<u64, StoreError> {
+            unused()
+        }
+        async fn purge_expired(&self, _: f64) -> Result<u64, StoreError> {
+            unused()
+        }
+        async fn export_items(&self, query: &ExportQuery) -> Result<Vec<ExportedItem>, StoreError> {
+            let item = Item {
+                namespace: Namespace::new(["a"])?,
+                key: "k".into(),
+                value: Map::new(),
+                created_at: 1.0,
+                updated_at: 1.0,
+                expires_at: None,
+                ttl_seconds: None,
+            };
+            Ok(vec![ExportedItem { item, vector: None }; query.limit])
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_repeats_an_address_stops_the_export() {
+        let store = MemoryStore::new(Arc::new(StuckBackend), StoreOptions::default()).without_embedder();
+        let mut out = Vec::new();
+        let options = ExportOptions::default().page_sizes(1, 1);
+        let error = export_dump_with(&store, None, &mut out, &options, &|_, _| {}).await.expect_err("stopped");
+        assert_eq!(
+            error.to_string(),
+            "stuck backend: export_items returned [\"a\"] \"k\" out of address order or out of scope: \
+             the export stops"
+        );
+        assert_eq!(String::from_utf8(out).expect("utf-8").lines().count(), 2, "the header and the item once");
+    }
 }

@@ -32,6 +32,11 @@ macro_rules! session_conformance {
         }
 
         #[tokio::test]
+        async fn exports_sessions_in_pages_by_id() {
+            $crate::session_kit::export_pages(&*$make).await;
+        }
+
+        #[tokio::test]
         async fn agent_history_limits_persist() {
             $crate::session_kit::agent_history_limits_persist($make).await;
         }
@@ -153,6 +158,61 @@ pub async fn restore(store: &dyn SessionStore) {
     assert!(matches!(invalid, Err(SessionError::InvalidId { .. })), "{invalid:?}");
     assert_eq!(store.load("fine").await.unwrap(), vec![], "nothing written");
     assert!(store.list().await.unwrap().iter().all(|info| info.session_id != "fine"));
+}
+
+/// `export_sessions` pages by id (bytewise: `"B" < "a" < "a/x" < "b" < "é"`), from the start or
+/// after any id (stored or not), each session with its messages and times exactly.
+pub async fn export_pages(store: &dyn SessionStore) {
+    let at = |seconds: f64| UNIX_EPOCH + Duration::from_secs_f64(seconds);
+    let ids = ["b", "é", "a/x", "B", "a", "empty"];
+    let sessions: Vec<RestoredSession> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| RestoredSession {
+            session_id: (*id).to_owned(),
+            messages: if *id == "empty" {
+                vec![]
+            } else {
+                vec![Message::user(format!("{id} asks")).with_id(format!("m{i}")), Message::assistant(format!("{i}"))]
+            },
+            created_at: at(1_700_000_000.125 + i as f64),
+            updated_at: at(1_700_000_100.000_001 + i as f64),
+        })
+        .collect();
+    store.restore(&sessions).await.unwrap();
+    let mut expected = sessions.clone();
+    expected.sort_by(|a, b| a.session_id.cmp(&b.session_id));
+    let order: Vec<&str> = expected.iter().map(|s| s.session_id.as_str()).collect();
+    assert_eq!(order, ["B", "a", "a/x", "b", "empty", "é"]);
+
+    let everything = store.export_sessions(None, 100).await.unwrap();
+    let bits = |sessions: &[RestoredSession]| -> Vec<(String, Vec<Message>, u64, u64)> {
+        let bits = |t: std::time::SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64().to_bits();
+        sessions
+            .iter()
+            .map(|s| (s.session_id.clone(), s.messages.clone(), bits(s.created_at), bits(s.updated_at)))
+            .collect()
+    };
+    assert_eq!(bits(&everything), bits(&expected), "messages and times exactly");
+    for limit in 1..=expected.len() {
+        let mut paged: Vec<RestoredSession> = Vec::new();
+        for _ in 0..=expected.len() {
+            let after = paged.last().map(|s| s.session_id.clone());
+            let page = store.export_sessions(after.as_deref(), limit).await.unwrap();
+            assert!(page.len() <= limit);
+            let last = page.len() < limit;
+            paged.extend(page);
+            if last {
+                break;
+            }
+        }
+        assert_eq!(bits(&paged), bits(&expected), "pages of {limit}");
+    }
+    let ids_after = |page: Vec<RestoredSession>| page.into_iter().map(|s| s.session_id).collect::<Vec<_>>();
+    assert_eq!(ids_after(store.export_sessions(Some("a/"), 2).await.unwrap()), ["a/x", "b"], "after an absent id");
+    assert_eq!(ids_after(store.export_sessions(Some("é"), 2).await.unwrap()), Vec::<String>::new());
+    let invalid = store.export_sessions(Some(""), 2).await;
+    assert!(matches!(invalid, Err(SessionError::InvalidId { .. })), "{invalid:?}");
 }
 
 /// Eight tasks append 50 messages each to one session: all 400 arrive, each task's in order.
