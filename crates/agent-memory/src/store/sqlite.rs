@@ -417,6 +417,15 @@ impl SqliteBackend {
         }
         result
     }
+
+    /// `work` on an index snapshot, inline ([`SqliteBackend::read_inline`], [`Pace::Inline`]).
+    fn search_inline<T>(
+        &self,
+        needs: Needs,
+        work: impl FnMut(&rusqlite::Transaction<'_>, i64) -> Result<Option<T>, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.read_inline(|connection, inner| on_index_snapshot(connection, inner, needs, Pace::Inline, work))
+    }
 }
 
 /// Whether index work may load or reload an index (slow: it reads every row).
@@ -822,11 +831,8 @@ impl StoreBackend for SqliteBackend {
 
     async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
         if query.filter.is_empty()
-            && let Some(hits) = self.read_inline(|connection, inner| {
-                on_index_snapshot(connection, inner, Needs::Vectors, Pace::Inline, |tx, counter| {
-                    search_snapshot(tx, inner, counter, query)
-                })
-            })?
+            && let Some(hits) =
+                self.search_inline(Needs::Vectors, |tx, counter| search_snapshot(tx, &self.inner, counter, query))?
         {
             return Ok(hits);
         }
@@ -836,11 +842,8 @@ impl StoreBackend for SqliteBackend {
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         if query.filter.is_empty()
-            && let Some(hits) = self.read_inline(|connection, inner| {
-                on_index_snapshot(connection, inner, Needs::Keywords, Pace::Inline, |tx, counter| {
-                    keyword_snapshot(tx, inner, counter, query)
-                })
-            })?
+            && let Some(hits) =
+                self.search_inline(Needs::Keywords, |tx, counter| keyword_snapshot(tx, &self.inner, counter, query))?
         {
             return Ok(hits);
         }
