@@ -13,9 +13,13 @@
 //! * `items`: one row per item, keyed by `(ns, key)` where `ns` is [`Namespace::encoded`]
 //!   in `COLLATE "C"`, so namespace order and prefix ranges are bytewise, as on every
 //!   backend. The value is stored as `json` (not `jsonb`) so that it comes back exactly as
-//!   written, key order and number spelling included. Keyword postings are the item's
-//!   distinct tokens (`terms text[]`, GIN-indexed) with their counts (`tfs`) and the token
-//!   count (`doc_len`).
+//!   written, key order and number spelling included. The item's distinct tokens
+//!   (`terms text[]`), their counts (`tfs`) and its token count (`doc_len`) are kept on the
+//!   row, and copied as one row per term into `keyword_postings` (below).
+//! * `keyword_postings`: `(term, ns, key)` with the term's count and the item's length,
+//!   all in the primary key's index (`INCLUDE (tf, doc_len)`), so a keyword search reads a
+//!   term's postings in a namespace range from the index alone. Kept, with the statistics
+//!   tables `keyword_totals` and `keyword_terms`, by statement-level triggers on `items`.
 //! * `models`: the registry of embedding models (`model` id → `id`, `dimensions`). A vector
 //!   is stored in the item's `embedding vector` column with `embedding_model` naming its
 //!   model; each model gets an HNSW index on `(embedding::vector(N)) vector_cosine_ops`
@@ -39,12 +43,17 @@
 //! * **Keyword**: true Okapi BM25 as defined in [`crate::store::keyword`] (not `ts_rank`):
 //!   tokens come from [`crate::store::keyword::tokenize`] at write time; the document
 //!   count, token count (`keyword_totals`) and per-term document frequencies
-//!   (`keyword_terms`) are kept by statement-level triggers on `items` in the writing
-//!   transaction (so a query reads a few rows, not the table; writers queue on the totals
-//!   row, which every trigger locks first, so they cannot deadlock); candidates are found
-//!   through the GIN index on `terms`. SQL ranks and cuts at `limit`; the reported score is
-//!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the other
-//!   backends' score for the same data.
+//!   (`keyword_terms`) and the postings are kept by statement-level triggers on `items` in
+//!   the writing transaction (so a query reads a few rows, not the table; writers queue on
+//!   the totals row, which every trigger locks first, so they cannot deadlock). One
+//!   statement computes each query term's idf once, sums the BM25 terms of the query terms'
+//!   postings in scope with one aggregate (index-only scans), and reads items by primary
+//!   key in score order only until `limit` of them are live and pass the filter (ties in
+//!   recency order): values are read for the page, not for every match. The reported score
+//!   is recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
+//!   other backends' score for the same data.
+//! * **Hybrid**: the semantic and keyword rankings run at the same time on two pooled
+//!   connections and are fused as [`StoreBackend::hybrid_search`] says.
 //! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
 //!   numbers compare as `numeric` (exact: `10 > 9`, and integers beyond 2^53 stay exact
 //!   where the other backends fall back to `f64`), strings bytewise, booleans as booleans,
@@ -76,7 +85,8 @@ use tokio_postgres::{NoTls, Row};
 
 use self::sql::Sql;
 use super::backend::{
-    ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
+    ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem, StoreBackend,
+    VectorQuery, fuse,
 };
 use super::{
     Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions, StoredVector,
@@ -531,6 +541,72 @@ impl PostgresBackend {
             })
             .collect()
     }
+    /// The keyword search statement: the query terms' postings in scope (index-only scans of
+    /// `keyword_postings`, term by term in query order so that every item's sum is added up
+    /// in the same order) are scored by one aggregate with the idf of each term computed
+    /// once; items are then read in score order, through the primary key, only until
+    /// `limit` of them are live and pass the filter (an incremental sort on the recency
+    /// tie-break), so values are read for the page, not for every match.
+    fn keyword_sql(&self, query: &KeywordQuery) -> Sql {
+        let s = &self.schema;
+        let mut sql = Sql::new();
+        let terms = sql.bind(query.terms.clone());
+        let now = sql.bind(query.now);
+        // `idf` is keyword::idf (ln, and 1e-6 where it is not positive); the sum's terms are
+        // keyword::term_score's, with float8 constants and the same operation order.
+        sql.push(&format!(
+            "WITH stats AS MATERIALIZED (
+                 SELECT docs::float8 AS docs, tokens::float8 AS tokens FROM {s}.keyword_totals WHERE id = 1),
+             df AS MATERIALIZED (
+                 SELECT q.term, q.ord, coalesce(k.docs, 0) AS hits
+                 FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)
+                 LEFT JOIN {s}.keyword_terms AS k ON k.term = q.term),
+             weights AS MATERIALIZED (
+                 SELECT df.term, CASE WHEN w.idf > 0 THEN w.idf ELSE 1e-6::float8 END AS idf,
+                     stats.tokens / greatest(stats.docs, 1) AS average
+                 FROM df, stats, LATERAL (SELECT ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)) AS idf) AS w
+                 WHERE df.hits > 0 ORDER BY df.ord)
+             SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
+                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits
+             FROM (SELECT p.ns, p.key,
+                       sum(weights.idf * (p.tf::float8 * {k1p1:?}::float8)
+                           / (p.tf::float8 + {k1:?}::float8 * ({one_minus_b:?}::float8
+                              + {b:?}::float8 * p.doc_len::float8 / weights.average))) AS bm25
+                   FROM weights CROSS JOIN LATERAL (
+                       SELECT p.ns, p.key, p.tf, p.doc_len FROM {s}.keyword_postings AS p
+                       WHERE p.term = weights.term",
+            k1 = keyword::K1,
+            k1p1 = keyword::K1 + 1.0,
+            one_minus_b = 1.0 - keyword::B,
+            b = keyword::B,
+        ));
+        sql.and_scope_on("p.ns", &query.scope);
+        sql.push(&format!(
+            ") AS p
+                   GROUP BY p.ns, p.key ORDER BY bm25 DESC) AS r
+             JOIN {s}.items AS i ON i.ns = r.ns AND i.key = r.key
+             CROSS JOIN stats
+             WHERE true"
+        ));
+        sql.and_live(&now);
+        sql.and_filter(&query.filter);
+        let limit = sql.bind(to_i64(query.limit));
+        sql.push(&format!(" ORDER BY r.bm25 DESC, {RECENCY} LIMIT {limit}"));
+        sql
+    }
+
+    /// PostgreSQL's plan (`EXPLAIN`) for the statement [`StoreBackend::keyword_search`] runs
+    /// for `query`, to check which indexes it reads.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    pub async fn explain_keyword_search(&self, query: &KeywordQuery) -> Result<String, StoreError> {
+        let mut sql = self.keyword_sql(query);
+        sql.text.insert_str(0, "EXPLAIN ");
+        let rows = self.run("explain", |client| query_rows(client, &sql)).await?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
+    }
 }
 
 fn validate_schema_name(schema: &str) -> Result<(), StoreError> {
@@ -947,36 +1023,7 @@ impl StoreBackend for PostgresBackend {
         if query.terms.is_empty() || query.limit == 0 {
             return Ok(Vec::new());
         }
-        let s = &self.schema;
-        // The statistics are computed once (MATERIALIZED): inlined into the per-row score,
-        // the document-frequency counts would run once per candidate row.
-        let mut sql = Sql::new();
-        let terms = sql.bind(query.terms.clone());
-        let now = sql.bind(query.now);
-        sql.push(&format!(
-            "WITH stats AS MATERIALIZED (
-                 SELECT docs::float8 AS docs, tokens::float8 AS tokens FROM {s}.keyword_totals WHERE id = 1),
-             df AS MATERIALIZED (SELECT q.term, q.ord,
-                        coalesce((SELECT k.docs FROM {s}.keyword_terms AS k WHERE k.term = q.term), 0) AS hits
-                    FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)),
-             idf AS (SELECT df.term, greatest(ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)), 1e-6) AS idf
-                     FROM df, stats WHERE df.hits > 0)
-             SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
-                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits,
-                 (SELECT sum(idf.idf * t.tf * {k1p1} / (t.tf + {k1} * (1 - {b} + {b} * i.doc_len / (stats.tokens / stats.docs))))
-                  FROM idf CROSS JOIN LATERAL (SELECT i.tfs[array_position(i.terms, idf.term)]::float8 AS tf) AS t
-                  WHERE t.tf IS NOT NULL) AS bm25
-             FROM {s}.items AS i, stats
-             WHERE i.terms && {terms}::text[]",
-            k1 = keyword::K1,
-            k1p1 = keyword::K1 + 1.0,
-            b = keyword::B,
-        ));
-        sql.and_scope(&query.scope);
-        sql.and_live(&now);
-        sql.and_filter(&query.filter);
-        let limit = sql.bind(to_i64(query.limit));
-        sql.push(&format!(" ORDER BY bm25 DESC, {RECENCY} LIMIT {limit}"));
+        let sql = self.keyword_sql(query);
         let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
         let mut hits = rows
             .iter()
@@ -1005,6 +1052,20 @@ impl StoreBackend for PostgresBackend {
             .collect::<Result<Vec<_>, StoreError>>()?;
         hits.sort_by(by_score);
         Ok(hits)
+    }
+
+    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        // Two pooled connections, so the two rankings run at the same time.
+        let keyword = async {
+            match &query.keyword {
+                Some(keyword) => self.keyword_search(keyword).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (semantic, keyword) = futures::try_join!(self.vector_search(&query.vector), keyword)?;
+        let mut fused = fuse(semantic, keyword, &query.weights);
+        fused.truncate(query.limit);
+        Ok(fused)
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {

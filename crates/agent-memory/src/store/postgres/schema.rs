@@ -117,6 +117,78 @@ CREATE TRIGGER items_keyword_delete AFTER DELETE ON {schema}.items
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keyword_stats();
 "#,
     },
+    Migration {
+        version: 3,
+        description: "keyword postings (term, item, tf, doc_len) kept by the statistics triggers; no GIN index on terms",
+        sql: r#"
+-- One row per (term, item): a keyword search reads the query terms' postings in its scope
+-- from this index alone (index-only scans), scores them with one aggregate and reads
+-- items only for the page.
+CREATE TABLE {schema}.keyword_postings (
+    term text COLLATE "C" NOT NULL,
+    ns text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    tf integer NOT NULL,
+    doc_len integer NOT NULL,
+    PRIMARY KEY (term, ns, key) INCLUDE (tf, doc_len)
+);
+LOCK TABLE {schema}.items IN SHARE MODE;
+INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
+    SELECT t.term, i.ns, i.key, t.tf, i.doc_len FROM {schema}.items AS i, unnest(i.terms, i.tfs) AS t(term, tf)
+    ORDER BY 1, 2, 3;
+-- Search no longer reads the GIN index; every write paid for it.
+DROP INDEX IF EXISTS {schema}.items_terms;
+-- The version 2 function plus the postings. Rows are matched across old_rows and new_rows
+-- by address, which an UPDATE never changes; a TTL refresh (same terms) leaves the postings.
+CREATE OR REPLACE FUNCTION {schema}.keyword_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE {schema}.keyword_totals SET
+            docs = docs + (SELECT count(*) FROM new_rows),
+            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
+        WHERE id = 1;
+        INSERT INTO {schema}.keyword_terms AS k (term, docs)
+            SELECT t.term, count(*) FROM new_rows, unnest(new_rows.terms) AS t(term) GROUP BY t.term ORDER BY t.term
+        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs;
+        INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
+            SELECT t.term, n.ns, n.key, t.tf, n.doc_len FROM new_rows AS n, unnest(n.terms, n.tfs) AS t(term, tf);
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE {schema}.keyword_totals SET
+            docs = docs - (SELECT count(*) FROM old_rows),
+            tokens = tokens - (SELECT coalesce(sum(doc_len), 0) FROM old_rows)
+        WHERE id = 1;
+        UPDATE {schema}.keyword_terms AS k SET docs = k.docs - d.docs
+            FROM (SELECT t.term, count(*) AS docs FROM old_rows, unnest(old_rows.terms) AS t(term)
+                  GROUP BY t.term ORDER BY t.term) AS d
+            WHERE k.term = d.term;
+        DELETE FROM {schema}.keyword_postings AS p USING old_rows AS o, unnest(o.terms) AS t(term)
+            WHERE p.term = t.term AND p.ns = o.ns AND p.key = o.key;
+    ELSE
+        UPDATE {schema}.keyword_totals SET
+            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
+                            - (SELECT coalesce(sum(doc_len), 0) FROM old_rows)
+        WHERE id = 1;
+        INSERT INTO {schema}.keyword_terms AS k (term, docs)
+            SELECT term, sum(change) FROM (
+                SELECT t.term, 1 AS change FROM new_rows, unnest(new_rows.terms) AS t(term)
+                UNION ALL
+                SELECT t.term, -1 FROM old_rows, unnest(old_rows.terms) AS t(term)
+            ) AS changes GROUP BY term HAVING sum(change) <> 0 ORDER BY term
+        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs;
+        DELETE FROM {schema}.keyword_postings AS p
+            USING old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(o.terms) AS t(term)
+            WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len)
+                AND p.term = t.term AND p.ns = o.ns AND p.key = o.key;
+        INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
+            SELECT t.term, n.ns, n.key, t.tf, n.doc_len
+            FROM old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(n.terms, n.tfs) AS t(term, tf)
+            WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len);
+    END IF;
+    RETURN NULL;
+END
+$$;
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -182,6 +254,6 @@ mod tests {
             assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
             assert!(!migration.description.is_empty());
         }
-        assert_eq!(latest_version(), 2);
+        assert_eq!(latest_version(), 3);
     }
 }
