@@ -309,6 +309,32 @@ impl PostgresBackend {
         })
     }
 
+    /// Creates `schema` (and the `vector` extension) at schema version `version`, applying
+    /// only the migrations up to it, as an older build would have left it: for tests of the
+    /// upgrade that [`PostgresBackend::connect`] then applies. Not for applications.
+    ///
+    /// # Errors
+    ///
+    /// As [`PostgresBackend::connect`].
+    #[doc(hidden)]
+    pub async fn create_schema_at_version(url: &str, schema: &str, version: i32) -> Result<(), StoreError> {
+        validate_schema_name(schema)?;
+        let pg_config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Config(format!("invalid postgres url: {e}")))?;
+        let (mut client, connection) = pg_config.connect(NoTls).await.map_err(|e| db_error("connect", e))?;
+        let connection = tokio::spawn(connection);
+        let result = schema::migrate_to(&mut client, &format!("\"{schema}\""), version).await;
+        drop(client);
+        let _ = connection.await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(schema::MigrateError::Database(e)) => Err(db_error("migrate", e)),
+            Err(schema::MigrateError::TooNew { found, known }) => {
+                Err(StoreError::Config(format!("schema {schema:?} is at version {found}, newer than {known}")))
+            }
+        }
+    }
+
     /// The version of the pgvector extension in the database (for example `0.8.0`).
     pub fn pgvector_version(&self) -> &str {
         &self.pgvector_version
@@ -541,17 +567,24 @@ impl PostgresBackend {
             })
             .collect()
     }
-    /// The keyword search statement: the query terms' postings in scope (index-only scans of
-    /// `keyword_postings`, term by term in query order so that every item's sum is added up
-    /// in the same order) are scored by one aggregate with the idf of each term computed
-    /// once; items are then read in score order, through the primary key, only until
-    /// `limit` of them are live and pass the filter (an incremental sort on the recency
-    /// tie-break), so values are read for the page, not for every match.
-    fn keyword_sql(&self, query: &KeywordQuery) -> Sql {
+    /// The keyword search statement for the best `depth` candidates (and any tied with the
+    /// last; `usize::MAX` for every match): the query terms' postings in scope (index-only scans of `keyword_postings`,
+    /// term by term in query order, so that every item's sum is added up in the same order)
+    /// are scored by one aggregate with each term's idf computed once; only those candidates
+    /// are then read from `items` (by primary key), and the live ones that pass the filter
+    /// come back ranked by score then recency. Values are read for the candidates, not for
+    /// every match. The last column counts the candidates, so the caller knows whether a
+    /// deeper search could find more.
+    ///
+    /// SQL ranks by the score rounded to [`RANK_SCALE`]: the order in which an item's terms
+    /// are added up is the plan's, so equal scores may differ in the last bit, and must
+    /// still tie (and be ordered by recency). The caller re-scores the candidates exactly.
+    fn keyword_sql(&self, query: &KeywordQuery, depth: usize) -> Sql {
         let s = &self.schema;
         let mut sql = Sql::new();
         let terms = sql.bind(query.terms.clone());
         let now = sql.bind(query.now);
+        let depth = sql.bind(to_i64(depth));
         // `idf` is keyword::idf (ln, and 1e-6 where it is not positive); the sum's terms are
         // keyword::term_score's, with float8 constants and the same operation order.
         sql.push(&format!(
@@ -565,16 +598,16 @@ impl PostgresBackend {
                  SELECT df.term, CASE WHEN w.idf > 0 THEN w.idf ELSE 1e-6::float8 END AS idf,
                      stats.tokens / greatest(stats.docs, 1) AS average
                  FROM df, stats, LATERAL (SELECT ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)) AS idf) AS w
-                 WHERE df.hits > 0 ORDER BY df.ord)
-             SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
-                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits
-             FROM (SELECT p.ns, p.key,
-                       sum(weights.idf * (p.tf::float8 * {k1p1:?}::float8)
-                           / (p.tf::float8 + {k1:?}::float8 * ({one_minus_b:?}::float8
-                              + {b:?}::float8 * p.doc_len::float8 / weights.average))) AS bm25
-                   FROM weights CROSS JOIN LATERAL (
-                       SELECT p.ns, p.key, p.tf, p.doc_len FROM {s}.keyword_postings AS p
-                       WHERE p.term = weights.term",
+                 WHERE df.hits > 0 ORDER BY df.ord),
+             ranked AS MATERIALIZED (
+                 SELECT scored.ns, scored.key, round(scored.bm25 * {RANK_SCALE:?}::float8) AS rank
+                 FROM (SELECT p.ns, p.key,
+                     sum(weights.idf * (p.tf::float8 * {k1p1:?}::float8)
+                         / (p.tf::float8 + {k1:?}::float8 * ({one_minus_b:?}::float8
+                            + {b:?}::float8 * p.doc_len::float8 / weights.average))) AS bm25
+                 FROM weights CROSS JOIN LATERAL (
+                     SELECT p.ns, p.key, p.tf, p.doc_len FROM {s}.keyword_postings AS p
+                     WHERE p.term = weights.term",
             k1 = keyword::K1,
             k1p1 = keyword::K1 + 1.0,
             one_minus_b = 1.0 - keyword::B,
@@ -583,15 +616,18 @@ impl PostgresBackend {
         sql.and_scope_on("p.ns", &query.scope);
         sql.push(&format!(
             ") AS p
-                   GROUP BY p.ns, p.key ORDER BY bm25 DESC) AS r
-             JOIN {s}.items AS i ON i.ns = r.ns AND i.key = r.key
+                 GROUP BY p.ns, p.key) AS scored
+                 ORDER BY rank DESC FETCH FIRST ({depth}::bigint) ROWS WITH TIES)
+             SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
+                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits,
+                 (SELECT count(*) FROM ranked) AS candidates
+             FROM ranked AS r JOIN {s}.items AS i ON i.ns = r.ns AND i.key = r.key
              CROSS JOIN stats
              WHERE true"
         ));
         sql.and_live(&now);
         sql.and_filter(&query.filter);
-        let limit = sql.bind(to_i64(query.limit));
-        sql.push(&format!(" ORDER BY r.bm25 DESC, {RECENCY} LIMIT {limit}"));
+        sql.push(&format!(" ORDER BY r.rank DESC, {RECENCY} LIMIT {depth}::bigint"));
         sql
     }
 
@@ -602,7 +638,7 @@ impl PostgresBackend {
     ///
     /// [`StoreError::Backend`] when the database fails.
     pub async fn explain_keyword_search(&self, query: &KeywordQuery) -> Result<String, StoreError> {
-        let mut sql = self.keyword_sql(query);
+        let mut sql = self.keyword_sql(query, keyword_depth(query));
         sql.text.insert_str(0, "EXPLAIN ");
         let rows = self.run("explain", |client| query_rows(client, &sql)).await?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
@@ -711,6 +747,18 @@ fn postings(text: &str) -> (Vec<String>, Vec<i32>, i32) {
         }
     }
     (terms, counts, length)
+}
+
+/// Keyword candidates are ranked in SQL by `round(bm25 · RANK_SCALE)`: scores that differ
+/// by less than this resolution only through rounding tie, and go by recency.
+const RANK_SCALE: f64 = 1e9;
+
+/// How many of the best-scored matches a keyword search reads first: the page and some
+/// room for expired items, and more when a filter may reject some. When too few of them
+/// pass, the search is repeated over every match.
+fn keyword_depth(query: &KeywordQuery) -> usize {
+    let room = if query.filter.is_empty() { query.limit / 2 } else { query.limit.saturating_mul(3) };
+    query.limit.saturating_add(room).saturating_add(16)
 }
 
 fn to_i64(n: usize) -> i64 {
@@ -1023,8 +1071,17 @@ impl StoreBackend for PostgresBackend {
         if query.terms.is_empty() || query.limit == 0 {
             return Ok(Vec::new());
         }
-        let sql = self.keyword_sql(query);
-        let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        let depth = keyword_depth(query);
+        let sql = self.keyword_sql(query, depth);
+        let mut rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        // The candidate count comes with every row; no row means it is unknown.
+        let deeper = |rows: &[Row]| rows.first().is_none_or(|row| row.get::<_, i64>(13) >= to_i64(depth));
+        if rows.len() < query.limit && deeper(&rows) {
+            // Expired items or the filter took out too many of the best candidates: rank
+            // every match.
+            let sql = self.keyword_sql(query, usize::MAX);
+            rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        }
         let mut hits = rows
             .iter()
             .map(|row| {
@@ -1051,6 +1108,7 @@ impl StoreBackend for PostgresBackend {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         hits.sort_by(by_score);
+        hits.truncate(query.limit);
         Ok(hits)
     }
 

@@ -837,6 +837,15 @@ pub async fn keyword_ties_fill_the_page_in_recency_order(backend: Arc<dyn StoreB
     assert_eq!(key_list(&hits), ["k45", "k39", "k33", "k27", "k21", "k15", "k09", "k03"]);
     let everywhere = search(Scope::Prefix(NamespacePrefix::root()), json!({}), 3).await;
     assert_eq!(key_list(&everywhere), ["best", "o9", "o8"]);
+    // Eighty better-scored items (shorter texts) that the filter rejects, ahead of the three
+    // it accepts: the page is still filled, best first.
+    let wordy = |words: usize| format!("apple{}", " filler".repeat(words));
+    let common = (0..80).map(|i| write(&["deep"], format!("c{i:02}"), &wordy(i), "common", None)).collect();
+    backend.put_many(common, now).await.unwrap();
+    let rare = (0..3).map(|i| write(&["deep"], format!("r{i}"), &wordy(90 + i), "rare", None)).collect();
+    backend.put_many(rare, now).await.unwrap();
+    let hits = search(Scope::Namespace(ns(&["deep"])), json!({"kind": "rare"}), 2).await;
+    assert_eq!(key_list(&hits), ["r0", "r1"]);
 }
 
 /// With [`super::IndexFields::Paths`], only those fields are embedded and keyword-indexed.

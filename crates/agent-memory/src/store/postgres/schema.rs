@@ -214,6 +214,12 @@ impl From<tokio_postgres::Error> for MigrateError {
 /// Creates the `vector` extension and `schema` (a quoted identifier) if needed and applies
 /// the pending migrations; returns the schema version now in place.
 pub(super) async fn migrate(client: &mut Client, schema: &str) -> Result<i32, MigrateError> {
+    migrate_to(client, schema, latest_version()).await
+}
+
+/// [`migrate`], applying only the migrations up to `target` (an older schema, to test
+/// upgrades from it); returns the schema version now in place.
+pub(super) async fn migrate_to(client: &mut Client, schema: &str, target: i32) -> Result<i32, MigrateError> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     tx.batch_execute(&format!(
@@ -232,7 +238,7 @@ pub(super) async fn migrate(client: &mut Client, schema: &str) -> Result<i32, Mi
     if current > latest_version() {
         return Err(MigrateError::TooNew { found: current, known: latest_version() });
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target) {
         tx.batch_execute(&migration.sql.replace("{schema}", schema)).await?;
         tx.execute(
             &format!("INSERT INTO {schema}.schema_migrations (version, description) VALUES ($1, $2)"),
@@ -241,7 +247,7 @@ pub(super) async fn migrate(client: &mut Client, schema: &str) -> Result<i32, Mi
         .await?;
     }
     tx.commit().await?;
-    Ok(latest_version())
+    Ok(current.max(target.min(latest_version())))
 }
 
 #[cfg(test)]
