@@ -47,11 +47,13 @@
 //!   the writing transaction (so a query reads a few rows, not the table; writers queue on
 //!   the totals row, which every trigger locks first, so they cannot deadlock). One
 //!   statement computes each query term's idf once, sums the BM25 terms of the query terms'
-//!   postings in scope with one aggregate (index-only scans), and reads items by primary
-//!   key in score order only until `limit` of them are live and pass the filter (ties in
-//!   recency order): values are read for the page, not for every match. The reported score
-//!   is recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
-//!   other backends' score for the same data.
+//!   postings in scope with one aggregate (index scans of the postings), keeps the best
+//!   `limit` + some candidates (and any tied with the last), and reads only those items, by
+//!   primary key, for expiry, filter and recency: values are read for about a page, not for
+//!   every match. When expiry or the filter leave fewer than `limit`, it is repeated over
+//!   every match, so a filtered search still fills its page. The reported score is
+//!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
+//!   other backends' score for the same data, and the candidates are ordered by it.
 //! * **Hybrid**: the semantic and keyword rankings run at the same time on two pooled
 //!   connections and are fused as [`StoreBackend::hybrid_search`] says.
 //! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
@@ -567,10 +569,11 @@ impl PostgresBackend {
             })
             .collect()
     }
+
     /// The keyword search statement for the best `depth` candidates (and any tied with the
-    /// last; `usize::MAX` for every match): the query terms' postings in scope (index-only scans of `keyword_postings`,
-    /// term by term in query order, so that every item's sum is added up in the same order)
-    /// are scored by one aggregate with each term's idf computed once; only those candidates
+    /// last; `usize::MAX` for every match): the query terms' postings in scope (index scans
+    /// of `keyword_postings`, index-only once the table is vacuumed) are scored by one
+    /// aggregate with each term's idf computed once; only those candidates
     /// are then read from `items` (by primary key), and the live ones that pass the filter
     /// come back ranked by score then recency. Values are read for the candidates, not for
     /// every match. The last column counts the candidates, so the caller knows whether a
@@ -1075,7 +1078,9 @@ impl StoreBackend for PostgresBackend {
         let sql = self.keyword_sql(query, depth);
         let mut rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
         // The candidate count comes with every row; no row means it is unknown.
-        let deeper = |rows: &[Row]| rows.first().is_none_or(|row| row.get::<_, i64>(13) >= to_i64(depth));
+        let deeper = |rows: &[Row]| {
+            rows.first().is_none_or(|row| row.try_get::<_, i64>(13).is_ok_and(|count| count >= to_i64(depth)))
+        };
         if rows.len() < query.limit && deeper(&rows) {
             // Expired items or the filter took out too many of the best candidates: rank
             // every match.
