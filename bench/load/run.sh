@@ -8,6 +8,10 @@
 # DURATION (default 20s) per scenario, CONNECTIONS (default 16), WRK_THREADS (default 1),
 # SCENARIOS (default "keyword semantic hybrid put conversations"). Conversation search runs
 # against its own server on a fresh database, indexed through POST /conversations.
+# BACKENDS (default: sqlite, and postgres when DATABASE_URL is set); PG_SCHEMA_PREFIX
+# (default "load"): the PostgreSQL schemas are PREFIX_bench_N and PREFIX_conv_N, dropped and
+# recreated, so give each person sharing a cluster their own; AGENT_MEMORY_BIN: run this
+# binary instead of building one (an A/B against an older build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=$PWD/bench/load
@@ -21,8 +25,13 @@ if ! command -v wrk >/dev/null; then
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
 # The CLI without candle (local models) or OpenTelemetry: the built-in embedder needs none of it.
-cargo build -q --release -p agent-memory-cli --no-default-features
-bin=$CARGO_TARGET_DIR/release/agent-memory
+if [ -n "${AGENT_MEMORY_BIN:-}" ]; then
+    bin=$AGENT_MEMORY_BIN
+else
+    cargo build -q --release -p agent-memory-cli --no-default-features
+    bin=$CARGO_TARGET_DIR/release/agent-memory
+fi
+prefix=${PG_SCHEMA_PREFIX:-load}
 data=$here/data
 mkdir -p "$data" "$here/results"
 work=$(mktemp -d)
@@ -35,7 +44,7 @@ trap cleanup EXIT
 [ -f "$data/queries.txt" ] || python3 "$here/gen.py" queries 5000 "$data/queries.txt"
 
 out=$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl
-echo "{\"machine\": \"$(nproc) cores $(uname -m)\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"duration\": \"$duration\", \"connections\": $connections}" | tee "$out"
+echo "{\"machine\": \"$(nproc) cores $(uname -m)\", \"bin\": \"$bin\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"duration\": \"$duration\", \"connections\": $connections}" | tee "$out"
 
 start_server() { # database-url
     "$bin" serve --database-url "$1" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
@@ -102,12 +111,15 @@ if [ -n "${DATABASE_URL:-}" ]; then
     backends+=(postgres)
     [[ $DATABASE_URL == *\?* ]] && sep='&'
 fi
+if [ -n "${BACKENDS:-}" ]; then
+    read -ra backends <<<"$BACKENDS"
+fi
 for n in $sizes; do
     [ -f "$data/items-$n.jsonl" ] || python3 "$here/gen.py" items "$n" "$data/items-$n.jsonl"
     for backend in "${backends[@]}"; do
         store_scenarios=${scenarios//conversations/}
         if [ -n "${store_scenarios// /}" ]; then
-            serve_loaded "$backend" "load_bench_$n" "$data/items-$n.jsonl" /store/batch
+            serve_loaded "$backend" "${prefix}_bench_$n" "$data/items-$n.jsonl" /store/batch
             warm_up
             for scenario in $scenarios; do
                 case $scenario in
@@ -127,7 +139,7 @@ for n in $sizes; do
             # Sessions of 6 to 16 messages make one or two chunks each: n chunks take ~2n/3 sessions.
             sessions=$((n * 2 / 3))
             [ -f "$data/conversations-$sessions.jsonl" ] || python3 "$here/gen.py" conversations "$sessions" "$data/conversations-$sessions.jsonl"
-            serve_loaded "$backend" "load_conv_$n" "$data/conversations-$sessions.jsonl" /conversations
+            serve_loaded "$backend" "${prefix}_conv_$n" "$data/conversations-$sessions.jsonl" /conversations
             result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
                 wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/conversations.lua" "$url" | tail -1)
             record "$backend" "$n" conversations "$result"

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use agent_memory::embed::HashEmbedder;
 use agent_memory::store::{
-    Filter, ManualClock, MemoryBackend, MemoryStore, NamespacePrefix, PostgresBackend, PostgresConfig, PutRequest,
-    Scope, SearchMode, SearchQuery, StoreBackend, StoreError, StoreOptions, VectorQuery,
+    ExportQuery, Filter, ManualClock, MemoryBackend, MemoryStore, NamespacePrefix, PostgresBackend, PostgresConfig,
+    PutRequest, RestoredItem, Scope, SearchMode, SearchQuery, StoreBackend, StoreError, StoreOptions, VectorQuery,
 };
 use serde_json::json;
 use store_postgres_support as support;
@@ -237,7 +237,7 @@ async fn concurrent_opens_migrate_once() {
     }
     let client = support::connect(&support::database_url()).await;
     let rows = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations"), &[]).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3]);
 }
 
 /// Each embedding model gets its own HNSW index over `vector(N)` with its dimension; a
@@ -348,4 +348,202 @@ async fn keyword_statistics_follow_every_write() {
         .unwrap()
         .get(0);
     assert_eq!((differing, missing), (0, 0));
+}
+
+/// Rows of `keyword_postings` that a recount from `items` does not have, and the other way
+/// round: `(0, 0)` when the triggers kept the postings exact.
+async fn postings_differences(client: &tokio_postgres::Client, schema: &str) -> (i64, i64) {
+    let recount = format!(
+        "SELECT t.term, i.ns, i.key, t.tf, i.doc_len FROM \"{schema}\".items AS i, unnest(i.terms, i.tfs) AS t(term, tf)"
+    );
+    let kept = format!("SELECT term, ns, key, tf, doc_len FROM \"{schema}\".keyword_postings");
+    let mut counts = [0i64; 2];
+    for (i, (a, b)) in [(&kept, &recount), (&recount, &kept)].into_iter().enumerate() {
+        let sql = format!("SELECT count(*) FROM ({a} EXCEPT ALL {b}) AS d");
+        counts[i] = client.query_one(&sql, &[]).await.unwrap().get(0);
+    }
+    (counts[0], counts[1])
+}
+
+/// The postings the triggers keep equal a recount over `items` after inserts, updates (same
+/// and changed text), TTL refreshes, deletes, a namespace delete, a purge and a restore,
+/// with several stores (processes) writing to the schema at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keyword_postings_follow_every_write() {
+    let first = Arc::new(support::backend().await);
+    let schema = first.schema_name().to_owned();
+    let clock = ManualClock::new(T0);
+    let options = StoreOptions { clock: Arc::new(clock.clone()), ..StoreOptions::default() };
+    let mut writers = Vec::new();
+    for w in 0..4usize {
+        let config = PostgresConfig::new(support::database_url()).schema(schema.clone()).max_connections(2);
+        let backend: Arc<dyn StoreBackend> = Arc::new(PostgresBackend::connect(config).await.unwrap());
+        let store = MemoryStore::new(backend, options.clone());
+        writers.push(tokio::spawn(async move {
+            for round in 0..10usize {
+                let texts = (0..20).map(|i| {
+                    let value = json!({"text": format!("writer {w} round {round} item {} words {}", i % 7, i % 3)});
+                    PutRequest::new(vec!["docs", "shared"], format!("k{i:02}"), value).unwrap()
+                });
+                store.put_many(texts.collect()).await.unwrap();
+                store.delete(("docs", "shared"), format!("k{:02}", round % 20)).await.unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let store = MemoryStore::new(first.clone(), options);
+    store.put_many(documents(&["docs", "a"], 50)).await.unwrap();
+    store.put(("docs", "a"), "k00001", json!({"text": "entirely new words here"}), None).await.unwrap();
+    store
+        .put(("docs", "a"), "k00002", json!({"text": "note 2 about topic 2 and colour 2", "n": 2}), None)
+        .await
+        .unwrap();
+    store.put(("docs", "ttl"), "t", json!({"text": "refreshed on read"}), Some(60.0)).await.unwrap();
+    clock.advance(30.0);
+    assert!(store.get(("docs", "ttl"), "t").await.unwrap().is_some());
+    store.put(("docs", "gone"), "g", json!({"text": "short lived"}), Some(10.0)).await.unwrap();
+    store.delete_namespace(("docs", "shared")).await.unwrap();
+    clock.advance(20.0);
+    assert_eq!(store.purge_expired().await.unwrap(), 1);
+    let everything =
+        ExportQuery { scope: Scope::Prefix(NamespacePrefix::root()), after: None, limit: usize::MAX, now: T0 + 50.0 };
+    let dump = first.export_items(&everything).await.unwrap();
+    store.delete_namespace(("docs", "a")).await.unwrap();
+    let restored = dump
+        .into_iter()
+        .map(|exported| {
+            let text = exported.item.value["text"].as_str().unwrap_or_default().to_owned();
+            RestoredItem { item: exported.item, text, vector: exported.vector }
+        })
+        .collect();
+    first.restore_items(restored).await.unwrap();
+
+    let client = support::connect(&support::database_url()).await;
+    assert_eq!(postings_differences(&client, &schema).await, (0, 0));
+    // Left: the 50 items of "docs/a" (restored) and the refreshed "docs/ttl" one.
+    let items: i64 = client.query_one(&format!("SELECT count(*) FROM \"{schema}\".items"), &[]).await.unwrap().get(0);
+    assert_eq!(items, 51);
+}
+
+/// A schema left at version 2 by an older build (GIN-indexed terms, no postings), with
+/// items in it, is upgraded when a store opens it: the postings are backfilled, keyword
+/// search ranks and scores exactly as the in-memory backend over the same items, and
+/// writes after the upgrade keep the postings exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_schema_is_upgraded_with_its_postings() {
+    use agent_memory::store::keyword::tokenize;
+    use agent_memory::store::{ItemWrite, KeywordQuery, Namespace};
+
+    let url = support::database_url();
+    let schema = support::fresh_schema();
+    PostgresBackend::create_schema_at_version(&url, &schema, 2).await.unwrap();
+    let client = support::connect(&url).await;
+    let memory = MemoryBackend::new();
+    let insert = format!(
+        "INSERT INTO \"{schema}\".items (ns, key, value, created_at, updated_at, doc_len, terms, tfs)
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)"
+    );
+    for i in 0..300usize {
+        let namespace = Namespace::new(["docs", if i % 3 == 0 { "b" } else { "a" }]).unwrap();
+        let text = format!("note {i} about topic {} and colour {} topic", i % 37, i % 11);
+        let value = json!({"text": text.clone()});
+        // The row as the version-2 build wrote it: distinct tokens in first-seen order.
+        let mut terms: Vec<String> = Vec::new();
+        let mut tfs: Vec<i32> = Vec::new();
+        for token in tokenize(&text) {
+            match terms.iter().position(|t| *t == token) {
+                Some(p) => tfs[p] += 1,
+                None => {
+                    terms.push(token);
+                    tfs.push(1);
+                }
+            }
+        }
+        let length = tfs.iter().sum::<i32>();
+        let key = format!("k{i:03}");
+        let at = T0 + i as f64;
+        client.execute(&insert, &[&namespace.encoded(), &key, &value, &at, &length, &terms, &tfs]).await.unwrap();
+        let write = ItemWrite {
+            namespace,
+            key,
+            value: value.as_object().unwrap().clone(),
+            ttl_seconds: None,
+            text,
+            vector: None,
+        };
+        memory.put_many(vec![write], at).await.unwrap();
+    }
+    let version_2 = client
+        .query_one(
+            &format!("SELECT count(*) FROM pg_indexes WHERE schemaname = '{schema}' AND indexname = 'items_terms'"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(version_2.get::<_, i64>(0), 1, "the version 2 schema has the GIN index");
+
+    let backend = PostgresBackend::connect(PostgresConfig::new(url.clone()).schema(schema.clone())).await.unwrap();
+    let versions = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY 1"), &[]).await;
+    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(postings_differences(&client, &schema).await, (0, 0));
+    let compare = async |terms: &[&str], scope: Scope, limit: usize| {
+        let query = KeywordQuery {
+            scope,
+            filter: Filter::all(),
+            terms: terms.iter().map(|t| (*t).to_owned()).collect(),
+            limit,
+            now: T0 + 1000.0,
+        };
+        let expected = memory.keyword_search(&query).await.unwrap();
+        let found = backend.keyword_search(&query).await.unwrap();
+        let keys =
+            |hits: &[agent_memory::store::ScoredItem]| hits.iter().map(|h| h.item.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&found), keys(&expected), "{terms:?}");
+        for (found, expected) in found.iter().zip(&expected) {
+            assert!((found.score - expected.score).abs() < 1e-12, "{terms:?}: {} vs {}", found.score, expected.score);
+        }
+        found.len()
+    };
+    let root = Scope::Prefix(NamespacePrefix::root());
+    assert_eq!(compare(&["topic", "5"], root.clone(), 10).await, 10);
+    assert_eq!(
+        compare(&["colour", "3", "note"], Scope::Namespace(Namespace::new(["docs", "b"]).unwrap()), 15).await,
+        15
+    );
+    assert_eq!(compare(&["about"], root.clone(), 7).await, 7);
+    assert_eq!(compare(&["nothing"], root, 10).await, 0);
+
+    let store = MemoryStore::new(Arc::new(backend), StoreOptions::default());
+    store.put(("docs", "a"), "k001", json!({"text": "rewritten after the upgrade"}), None).await.unwrap();
+    store.delete(("docs", "a"), "k002").await.unwrap();
+    assert_eq!(postings_differences(&client, &schema).await, (0, 0));
+}
+
+/// Keyword search reads the query terms' postings through the postings index, scoped by
+/// its namespace range, and reads items by primary key (never a scan of either table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyword_search_reads_postings_from_the_index() {
+    use agent_memory::store::KeywordQuery;
+    let backend = Arc::new(support::backend().await);
+    let store = MemoryStore::new(backend.clone(), StoreOptions::default());
+    store.put_many(documents(&["docs", "a"], 1500)).await.unwrap();
+    store.put_many(documents(&["docs", "b"], 500)).await.unwrap();
+    analyze(&backend).await;
+    let client = support::connect(&support::database_url()).await;
+    client.batch_execute(&format!("VACUUM ANALYZE \"{}\".keyword_postings", backend.schema_name())).await.unwrap();
+    let query = KeywordQuery {
+        scope: Scope::Prefix(NamespacePrefix::new(["docs", "b"]).unwrap()),
+        filter: Filter::from_json(&json!({"n": {"$gt": 9}})).unwrap(),
+        terms: vec!["topic".into(), "5".into()],
+        limit: 10,
+        now: T0,
+    };
+    let plan = backend.explain_keyword_search(&query).await.unwrap();
+    assert!(plan.contains("keyword_postings_pkey") && !plan.contains("Seq Scan on keyword_postings"), "{plan}");
+    assert!(plan.contains("Index Scan using items_pkey") && !plan.contains("Seq Scan on items"), "{plan}");
+    let hits = backend.keyword_search(&query).await.unwrap();
+    assert_eq!(hits.len(), 10);
+    assert!(hits.iter().all(|h| h.item.namespace.labels() == ["docs", "b"] && h.item.value["n"].as_u64().unwrap() > 9));
 }

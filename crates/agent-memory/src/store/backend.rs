@@ -364,7 +364,7 @@ pub(crate) fn has_value_filter(query: &HybridQuery) -> bool {
 }
 
 /// Fuses two rankings of items by reciprocal rank, keyed by (namespace, key).
-fn fuse(semantic: Vec<ScoredItem>, keyword: Vec<ScoredItem>, weights: &HybridWeights) -> Vec<ScoredItem> {
+pub(crate) fn fuse(semantic: Vec<ScoredItem>, keyword: Vec<ScoredItem>, weights: &HybridWeights) -> Vec<ScoredItem> {
     let key = |hit: &ScoredItem| (hit.item.namespace.clone(), hit.item.key.clone());
     let semantic_keys: Vec<_> = semantic.iter().map(key).collect();
     let keyword_keys: Vec<_> = keyword.iter().map(key).collect();

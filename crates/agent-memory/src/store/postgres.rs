@@ -13,9 +13,13 @@
 //! * `items`: one row per item, keyed by `(ns, key)` where `ns` is [`Namespace::encoded`]
 //!   in `COLLATE "C"`, so namespace order and prefix ranges are bytewise, as on every
 //!   backend. The value is stored as `json` (not `jsonb`) so that it comes back exactly as
-//!   written, key order and number spelling included. Keyword postings are the item's
-//!   distinct tokens (`terms text[]`, GIN-indexed) with their counts (`tfs`) and the token
-//!   count (`doc_len`).
+//!   written, key order and number spelling included. The item's distinct tokens
+//!   (`terms text[]`), their counts (`tfs`) and its token count (`doc_len`) are kept on the
+//!   row, and copied as one row per term into `keyword_postings` (below).
+//! * `keyword_postings`: `(term, ns, key)` with the term's count and the item's length,
+//!   all in the primary key's index (`INCLUDE (tf, doc_len)`), so a keyword search reads a
+//!   term's postings in a namespace range from the index alone. Kept, with the statistics
+//!   tables `keyword_totals` and `keyword_terms`, by statement-level triggers on `items`.
 //! * `models`: the registry of embedding models (`model` id → `id`, `dimensions`). A vector
 //!   is stored in the item's `embedding vector` column with `embedding_model` naming its
 //!   model; each model gets an HNSW index on `(embedding::vector(N)) vector_cosine_ops`
@@ -39,12 +43,19 @@
 //! * **Keyword**: true Okapi BM25 as defined in [`crate::store::keyword`] (not `ts_rank`):
 //!   tokens come from [`crate::store::keyword::tokenize`] at write time; the document
 //!   count, token count (`keyword_totals`) and per-term document frequencies
-//!   (`keyword_terms`) are kept by statement-level triggers on `items` in the writing
-//!   transaction (so a query reads a few rows, not the table; writers queue on the totals
-//!   row, which every trigger locks first, so they cannot deadlock); candidates are found
-//!   through the GIN index on `terms`. SQL ranks and cuts at `limit`; the reported score is
-//!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the other
-//!   backends' score for the same data.
+//!   (`keyword_terms`) and the postings are kept by statement-level triggers on `items` in
+//!   the writing transaction (so a query reads a few rows, not the table; writers queue on
+//!   the totals row, which every trigger locks first, so they cannot deadlock). One
+//!   statement computes each query term's idf once, sums the BM25 terms of the query terms'
+//!   postings in scope with one aggregate (index scans of the postings), keeps the best
+//!   `limit` + some candidates (and any tied with the last), and reads only those items, by
+//!   primary key, for expiry, filter and recency: values are read for about a page, not for
+//!   every match. When expiry or the filter leave fewer than `limit`, it is repeated over
+//!   every match, so a filtered search still fills its page. The reported score is
+//!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
+//!   other backends' score for the same data, and the candidates are ordered by it.
+//! * **Hybrid**: the semantic and keyword rankings run at the same time on two pooled
+//!   connections and are fused as [`StoreBackend::hybrid_search`] says.
 //! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
 //!   numbers compare as `numeric` (exact: `10 > 9`, and integers beyond 2^53 stay exact
 //!   where the other backends fall back to `f64`), strings bytewise, booleans as booleans,
@@ -76,8 +87,8 @@ use tokio_postgres::{NoTls, Row};
 
 use self::sql::Sql;
 use super::backend::{
-    ExportQuery, ExportRange, ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
-    StoreBackend, VectorQuery,
+    ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
+    ScoredItem, StoreBackend, VectorQuery, fuse,
 };
 use super::{
     Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions, StoredVector,
@@ -298,6 +309,32 @@ impl PostgresBackend {
             iterative_scan,
             analyze: std::sync::Mutex::new(analyze),
         })
+    }
+
+    /// Creates `schema` (and the `vector` extension) at schema version `version`, applying
+    /// only the migrations up to it, as an older build would have left it: for tests of the
+    /// upgrade that [`PostgresBackend::connect`] then applies. Not for applications.
+    ///
+    /// # Errors
+    ///
+    /// As [`PostgresBackend::connect`].
+    #[doc(hidden)]
+    pub async fn create_schema_at_version(url: &str, schema: &str, version: i32) -> Result<(), StoreError> {
+        validate_schema_name(schema)?;
+        let pg_config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Config(format!("invalid postgres url: {e}")))?;
+        let (mut client, connection) = pg_config.connect(NoTls).await.map_err(|e| db_error("connect", e))?;
+        let connection = tokio::spawn(connection);
+        let result = schema::migrate_to(&mut client, &format!("\"{schema}\""), version).await;
+        drop(client);
+        let _ = connection.await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(schema::MigrateError::Database(e)) => Err(db_error("migrate", e)),
+            Err(schema::MigrateError::TooNew { found, known }) => {
+                Err(StoreError::Config(format!("schema {schema:?} is at version {found}, newer than {known}")))
+            }
+        }
     }
 
     /// The version of the pgvector extension in the database (for example `0.8.0`).
@@ -532,6 +569,83 @@ impl PostgresBackend {
             })
             .collect()
     }
+
+    /// The keyword search statement for the best `depth` candidates (and any tied with the
+    /// last; `usize::MAX` for every match): the query terms' postings in scope (index scans
+    /// of `keyword_postings`, index-only once the table is vacuumed) are scored by one
+    /// aggregate with each term's idf computed once; only those candidates
+    /// are then read from `items` (by primary key), and the live ones that pass the filter
+    /// come back ranked by score then recency. Values are read for the candidates, not for
+    /// every match. The last column counts the candidates, so the caller knows whether a
+    /// deeper search could find more.
+    ///
+    /// SQL ranks by the score rounded to [`RANK_SCALE`]: the order in which an item's terms
+    /// are added up is the plan's, so equal scores may differ in the last bit, and must
+    /// still tie (and be ordered by recency). The caller re-scores the candidates exactly.
+    fn keyword_sql(&self, query: &KeywordQuery, depth: usize) -> Sql {
+        let s = &self.schema;
+        let mut sql = Sql::new();
+        let terms = sql.bind(query.terms.clone());
+        let now = sql.bind(query.now);
+        let depth = sql.bind(to_i64(depth));
+        // `idf` is keyword::idf (ln, and 1e-6 where it is not positive); the sum's terms are
+        // keyword::term_score's, with float8 constants and the same operation order.
+        sql.push(&format!(
+            "WITH stats AS MATERIALIZED (
+                 SELECT docs::float8 AS docs, tokens::float8 AS tokens FROM {s}.keyword_totals WHERE id = 1),
+             df AS MATERIALIZED (
+                 SELECT q.term, q.ord, coalesce(k.docs, 0) AS hits
+                 FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)
+                 LEFT JOIN {s}.keyword_terms AS k ON k.term = q.term),
+             weights AS MATERIALIZED (
+                 SELECT df.term, CASE WHEN w.idf > 0 THEN w.idf ELSE 1e-6::float8 END AS idf,
+                     stats.tokens / greatest(stats.docs, 1) AS average
+                 FROM df, stats, LATERAL (SELECT ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)) AS idf) AS w
+                 WHERE df.hits > 0 ORDER BY df.ord),
+             ranked AS MATERIALIZED (
+                 SELECT scored.ns, scored.key, round(scored.bm25 * {RANK_SCALE:?}::float8) AS rank
+                 FROM (SELECT p.ns, p.key,
+                     sum(weights.idf * (p.tf::float8 * {k1p1:?}::float8)
+                         / (p.tf::float8 + {k1:?}::float8 * ({one_minus_b:?}::float8
+                            + {b:?}::float8 * p.doc_len::float8 / weights.average))) AS bm25
+                 FROM weights CROSS JOIN LATERAL (
+                     SELECT p.ns, p.key, p.tf, p.doc_len FROM {s}.keyword_postings AS p
+                     WHERE p.term = weights.term",
+            k1 = keyword::K1,
+            k1p1 = keyword::K1 + 1.0,
+            one_minus_b = 1.0 - keyword::B,
+            b = keyword::B,
+        ));
+        sql.and_scope_on("p.ns", &query.scope);
+        sql.push(&format!(
+            ") AS p
+                 GROUP BY p.ns, p.key) AS scored
+                 ORDER BY rank DESC FETCH FIRST ({depth}::bigint) ROWS WITH TIES)
+             SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
+                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits,
+                 (SELECT count(*) FROM ranked) AS candidates
+             FROM ranked AS r JOIN {s}.items AS i ON i.ns = r.ns AND i.key = r.key
+             CROSS JOIN stats
+             WHERE true"
+        ));
+        sql.and_live(&now);
+        sql.and_filter(&query.filter);
+        sql.push(&format!(" ORDER BY r.rank DESC, {RECENCY} LIMIT {depth}::bigint"));
+        sql
+    }
+
+    /// PostgreSQL's plan (`EXPLAIN`) for the statement [`StoreBackend::keyword_search`] runs
+    /// for `query`, to check which indexes it reads.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    pub async fn explain_keyword_search(&self, query: &KeywordQuery) -> Result<String, StoreError> {
+        let mut sql = self.keyword_sql(query, keyword_depth(query));
+        sql.text.insert_str(0, "EXPLAIN ");
+        let rows = self.run("explain", |client| query_rows(client, &sql)).await?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
+    }
 }
 
 fn validate_schema_name(schema: &str) -> Result<(), StoreError> {
@@ -636,6 +750,18 @@ fn postings(text: &str) -> (Vec<String>, Vec<i32>, i32) {
         }
     }
     (terms, counts, length)
+}
+
+/// Keyword candidates are ranked in SQL by `round(bm25 · RANK_SCALE)`: scores that differ
+/// by less than this resolution only through rounding tie, and go by recency.
+const RANK_SCALE: f64 = 1e9;
+
+/// How many of the best-scored matches a keyword search reads first: the page and some
+/// room for expired items, and more when a filter may reject some. When too few of them
+/// pass, the search is repeated over every match.
+fn keyword_depth(query: &KeywordQuery) -> usize {
+    let room = if query.filter.is_empty() { query.limit / 2 } else { query.limit.saturating_mul(3) };
+    query.limit.saturating_add(room).saturating_add(16)
 }
 
 fn to_i64(n: usize) -> i64 {
@@ -967,37 +1093,19 @@ impl StoreBackend for PostgresBackend {
         if query.terms.is_empty() || query.limit == 0 {
             return Ok(Vec::new());
         }
-        let s = &self.schema;
-        // The statistics are computed once (MATERIALIZED): inlined into the per-row score,
-        // the document-frequency counts would run once per candidate row.
-        let mut sql = Sql::new();
-        let terms = sql.bind(query.terms.clone());
-        let now = sql.bind(query.now);
-        sql.push(&format!(
-            "WITH stats AS MATERIALIZED (
-                 SELECT docs::float8 AS docs, tokens::float8 AS tokens FROM {s}.keyword_totals WHERE id = 1),
-             df AS MATERIALIZED (SELECT q.term, q.ord,
-                        coalesce((SELECT k.docs FROM {s}.keyword_terms AS k WHERE k.term = q.term), 0) AS hits
-                    FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)),
-             idf AS (SELECT df.term, greatest(ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)), 1e-6) AS idf
-                     FROM df, stats WHERE df.hits > 0)
-             SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
-                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits,
-                 (SELECT sum(idf.idf * t.tf * {k1p1} / (t.tf + {k1} * (1 - {b} + {b} * i.doc_len / (stats.tokens / stats.docs))))
-                  FROM idf CROSS JOIN LATERAL (SELECT i.tfs[array_position(i.terms, idf.term)]::float8 AS tf) AS t
-                  WHERE t.tf IS NOT NULL) AS bm25
-             FROM {s}.items AS i, stats
-             WHERE i.terms && {terms}::text[]",
-            k1 = keyword::K1,
-            k1p1 = keyword::K1 + 1.0,
-            b = keyword::B,
-        ));
-        sql.and_scope(&query.scope);
-        sql.and_live(&now);
-        sql.and_filter(&query.filter);
-        let limit = sql.bind(to_i64(query.limit));
-        sql.push(&format!(" ORDER BY bm25 DESC, {RECENCY} LIMIT {limit}"));
-        let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        let depth = keyword_depth(query);
+        let sql = self.keyword_sql(query, depth);
+        let mut rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        // The candidate count comes with every row; no row means it is unknown.
+        let deeper = |rows: &[Row]| {
+            rows.first().is_none_or(|row| row.try_get::<_, i64>(13).is_ok_and(|count| count >= to_i64(depth)))
+        };
+        if rows.len() < query.limit && deeper(&rows) {
+            // Expired items or the filter took out too many of the best candidates: rank
+            // every match.
+            let sql = self.keyword_sql(query, usize::MAX);
+            rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        }
         let mut hits = rows
             .iter()
             .map(|row| {
@@ -1024,7 +1132,22 @@ impl StoreBackend for PostgresBackend {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         hits.sort_by(by_score);
+        hits.truncate(query.limit);
         Ok(hits)
+    }
+
+    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        // Two pooled connections, so the two rankings run at the same time.
+        let keyword = async {
+            match &query.keyword {
+                Some(keyword) => self.keyword_search(keyword).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (semantic, keyword) = futures::try_join!(self.vector_search(&query.vector), keyword)?;
+        let mut fused = fuse(semantic, keyword, &query.weights);
+        fused.truncate(query.limit);
+        Ok(fused)
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {

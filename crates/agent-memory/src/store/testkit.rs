@@ -74,6 +74,7 @@ macro_rules! store_conformance {
             search_pagination_and_min_score,
             search_ignores_other_models,
             filtered_vector_search_fills_the_page,
+            keyword_ties_fill_the_page_in_recency_order,
             index_fields_select_the_text,
             bad_hybrid_weights_are_rejected,
             sweeper_purges,
@@ -783,6 +784,69 @@ pub async fn filtered_vector_search_fills_the_page(backend: Arc<dyn StoreBackend
     assert_eq!(hits.iter().map(|h| h.item.key.clone()).collect::<Vec<_>>(), expected);
     // The even namespace has no rare item.
     assert!(search(Scope::Namespace(ns(&["docs", "even"])), json!({"kind": "rare"}), 10, T0).await.is_empty());
+}
+
+/// Keyword search ranks by BM25, then by recency among equal scores, and applies scope,
+/// expiry and value filters before the limit: a page cut inside a group of equal scores
+/// holds that group's most recent matches, and a selective filter still fills the page.
+pub async fn keyword_ties_fill_the_page_in_recency_order(backend: Arc<dyn StoreBackend>) {
+    use super::{ItemWrite, KeywordQuery, NamespacePrefix};
+    // Sixty items with the same text (equal scores), written one second apart: even ones
+    // "keep", odd ones "drop"; in "kb/a" and "kb/b", and ten more outside the scope. Items
+    // 50..60 expire after 5 s. One older item has the term twice and outranks them all.
+    let write = |namespace: &[&str], key: String, text: &str, kind: &str, ttl: Option<f64>| ItemWrite {
+        namespace: ns(namespace),
+        key,
+        value: json!({"kind": kind}).as_object().unwrap().clone(),
+        ttl_seconds: ttl,
+        text: text.into(),
+        vector: None,
+    };
+    backend.put_many(vec![write(&["kb", "a"], "best".into(), "apple apple tart", "keep", None)], T0).await.unwrap();
+    // Items without the term, so that its idf is well above the floor.
+    let fillers = (0..100).map(|i| write(&["filler"], format!("f{i}"), "banana", "keep", None)).collect();
+    backend.put_many(fillers, T0).await.unwrap();
+    for i in 0..60usize {
+        let namespace: &[&str] = if i % 3 == 0 { &["kb", "b"] } else { &["kb", "a"] };
+        let kind = if i % 2 == 0 { "keep" } else { "drop" };
+        let ttl = (i >= 50).then_some(5.0);
+        let t = T0 + 1.0 + i as f64;
+        backend.put_many(vec![write(namespace, format!("k{i:02}"), "apple pie", kind, ttl)], t).await.unwrap();
+    }
+    for i in 0..10usize {
+        let t = T0 + 100.0 + i as f64;
+        backend.put_many(vec![write(&["other"], format!("o{i}"), "apple pie", "keep", None)], t).await.unwrap();
+    }
+    let now = T0 + 200.0;
+    let search = async |scope: Scope, filter_json: Value, limit: usize| {
+        let query = KeywordQuery { scope, filter: filter(filter_json), terms: vec!["apple".into()], limit, now };
+        backend.keyword_search(&query).await.unwrap()
+    };
+    let kb = Scope::Prefix(NamespacePrefix::new(["kb"]).unwrap());
+    let key_list = |hits: &[super::ScoredItem]| hits.iter().map(|h| h.item.key.clone()).collect::<Vec<_>>();
+    // Live items 0..50, newest first: k49, k48, …
+    let hits = search(kb.clone(), json!({}), 6).await;
+    assert_eq!(key_list(&hits), ["best", "k49", "k48", "k47", "k46", "k45"]);
+    assert!(hits[0].score > hits[1].score);
+    assert!(hits[1..].iter().all(|h| h.score == hits[1].score), "equal texts score the same");
+    let hits = search(kb.clone(), json!({"kind": "keep"}), 5).await;
+    assert_eq!(key_list(&hits), ["best", "k48", "k46", "k44", "k42"]);
+    let hits = search(Scope::Namespace(ns(&["kb", "b"])), json!({"kind": "drop"}), 4).await;
+    assert_eq!(key_list(&hits), ["k45", "k39", "k33", "k27"]);
+    // Fewer matches than the limit: all of them (k03, k09, …, k45 in "kb/b" are odd).
+    let hits = search(Scope::Namespace(ns(&["kb", "b"])), json!({"kind": "drop"}), 100).await;
+    assert_eq!(key_list(&hits), ["k45", "k39", "k33", "k27", "k21", "k15", "k09", "k03"]);
+    let everywhere = search(Scope::Prefix(NamespacePrefix::root()), json!({}), 3).await;
+    assert_eq!(key_list(&everywhere), ["best", "o9", "o8"]);
+    // Eighty better-scored items (shorter texts) that the filter rejects, ahead of the three
+    // it accepts: the page is still filled, best first.
+    let wordy = |words: usize| format!("apple{}", " filler".repeat(words));
+    let common = (0..80).map(|i| write(&["deep"], format!("c{i:02}"), &wordy(i), "common", None)).collect();
+    backend.put_many(common, now).await.unwrap();
+    let rare = (0..3).map(|i| write(&["deep"], format!("r{i}"), &wordy(90 + i), "rare", None)).collect();
+    backend.put_many(rare, now).await.unwrap();
+    let hits = search(Scope::Namespace(ns(&["deep"])), json!({"kind": "rare"}), 2).await;
+    assert_eq!(key_list(&hits), ["r0", "r1"]);
 }
 
 /// With [`super::IndexFields::Paths`], only those fields are embedded and keyword-indexed.

@@ -117,6 +117,78 @@ CREATE TRIGGER items_keyword_delete AFTER DELETE ON {schema}.items
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keyword_stats();
 "#,
     },
+    Migration {
+        version: 3,
+        description: "keyword postings (term, item, tf, doc_len) kept by the statistics triggers; no GIN index on terms",
+        sql: r#"
+-- One row per (term, item): a keyword search reads the query terms' postings in its scope
+-- from this index alone (index-only scans), scores them with one aggregate and reads
+-- items only for the page.
+CREATE TABLE {schema}.keyword_postings (
+    term text COLLATE "C" NOT NULL,
+    ns text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    tf integer NOT NULL,
+    doc_len integer NOT NULL,
+    PRIMARY KEY (term, ns, key) INCLUDE (tf, doc_len)
+);
+LOCK TABLE {schema}.items IN SHARE MODE;
+INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
+    SELECT t.term, i.ns, i.key, t.tf, i.doc_len FROM {schema}.items AS i, unnest(i.terms, i.tfs) AS t(term, tf)
+    ORDER BY 1, 2, 3;
+-- Search no longer reads the GIN index; every write paid for it.
+DROP INDEX IF EXISTS {schema}.items_terms;
+-- The version 2 function plus the postings. Rows are matched across old_rows and new_rows
+-- by address, which an UPDATE never changes; a TTL refresh (same terms) leaves the postings.
+CREATE OR REPLACE FUNCTION {schema}.keyword_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE {schema}.keyword_totals SET
+            docs = docs + (SELECT count(*) FROM new_rows),
+            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
+        WHERE id = 1;
+        INSERT INTO {schema}.keyword_terms AS k (term, docs)
+            SELECT t.term, count(*) FROM new_rows, unnest(new_rows.terms) AS t(term) GROUP BY t.term ORDER BY t.term
+        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs;
+        INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
+            SELECT t.term, n.ns, n.key, t.tf, n.doc_len FROM new_rows AS n, unnest(n.terms, n.tfs) AS t(term, tf);
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE {schema}.keyword_totals SET
+            docs = docs - (SELECT count(*) FROM old_rows),
+            tokens = tokens - (SELECT coalesce(sum(doc_len), 0) FROM old_rows)
+        WHERE id = 1;
+        UPDATE {schema}.keyword_terms AS k SET docs = k.docs - d.docs
+            FROM (SELECT t.term, count(*) AS docs FROM old_rows, unnest(old_rows.terms) AS t(term)
+                  GROUP BY t.term ORDER BY t.term) AS d
+            WHERE k.term = d.term;
+        DELETE FROM {schema}.keyword_postings AS p USING old_rows AS o, unnest(o.terms) AS t(term)
+            WHERE p.term = t.term AND p.ns = o.ns AND p.key = o.key;
+    ELSE
+        UPDATE {schema}.keyword_totals SET
+            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
+                            - (SELECT coalesce(sum(doc_len), 0) FROM old_rows)
+        WHERE id = 1;
+        INSERT INTO {schema}.keyword_terms AS k (term, docs)
+            SELECT term, sum(change) FROM (
+                SELECT t.term, 1 AS change FROM new_rows, unnest(new_rows.terms) AS t(term)
+                UNION ALL
+                SELECT t.term, -1 FROM old_rows, unnest(old_rows.terms) AS t(term)
+            ) AS changes GROUP BY term HAVING sum(change) <> 0 ORDER BY term
+        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs;
+        DELETE FROM {schema}.keyword_postings AS p
+            USING old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(o.terms) AS t(term)
+            WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len)
+                AND p.term = t.term AND p.ns = o.ns AND p.key = o.key;
+        INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
+            SELECT t.term, n.ns, n.key, t.tf, n.doc_len
+            FROM old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(n.terms, n.tfs) AS t(term, tf)
+            WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len);
+    END IF;
+    RETURN NULL;
+END
+$$;
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -142,6 +214,12 @@ impl From<tokio_postgres::Error> for MigrateError {
 /// Creates the `vector` extension and `schema` (a quoted identifier) if needed and applies
 /// the pending migrations; returns the schema version now in place.
 pub(super) async fn migrate(client: &mut Client, schema: &str) -> Result<i32, MigrateError> {
+    migrate_to(client, schema, latest_version()).await
+}
+
+/// [`migrate`], applying only the migrations up to `target` (an older schema, to test
+/// upgrades from it); returns the schema version now in place.
+pub(super) async fn migrate_to(client: &mut Client, schema: &str, target: i32) -> Result<i32, MigrateError> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     tx.batch_execute(&format!(
@@ -160,7 +238,7 @@ pub(super) async fn migrate(client: &mut Client, schema: &str) -> Result<i32, Mi
     if current > latest_version() {
         return Err(MigrateError::TooNew { found: current, known: latest_version() });
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target) {
         tx.batch_execute(&migration.sql.replace("{schema}", schema)).await?;
         tx.execute(
             &format!("INSERT INTO {schema}.schema_migrations (version, description) VALUES ($1, $2)"),
@@ -169,7 +247,7 @@ pub(super) async fn migrate(client: &mut Client, schema: &str) -> Result<i32, Mi
         .await?;
     }
     tx.commit().await?;
-    Ok(latest_version())
+    Ok(current.max(target.min(latest_version())))
 }
 
 #[cfg(test)]
@@ -182,6 +260,6 @@ mod tests {
             assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
             assert!(!migration.description.is_empty());
         }
-        assert_eq!(latest_version(), 2);
+        assert_eq!(latest_version(), 3);
     }
 }

@@ -47,17 +47,23 @@ impl Sql {
         self.text.push_str(&format!(" AND (i.expires_at IS NULL OR i.expires_at > {now})"));
     }
 
-    /// Appends ` AND <scope>`.
+    /// Appends ` AND <scope>` on the items' namespace (`i.ns`).
     pub(super) fn and_scope(&mut self, scope: &Scope) {
+        self.and_scope_on("i.ns", scope);
+    }
+
+    /// Appends ` AND <scope>` on `column`, an encoded namespace (`COLLATE "C"`): an equality
+    /// or a range, so that an index on it serves the scope.
+    pub(super) fn and_scope_on(&mut self, column: &str, scope: &Scope) {
         match scope {
             Scope::Namespace(namespace) => {
                 let p = self.bind(namespace.encoded());
-                self.text.push_str(&format!(" AND i.ns = {p}::text"));
+                self.text.push_str(&format!(" AND {column} = {p}::text"));
             }
             Scope::Prefix(prefix) => {
                 if let Some((low, high)) = prefix.encoded_range() {
                     let (low, high) = (self.bind(low), self.bind(high));
-                    self.text.push_str(&format!(" AND i.ns >= {low}::text AND i.ns < {high}::text"));
+                    self.text.push_str(&format!(" AND {column} >= {low}::text AND {column} < {high}::text"));
                 }
             }
         }
