@@ -422,7 +422,7 @@ impl SqliteBackend {
     fn search_inline<T>(
         &self,
         needs: Needs,
-        work: impl FnMut(&rusqlite::Transaction<'_>, i64) -> Result<Option<T>, StoreError>,
+        work: impl FnMut(&Connection, i64) -> Result<Option<T>, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         self.read_inline(|connection, inner| on_index_snapshot(connection, inner, needs, Pace::Inline, work))
     }
@@ -1166,7 +1166,7 @@ fn indexed_keyword_search(
 /// Searches the keyword index at `counter` and reads the winners from `tx`; `None` when the
 /// index moved on meanwhile.
 fn keyword_snapshot(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     inner: &Inner,
     counter: i64,
     query: &KeywordQuery,
@@ -1193,7 +1193,7 @@ impl Page<'_> {
     /// meanwhile.
     fn fill(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         inner: &Inner,
         counter: i64,
         mut rank: impl FnMut(&IndexCache, usize) -> (Vec<(i64, f64)>, bool),
@@ -1254,12 +1254,14 @@ fn on_index_snapshot<T>(
     inner: &Inner,
     needs: Needs,
     pace: Pace,
-    mut work: impl FnMut(&rusqlite::Transaction<'_>, i64) -> Result<Option<T>, StoreError>,
+    mut work: impl FnMut(&Connection, i64) -> Result<Option<T>, StoreError>,
 ) -> Result<Option<T>, StoreError> {
     for _ in 0..4 {
-        let tx = connection.unchecked_transaction().map_err(sql_error)?;
-        let counter: i64 =
-            tx.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).map_err(sql_error)?;
+        let tx = ReadSnapshot::begin(connection)?;
+        let counter: i64 = tx
+            .prepare_cached("SELECT counter FROM store_changes WHERE id = 1")
+            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+            .map_err(sql_error)?;
         // Read the versions in their own statement: the read guard must be gone before a
         // reload takes the write lock.
         let (current, past) = {
@@ -1276,17 +1278,47 @@ fn on_index_snapshot<T>(
             }
             reload_index(&tx, inner, counter, needs)?;
         }
-        if let Some(result) = work(&tx, counter)? {
+        if let Some(result) = work(tx.connection, counter)? {
             return Ok(Some(result));
         }
     }
     Ok(None)
 }
 
+/// A read snapshot (`BEGIN` … `ROLLBACK`) through cached statements: rusqlite's
+/// `Transaction` prepares both for every snapshot, a few percent of an index search.
+struct ReadSnapshot<'c> {
+    connection: &'c Connection,
+}
+
+impl<'c> ReadSnapshot<'c> {
+    fn begin(connection: &'c Connection) -> Result<ReadSnapshot<'c>, StoreError> {
+        connection.prepare_cached("BEGIN").and_then(|mut begin| begin.execute([])).map_err(sql_error)?;
+        Ok(ReadSnapshot { connection })
+    }
+}
+
+impl std::ops::Deref for ReadSnapshot<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.connection
+    }
+}
+
+impl Drop for ReadSnapshot<'_> {
+    fn drop(&mut self) {
+        // Nothing was written; a failure here means SQLite already ended the transaction.
+        if let Err(error) = self.connection.prepare_cached("ROLLBACK").and_then(|mut end| end.execute([])) {
+            tracing::debug!(%error, "sqlite: ending a read snapshot");
+        }
+    }
+}
+
 /// Searches the vector index at `counter` and reads the winners from `tx`; `None` when the
 /// index moved on meanwhile.
 fn search_snapshot(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     inner: &Inner,
     counter: i64,
     query: &VectorQuery,
@@ -1304,7 +1336,7 @@ fn search_snapshot(
 /// hash, with the metadata), and only rows that differ (new, changed, gone) are applied, so
 /// another process's few writes neither rebuild a large vector index's graph nor
 /// re-tokenize the store.
-fn reload_index(tx: &rusqlite::Transaction<'_>, inner: &Inner, counter: i64, needs: Needs) -> Result<(), StoreError> {
+fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> Result<(), StoreError> {
     let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let vectors = needs.vectors() && cache.vectors_at.is_none_or(|at| at < counter);
     let keywords = needs.keywords() && cache.keywords_at.is_none_or(|at| at < counter);
