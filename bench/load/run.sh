@@ -60,12 +60,18 @@ start_server() { # database-url
 # One search of each kind (loads the in-process indexes and starts the HNSW graph's
 # background build), then waits until the server has been idle for 2 s (under 5% of a
 # core; at most 300 s), so the scenarios measure the steady state, not the first load.
+# `warm_up conversations` warms a conversation server with one conversation search.
 warm_up() {
-    for mode in keyword semantic; do
+    if [ "${1:-store}" = conversations ]; then
         curl -s -o /dev/null -H 'Content-Type: application/json' \
-            -d "{\"namespace_prefix\":[\"users\"],\"query\":\"warm up\",\"limit\":10,\"mode\":\"$mode\"}" \
-            "$url/store/items/search"
-    done
+            -d '{"user_id":"user-000","query":"warm up","limit":5}' "$url/conversations/search"
+    else
+        for mode in keyword semantic; do
+            curl -s -o /dev/null -H 'Content-Type: application/json' \
+                -d "{\"namespace_prefix\":[\"users\"],\"query\":\"warm up\",\"limit\":10,\"mode\":\"$mode\"}" \
+                "$url/store/items/search"
+        done
+    fi
     local ticks=$(getconf CLK_TCK) idle=0 last now
     last=$(awk '{print $14 + $15}' "/proc/$server/stat")
     for _ in $(seq 300); do
@@ -140,6 +146,7 @@ for n in $sizes; do
             sessions=$((n * 2 / 3))
             [ -f "$data/conversations-$sessions.jsonl" ] || python3 "$here/gen.py" conversations "$sessions" "$data/conversations-$sessions.jsonl"
             serve_loaded "$backend" "${prefix}_conv_$n" "$data/conversations-$sessions.jsonl" /conversations
+            warm_up conversations
             result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
                 wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/conversations.lua" "$url" | tail -1)
             record "$backend" "$n" conversations "$result"
