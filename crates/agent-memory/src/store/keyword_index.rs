@@ -134,6 +134,9 @@ struct Posting {
     doc: u32,
     tf: u32,
     length: u32,
+    /// The document's namespace number, so that a scoped search tests its scope while it
+    /// merges the lists, without reading the document.
+    namespace: u32,
 }
 
 /// The hash [`KeywordIndex::holds`] compares texts by.
@@ -164,6 +167,7 @@ impl KeywordIndex {
             length = length.saturating_add(1);
         }
         let slot = u32::try_from(self.docs.len()).expect("fewer than 2^32 document slots (renumbered when half dead)");
+        let namespace = self.namespace_id(meta.namespace);
         let mut terms = Vec::with_capacity(counts.len());
         for (term, tf) in counts {
             let term_slot = self.term_slot(term);
@@ -181,11 +185,10 @@ impl KeywordIndex {
                 block.max_tf = block.max_tf.max(tf);
                 block.min_length = block.min_length.min(length);
             }
-            postings.entries.push(Posting { doc: slot, tf, length });
+            postings.entries.push(Posting { doc: slot, tf, length, namespace });
             postings.live += 1;
             terms.push(term_slot);
         }
-        let namespace = self.namespace_id(meta.namespace);
         self.docs.push(Some(Doc {
             id,
             namespace,
@@ -303,7 +306,12 @@ impl KeywordIndex {
         for postings in &mut self.postings {
             postings.entries.retain_mut(|posting| {
                 posting.doc = new_slot[posting.doc as usize];
-                posting.doc != u32::MAX
+                if posting.doc == u32::MAX {
+                    return false;
+                }
+                // A live document's namespace has its new number by now.
+                posting.namespace = namespace_map[posting.namespace as usize];
+                true
             });
         }
         self.docs = docs;
@@ -515,17 +523,21 @@ impl KeywordIndex {
             let slot =
                 cursors.iter().zip(&positions).filter_map(|(cursor, &at)| cursor.entries.get(at)).map(|p| p.doc).min();
             let Some(slot) = slot else { break };
-            // Summed in query order, like the MaxScore walk.
+            // Summed in query order, like the MaxScore walk; out of scope, not kept.
             let mut score = 0.0;
+            let mut namespace = None;
             for (cursor, at) in cursors.iter().zip(&mut positions) {
                 if let Some(posting) = cursor.entries.get(*at)
                     && posting.doc == slot
                 {
                     score += keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
+                    namespace = Some(posting.namespace);
                     *at += 1;
                 }
             }
-            scored.push((score, slot));
+            if namespace.is_some_and(|namespace| in_scope.contains(namespace)) {
+                scored.push((score, slot));
+            }
         }
         let by_score = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0);
         // The best `take` by score and every tie of the last: once `want` of them are live
@@ -925,5 +937,32 @@ mod tests {
         assert_eq!(index.len(), 10);
         let (hits, _) = index.search(&["apple".into()], &scope, 0.0, 100);
         assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [0, 2, 4, 6, 8]);
+    }
+
+    #[test]
+    fn scoped_searches_survive_renumbered_namespaces() {
+        // Namespace "a" gets number 0 and "b" number 1; once every "a" document is gone,
+        // renumbering makes "b" number 0, in the documents and in their postings.
+        let [a, b, _] = namespaces();
+        let mut index = KeywordIndex::new();
+        for id in 0..5000 {
+            index.upsert(id, "apple pie", meta(&a, &format!("a{id}"), 1.0, None));
+        }
+        for id in 5000..5010 {
+            index.upsert(id, "apple tart", meta(&b, &format!("b{id}"), 1.0, None));
+        }
+        index.retain(|id| id >= 5000);
+        // Enough dead slots after the last "a" document went to renumber once more.
+        for id in 10_000..15_000 {
+            index.upsert(id, "pear", meta(&b, &format!("p{id}"), 1.0, None));
+        }
+        index.retain(|id| id < 10_000);
+        assert_eq!(index.len(), 10);
+        assert_eq!(index.namespaces.len(), 1, "renumbered");
+        let in_b = Scope::Namespace(Namespace::new(["users", "b"]).unwrap());
+        for method in [TopK::MaxScore, TopK::Exhaustive] {
+            let (hits, _) = index.search_with(&["apple".into()], &in_b, 0.0, 100, Some(method));
+            assert_eq!(hits.len(), 10, "{method:?}");
+        }
     }
 }
