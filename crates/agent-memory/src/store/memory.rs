@@ -13,7 +13,7 @@ use super::backend::{
     StoreBackend, VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
 use super::keyword_index::KeywordIndex;
-use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
+use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 /// An in-process [`StoreBackend`]: fast, safe for concurrent use, lost when dropped.
@@ -165,6 +165,39 @@ impl State {
     }
 }
 
+impl State {
+    /// A page of `limit` results from an index ranking (`rank(want)`: the best `want`
+    /// entry ids with their scores, and whether it left entries out), in rank order,
+    /// checking `filter` on each and asking for more until the page is full or the ranking
+    /// has nothing more.
+    fn fill_page(
+        &self,
+        filter: &Filter,
+        limit: usize,
+        mut rank: impl FnMut(usize) -> (Vec<(i64, f64)>, bool),
+    ) -> Vec<ScoredItem> {
+        let mut want = first_want(filter, limit);
+        loop {
+            let (ranked, truncated) = rank(want);
+            let mut hits = Vec::with_capacity(limit.min(ranked.len()));
+            for (id, score) in ranked {
+                let Some(entry) = self.addresses.get(&id).and_then(|a| self.entries.get(a)) else { continue };
+                if matches(entry, filter) {
+                    hits.push(ScoredItem { item: entry.item.clone(), score });
+                    if hits.len() == limit {
+                        break;
+                    }
+                }
+            }
+            if hits.len() == limit || !truncated {
+                return hits;
+            }
+            // The filter rejected too many of the best: ask for more.
+            want = widen(want);
+        }
+    }
+}
+
 fn address(namespace: &Namespace, key: &str) -> Address {
     (namespace.encoded(), key.to_owned())
 }
@@ -313,53 +346,19 @@ impl StoreBackend for MemoryBackend {
 
     async fn vector_search(&self, query: &VectorQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let state = self.read();
-        let filtered = !query.filter.is_empty();
-        let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
-        loop {
+        Ok(state.fill_page(&query.filter, query.limit, |want| {
             let (candidates, truncated) =
                 state.vectors.nearest(&query.model, &query.vector, &query.scope, query.now, want);
-            let mut hits = Vec::with_capacity(query.limit.min(candidates.len()));
-            for candidate in candidates {
-                let Some(entry) = state.addresses.get(&candidate.id).and_then(|a| state.entries.get(a)) else {
-                    continue;
-                };
-                if matches(entry, &query.filter) {
-                    hits.push(ScoredItem { item: entry.item.clone(), score: candidate.score });
-                    if hits.len() == query.limit {
-                        break;
-                    }
-                }
-            }
-            if hits.len() == query.limit || !truncated {
-                return Ok(hits);
-            }
-            // The filter rejected too many of the nearest: ask for more.
-            want = widen(want);
-        }
+            (candidates.into_iter().map(|candidate| (candidate.id, candidate.score)).collect(), truncated)
+        }))
     }
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
         let state = self.read();
-        let filtered = !query.filter.is_empty();
-        let mut want = if filtered { query.limit.saturating_mul(8).max(64) } else { query.limit };
-        loop {
+        Ok(state.fill_page(&query.filter, query.limit, |want| {
             let (ranked, truncated) = state.keywords.search(&query.terms, &query.scope, query.now, want);
-            let mut hits = Vec::with_capacity(query.limit.min(ranked.len()));
-            for hit in ranked {
-                let Some(entry) = state.addresses.get(&hit.id).and_then(|a| state.entries.get(a)) else { continue };
-                if matches(entry, &query.filter) {
-                    hits.push(ScoredItem { item: entry.item.clone(), score: hit.score });
-                    if hits.len() == query.limit {
-                        break;
-                    }
-                }
-            }
-            if hits.len() == query.limit || !truncated {
-                return Ok(hits);
-            }
-            // The filter rejected too many of the best: ask for more.
-            want = widen(want);
-        }
+            (ranked.into_iter().map(|hit| (hit.id, hit.score)).collect(), truncated)
+        }))
     }
 
     /// Without a value filter, both rankings as entry ids (no item is cloned but the

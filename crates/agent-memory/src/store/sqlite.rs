@@ -69,7 +69,7 @@ use super::backend::{
 use super::keyword::{self, fts5_match_expression};
 use super::keyword_index::{KeywordIndex, text_hash};
 use super::vector;
-use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, widen};
+use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
 use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -1198,7 +1198,7 @@ impl Page<'_> {
         counter: i64,
         mut rank: impl FnMut(&IndexCache, usize) -> (Vec<(i64, f64)>, bool),
     ) -> Result<Option<Vec<ScoredItem>>, StoreError> {
-        let mut want = if self.filter.is_empty() { self.limit } else { self.limit.saturating_mul(8).max(64) };
+        let mut want = first_want(self.filter, self.limit);
         let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
         loop {
             let (ranked, truncated) = {

@@ -58,6 +58,12 @@ use super::vector;
 
 /// The most candidates a search takes from the graph; a larger `want` scans exactly.
 pub const MAX_GRAPH_WANT: usize = 4096;
+/// The first `want` of a page of `limit` results: `limit` itself without a value filter;
+/// with one, eight times more (at least 64), since the filter will reject some.
+pub(super) fn first_want(filter: &super::Filter, limit: usize) -> usize {
+    if filter.is_empty() { limit } else { limit.saturating_mul(8).max(64) }
+}
+
 /// The next `want` after a value filter rejected too many of `want` candidates: eight times
 /// more, up to [`MAX_GRAPH_WANT`] (the widest graph search), then every row in scope.
 pub(super) fn widen(want: usize) -> usize {
