@@ -859,45 +859,40 @@ impl VectorIndex {
                     let row = set.row_of_seq.get(key).copied().filter(|_| *key <= done)?;
                     test.admits(row).then_some(row)
                 };
-                let live_nodes = set.len() - unindexed;
-                if let Some(rows) =
-                    unfiltered_graph_rows(&hnsw, graph, live_nodes, &test, query, ef, want, admitted_row)
-                {
-                    let pending = graph.pending.range(done + 1..).filter_map(|(_, id)| set.position.get(id));
-                    scored.extend(
-                        rows.into_iter()
-                            .chain(pending.copied().filter(|&row| test.admits(row)))
-                            .map(|row| (score(row), row as u32)),
-                    );
-                    more = true;
-                    return finish(set, scored, want, more);
-                }
-                let admit = |key: u64| admitted_row(&key).is_some();
-                let found = hnsw.filtered_search(query, ef, admit);
-                match found {
-                    Ok(found) => {
-                        let exhausted = found.keys.len() < ef;
-                        if exhausted {
-                            // The graph ran out of admitted nodes: either that is all there
-                            // is, or it cannot reach some (HNSW does not promise that every
-                            // node is reachable). Only a scan tells, and it is exact.
-                            scan_all(&mut scored);
-                        } else {
-                            let graph_rows = found.keys.iter().filter_map(|key| set.row_of_seq.get(key).copied());
-                            let pending = graph.pending.range(done + 1..).filter_map(|(_, id)| set.position.get(id));
-                            scored.extend(
-                                graph_rows
-                                    .chain(pending.copied())
-                                    .filter(|&row| test.admits(row))
-                                    .map(|row| (score(row), row as u32)),
-                            );
+                // A scope that spans every namespace needs no per-node test, and with few
+                // dead nodes the predicate would rarely reject one.
+                let nodes = graph.shared.nodes.load(Atomic::Acquire);
+                let few_dead = nodes.saturating_sub(set.len() - unindexed) <= nodes / 8;
+                let unfiltered = (test.exact.is_none() && test.range.is_none() && few_dead)
+                    .then(|| unfiltered_graph_rows(&hnsw, query, ef, want, admitted_row))
+                    .flatten();
+                let graph_rows = match unfiltered {
+                    Some(rows) => Some(rows),
+                    None => match hnsw.filtered_search(query, ef, |key| admitted_row(&key).is_some()) {
+                        // The graph ran out of admitted nodes: either that is all there is,
+                        // or it cannot reach some (HNSW does not promise that every node is
+                        // reachable). Only a scan tells, and it is exact.
+                        Ok(found) if found.keys.len() < ef => None,
+                        Ok(found) => {
+                            Some(found.keys.iter().filter_map(|key| set.row_of_seq.get(key).copied()).collect())
                         }
-                        more = !exhausted;
+                        Err(error) => {
+                            tracing::debug!(%error, "vector index: graph search failed, scanning exactly");
+                            None
+                        }
+                    },
+                };
+                match graph_rows {
+                    Some(rows) => {
+                        let pending = graph
+                            .pending
+                            .range(done + 1..)
+                            .filter_map(|(_, id)| set.position.get(id).copied())
+                            .filter(|&row| test.admits(row));
+                        scored.extend(rows.into_iter().chain(pending).map(|row| (score(row), row as u32)));
+                        more = true;
                     }
-                    Err(error) => {
-                        tracing::debug!(%error, "vector index: graph search failed, scanning exactly");
-                        scan_all(&mut scored);
-                    }
+                    None => scan_all(&mut scored),
                 }
             }
             _ => scan_all(&mut scored),
@@ -906,32 +901,18 @@ impl VectorIndex {
     }
 }
 
-/// Graph search without a predicate, when the search's only row test is expiry (its scope
-/// spans every namespace of the set) and few graph nodes are dead: the `ef` nearest nodes,
-/// less the dead, expired and not yet published ones, as rows. The predicate callback
-/// (a foreign call and a row test per visited node) costs about a third of the graph
-/// search, and rejected nodes are rare here. `None` (search with the predicate) when the
-/// scope needs a test, when more than an eighth of the nodes are dead (`live_nodes` are the
-/// set's rows up to the graph's published sequence), or when fewer than
-/// `want` of the nodes found pass, so a rejected node can never shorten the page.
-#[allow(clippy::too_many_arguments)]
+/// Graph search without a predicate (the callback, a foreign call and a row test per
+/// visited node, costs about a third of the graph search): the `ef` nearest nodes, less
+/// the dead, expired and not yet published ones (`admitted_row`), as rows. `None` (search
+/// with the predicate) when the graph yields fewer than `ef` nodes or fewer than `want` of
+/// them pass, so a rejected node can never shorten the page.
 fn unfiltered_graph_rows(
     hnsw: &usearch::Index,
-    graph: &Graph,
-    live_nodes: usize,
-    test: &RowTest<'_>,
     query: &[f32],
     ef: usize,
     want: usize,
     admitted_row: impl Fn(&u64) -> Option<usize>,
 ) -> Option<Vec<usize>> {
-    if test.exact.is_some() || test.range.is_some() {
-        return None;
-    }
-    let nodes = graph.shared.nodes.load(Atomic::Acquire);
-    if nodes.saturating_sub(live_nodes) > nodes / 8 {
-        return None;
-    }
     let found = hnsw.search(query, ef).ok()?;
     if found.keys.len() < ef {
         return None;
