@@ -500,9 +500,7 @@ impl KeywordIndex {
             .collect();
         (hits, truncated)
     }
-}
 
-impl KeywordIndex {
     /// Top-k by scoring every match: one merge of the posting lists (`cursors`, in query
     /// order) by document, then the page picked by selection on the scores, so only the
     /// documents that can make the page are looked at. Cheaper than MaxScore when the lists
@@ -560,8 +558,9 @@ impl KeywordIndex {
             };
             let mut page: Vec<Ranked<'_>> = Vec::with_capacity(candidates.len());
             for &(score, slot) in candidates {
+                // In scope already (tested in the merge); removed or expired, not.
                 let Some(doc) = &self.docs[slot as usize] else { continue };
-                if doc.expires_at.is_some_and(|at| now >= at) || !in_scope.contains(doc.namespace) {
+                if doc.expires_at.is_some_and(|at| now >= at) {
                     continue;
                 }
                 page.push(Ranked {
