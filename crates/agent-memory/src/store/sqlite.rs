@@ -387,17 +387,12 @@ impl SqliteBackend {
                 None => open_reader(&inner.path, inner.sync).map_err(sql_error)?,
             };
             let result = work(&connection, &inner);
-            let mut readers = lock(&inner.readers);
-            if readers.len() < MAX_IDLE_READERS {
-                readers.push(connection);
-            }
+            inner.return_reader(connection);
             result
         })
         .await
     }
-}
 
-impl SqliteBackend {
     /// Runs `work` right here, on the async caller's thread, with an idle reader connection:
     /// for index searches whose indexes already match the database, which read a counter
     /// and a page of rows by id and take well under a millisecond. Handing them to
@@ -411,10 +406,7 @@ impl SqliteBackend {
     ) -> Result<Option<T>, StoreError> {
         let Some(connection) = lock(&self.inner.readers).pop() else { return Ok(None) };
         let result = work(&connection, &self.inner);
-        let mut readers = lock(&self.inner.readers);
-        if readers.len() < MAX_IDLE_READERS {
-            readers.push(connection);
-        }
+        self.inner.return_reader(connection);
         result
     }
 
@@ -425,6 +417,16 @@ impl SqliteBackend {
         work: impl FnMut(&Connection, i64) -> Result<Option<T>, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         self.read_inline(|connection, inner| on_index_snapshot(connection, inner, needs, Pace::Inline, work))
+    }
+}
+
+impl Inner {
+    /// Puts a reader connection back in the idle pool, or closes it when the pool is full.
+    fn return_reader(&self, connection: Connection) {
+        let mut readers = lock(&self.readers);
+        if readers.len() < MAX_IDLE_READERS {
+            readers.push(connection);
+        }
     }
 }
 
