@@ -273,7 +273,8 @@ pub trait StoreBackend: Send + Sync + fmt::Debug {
     /// first); `score` is the fused score, in `(0, 1]`.
     ///
     /// The provided method runs [`StoreBackend::vector_search`] and
-    /// [`StoreBackend::keyword_search`] and fuses their items; a backend may rank row ids
+    /// [`StoreBackend::keyword_search`] at the same time (joined futures: a pooled backend
+    /// uses two connections) and fuses their items; a backend may rank row ids
     /// first and read only the winners, with the same results.
     async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
         hybrid_from_rankings(self, query).await
@@ -330,11 +331,14 @@ pub(crate) async fn hybrid_from_rankings<B: StoreBackend + ?Sized>(
     backend: &B,
     query: &HybridQuery,
 ) -> Result<Vec<ScoredItem>, StoreError> {
-    let semantic = backend.vector_search(&query.vector).await?;
-    let keyword = match &query.keyword {
-        Some(keyword) => backend.keyword_search(keyword).await?,
-        None => Vec::new(),
+    // Joined, so a backend with a connection pool (PostgreSQL) runs both at once.
+    let keyword = async {
+        match &query.keyword {
+            Some(keyword) => backend.keyword_search(keyword).await,
+            None => Ok(Vec::new()),
+        }
     };
+    let (semantic, keyword) = futures::try_join!(backend.vector_search(&query.vector), keyword)?;
     let mut fused = fuse(semantic, keyword, &query.weights);
     fused.truncate(query.limit);
     Ok(fused)
@@ -364,7 +368,7 @@ pub(crate) fn has_value_filter(query: &HybridQuery) -> bool {
 }
 
 /// Fuses two rankings of items by reciprocal rank, keyed by (namespace, key).
-pub(crate) fn fuse(semantic: Vec<ScoredItem>, keyword: Vec<ScoredItem>, weights: &HybridWeights) -> Vec<ScoredItem> {
+fn fuse(semantic: Vec<ScoredItem>, keyword: Vec<ScoredItem>, weights: &HybridWeights) -> Vec<ScoredItem> {
     let key = |hit: &ScoredItem| (hit.item.namespace.clone(), hit.item.key.clone());
     let semantic_keys: Vec<_> = semantic.iter().map(key).collect();
     let keyword_keys: Vec<_> = keyword.iter().map(key).collect();

@@ -54,8 +54,8 @@
 //!   every match, so a filtered search still fills its page. The reported score is
 //!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
 //!   other backends' score for the same data, and the candidates are ordered by it.
-//! * **Hybrid**: the semantic and keyword rankings run at the same time on two pooled
-//!   connections and are fused as [`StoreBackend::hybrid_search`] says.
+//! * **Hybrid**: the provided method runs the semantic and keyword rankings at once, on two pooled
+//!   connections, and fuses them as [`StoreBackend::hybrid_search`] says.
 //! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
 //!   numbers compare as `numeric` (exact: `10 > 9`, and integers beyond 2^53 stay exact
 //!   where the other backends fall back to `f64`), strings bytewise, booleans as booleans,
@@ -87,8 +87,8 @@ use tokio_postgres::{NoTls, Row};
 
 use self::sql::Sql;
 use super::backend::{
-    ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
-    ScoredItem, StoreBackend, VectorQuery, fuse,
+    ExportQuery, ExportRange, ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
+    StoreBackend, VectorQuery,
 };
 use super::{
     Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions, StoredVector,
@@ -1134,20 +1134,6 @@ impl StoreBackend for PostgresBackend {
         hits.sort_by(by_score);
         hits.truncate(query.limit);
         Ok(hits)
-    }
-
-    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
-        // Two pooled connections, so the two rankings run at the same time.
-        let keyword = async {
-            match &query.keyword {
-                Some(keyword) => self.keyword_search(keyword).await,
-                None => Ok(Vec::new()),
-            }
-        };
-        let (semantic, keyword) = futures::try_join!(self.vector_search(&query.vector), keyword)?;
-        let mut fused = fuse(semantic, keyword, &query.weights);
-        fused.truncate(query.limit);
-        Ok(fused)
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
