@@ -18,8 +18,12 @@
 //! its list), and once `want` results are held, the terms whose bounds together cannot reach
 //! the weakest of them stop producing candidates; they are only looked up (binary search)
 //! for documents the other terms bring. A frequent word next to a rare one therefore costs
-//! about as much as the rare word's list. Ties are broken in the store's recency order
-//! (`updated_at` descending, namespace, key), so results equal a full sort of every match.
+//! about as much as the rare word's list. A scope with few documents next to the query
+//! terms' lists (one user's conversations in a store of everyone's) is scored document by
+//! document instead, each from its own term list: the namespaces are kept in order, so a
+//! prefix's namespaces are one range, and each lists its documents. Ties are broken in the
+//! store's recency order (`updated_at` descending, namespace, key), so results equal a full
+//! sort of every match, whichever way they were found.
 //!
 //! # Updates
 //!
@@ -30,7 +34,7 @@
 //! hits in order and asks again with a larger `want`, as for vectors).
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHashMap;
@@ -57,6 +61,10 @@ const BLOCK: usize = 4;
 const EXHAUSTIVE_MAX_POSTINGS: usize = 65_536;
 /// See [`EXHAUSTIVE_MAX_POSTINGS`].
 const EXHAUSTIVE_POSTINGS_PER_RESULT: usize = 256;
+/// A scope whose documents, times the query's terms, times this are fewer than the query
+/// terms' posting entries is searched document by document ([`TopK::ScopeScan`]): looking a
+/// term up in a document's term list (a binary search) costs several merge steps.
+const SCOPE_SCAN_COST: usize = 8;
 /// Dead slots tolerated beyond the live documents before the index is renumbered.
 const MIN_DEAD_SLOTS: usize = 4096;
 
@@ -80,9 +88,13 @@ pub(super) struct KeywordIndex {
     docs: Vec<Option<Doc>>,
     /// Row id → slot in `docs`.
     slots: FxHashMap<i64, u32>,
-    /// Encoded namespace → its number (`Doc::namespace`).
-    namespace_ids: FxHashMap<Box<str>, u32>,
+    /// Encoded namespace → its number (`Doc::namespace`), in order, so that a prefix's
+    /// namespaces are one range.
+    namespace_ids: BTreeMap<Box<str>, u32>,
     namespaces: Vec<Box<str>>,
+    /// The document slots of each namespace (by number), ascending; may hold removed
+    /// documents' slots until the index is renumbered.
+    namespace_docs: Vec<Vec<u32>>,
     /// Documents held (`N` of BM25).
     live: u64,
     /// Tokens over all documents held.
@@ -100,8 +112,9 @@ struct Doc {
     expires_at: Option<f64>,
     length: u32,
     text_hash: u64,
-    /// The slots of this document's distinct terms.
-    terms: Box<[u32]>,
+    /// This document's distinct terms (their slots in `postings`, ascending) and their
+    /// frequencies in it.
+    terms: Box<[(u32, u32)]>,
 }
 
 #[derive(Debug, Default)]
@@ -187,8 +200,10 @@ impl KeywordIndex {
             }
             postings.entries.push(Posting { doc: slot, tf, length, namespace });
             postings.live += 1;
-            terms.push(term_slot);
+            terms.push((term_slot, tf));
         }
+        terms.sort_unstable();
+        self.namespace_docs[namespace as usize].push(slot);
         self.docs.push(Some(Doc {
             id,
             namespace,
@@ -230,6 +245,7 @@ impl KeywordIndex {
         let id = u32::try_from(self.namespaces.len()).expect("fewer than 2^32 namespaces");
         let namespace = namespace.into_boxed_str();
         self.namespaces.push(namespace.clone());
+        self.namespace_docs.push(Vec::new());
         self.namespace_ids.insert(namespace, id);
         id
     }
@@ -241,7 +257,7 @@ impl KeywordIndex {
         self.dead += 1;
         self.live -= 1;
         self.total_tokens -= u64::from(doc.length);
-        for &term_slot in doc.terms.iter() {
+        for &(term_slot, _) in doc.terms.iter() {
             let postings = &mut self.postings[term_slot as usize];
             postings.live -= 1;
             if postings.live == 0 {
@@ -323,6 +339,12 @@ impl KeywordIndex {
         self.slots =
             self.docs.iter().enumerate().filter_map(|(slot, doc)| Some((doc.as_ref()?.id, slot as u32))).collect();
         self.namespace_ids = namespaces.iter().enumerate().map(|(id, name)| (name.clone(), id as u32)).collect();
+        self.namespace_docs = vec![Vec::new(); namespaces.len()];
+        for (slot, doc) in self.docs.iter().enumerate() {
+            if let Some(doc) = doc {
+                self.namespace_docs[doc.namespace as usize].push(slot as u32);
+            }
+        }
         self.namespaces = namespaces;
         self.dead = 0;
     }
@@ -347,6 +369,9 @@ impl KeywordIndex {
             return (Vec::new(), false);
         }
         let Some(mut in_scope) = ScopeCheck::new(self, scope) else { return (Vec::new(), false) };
+        let in_scope_docs: Option<usize> = in_scope
+            .namespaces()
+            .map(|namespaces| namespaces.iter().map(|&namespace| self.namespace_docs[namespace as usize].len()).sum());
         let average_length = self.total_tokens as f64 / self.live as f64;
         // Per query term (in query order): its idf, when some document holds it.
         let idfs: Vec<Option<f64>> = terms
@@ -362,9 +387,11 @@ impl KeywordIndex {
             .enumerate()
             .filter_map(|(order, (term, idf))| {
                 let idf = (*idf)?;
-                let postings = &self.postings[self.terms[term.as_str()] as usize];
+                let slot = self.terms[term.as_str()];
+                let postings = &self.postings[slot as usize];
                 let bound = keyword::term_score(idf, postings.max_tf, postings.min_length, average_length);
                 Some(Cursor {
+                    term: slot,
                     entries: &postings.entries,
                     blocks: &postings.blocks,
                     position: 0,
@@ -382,9 +409,21 @@ impl KeywordIndex {
         let postings: usize = cursors.iter().map(|cursor| cursor.entries.len()).sum();
         let exhaustive_max =
             EXHAUSTIVE_MAX_POSTINGS.saturating_add(want.saturating_mul(EXHAUSTIVE_POSTINGS_PER_RESULT));
-        let method = forced.unwrap_or(if postings <= exhaustive_max { TopK::Exhaustive } else { TopK::MaxScore });
-        if method == TopK::Exhaustive {
-            return self.search_exhaustive(&cursors, in_scope, now, want, average_length);
+        let scope_is_small = in_scope_docs
+            .is_some_and(|docs| docs.saturating_mul(cursors.len()).saturating_mul(SCOPE_SCAN_COST) < postings);
+        let method = forced.unwrap_or(if scope_is_small {
+            TopK::ScopeScan
+        } else if postings <= exhaustive_max {
+            TopK::Exhaustive
+        } else {
+            TopK::MaxScore
+        });
+        match method {
+            TopK::Exhaustive => return self.search_exhaustive(&cursors, in_scope, now, want, average_length),
+            TopK::ScopeScan if in_scope.namespaces().is_some() => {
+                return self.search_scope(&cursors, &in_scope, now, want, average_length);
+            }
+            TopK::ScopeScan | TopK::MaxScore => {}
         }
         // Cheapest bound first: terms leave the essential set from the front.
         cursors.sort_by(|a, b| a.bound.total_cmp(&b.bound));
@@ -509,7 +548,7 @@ impl KeywordIndex {
     fn search_exhaustive(
         &self,
         cursors: &[Cursor<'_>],
-        mut in_scope: ScopeCheck<'_>,
+        mut in_scope: ScopeCheck,
         now: f64,
         want: usize,
         average_length: f64,
@@ -537,6 +576,43 @@ impl KeywordIndex {
                 scored.push((score, slot));
             }
         }
+        self.select_page(scored, now, want)
+    }
+
+    /// Top-k by scoring each document of a small scope from its own term list, in query
+    /// order like the merge, so the scores are the same; cheaper than walking posting lists
+    /// that are mostly other namespaces' documents (one user's conversations next to
+    /// everyone's). `in_scope` must list its namespaces.
+    fn search_scope(
+        &self,
+        cursors: &[Cursor<'_>],
+        in_scope: &ScopeCheck,
+        now: f64,
+        want: usize,
+        average_length: f64,
+    ) -> (Vec<KeywordHit>, bool) {
+        let mut scored: Vec<(f64, u32)> = Vec::new();
+        for &namespace in in_scope.namespaces().unwrap_or_default() {
+            for &slot in &self.namespace_docs[namespace as usize] {
+                let Some(doc) = &self.docs[slot as usize] else { continue };
+                let (mut score, mut matched) = (0.0, false);
+                for cursor in cursors {
+                    if let Ok(at) = doc.terms.binary_search_by_key(&cursor.term, |&(term, _)| term) {
+                        score += keyword::term_score(cursor.idf, doc.terms[at].1, doc.length, average_length);
+                        matched = true;
+                    }
+                }
+                if matched {
+                    scored.push((score, slot));
+                }
+            }
+        }
+        self.select_page(scored, now, want)
+    }
+
+    /// The best `want` of `scored` (BM25 sum, document slot; every one in scope), less the
+    /// removed and expired documents, in the store's order.
+    fn select_page(&self, mut scored: Vec<(f64, u32)>, now: f64, want: usize) -> (Vec<KeywordHit>, bool) {
         let by_score = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0);
         // The best `take` by score and every tie of the last: once `want` of them are live
         // and in scope, no document outside can outrank those.
@@ -593,6 +669,9 @@ enum TopK {
     MaxScore,
     /// Every match scored, then selection ([`KeywordIndex::search_exhaustive`]).
     Exhaustive,
+    /// Every document in scope scored from its own terms ([`KeywordIndex::search_scope`]);
+    /// MaxScore when the scope has no namespace list (it spans every namespace).
+    ScopeScan,
 }
 
 /// Drops `postings`' entries of removed documents and tightens its bounds.
@@ -612,6 +691,8 @@ fn compact_postings(postings: &mut Postings, docs: &[Option<Doc>]) {
 
 /// A query term's walk through its posting list.
 struct Cursor<'a> {
+    /// The term's slot in `postings`.
+    term: u32,
     entries: &'a [Posting],
     blocks: &'a [BlockBounds],
     position: usize,
@@ -649,42 +730,60 @@ impl Cursor<'_> {
     }
 }
 
-/// Which namespaces (by number) a search covers; a prefix's answers are remembered per
-/// namespace for the length of one search.
-enum ScopeCheck<'a> {
+/// Which namespaces (by number) a search covers.
+enum ScopeCheck {
     All,
-    One(u32),
-    Range { index: &'a KeywordIndex, low: String, high: String, known: Vec<u8> },
+    One([u32; 1]),
+    /// The namespaces of a prefix, ascending, and the same as a bit set.
+    Some {
+        namespaces: Vec<u32>,
+        bits: Vec<u64>,
+    },
 }
 
-impl<'a> ScopeCheck<'a> {
+impl ScopeCheck {
     /// `None` when no namespace held can be in scope.
-    fn new(index: &'a KeywordIndex, scope: &Scope) -> Option<ScopeCheck<'a>> {
+    fn new(index: &KeywordIndex, scope: &Scope) -> Option<ScopeCheck> {
         match scope {
             Scope::Namespace(namespace) => {
-                index.namespace_ids.get(namespace.encoded().as_str()).map(|&id| ScopeCheck::One(id))
+                index.namespace_ids.get(namespace.encoded().as_str()).map(|&id| ScopeCheck::One([id]))
             }
-            Scope::Prefix(prefix) => Some(match prefix.encoded_range() {
-                None => ScopeCheck::All,
-                Some((low, high)) => ScopeCheck::Range { index, low, high, known: vec![0; index.namespaces.len()] },
-            }),
+            Scope::Prefix(prefix) => {
+                let Some((low, high)) = prefix.encoded_range() else { return Some(ScopeCheck::All) };
+                let (low, high) = (low.into_boxed_str(), high.into_boxed_str());
+                let first = index.namespace_ids.first_key_value().map(|(name, _)| name);
+                let last = index.namespace_ids.last_key_value().map(|(name, _)| name);
+                if first.is_some_and(|first| *first >= low) && last.is_some_and(|last| *last < high) {
+                    return Some(ScopeCheck::All);
+                }
+                let mut namespaces: Vec<u32> = index.namespace_ids.range(low..high).map(|(_, &id)| id).collect();
+                if namespaces.is_empty() {
+                    return None;
+                }
+                namespaces.sort_unstable();
+                let mut bits = vec![0u64; index.namespaces.len().div_ceil(64)];
+                for &id in &namespaces {
+                    bits[id as usize / 64] |= 1 << (id % 64);
+                }
+                Some(ScopeCheck::Some { namespaces, bits })
+            }
         }
     }
 
     fn contains(&mut self, namespace: u32) -> bool {
         match self {
             ScopeCheck::All => true,
-            ScopeCheck::One(id) => *id == namespace,
-            ScopeCheck::Range { index, low, high, known } => match known[namespace as usize] {
-                1 => true,
-                2 => false,
-                _ => {
-                    let name = &*index.namespaces[namespace as usize];
-                    let inside = *low.as_str() <= *name && *name < *high.as_str();
-                    known[namespace as usize] = if inside { 1 } else { 2 };
-                    inside
-                }
-            },
+            ScopeCheck::One([id]) => *id == namespace,
+            ScopeCheck::Some { bits, .. } => bits[namespace as usize / 64] & (1 << (namespace % 64)) != 0,
+        }
+    }
+
+    /// The namespaces in scope, unless it spans every one.
+    fn namespaces(&self) -> Option<&[u32]> {
+        match self {
+            ScopeCheck::All => None,
+            ScopeCheck::One(id) => Some(id),
+            ScopeCheck::Some { namespaces, .. } => Some(namespaces),
         }
     }
 }
@@ -909,7 +1008,7 @@ mod tests {
                 };
                 let now = f64::from(now);
                 let expected = if docs.is_empty() { Vec::new() } else { brute_force(&docs, &terms, &scope, now, want) };
-                for method in [TopK::MaxScore, TopK::Exhaustive] {
+                for method in [TopK::MaxScore, TopK::Exhaustive, TopK::ScopeScan] {
                     let (hits, truncated) = index.search_with(&terms, &scope, now, want, Some(method));
                     prop_assert_eq!(&hits, &expected, "{:?}: terms {:?} scope {:?} want {}", method, terms, scope, want);
                     prop_assert_eq!(truncated, hits.len() == want);
@@ -959,7 +1058,7 @@ mod tests {
         assert_eq!(index.len(), 10);
         assert_eq!(index.namespaces.len(), 1, "renumbered");
         let in_b = Scope::Namespace(Namespace::new(["users", "b"]).unwrap());
-        for method in [TopK::MaxScore, TopK::Exhaustive] {
+        for method in [TopK::MaxScore, TopK::Exhaustive, TopK::ScopeScan] {
             let (hits, _) = index.search_with(&["apple".into()], &in_b, 0.0, 100, Some(method));
             assert_eq!(hits.len(), 10, "{method:?}");
         }
