@@ -93,7 +93,8 @@ pub enum GraphPrecision {
     BF16,
     /// IEEE half precision: half the memory, 11 bits of mantissa.
     F16,
-    /// 8-bit integers (usearch scales each component by 127): a quarter of the memory.
+    /// 8-bit integers: a quarter of the memory. Each vector is scaled so that its largest
+    /// component is ±127, then rounded ([`quantize_i8`]).
     I8,
 }
 
@@ -183,6 +184,8 @@ struct GraphShared {
     /// Read-locked to add and search (usearch allows both concurrently); write-locked only
     /// to grow its capacity.
     hnsw: RwLock<usearch::Index>,
+    /// Whether the graph holds 8-bit vectors, which this module quantizes itself.
+    is_i8: bool,
     /// Every live row whose sequence number is at most this is in `hnsw`.
     done: AtomicU64,
     /// Nodes added (live or dead), as of `done`.
@@ -242,6 +245,62 @@ struct VectorSet {
     graph: Option<Graph>,
     /// The graph could not be built or updated (usearch error): stay exact.
     graph_failed: bool,
+}
+
+/// `vector` as the 8-bit graph vector: scaled so that its largest component is ±127, then
+/// rounded. The graph's metric is the angle, which scaling a vector does not change, so
+/// only the rounding is lost. usearch's own conversion scales the unit vector by 127 and
+/// truncates, which leaves most components of a 256- or 384-dimensional vector a handful of
+/// levels; this gives them the whole range (recall at the same `ef`: `bench/store/README.md`).
+fn quantize_i8(vector: &[f32], out: &mut Vec<i8>) {
+    out.clear();
+    let largest = vector.iter().fold(0.0f32, |largest, x| largest.max(x.abs()));
+    if !(largest > 0.0 && largest.is_finite()) {
+        out.resize(vector.len(), 0);
+        return;
+    }
+    let scale = 127.0 / largest;
+    // `as` saturates (and maps NaN to 0).
+    out.extend(vector.iter().map(|x| (x * scale).round() as i8));
+}
+
+/// A query as the graph takes it.
+enum GraphQuery<'a> {
+    F32(&'a [f32]),
+    I8(Vec<i8>),
+}
+
+impl GraphQuery<'_> {
+    fn of<'a>(graph: &GraphShared, query: &'a [f32]) -> GraphQuery<'a> {
+        if graph.is_i8 {
+            let mut quantized = Vec::with_capacity(query.len());
+            quantize_i8(query, &mut quantized);
+            GraphQuery::I8(quantized)
+        } else {
+            GraphQuery::F32(query)
+        }
+    }
+
+    fn search(&self, hnsw: &usearch::Index, count: usize) -> Result<usearch::ffi::Matches, String> {
+        match self {
+            GraphQuery::F32(query) => hnsw.search(query, count),
+            GraphQuery::I8(query) => hnsw.search(query, count),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    fn filtered_search(
+        &self,
+        hnsw: &usearch::Index,
+        count: usize,
+        admits: impl Fn(u64) -> bool,
+    ) -> Result<usearch::ffi::Matches, String> {
+        match self {
+            GraphQuery::F32(query) => hnsw.filtered_search(query, count, admits),
+            GraphQuery::I8(query) => hnsw.filtered_search(query, count, admits),
+        }
+        .map_err(|e| e.to_string())
+    }
 }
 
 /// A row of `data` as a slice.
@@ -372,6 +431,7 @@ impl VectorSet {
         rows.sort_unstable();
         let shared = GraphShared {
             hnsw: RwLock::new(hnsw),
+            is_i8: options.graph_precision == GraphPrecision::I8,
             done: AtomicU64::new(0),
             nodes: AtomicUsize::new(0),
             has_failed: AtomicBool::new(false),
@@ -471,14 +531,22 @@ impl Batch {
             .min(GRAPH_ADD_THREADS)
             .min(self.seqs.len().div_ceil(128))
             .max(1);
-        let (hnsw, dims) = (&*hnsw, self.dims);
+        let (hnsw, dims, is_i8) = (&*hnsw, self.dims, graph.is_i8);
         std::thread::scope(|scope| {
             let add = move |first: usize| {
+                let mut quantized = Vec::new();
                 for (i, &seq) in self.seqs.iter().enumerate().skip(first).step_by(threads) {
                     if stop.load(Atomic::Relaxed) {
                         break;
                     }
-                    hnsw.add(seq, &self.vectors[i * dims..(i + 1) * dims]).map_err(|e| e.to_string())?;
+                    let vector = &self.vectors[i * dims..(i + 1) * dims];
+                    let added = if is_i8 {
+                        quantize_i8(vector, &mut quantized);
+                        hnsw.add(seq, &quantized)
+                    } else {
+                        hnsw.add(seq, vector)
+                    };
+                    added.map_err(|e| e.to_string())?;
                 }
                 Ok::<(), String>(())
             };
@@ -855,6 +923,7 @@ impl VectorIndex {
             (Some((graph, done, unindexed)), None) if want <= MAX_GRAPH_WANT => {
                 let ef = want.max(self.options.expansion_search);
                 let hnsw = graph.shared.hnsw.read().unwrap_or_else(PoisonError::into_inner);
+                let graph_query = GraphQuery::of(&graph.shared, query);
                 let admitted_row = |key: &u64| {
                     let row = set.row_of_seq.get(key).copied().filter(|_| *key <= done)?;
                     test.admits(row).then_some(row)
@@ -864,11 +933,11 @@ impl VectorIndex {
                 let nodes = graph.shared.nodes.load(Atomic::Acquire);
                 let few_dead = nodes.saturating_sub(set.len() - unindexed) <= nodes / 8;
                 let unfiltered = (test.exact.is_none() && test.range.is_none() && few_dead)
-                    .then(|| unfiltered_graph_rows(&hnsw, query, ef, want, admitted_row))
+                    .then(|| unfiltered_graph_rows(&hnsw, &graph_query, ef, want, admitted_row))
                     .flatten();
                 let graph_rows = match unfiltered {
                     Some(rows) => Some(rows),
-                    None => match hnsw.filtered_search(query, ef, |key| admitted_row(&key).is_some()) {
+                    None => match graph_query.filtered_search(&hnsw, ef, |key| admitted_row(&key).is_some()) {
                         // The graph ran out of admitted nodes: either that is all there is,
                         // or it cannot reach some (HNSW does not promise that every node is
                         // reachable). Only a scan tells, and it is exact.
@@ -908,12 +977,12 @@ impl VectorIndex {
 /// them pass, so a rejected node can never shorten the page.
 fn unfiltered_graph_rows(
     hnsw: &usearch::Index,
-    query: &[f32],
+    query: &GraphQuery<'_>,
     ef: usize,
     want: usize,
     admitted_row: impl Fn(&u64) -> Option<usize>,
 ) -> Option<Vec<usize>> {
-    let found = hnsw.search(query, ef).ok()?;
+    let found = query.search(hnsw, ef).ok()?;
     if found.keys.len() < ef {
         return None;
     }
