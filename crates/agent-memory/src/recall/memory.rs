@@ -1,7 +1,7 @@
 //! [`ConversationMemory`]: past conversations, chunked and stored per user in a
 //! [`MemoryStore`], found again by keyword, meaning or both.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -15,8 +15,8 @@ use super::{ChunkingOptions, ConversationChunk, RecallError, SearchResult, chunk
 use crate::embed::{EmbedError, Embedder};
 use crate::message::Message;
 use crate::store::{
-    Filter, ItemKey, ItemWrite, MemoryStore, Namespace, NamespaceListing, ScanQuery, Scope, SearchHit, SearchMode,
-    SearchQuery, StoredVector, validate_value,
+    Filter, FusionMethod, HybridWeights, ItemKey, ItemWrite, MemoryStore, Namespace, NamespaceListing, ScanQuery,
+    Scope, SearchMode, SearchQuery, StoredVector, validate_value,
 };
 use crate::summarize::Summarizer;
 
@@ -390,75 +390,31 @@ impl ConversationMemory {
             SearchMode::Auto => SearchMode::Keyword,
             mode => mode,
         };
-        let ranked = |text: String, mode: SearchMode, limit: usize, min_score: Option<f64>| {
-            let mut search = SearchQuery::text(text).filter(filter.clone()).limit(limit).mode(mode);
-            if let Some(min_score) = min_score {
-                search = search.min_score(min_score);
-            }
-            self.store.search(scope.clone(), search)
-        };
-        let hits = match mode {
-            SearchMode::Hybrid if has_embedder => {
-                let depth = query.limit.max(Self::FUSION_CANDIDATES);
-                // Both rankings at once: on PostgreSQL the two queries (and the query's
-                // embedding) overlap instead of adding up.
-                let (keyword, semantic) = futures::try_join!(
-                    ranked(keyword_query(&query.text), SearchMode::Keyword, depth, None),
-                    ranked(query.text.clone(), SearchMode::Semantic, depth, None),
-                )?;
-                self.fuse(keyword, semantic, query)
-            }
-            SearchMode::Keyword => {
-                ranked(keyword_query(&query.text), SearchMode::Keyword, query.limit, query.min_score).await?
-            }
-            // Semantic search, and hybrid without embedder (the store's error says why).
-            mode => ranked(query.text.clone(), mode, query.limit, query.min_score).await?,
-        };
+        let mut search = SearchQuery::text(query.text.clone())
+            .keyword_query(keyword_query(&query.text))
+            .filter(filter)
+            .limit(query.limit)
+            .mode(mode);
+        if let Some(min_score) = query.min_score {
+            search = search.min_score(min_score);
+        }
+        if mode == SearchMode::Hybrid {
+            // One fused search: the store ranks row ids and reads only the page's chunks.
+            let weights = HybridWeights {
+                keyword: self.fusion.keyword,
+                semantic: self.fusion.semantic,
+                method: FusionMethod::RelativeScore,
+                ..HybridWeights::default()
+            };
+            search = search.hybrid_weights(weights).hybrid_candidates(Self::FUSION_CANDIDATES);
+        }
+        // Semantic search, and hybrid without embedder, fail with the store's error.
+        let hits = self.store.search(scope, search).await?;
         hits.into_iter()
             .map(|hit| {
                 let owner = hit.item.namespace.labels().first().cloned().unwrap_or_default();
                 let chunk = ConversationChunk::from_value(&owner, &hit.item.key, hit.item.created_at, &hit.item.value)?;
                 Ok(SearchResult::new(chunk, hit.score.unwrap_or(0.0)))
-            })
-            .collect()
-    }
-
-    /// The convex combination of the two rankings' min-max normalized scores, then
-    /// `min_score` and `limit` (see [`FusionWeights`]).
-    fn fuse(&self, keyword: Vec<SearchHit>, semantic: Vec<SearchHit>, query: &RecallQuery) -> Vec<SearchHit> {
-        // The store reports BM25 sums as s / (1 + s); min-max normalization needs the sums.
-        let bm25 = |score: f64| if score < 1.0 { score / (1.0 - score) } else { f64::MAX };
-        let keyword_scores: Vec<f64> = keyword.iter().map(|hit| bm25(hit.score.unwrap_or(0.0))).collect();
-        let semantic_scores: Vec<f64> = semantic.iter().map(|hit| hit.score.unwrap_or(0.0)).collect();
-        let total = self.fusion.keyword + self.fusion.semantic;
-        let mut fused: Vec<(SearchHit, f64)> = Vec::with_capacity(keyword.len() + semantic.len());
-        let mut position: HashMap<(Namespace, String), usize> = HashMap::new();
-        let lists = [
-            (self.fusion.keyword, keyword, min_max(&keyword_scores)),
-            (self.fusion.semantic, semantic, min_max(&semantic_scores)),
-        ];
-        for (weight, hits, scores) in lists {
-            for (hit, score) in hits.into_iter().zip(scores) {
-                let share = if total > 0.0 { weight * score / total } else { 0.0 };
-                let key = (hit.item.namespace.clone(), hit.item.key.clone());
-                match position.get(&key) {
-                    Some(&at) => fused[at].1 += share,
-                    None => {
-                        position.insert(key, fused.len());
-                        fused.push((hit, share));
-                    }
-                }
-            }
-        }
-        // Stable: ties keep the keyword ranking's order, then the semantic one's.
-        fused.sort_by(|a, b| b.1.total_cmp(&a.1));
-        fused
-            .into_iter()
-            .filter(|(_, score)| query.min_score.is_none_or(|min| *score >= min))
-            .take(query.limit)
-            .map(|(mut hit, score)| {
-                hit.score = Some(score);
-                hit
             })
             .collect()
     }
@@ -544,15 +500,6 @@ fn user_namespace(user_id: &str) -> Result<Namespace, RecallError> {
 
 fn session_namespace(user_id: &str, session_id: &str) -> Result<Namespace, RecallError> {
     Ok(Namespace::new([user_id, CONVERSATIONS_LABEL, session_id])?)
-}
-
-/// Scales `scores` linearly onto `[0, 1]`, the lowest to 0 and the highest to 1 (all to 1
-/// when they are equal).
-fn min_max(scores: &[f64]) -> Vec<f64> {
-    let low = scores.iter().copied().fold(f64::INFINITY, f64::min);
-    let high = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let span = high - low;
-    scores.iter().map(|score| if span > 0.0 && span.is_finite() { (score - low) / span } else { 1.0 }).collect()
 }
 
 /// How hybrid search combines its two rankings: each ranking's scores over its candidates

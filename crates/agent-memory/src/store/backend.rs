@@ -27,10 +27,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 
 use async_trait::async_trait;
 
-use super::fusion::reciprocal_rank_fusion;
+use super::fusion::{FusionMethod, reciprocal_rank_fusion, relative_score_fusion};
+use super::keyword;
 use super::keyword_index::KeywordIndex;
 use super::vector_index::VectorIndex;
 use super::{Filter, HybridWeights, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError, StoredVector};
@@ -105,7 +107,7 @@ pub struct KeywordQuery {
     pub now: f64,
 }
 
-/// Hybrid search: the two rankings of one query, fused by reciprocal rank.
+/// Hybrid search: the two rankings of one query, fused as `weights` say.
 ///
 /// `vector` and `keyword` share scope, filter and `now`; each `limit` is the depth of its
 /// ranking. `keyword` is `None` when the query has no terms.
@@ -115,7 +117,7 @@ pub struct HybridQuery {
     pub vector: VectorQuery,
     /// The keyword ranking, if the query has terms.
     pub keyword: Option<KeywordQuery>,
-    /// The weights of the two rankings and the RRF constant.
+    /// The fusion method, the weights of the two rankings and the RRF constant.
     pub weights: HybridWeights,
     /// The most fused results wanted.
     pub limit: usize,
@@ -268,9 +270,12 @@ pub trait StoreBackend: Send + Sync + fmt::Debug {
     /// defined in [`super::keyword`] (statistics over every stored item), in `(0, 1)`.
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError>;
 
-    /// The best `limit` items of a hybrid search: the vector and keyword rankings fused with
-    /// [`super::fusion::reciprocal_rank_fusion`] (ties in first-seen order, the vector list
-    /// first); `score` is the fused score, in `(0, 1]`.
+    /// The best `limit` items of a hybrid search: the vector and keyword rankings fused as
+    /// `query.weights` say, with [`super::fusion::reciprocal_rank_fusion`] (ties in
+    /// first-seen order, the vector list first; scores in `(0, 1]`) or
+    /// [`super::fusion::relative_score_fusion`] (keyword scores as BM25 sums,
+    /// [`super::keyword::bm25_sum`]; ties in first-seen order, the keyword list first;
+    /// scores in `[0, 1]`); `score` is the fused score.
     ///
     /// The provided method runs [`StoreBackend::vector_search`] and
     /// [`StoreBackend::keyword_search`] at the same time (joined futures: a pooled backend
@@ -345,21 +350,42 @@ pub(crate) async fn hybrid_from_rankings<B: StoreBackend + ?Sized>(
 }
 
 /// Hybrid search on in-process indexes (the memory and SQLite backends): both rankings as
-/// row ids, fused by reciprocal rank, best first, so only the winners' rows need reading.
-/// Value filters are the caller's job (it must not call this with one).
+/// row ids, fused, best first, so only the winners' rows need reading. Value filters are
+/// the caller's job (it must not call this with one).
 pub(crate) fn fused_row_ids(vectors: &VectorIndex, keywords: &KeywordIndex, query: &HybridQuery) -> Vec<(i64, f64)> {
     let vector = &query.vector;
     let (candidates, _) = vectors.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
-    let semantic: Vec<i64> = candidates.into_iter().map(|candidate| candidate.id).collect();
-    let keyword: Vec<i64> = match &query.keyword {
+    let semantic: Vec<(i64, f64)> = candidates.into_iter().map(|candidate| (candidate.id, candidate.score)).collect();
+    let keyword: Vec<(i64, f64)> = match &query.keyword {
         Some(keyword) => {
             let (hits, _) = keywords.search(&keyword.terms, &keyword.scope, keyword.now, keyword.limit);
-            hits.into_iter().map(|hit| hit.id).collect()
+            hits.into_iter().map(|hit| (hit.id, hit.score)).collect()
         }
         None => Vec::new(),
     };
-    let weights = &query.weights;
-    reciprocal_rank_fusion(&[(weights.semantic, &semantic), (weights.keyword, &keyword)], weights.k)
+    fuse_rankings(semantic, keyword, &query.weights)
+}
+
+/// Fuses the two rankings of a hybrid search, each `(key, score)` best first, as `weights`
+/// say: reciprocal rank over (semantic, keyword), or relative score over (keyword as BM25
+/// sums, semantic), each list first where scores tie.
+fn fuse_rankings<K: Clone + Eq + Hash>(
+    semantic: Vec<(K, f64)>,
+    keyword: Vec<(K, f64)>,
+    weights: &HybridWeights,
+) -> Vec<(K, f64)> {
+    match weights.method {
+        FusionMethod::ReciprocalRank => {
+            let semantic: Vec<K> = semantic.into_iter().map(|(key, _)| key).collect();
+            let keyword: Vec<K> = keyword.into_iter().map(|(key, _)| key).collect();
+            reciprocal_rank_fusion(&[(weights.semantic, &semantic), (weights.keyword, &keyword)], weights.k)
+        }
+        FusionMethod::RelativeScore => {
+            let keyword: Vec<(K, f64)> =
+                keyword.into_iter().map(|(key, score)| (key, keyword::bm25_sum(score))).collect();
+            relative_score_fusion(&[(weights.keyword, &keyword), (weights.semantic, &semantic)])
+        }
+    }
 }
 
 /// Whether a hybrid query has a value filter (on either ranking).
@@ -367,13 +393,12 @@ pub(crate) fn has_value_filter(query: &HybridQuery) -> bool {
     !query.vector.filter.is_empty() || query.keyword.as_ref().is_some_and(|keyword| !keyword.filter.is_empty())
 }
 
-/// Fuses two rankings of items by reciprocal rank, keyed by (namespace, key).
+/// Fuses two rankings of items as `weights` say, keyed by (namespace, key).
 fn fuse(semantic: Vec<ScoredItem>, keyword: Vec<ScoredItem>, weights: &HybridWeights) -> Vec<ScoredItem> {
     let key = |hit: &ScoredItem| (hit.item.namespace.clone(), hit.item.key.clone());
-    let semantic_keys: Vec<_> = semantic.iter().map(key).collect();
-    let keyword_keys: Vec<_> = keyword.iter().map(key).collect();
-    let fused =
-        reciprocal_rank_fusion(&[(weights.semantic, &semantic_keys), (weights.keyword, &keyword_keys)], weights.k);
+    let semantic_keys: Vec<_> = semantic.iter().map(|hit| (key(hit), hit.score)).collect();
+    let keyword_keys: Vec<_> = keyword.iter().map(|hit| (key(hit), hit.score)).collect();
+    let fused = fuse_rankings(semantic_keys, keyword_keys, weights);
     let mut items: HashMap<(Namespace, String), Item> = HashMap::new();
     for hit in semantic.into_iter().chain(keyword) {
         items.entry(key(&hit)).or_insert(hit.item);

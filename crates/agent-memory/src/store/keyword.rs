@@ -213,6 +213,12 @@ pub fn normalize(bm25: f64) -> f64 {
     s / (1.0 + s)
 }
 
+/// The BM25 sum a reported keyword score stands for: the inverse of [`normalize`] (a score
+/// of 1 or more, which `normalize` never gives, maps to `f64::MAX`).
+pub fn bm25_sum(score: f64) -> f64 {
+    if score < 1.0 { score / (1.0 - score) } else { f64::MAX }
+}
+
 /// An FTS5 `MATCH` expression for `terms`: each term quoted as a string (so no query text
 /// is interpreted as FTS5 syntax), joined with `OR`. Empty when there are no terms.
 pub fn fts5_match_expression(terms: &[String]) -> String {

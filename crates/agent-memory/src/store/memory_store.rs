@@ -9,7 +9,7 @@ use super::backend::{
     HybridQuery, KeywordQuery, NamespaceQuery, ScanQuery, Scope, ScoredItem, StoreBackend, VectorQuery,
 };
 use super::clock::{Clock, SystemClock};
-use super::fusion;
+use super::fusion::{self, FusionMethod};
 use super::item::{StoredVector, validate_key, validate_ttl, validate_value};
 use super::keyword::query_terms;
 use super::memory::MemoryBackend;
@@ -39,12 +39,24 @@ pub enum SearchMode {
     /// By words: the score is BM25 normalized to `(0, 1)` (see [`super::keyword`]). Needs
     /// no embedder.
     Keyword,
-    /// Both, fused by weighted reciprocal-rank fusion (see [`super::fusion`]): the score is
-    /// in `(0, 1]`, 1 meaning first in both rankings. Needs an embedder.
+    /// Both, fused as [`HybridWeights`] say (see [`super::fusion`]): by default weighted
+    /// reciprocal-rank fusion, whose score is in `(0, 1]`, 1 meaning first in both rankings.
+    /// Needs an embedder.
     Hybrid,
 }
 
-/// The weights of the two rankings in hybrid search and the RRF constant `k`.
+/// How hybrid search fuses its two rankings: the method, the weights of the rankings and
+/// the RRF constant `k`.
+///
+/// ```
+/// use agent_memory::store::fusion::FusionMethod;
+/// use agent_memory::store::{HybridWeights, SearchQuery};
+///
+/// // Relative-score fusion leaning on keywords, for one query.
+/// let weights = HybridWeights { keyword: 1.0, semantic: 0.5, method: FusionMethod::RelativeScore, ..Default::default() };
+/// let query = SearchQuery::text("ski trip").hybrid_weights(weights);
+/// assert_eq!(query.hybrid_weights.map(|w| w.method), Some(FusionMethod::RelativeScore));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HybridWeights {
     /// Weight of the semantic ranking (≥ 0).
@@ -53,13 +65,43 @@ pub struct HybridWeights {
     pub keyword: f64,
     /// The RRF constant (> 0); larger flattens the rank curve.
     pub k: f64,
+    /// How the rankings are fused (default reciprocal rank). With
+    /// [`FusionMethod::RelativeScore`] both weights may be 0 (every score is then 0); with
+    /// reciprocal rank, not.
+    pub method: FusionMethod,
 }
 
 impl Default for HybridWeights {
-    /// Equal weights, `k = 60`.
+    /// Reciprocal-rank fusion, equal weights, `k = 60`.
     fn default() -> HybridWeights {
-        HybridWeights { semantic: 1.0, keyword: 1.0, k: fusion::DEFAULT_K }
+        HybridWeights { semantic: 1.0, keyword: 1.0, k: fusion::DEFAULT_K, method: FusionMethod::ReciprocalRank }
     }
+}
+
+impl HybridWeights {
+    fn check(&self) -> Result<(), StoreError> {
+        let valid_weight = |w: f64| w.is_finite() && w >= 0.0;
+        let some_weight = self.semantic + self.keyword > 0.0 || self.method == FusionMethod::RelativeScore;
+        if valid_weight(self.semantic)
+            && valid_weight(self.keyword)
+            && some_weight
+            && self.k.is_finite()
+            && self.k > 0.0
+        {
+            return Ok(());
+        }
+        Err(StoreError::InvalidRequest(format!(
+            "hybrid weights must be finite, non-negative and (for reciprocal-rank fusion) not both zero, and k must \
+             be positive; got {self:?}"
+        )))
+    }
+}
+
+/// The texts of a hybrid search's two rankings.
+#[derive(Clone, Copy)]
+struct HybridTexts<'a> {
+    semantic: &'a str,
+    keyword: &'a str,
 }
 
 /// How a [`MemoryStore`] embeds, indexes, fuses and tells time.
@@ -178,6 +220,15 @@ pub struct SearchQuery {
     pub min_score: Option<f64>,
     /// How a query ranks.
     pub mode: SearchMode,
+    /// The text the keyword ranking reads, when not the query (in keyword and hybrid
+    /// modes): for example the query with stopwords dropped and words stemmed, when the
+    /// indexed text was written that way.
+    pub keyword_query: Option<String>,
+    /// Hybrid fusion for this query, instead of the store's ([`StoreOptions::hybrid`]).
+    pub hybrid_weights: Option<HybridWeights>,
+    /// Candidates each ranking gives hybrid fusion for this query, instead of the store's
+    /// ([`StoreOptions::hybrid_candidates`]); at least `offset + limit` either way.
+    pub hybrid_candidates: Option<usize>,
 }
 
 impl Default for SearchQuery {
@@ -189,6 +240,9 @@ impl Default for SearchQuery {
             offset: 0,
             min_score: None,
             mode: SearchMode::Auto,
+            keyword_query: None,
+            hybrid_weights: None,
+            hybrid_candidates: None,
         }
     }
 }
@@ -231,6 +285,24 @@ impl SearchQuery {
     /// Sets the mode.
     pub fn mode(mut self, mode: SearchMode) -> SearchQuery {
         self.mode = mode;
+        self
+    }
+
+    /// Sets the text the keyword ranking reads (see [`SearchQuery::keyword_query`]).
+    pub fn keyword_query(mut self, text: impl Into<String>) -> SearchQuery {
+        self.keyword_query = Some(text.into());
+        self
+    }
+
+    /// Sets this query's hybrid fusion.
+    pub fn hybrid_weights(mut self, weights: HybridWeights) -> SearchQuery {
+        self.hybrid_weights = Some(weights);
+        self
+    }
+
+    /// Sets how many candidates each ranking gives hybrid fusion for this query.
+    pub fn hybrid_candidates(mut self, candidates: usize) -> SearchQuery {
+        self.hybrid_candidates = Some(candidates);
         self
     }
 }
@@ -733,18 +805,8 @@ impl MemoryStore {
         if query.min_score.is_some_and(|s| !s.is_finite()) {
             return Err(StoreError::InvalidRequest("min_score must be a finite number".into()));
         }
-        let weights = &self.options.hybrid;
-        let valid_weight = |w: f64| w.is_finite() && w >= 0.0;
-        let valid = valid_weight(weights.semantic)
-            && valid_weight(weights.keyword)
-            && weights.semantic + weights.keyword > 0.0
-            && weights.k.is_finite()
-            && weights.k > 0.0;
-        if !valid {
-            return Err(StoreError::InvalidRequest(format!(
-                "hybrid weights must be finite, non-negative and not both zero, and k must be positive; got {weights:?}"
-            )));
-        }
+        let weights = query.hybrid_weights.unwrap_or(self.options.hybrid);
+        weights.check()?;
         let text = query.query.as_deref().map(str::trim).filter(|t| !t.is_empty());
         let mode = match (query.mode, &self.options.embedder) {
             (SearchMode::Auto, Some(_)) => SearchMode::Hybrid,
@@ -768,12 +830,14 @@ impl MemoryStore {
             return Ok(items.into_iter().map(|item| SearchHit { item, score: None }).collect());
         };
         let wanted = query.offset.saturating_add(query.limit);
+        let keyword_text = query.keyword_query.as_deref().unwrap_or(text);
         let ranked: Vec<ScoredItem> = match mode {
             SearchMode::Semantic => self.semantic(&scope, &query.filter, text, wanted, now).await?,
-            SearchMode::Keyword => self.keyword(&scope, &query.filter, text, wanted, now).await?,
+            SearchMode::Keyword => self.keyword(&scope, &query.filter, keyword_text, wanted, now).await?,
             SearchMode::Hybrid | SearchMode::Auto => {
-                let depth = wanted.max(self.options.hybrid_candidates);
-                self.hybrid(&scope, &query.filter, text, depth, wanted, now).await?
+                let depth = wanted.max(query.hybrid_candidates.unwrap_or(self.options.hybrid_candidates));
+                let texts = HybridTexts { semantic: text, keyword: keyword_text };
+                self.hybrid(&scope, &query.filter, texts, weights, depth, wanted, now).await?
             }
         };
         Ok(ranked
@@ -831,19 +895,21 @@ impl MemoryStore {
         }))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn hybrid(
         &self,
         scope: &Scope,
         filter: &Filter,
-        text: &str,
+        texts: HybridTexts<'_>,
+        weights: HybridWeights,
         depth: usize,
         wanted: usize,
         now: f64,
     ) -> Result<Vec<ScoredItem>, StoreError> {
-        let Some(vector) = self.vector_query(scope, filter, text, depth, now).await? else {
+        let Some(vector) = self.vector_query(scope, filter, texts.semantic, depth, now).await? else {
             return Ok(Vec::new());
         };
-        let terms = query_terms(text);
+        let terms = query_terms(texts.keyword);
         let keyword = (!terms.is_empty()).then(|| KeywordQuery {
             scope: scope.clone(),
             filter: filter.clone(),
@@ -851,7 +917,7 @@ impl MemoryStore {
             limit: depth,
             now,
         });
-        let query = HybridQuery { vector, keyword, weights: self.options.hybrid, limit: wanted };
+        let query = HybridQuery { vector, keyword, weights, limit: wanted };
         self.backend.hybrid_search(&query).await
     }
 

@@ -13,7 +13,8 @@
 //!
 //! Every backend reports the same scores (see [`SearchMode`]): cosine similarity for
 //! semantic search, normalized BM25 in `(0, 1)` for keyword search, normalized
-//! reciprocal-rank fusion in `(0, 1]` for hybrid search.
+//! reciprocal-rank fusion in `(0, 1]` (or relative-score fusion in `[0, 1]`, see
+//! [`HybridWeights`]) for hybrid search.
 //!
 //! # Examples
 //!
@@ -67,6 +68,7 @@ pub use backend::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use filter::{Condition, Filter, Operator};
+pub use fusion::FusionMethod;
 pub use item::{
     Item, ItemKey, ItemWrite, MAX_KEY_BYTES, MAX_VALUE_BYTES, SearchHit, StoredVector, validate_key, validate_ttl,
     validate_value,

@@ -71,6 +71,7 @@ macro_rules! store_conformance {
             keyword_scores_are_bm25,
             semantic_scores_are_cosine,
             hybrid_search_fuses,
+            relative_score_fusion_per_query,
             search_pagination_and_min_score,
             search_ignores_other_models,
             filtered_vector_search_fills_the_page,
@@ -680,11 +681,77 @@ pub async fn hybrid_search_fuses(backend: Arc<dyn StoreBackend>) {
     assert!((hits[0].score.unwrap() - 1.0).abs() < 1e-12, "first in both rankings scores 1");
     assert!(hits.iter().all(|h| h.score.unwrap() > 0.0 && h.score.unwrap() <= 1.0));
     let keyword_only = store.clone().with_options(StoreOptions {
-        hybrid: HybridWeights { semantic: 0.0, keyword: 1.0, k: 60.0 },
+        hybrid: HybridWeights { semantic: 0.0, keyword: 1.0, k: 60.0, ..Default::default() },
         ..store.options().clone()
     });
     let hits = keyword_only.search("ns", SearchQuery::text("rust memory store")).await.unwrap();
     assert_eq!(hit_keys(&hits), ["both", "some"]);
+}
+
+/// Relative-score fusion asked for by one query (weights, depth, a keyword text of its own)
+/// equals fusing the two rankings by hand, with and without a value filter.
+pub async fn relative_score_fusion_per_query(backend: Arc<dyn StoreBackend>) {
+    use super::fusion::{FusionMethod, relative_score_fusion};
+    use super::keyword::bm25_sum;
+
+    let (store, _) = embedded_store(backend);
+    let texts = [
+        "rust memory store for agents",
+        "rust rust rust",
+        "a memory of gardening",
+        "store the garden tools",
+        "agents remember conversations",
+        "tips for rust on garden tools",
+        "nothing in common here",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let value = json!({"text": text, "even": i % 2 == 0});
+        store.put(ns(&["u", &format!("s{}", i % 3)]), format!("k{i}"), value, None).await.unwrap();
+    }
+    let weights =
+        HybridWeights { keyword: 1.0, semantic: 0.5, method: FusionMethod::RelativeScore, ..Default::default() };
+    for filter_value in [None, Some(json!({"even": true}))] {
+        let with_filter = |query: SearchQuery| match &filter_value {
+            Some(value) => query.filter(filter(value.clone())),
+            None => query,
+        };
+        let hybrid = with_filter(
+            SearchQuery::text("rusty garden memories")
+                .keyword_query("rust garden memory")
+                .hybrid_weights(weights)
+                .hybrid_candidates(4)
+                .mode(SearchMode::Hybrid)
+                .limit(5),
+        );
+        let found = store.search(["u"], hybrid).await.unwrap();
+        let keyword = store
+            .search(["u"], with_filter(SearchQuery::text("rust garden memory").mode(SearchMode::Keyword).limit(5)))
+            .await
+            .unwrap();
+        let semantic = store
+            .search(["u"], with_filter(SearchQuery::text("rusty garden memories").mode(SearchMode::Semantic).limit(5)))
+            .await
+            .unwrap();
+        assert!(!keyword.is_empty() && !semantic.is_empty());
+        let keyword: Vec<(String, f64)> =
+            keyword.iter().map(|h| (h.item.key.clone(), bm25_sum(h.score.unwrap()))).collect();
+        let semantic: Vec<(String, f64)> = semantic.iter().map(|h| (h.item.key.clone(), h.score.unwrap())).collect();
+        let expected = relative_score_fusion(&[(1.0, &keyword[..]), (0.5, &semantic[..])]);
+        let found: Vec<(String, f64)> = found.iter().map(|h| (h.item.key.clone(), h.score.unwrap())).collect();
+        assert_eq!(found.len(), expected.len().min(5), "{filter_value:?}");
+        for ((key, score), (want_key, want_score)) in found.iter().zip(&expected) {
+            assert_eq!(key, want_key, "{filter_value:?}: {found:?} vs {expected:?}");
+            assert!((score - want_score).abs() < 1e-12, "{filter_value:?}: {found:?} vs {expected:?}");
+        }
+        assert!(found.iter().all(|(_, score)| (0.0..=1.0).contains(score)));
+    }
+    // Both weights 0 is allowed for relative scores (every score is 0), not for ranks.
+    let zero = HybridWeights { keyword: 0.0, semantic: 0.0, ..weights };
+    let hits = store.search(["u"], SearchQuery::text("rust").hybrid_weights(zero)).await.unwrap();
+    assert!(!hits.is_empty() && hits.iter().all(|h| h.score == Some(0.0)));
+    let zero_ranks = HybridWeights { method: FusionMethod::ReciprocalRank, ..zero };
+    let result = store.search(["u"], SearchQuery::text("rust").hybrid_weights(zero_ranks)).await;
+    assert!(matches!(result, Err(StoreError::InvalidRequest(_))));
 }
 
 /// Offset and min_score on scored results.
@@ -879,10 +946,10 @@ pub async fn bad_hybrid_weights_are_rejected(backend: Arc<dyn StoreBackend>) {
     let (store, _) = embedded_store(backend);
     store.put("ns", "k", json!({"text": "x"}), None).await.unwrap();
     for hybrid in [
-        HybridWeights { semantic: 0.0, keyword: 0.0, k: 60.0 },
-        HybridWeights { semantic: -1.0, keyword: 1.0, k: 60.0 },
-        HybridWeights { semantic: 1.0, keyword: f64::NAN, k: 60.0 },
-        HybridWeights { semantic: 1.0, keyword: 1.0, k: 0.0 },
+        HybridWeights { semantic: 0.0, keyword: 0.0, k: 60.0, ..Default::default() },
+        HybridWeights { semantic: -1.0, keyword: 1.0, k: 60.0, ..Default::default() },
+        HybridWeights { semantic: 1.0, keyword: f64::NAN, k: 60.0, ..Default::default() },
+        HybridWeights { semantic: 1.0, keyword: 1.0, k: 0.0, ..Default::default() },
     ] {
         let bad = store.clone().with_options(StoreOptions { hybrid, ..store.options().clone() });
         let result = bad.search("ns", SearchQuery::text("x")).await;
