@@ -172,24 +172,7 @@ impl PostgresSessions {
         range: &IdRange,
         limit: Option<i64>,
     ) -> Result<Vec<SessionInfo>, SessionError> {
-        let sql = format!(
-            "SELECT session_id, message_count, created_at, updated_at FROM {}
-             WHERE {} ORDER BY session_id COLLATE \"C\" LIMIT $1",
-            self.threads,
-            range_condition(range)
-        );
-        let (lower, _) = range.sql_lower();
-        let rows = self
-            .backend
-            .run(op, |client| {
-                let (sql, lower, upper) = (sql.clone(), lower.to_owned(), range.upper.clone());
-                async move {
-                    let statement = client.prepare_cached(&sql).await?;
-                    client.query(&statement, &[&limit, &lower, &upper]).await
-                }
-            })
-            .await
-            .map_err(backend_error)?;
+        let rows = self.query_range(op, self.infos_sql(range), range, limit).await?;
         Ok(rows
             .iter()
             .map(|row| SessionInfo {
@@ -199,6 +182,51 @@ impl PostgresSessions {
                 updated_at: system_time(row.get(3)),
             })
             .collect())
+    }
+
+    /// The statement that reads the sessions of `range` (`$1`: the limit).
+    fn infos_sql(&self, range: &IdRange) -> String {
+        format!(
+            "SELECT session_id, message_count, created_at, updated_at FROM {}
+             WHERE {} ORDER BY session_id COLLATE \"C\" LIMIT $1",
+            self.threads,
+            range_condition(range)
+        )
+    }
+
+    /// Runs `sql` with the limit and `range`'s bounds as its parameters.
+    async fn query_range(
+        &self,
+        op: &'static str,
+        sql: String,
+        range: &IdRange,
+        limit: Option<i64>,
+    ) -> Result<Vec<tokio_postgres::Row>, SessionError> {
+        let (lower, _) = range.sql_lower();
+        self.backend
+            .run(op, |client| {
+                let (sql, lower, upper) = (sql.clone(), lower.to_owned(), range.upper.clone());
+                async move {
+                    let statement = client.prepare_cached(&sql).await?;
+                    client.query(&statement, &[&limit, &lower, &upper]).await
+                }
+            })
+            .await
+            .map_err(backend_error)
+    }
+
+    /// PostgreSQL's plan (`EXPLAIN`) for the statement [`SessionStore::list_page`] runs for
+    /// `query`, to check that it seeks the session-id index.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Backend`] when the database fails.
+    pub async fn explain_list_page(&self, query: &SessionListQuery) -> Result<String, SessionError> {
+        let range = query.range();
+        let sql = format!("EXPLAIN {}", self.infos_sql(&range));
+        let limit = i64::try_from(query.limit() + 1).unwrap_or(i64::MAX);
+        let rows = self.query_range("explain list sessions", sql, &range, Some(limit)).await?;
+        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
     }
 }
 
