@@ -15,7 +15,7 @@
 //! costs what it returns, however many sessions other tenants keep.
 
 use agent_memory::message::messages_to_value;
-use agent_memory::session::{MAX_SESSION_ID_BYTES, MAX_SESSION_PAGE, SessionError, SessionInfo, SessionListQuery};
+use agent_memory::session::{MAX_SESSION_ID_BYTES, SessionError, SessionInfo, SessionListQuery};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -137,9 +137,6 @@ pub(crate) async fn list_sessions(
     ApiQuery(query): ApiQuery<ListSessionsQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIST_LIMIT);
-    if limit == 0 || limit > MAX_SESSION_PAGE {
-        return Err(ApiError::invalid(format!("limit must be 1 to {MAX_SESSION_PAGE}, got {limit}")));
-    }
     let prefix = scope_id_prefix(&tenant, "prefix", query.prefix.as_deref().unwrap_or(""), MAX_SESSION_ID_BYTES)?;
     let mut listing = SessionListQuery::new(limit).and_then(|q| q.with_prefix(prefix)).map_err(session_error)?;
     if let Some(after) = &query.after {
@@ -255,7 +252,9 @@ fn scoped_session(tenant: &Tenant, session_id: &str) -> Result<String, ApiError>
 /// An invalid id or listing is a 400; a failing backend a 500 (logged, never shown).
 fn session_error(error: SessionError) -> ApiError {
     match error {
-        SessionError::InvalidId { .. } | SessionError::InvalidQuery(_) => ApiError::invalid(error.to_string()),
+        SessionError::InvalidId { .. } => ApiError::invalid(error.to_string()),
+        // The query string's own words: `limit must be 1 to 1000, got 0`.
+        SessionError::InvalidQuery(message) => ApiError::invalid(message),
         other => ApiError::internal(other),
     }
 }
