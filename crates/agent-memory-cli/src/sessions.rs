@@ -1,11 +1,14 @@
-//! `agent-memory sessions list|show S|delete S`: the conversation threads kept by `chat`,
+//! `agent-memory sessions list [--prefix P] [--after S] [--limit N]|show S|delete S`: the
+//! conversation threads kept by `chat`,
 //! as JSON on stdout. Errors go to stderr on one line, exit code 2 for bad input (an
 //! invalid id, an unusable `--db`), 1 for a failing database.
 
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use agent_memory::session::{SessionError, SessionInfo, open_sessions};
+use agent_memory::session::{
+    MAX_SESSION_PAGE, SessionError, SessionInfo, SessionListQuery, SessionStore, open_sessions,
+};
 use serde_json::{Value, json};
 
 use crate::outcome::{self, CommandError};
@@ -24,8 +27,19 @@ pub(crate) struct SessionsArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum SessionsCommand {
-    /// Every session: id, message count, created and updated times (Unix seconds).
-    List,
+    /// The sessions sorted by id (all by default): id, message count, created and updated
+    /// times (Unix seconds). Read in pages of 1000, however many there are.
+    List {
+        /// Only sessions whose id starts with this (byte for byte).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Only sessions whose id comes after this one: the last id of a previous listing.
+        #[arg(long)]
+        after: Option<String>,
+        /// At most this many sessions.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+    },
     /// One session's messages, as a JSON array in OpenAI's shape.
     Show {
         /// The session id.
@@ -59,7 +73,7 @@ impl CommandError for SessionError {
     }
 
     fn is_bad_input(&self) -> bool {
-        matches!(self, SessionError::InvalidId { .. } | SessionError::Config(_))
+        matches!(self, SessionError::InvalidId { .. } | SessionError::InvalidQuery(_) | SessionError::Config(_))
     }
 }
 
@@ -73,11 +87,39 @@ pub(crate) fn run(args: SessionsArgs) -> ExitCode {
 async fn execute(args: SessionsArgs) -> Result<Value, SessionError> {
     let sessions = open_sessions(&args.db).await?;
     Ok(match args.command {
-        SessionsCommand::List => Value::Array(sessions.list().await?.iter().map(info_json).collect()),
+        SessionsCommand::List { prefix, after, limit } => {
+            let limit = limit.map_or(usize::MAX, |limit| usize::try_from(limit).unwrap_or(usize::MAX));
+            Value::Array(list(&*sessions, prefix, after, limit).await?.iter().map(info_json).collect())
+        }
         SessionsCommand::Show { session } => {
             let messages = sessions.load(&session).await?;
             serde_json::to_value(&messages).map_err(|e| SessionError::Backend(e.to_string()))?
         }
         SessionsCommand::Delete { session } => json!({"deleted": sessions.delete(&session).await?}),
     })
+}
+
+/// The first `limit` sessions that start with `prefix` and come after `after`, read page by
+/// page ([`SessionStore::list_page`]).
+async fn list(
+    sessions: &dyn SessionStore,
+    prefix: String,
+    mut after: Option<String>,
+    limit: usize,
+) -> Result<Vec<SessionInfo>, SessionError> {
+    let mut listed = Vec::new();
+    while listed.len() < limit {
+        let mut query =
+            SessionListQuery::new((limit - listed.len()).min(MAX_SESSION_PAGE))?.with_prefix(prefix.clone())?;
+        if let Some(after) = after {
+            query = query.with_after(after)?;
+        }
+        let page = sessions.list_page(&query).await?;
+        listed.extend(page.sessions);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(listed)
 }

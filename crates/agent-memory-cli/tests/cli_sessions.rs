@@ -97,3 +97,36 @@ fn bad_input_is_one_line_on_stderr_with_exit_code_2() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
 }
+
+#[test]
+fn list_takes_a_prefix_a_cursor_and_a_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agent-memory.db");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = SqliteSessions::open(&db).await.unwrap();
+        for id in ["bob/1", "bob/2", "bob/3", "bob_x", "bobby/1", "carol/1"] {
+            store.append(id, &[Message::user(id)]).await.unwrap();
+        }
+    });
+    let ids = |args: &[&str]| -> Vec<String> {
+        let listed = json_out(&sessions(&db, args));
+        listed.as_array().unwrap().iter().map(|s| s["session_id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ids(&["list", "--prefix", "bob/"]), ["bob/1", "bob/2", "bob/3"]);
+    assert_eq!(ids(&["list", "--prefix", "bob_"]), ["bob_x"]);
+    assert_eq!(ids(&["list", "--prefix", "bob/", "--limit", "2"]), ["bob/1", "bob/2"]);
+    assert_eq!(ids(&["list", "--prefix", "bob/", "--after", "bob/2"]), ["bob/3"]);
+    assert_eq!(ids(&["list", "--after", "bob_x", "--limit", "1"]), ["bobby/1"]);
+    assert_eq!(ids(&["list", "--prefix", "dave/"]), Vec::<String>::new());
+    assert_eq!(ids(&["list"]).len(), 6);
+
+    let output = sessions(&db, &["list", "--limit", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = sessions(&db, &["list", "--prefix", "a\u{1}"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "agent-memory sessions: invalid session listing: prefix must not contain control characters\n"
+    );
+}

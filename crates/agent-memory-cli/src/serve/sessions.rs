@@ -3,17 +3,19 @@
 //!
 //! | method and path | body | answer |
 //! |---|---|---|
-//! | `GET /sessions` | | `{sessions: [{session_id, message_count, created_at, updated_at}]}` |
+//! | `GET /sessions?prefix=&after=&limit=` | | `{sessions: [{session_id, message_count, created_at, updated_at}], next_after}` |
 //! | `GET /sessions/{session_id}` | | `{session_id, messages}` (empty for an unknown session) |
 //! | `POST /sessions/{session_id}/messages` | `{messages}` | `{session_id, appended}` |
 //! | `PUT /sessions/{session_id}` | `{messages}` | `{session_id, message_count}` |
 //! | `DELETE /sessions/{session_id}` | | `{deleted: bool}` |
 //!
 //! Session ids are scoped to the caller's tenant (`tenancy::scope_id`): a tenant never
-//! sees, lists, changes or deletes another tenant's sessions.
+//! sees, lists, changes or deletes another tenant's sessions. A listing reads one page of
+//! the tenant's own id range (`SessionStore::list_page` with the prefix `TENANT/`), so it
+//! costs what it returns, however many sessions other tenants keep.
 
 use agent_memory::message::messages_to_value;
-use agent_memory::session::{MAX_SESSION_ID_BYTES, SessionError, SessionInfo};
+use agent_memory::session::{MAX_SESSION_ID_BYTES, SessionError, SessionInfo, SessionListQuery};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -25,9 +27,12 @@ use super::AppState;
 use super::config::Tenant;
 use super::conversations::parse_messages;
 use super::error::{ApiError, ErrorBody};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::store::rfc3339;
-use super::tenancy::{scope_id, unscope_id};
+use super::tenancy::{scope_id, scope_id_prefix, unscope_id};
+
+/// How many sessions a listing returns when the client does not say.
+const DEFAULT_LIST_LIMIT: usize = 100;
 
 /// The session routes (mounted behind the API-key middleware).
 pub(crate) fn routes() -> Router<AppState> {
@@ -88,11 +93,31 @@ pub(crate) struct SessionSummary {
     updated_at: String,
 }
 
-/// The caller's sessions.
+/// `GET /sessions` query string.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListSessionsQuery {
+    /// Only sessions whose id starts with this, byte for byte (all by default).
+    #[param(example = "thread_")]
+    prefix: Option<String>,
+    /// Only sessions whose id comes after this one (bytewise): the previous page's
+    /// `next_after`.
+    after: Option<String>,
+    /// The most sessions to return: 1 to 1000 (100 by default).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
+    limit: Option<usize>,
+}
+
+/// One page of the caller's sessions.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SessionList {
-    /// Every session of the caller's tenant, sorted by id.
+    /// The caller's sessions (those starting with `prefix`, after `after`), sorted by id:
+    /// at most `limit`.
     sessions: Vec<SessionSummary>,
+    /// Where the next page starts (pass it as `after`); null on the last page.
+    #[schema(example = "thread_042")]
+    next_after: Option<String>,
 }
 
 /// The answer to a delete.
@@ -102,16 +127,27 @@ pub(crate) struct DeletedSession {
     deleted: bool,
 }
 
-/// Lists the caller's sessions.
-#[utoipa::path(get, path = "/sessions", tag = "sessions", responses(
-    (status = 200, description = "the sessions, sorted by id", body = SessionList)))]
+/// Lists the caller's sessions, one page at a time.
+#[utoipa::path(get, path = "/sessions", tag = "sessions", params(ListSessionsQuery), responses(
+    (status = 200, description = "a page of the sessions, sorted by id", body = SessionList),
+    (status = 400, description = "invalid prefix, after or limit", body = ErrorBody)))]
 pub(crate) async fn list_sessions(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    ApiQuery(query): ApiQuery<ListSessionsQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let all = state.sessions().list().await.map_err(session_error)?;
-    let sessions = all.into_iter().filter_map(|info| SessionSummary::of_tenant(&tenant, info)).collect();
-    Ok(Json(SessionList { sessions }))
+    let limit = query.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+    let prefix = scope_id_prefix(&tenant, "prefix", query.prefix.as_deref().unwrap_or(""), MAX_SESSION_ID_BYTES)?;
+    let mut listing = SessionListQuery::new(limit).and_then(|q| q.with_prefix(prefix)).map_err(session_error)?;
+    if let Some(after) = &query.after {
+        let after = scope_id(&tenant, "after", after, MAX_SESSION_ID_BYTES)?;
+        listing = listing.with_after(after).map_err(session_error)?;
+    }
+    let page = state.sessions().list_page(&listing).await.map_err(session_error)?;
+    let sessions =
+        page.sessions.into_iter().map(|info| SessionSummary::of_tenant(&tenant, info)).collect::<Result<_, _>>()?;
+    let next_after = page.next_after.as_deref().map(|id| own_id(&tenant, id)).transpose()?;
+    Ok(Json(SessionList { sessions, next_after }))
 }
 
 /// Loads a session's messages.
@@ -185,10 +221,10 @@ pub(crate) async fn delete_session(
 }
 
 impl SessionSummary {
-    /// The client's view of `info`, or `None` when it is another tenant's.
-    fn of_tenant(tenant: &Tenant, info: SessionInfo) -> Option<Self> {
-        let session_id = unscope_id(tenant, &info.session_id)?.to_owned();
-        Some(Self {
+    /// The client's view of `info`, one of the tenant's sessions.
+    fn of_tenant(tenant: &Tenant, info: SessionInfo) -> Result<Self, ApiError> {
+        let session_id = own_id(tenant, &info.session_id)?;
+        Ok(Self {
             session_id,
             message_count: info.message_count,
             created_at: rfc3339(unix_seconds(info.created_at)),
@@ -201,14 +237,24 @@ fn unix_seconds(time: std::time::SystemTime) -> f64 {
     time.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
+/// The client's view of a stored id the tenant's prefix selected; another tenant's would
+/// be a scoping bug, answered as an internal error (logged, never shown).
+fn own_id(tenant: &Tenant, stored: &str) -> Result<String, ApiError> {
+    unscope_id(tenant, stored)
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::internal(format!("the session listing returned {stored:?} outside tenant {tenant}")))
+}
+
 fn scoped_session(tenant: &Tenant, session_id: &str) -> Result<String, ApiError> {
     scope_id(tenant, "session_id", session_id, MAX_SESSION_ID_BYTES)
 }
 
-/// An invalid id is a 400; a failing backend a 500 (logged, never shown).
+/// An invalid id or listing is a 400; a failing backend a 500 (logged, never shown).
 fn session_error(error: SessionError) -> ApiError {
     match error {
         SessionError::InvalidId { .. } => ApiError::invalid(error.to_string()),
+        // The query string's own words: `limit must be 1 to 1000, got 0`.
+        SessionError::InvalidQuery(message) => ApiError::invalid(message),
         other => ApiError::internal(other),
     }
 }

@@ -80,6 +80,28 @@ pub(crate) fn scope_id(tenant: &Tenant, field: &str, id: &str, max_stored_bytes:
     Ok(format!("{tenant}{ID_SEPARATOR}{id}"))
 }
 
+/// The stored prefix for a client's id `prefix` (possibly empty: every id of the tenant),
+/// for a listing by prefix (`field` names it in errors): `TENANT/` and the prefix.
+///
+/// A tenant name never contains the separator, so `TENANT/` is a prefix of the tenant's
+/// own stored ids only: not of `TENANTX/…` (tenant `acme` never lists tenant `acmex`'s
+/// ids), nor of any id of another tenant.
+pub(crate) fn scope_id_prefix(
+    tenant: &Tenant,
+    field: &str,
+    prefix: &str,
+    max_stored_bytes: usize,
+) -> Result<String, ApiError> {
+    let max_bytes = max_stored_bytes.saturating_sub(tenant.as_str().len() + ID_SEPARATOR.len_utf8());
+    if prefix.len() > max_bytes {
+        return Err(ApiError::invalid(format!("{field} has at most {max_bytes} bytes, got {}", prefix.len())));
+    }
+    if prefix.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(format!("{tenant}{ID_SEPARATOR}{prefix}"))
+}
+
 /// The client's view of a stored user or session id: without the tenant; `None` when it
 /// belongs to another tenant (or to no tenant at all).
 pub(crate) fn unscope_id<'a>(tenant: &Tenant, stored: &'a str) -> Option<&'a str> {
@@ -127,6 +149,21 @@ mod tests {
         assert_eq!(message, "session_id has at most 250 bytes, got 251");
         assert!(scope_id(&acme(), "session_id", &"x".repeat(250), 255).is_ok());
         assert!(scope_id(&acme(), "user_id", "a\nb", 255).is_err());
+    }
+
+    #[test]
+    fn an_id_prefix_is_stored_under_the_tenant_and_no_other_tenants_ids_start_with_it() {
+        let acme_all = scope_id_prefix(&acme(), "prefix", "", 256).expect("valid");
+        assert_eq!(acme_all, "acme/");
+        assert_eq!(scope_id_prefix(&acme(), "prefix", "t", 256).expect("valid"), "acme/t");
+        let acmex = Tenant::new("acmex").expect("tenant");
+        let theirs = scope_id(&acmex, "session_id", "t1", 256).expect("valid");
+        assert!(!theirs.starts_with(&acme_all), "{theirs}");
+        assert_eq!(scope_id_prefix(&acme(), "prefix", &"x".repeat(251), 256).expect("valid").len(), 256);
+        let (code, message) = scope_id_prefix(&acme(), "prefix", &"x".repeat(252), 256).expect_err("long").into_parts();
+        assert_eq!((code, message.as_str()), ("invalid_request", "prefix has at most 251 bytes, got 252"));
+        let (_, message) = scope_id_prefix(&acme(), "prefix", "a\tb", 256).expect_err("control").into_parts();
+        assert_eq!(message, "prefix must not contain control characters");
     }
 
     #[test]

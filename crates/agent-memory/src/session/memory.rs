@@ -1,13 +1,15 @@
 //! [`InMemorySessions`]: sessions in a map in process memory.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{RestoredSession, SessionError, SessionInfo, SessionStore, validate_session_id};
+use super::listing::IdRange;
+use super::{
+    RestoredSession, SessionError, SessionInfo, SessionListQuery, SessionPage, SessionStore, validate_session_id,
+};
 use crate::message::Message;
 
 /// Sessions kept in process memory; lost when the process ends. Safe to share between
@@ -22,6 +24,17 @@ struct Session {
     messages: Vec<Message>,
     created_at: SystemTime,
     updated_at: SystemTime,
+}
+
+impl Session {
+    fn info(&self, session_id: &str) -> SessionInfo {
+        SessionInfo {
+            session_id: session_id.to_owned(),
+            message_count: self.messages.len(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 impl InMemorySessions {
@@ -65,16 +78,21 @@ impl SessionStore for InMemorySessions {
     }
 
     async fn list(&self) -> Result<Vec<SessionInfo>, SessionError> {
-        Ok(self
+        Ok(self.sessions().iter().map(|(id, session)| session.info(id)).collect())
+    }
+
+    async fn list_page(&self, query: &SessionListQuery) -> Result<SessionPage, SessionError> {
+        let range = query.range();
+        if range.is_empty() {
+            return Ok(SessionPage::from_rows(Vec::new(), query.limit()));
+        }
+        let rows = self
             .sessions()
-            .iter()
-            .map(|(id, session)| SessionInfo {
-                session_id: id.clone(),
-                message_count: session.messages.len(),
-                created_at: session.created_at,
-                updated_at: session.updated_at,
-            })
-            .collect())
+            .range::<str, _>(range.bounds())
+            .take(query.limit() + 1)
+            .map(|(id, session)| session.info(id))
+            .collect();
+        Ok(SessionPage::from_rows(rows, query.limit()))
     }
 
     async fn delete(&self, session_id: &str) -> Result<bool, SessionError> {
@@ -83,16 +101,12 @@ impl SessionStore for InMemorySessions {
     }
 
     async fn export_sessions(&self, after: Option<&str>, limit: usize) -> Result<Vec<RestoredSession>, SessionError> {
-        let start = match after {
-            Some(after) => {
-                validate_session_id(after)?;
-                Bound::Excluded(after)
-            }
-            None => Bound::Unbounded,
-        };
+        if let Some(after) = after {
+            validate_session_id(after)?;
+        }
         Ok(self
             .sessions()
-            .range::<str, _>((start, Bound::Unbounded))
+            .range::<str, _>(IdRange::after(after).bounds())
             .take(limit)
             .map(|(id, session)| RestoredSession {
                 session_id: id.clone(),

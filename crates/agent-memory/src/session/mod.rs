@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+mod listing;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -33,6 +34,7 @@ use async_trait::async_trait;
 
 use crate::message::Message;
 
+pub use listing::{MAX_SESSION_PAGE, SessionListQuery, SessionPage};
 pub use memory::InMemorySessions;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresSessions;
@@ -57,6 +59,10 @@ pub enum SessionError {
     /// The storage backend failed.
     #[error("session storage failed: {0}")]
     Backend(String),
+    /// A listing query out of bounds: a limit of 0 or over [`MAX_SESSION_PAGE`], a prefix
+    /// no id can start with.
+    #[error("invalid session listing: {0}")]
+    InvalidQuery(String),
     /// This session store does not implement the operation (a provided method's default).
     #[error("this session store cannot {0}")]
     Unsupported(&'static str),
@@ -184,9 +190,9 @@ pub struct RestoredSession {
 ///
 /// Contract (checked by the conformance tests for every backend): an unknown session
 /// loads as empty; `append` keeps order across calls; `replace` with an empty list leaves
-/// an empty session; `list` is sorted by session id and shows only sessions that exist;
-/// `delete` returns whether the session existed; ids are checked with
-/// [`validate_session_id`].
+/// an empty session; `list` and `list_page` are sorted by session id (bytewise) and show
+/// only sessions that exist; `delete` returns whether the session existed; ids are checked
+/// with [`validate_session_id`].
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Adds `messages` to the end of the session, creating it if needed.
@@ -200,7 +206,63 @@ pub trait SessionStore: Send + Sync {
     async fn replace(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError>;
 
     /// Every session, sorted by id.
+    ///
+    /// Its cost grows with the whole store: it reads every session of every user or tenant
+    /// sharing it, and holds them all in one answer. Page with [`SessionStore::list_page`]
+    /// instead wherever the store may be large or shared.
     async fn list(&self) -> Result<Vec<SessionInfo>, SessionError>;
+
+    /// One page of the sessions whose id starts with [`SessionListQuery::prefix`] and
+    /// comes after [`SessionListQuery::after`] (both bytewise), sorted by id: the first
+    /// [`SessionListQuery::limit`] of them, and [`SessionPage::next_after`] (the page's
+    /// last id) when more matched as the page was read. Starting from no cursor and
+    /// continuing after each page's `next_after` until it is `None` lists every matching
+    /// session.
+    ///
+    /// The stores of this crate read a page in one snapshot (one statement or one lock
+    /// hold) as one range of an index of session ids (from the prefix, or the cursor when
+    /// it lies further on, to the prefix's successor), so a page costs what it returns
+    /// however many other sessions the store holds. Across pages, with writers at work
+    /// (as [`SessionStore::export_sessions`]): a session that exists from the first page to
+    /// the last is listed exactly once; one created or deleted meanwhile may or may not be.
+    ///
+    /// The default is built on [`SessionStore::list`]: it reads every session for each
+    /// page. Stores that can seek an id range should override it.
+    ///
+    /// ```
+    /// use agent_memory::message::Message;
+    /// use agent_memory::session::{InMemorySessions, SessionListQuery, SessionStore};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agent_memory::session::SessionError> {
+    /// let sessions = InMemorySessions::new();
+    /// for id in ["bob/1", "bob/2", "bobby/1"] {
+    ///     sessions.append(id, &[Message::user("hi")]).await?;
+    /// }
+    /// let page = sessions.list_page(&SessionListQuery::new(1)?.with_prefix("bob/")?).await?;
+    /// assert_eq!(page.sessions[0].session_id, "bob/1");
+    /// assert_eq!(page.next_after.as_deref(), Some("bob/1"));
+    /// let query = SessionListQuery::new(1)?.with_prefix("bob/")?.with_after("bob/1")?;
+    /// let page = sessions.list_page(&query).await?;
+    /// assert_eq!((page.sessions[0].session_id.as_str(), page.next_after), ("bob/2", None));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The store's errors (the query was checked when it was built).
+    async fn list_page(&self, query: &SessionListQuery) -> Result<SessionPage, SessionError> {
+        let range = query.range();
+        let rows = self
+            .list()
+            .await?
+            .into_iter()
+            .filter(|info| range.contains(&info.session_id))
+            .take(query.limit() + 1)
+            .collect();
+        Ok(SessionPage::from_rows(rows, query.limit()))
+    }
 
     /// Deletes a session; returns whether it existed.
     async fn delete(&self, session_id: &str) -> Result<bool, SessionError>;
@@ -242,9 +304,10 @@ pub trait SessionStore: Send + Sync {
         if let Some(after) = after {
             validate_session_id(after)?;
         }
+        let range = listing::IdRange::after(after);
         let infos = self.list().await?;
         let mut page = Vec::new();
-        for info in infos.into_iter().filter(|info| after.is_none_or(|after| info.session_id.as_str() > after)) {
+        for info in infos.into_iter().filter(|info| range.contains(&info.session_id)) {
             if page.len() == limit {
                 break;
             }
@@ -318,6 +381,31 @@ mod tests {
         let times: Vec<_> = exported.iter().map(|s| (s.created_at, s.updated_at)).collect();
         assert_eq!(times, listed.iter().map(|i| (i.created_at, i.updated_at)).collect::<Vec<_>>());
         assert!(matches!(store.export_sessions(Some(""), 1).await, Err(SessionError::InvalidId { .. })));
+    }
+
+    #[tokio::test]
+    async fn the_default_listing_pages_through_list_by_prefix() {
+        let store = Minimal(InMemorySessions::new());
+        for id in ["acme/b", "acme", "acme-eu/a", "acme/a", "acme/c", "acme0"] {
+            store.append(id, &[Message::user(id)]).await.expect("valid");
+        }
+        let ids = |page: &SessionPage| page.sessions.iter().map(|s| s.session_id.clone()).collect::<Vec<_>>();
+        let query = SessionListQuery::new(2).expect("valid").with_prefix("acme/").expect("valid");
+        let first = store.list_page(&query).await.expect("readable");
+        assert_eq!(
+            (ids(&first), first.next_after.as_deref()),
+            (vec!["acme/a".to_owned(), "acme/b".to_owned()], Some("acme/b"))
+        );
+        let second = store.list_page(&query.clone().with_after("acme/b").expect("valid")).await.expect("readable");
+        assert_eq!((ids(&second), second.next_after), (vec!["acme/c".to_owned()], None));
+        let before = store.list_page(&query.clone().with_after("a").expect("valid")).await.expect("readable");
+        assert_eq!(ids(&before), ["acme/a", "acme/b"], "a cursor before the prefix starts at the prefix");
+        let past = store.list_page(&query.with_after("acme0").expect("valid")).await.expect("readable");
+        assert_eq!(past, SessionPage { sessions: vec![], next_after: None });
+        assert_eq!(
+            store.list_page(&SessionListQuery::new(10).expect("valid")).await.expect("readable").sessions.len(),
+            6
+        );
     }
 
     #[test]

@@ -15,7 +15,11 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{RestoredSession, SessionError, SessionInfo, SessionStore, system_time, unix_seconds, validate_session_id};
+use super::listing::IdRange;
+use super::{
+    RestoredSession, SessionError, SessionInfo, SessionListQuery, SessionPage, SessionStore, system_time, unix_seconds,
+    validate_session_id,
+};
 use crate::message::Message;
 use crate::store::{PostgresBackend, PostgresConfig, StoreError};
 
@@ -146,6 +150,86 @@ impl PostgresSessions {
     }
 }
 
+/// The condition on `session_id` that selects `range`, its lower bound being parameter
+/// `$2` (`''` for none: every id is above it) and its upper bound `$3` (NULL for none).
+/// Picked from fixed texts, never built from the bounds, so each shape is one prepared
+/// statement that seeks the `session_threads_id_bytewise` index (`COLLATE "C"`: bytewise).
+fn range_condition(range: &IdRange) -> &'static str {
+    match (range.sql_lower().1, range.upper.is_some()) {
+        (false, false) => "session_id COLLATE \"C\" >= $2 AND $3::text IS NULL",
+        (true, false) => "session_id COLLATE \"C\" > $2 AND $3::text IS NULL",
+        (false, true) => "session_id COLLATE \"C\" >= $2 AND session_id COLLATE \"C\" < $3",
+        (true, true) => "session_id COLLATE \"C\" > $2 AND session_id COLLATE \"C\" < $3",
+    }
+}
+
+impl PostgresSessions {
+    /// The sessions of `range`, sorted by id, at most `limit` (`None`: all) of them, in one
+    /// statement.
+    async fn read_infos(
+        &self,
+        op: &'static str,
+        range: &IdRange,
+        limit: Option<i64>,
+    ) -> Result<Vec<SessionInfo>, SessionError> {
+        let rows = self.query_range(op, self.infos_sql(range), range, limit).await?;
+        Ok(rows
+            .iter()
+            .map(|row| SessionInfo {
+                session_id: row.get(0),
+                message_count: usize::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+                created_at: system_time(row.get(2)),
+                updated_at: system_time(row.get(3)),
+            })
+            .collect())
+    }
+
+    /// The statement that reads the sessions of `range` (`$1`: the limit).
+    fn infos_sql(&self, range: &IdRange) -> String {
+        format!(
+            "SELECT session_id, message_count, created_at, updated_at FROM {}
+             WHERE {} ORDER BY session_id COLLATE \"C\" LIMIT $1",
+            self.threads,
+            range_condition(range)
+        )
+    }
+
+    /// Runs `sql` with the limit and `range`'s bounds as its parameters.
+    async fn query_range(
+        &self,
+        op: &'static str,
+        sql: String,
+        range: &IdRange,
+        limit: Option<i64>,
+    ) -> Result<Vec<tokio_postgres::Row>, SessionError> {
+        let (lower, _) = range.sql_lower();
+        self.backend
+            .run(op, |client| {
+                let (sql, lower, upper) = (sql.clone(), lower.to_owned(), range.upper.clone());
+                async move {
+                    let statement = client.prepare_cached(&sql).await?;
+                    client.query(&statement, &[&limit, &lower, &upper]).await
+                }
+            })
+            .await
+            .map_err(backend_error)
+    }
+
+    /// PostgreSQL's plan (`EXPLAIN`) for the statement [`SessionStore::list_page`] runs for
+    /// `query`, to check that it seeks the session-id index.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Backend`] when the database fails.
+    pub async fn explain_list_page(&self, query: &SessionListQuery) -> Result<String, SessionError> {
+        let range = query.range();
+        let sql = format!("EXPLAIN {}", self.infos_sql(&range));
+        let limit = i64::try_from(query.limit() + 1).unwrap_or(i64::MAX);
+        let rows = self.query_range("explain list sessions", sql, &range, Some(limit)).await?;
+        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
+    }
+}
+
 fn encode(messages: &[Message]) -> Result<Vec<String>, SessionError> {
     messages.iter().map(|m| serde_json::to_string(m).map_err(|e| SessionError::Backend(e.to_string()))).collect()
 }
@@ -181,27 +265,14 @@ impl SessionStore for PostgresSessions {
     }
 
     async fn list(&self) -> Result<Vec<SessionInfo>, SessionError> {
-        let sql = format!(
-            "SELECT session_id, message_count, created_at, updated_at FROM {} ORDER BY session_id COLLATE \"C\"",
-            self.threads
-        );
-        let rows = self
-            .backend
-            .run("list sessions", |client| {
-                let sql = sql.clone();
-                async move { client.query(&sql, &[]).await }
-            })
-            .await
-            .map_err(backend_error)?;
-        Ok(rows
-            .iter()
-            .map(|row| SessionInfo {
-                session_id: row.get(0),
-                message_count: usize::try_from(row.get::<_, i64>(1)).unwrap_or(0),
-                created_at: system_time(row.get(2)),
-                updated_at: system_time(row.get(3)),
-            })
-            .collect())
+        // PostgreSQL reads LIMIT NULL as none.
+        self.read_infos("list sessions", &IdRange::after(None), None).await
+    }
+
+    async fn list_page(&self, query: &SessionListQuery) -> Result<SessionPage, SessionError> {
+        let limit = i64::try_from(query.limit() + 1).unwrap_or(i64::MAX);
+        let rows = self.read_infos("list sessions", &query.range(), Some(limit)).await?;
+        Ok(SessionPage::from_rows(rows, query.limit()))
     }
 
     async fn delete(&self, session_id: &str) -> Result<bool, SessionError> {
@@ -229,25 +300,27 @@ impl SessionStore for PostgresSessions {
         // One statement (one snapshot): the page of sessions in bytewise id order (the
         // `session_threads_id_bytewise` index), then each one's messages by primary key
         // (LATERAL, so that the planner never hashes the whole messages table for a page).
-        let after_condition = if after.is_some() { "session_id COLLATE \"C\" > $2" } else { "$2::text IS NULL" };
+        let range = IdRange::after(after);
         let sql = format!(
             "SELECT t.session_id, t.created_at, t.updated_at, m.message
              FROM (SELECT session_id, created_at, updated_at FROM {threads}
-                   WHERE {after_condition} ORDER BY session_id COLLATE \"C\" LIMIT $1) AS t
+                   WHERE {condition} ORDER BY session_id COLLATE \"C\" LIMIT $1) AS t
              LEFT JOIN LATERAL (SELECT seq, message FROM {messages} AS m
                                 WHERE m.session_id = t.session_id ORDER BY seq) AS m ON true
              ORDER BY t.session_id COLLATE \"C\", m.seq",
             threads = self.threads,
             messages = self.messages,
+            condition = range_condition(&range),
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (lower, _) = range.sql_lower();
         let rows = self
             .backend
             .run("export sessions", |client| {
-                let (sql, after) = (sql.clone(), after.map(str::to_owned));
+                let (sql, lower, upper) = (sql.clone(), lower.to_owned(), range.upper.clone());
                 async move {
                     let statement = client.prepare_cached(&sql).await?;
-                    client.query(&statement, &[&limit, &after]).await
+                    client.query(&statement, &[&limit, &lower, &upper]).await
                 }
             })
             .await

@@ -20,7 +20,11 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{RestoredSession, SessionError, SessionInfo, SessionStore, system_time, unix_seconds, validate_session_id};
+use super::listing::IdRange;
+use super::{
+    RestoredSession, SessionError, SessionInfo, SessionListQuery, SessionPage, SessionStore, system_time, unix_seconds,
+    validate_session_id,
+};
 use crate::message::Message;
 use crate::store::sqlite::open_connection;
 
@@ -178,6 +182,48 @@ fn insert_from(
     Ok(())
 }
 
+/// `limit` as SQLite's LIMIT takes it.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// The condition on `session_id` that selects `range`, its lower bound being parameter
+/// `?2` (`""` for none: every id is above it) and its upper bound `?3` (NULL for none).
+/// Picked from fixed texts, never built from the bounds, so each shape is one cached
+/// statement that seeks the primary-key index (bytewise: SQLite's BINARY collation).
+fn range_condition(range: &IdRange) -> &'static str {
+    match (range.sql_lower().1, range.upper.is_some()) {
+        (false, false) => "session_id >= ?2 AND ?3 IS NULL",
+        (true, false) => "session_id > ?2 AND ?3 IS NULL",
+        (false, true) => "session_id >= ?2 AND session_id < ?3",
+        (true, true) => "session_id > ?2 AND session_id < ?3",
+    }
+}
+
+/// The sessions of `range`, sorted by id, at most `limit` (negative: all) of them, in one
+/// statement.
+fn read_infos(connection: &Connection, range: &IdRange, limit: i64) -> Result<Vec<SessionInfo>, SessionError> {
+    let mut select = connection
+        .prepare_cached(&format!(
+            "SELECT session_id, message_count, created_at, updated_at FROM session_threads
+             WHERE {} ORDER BY session_id LIMIT ?1",
+            range_condition(range)
+        ))
+        .map_err(backend)?;
+    let (lower, _) = range.sql_lower();
+    let rows = select
+        .query_map(params![limit, lower, range.upper], |row| {
+            Ok(SessionInfo {
+                session_id: row.get(0)?,
+                message_count: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                created_at: system_time(row.get(2)?),
+                updated_at: system_time(row.get(3)?),
+            })
+        })
+        .map_err(backend)?;
+    rows.map(|row| row.map_err(backend)).collect()
+}
+
 #[async_trait]
 impl SessionStore for SqliteSessions {
     async fn append(&self, session_id: &str, messages: &[Message]) -> Result<(), SessionError> {
@@ -219,25 +265,14 @@ impl SessionStore for SqliteSessions {
     }
 
     async fn list(&self) -> Result<Vec<SessionInfo>, SessionError> {
-        self.read(|connection| {
-            let mut select = connection
-                .prepare_cached(
-                    "SELECT session_id, message_count, created_at, updated_at FROM session_threads ORDER BY session_id",
-                )
-                .map_err(backend)?;
-            let rows = select
-                .query_map([], |row| {
-                    Ok(SessionInfo {
-                        session_id: row.get(0)?,
-                        message_count: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                        created_at: system_time(row.get(2)?),
-                        updated_at: system_time(row.get(3)?),
-                    })
-                })
-                .map_err(backend)?;
-            rows.map(|row| row.map_err(backend)).collect()
-        })
-        .await
+        // SQLite reads a negative LIMIT as none.
+        self.read(|connection| read_infos(connection, &IdRange::after(None), -1)).await
+    }
+
+    async fn list_page(&self, query: &SessionListQuery) -> Result<SessionPage, SessionError> {
+        let (range, limit) = (query.range(), query.limit());
+        let rows = self.read(move |connection| read_infos(connection, &range, sql_limit(limit + 1))).await?;
+        Ok(SessionPage::from_rows(rows, limit))
     }
 
     async fn delete(&self, session_id: &str) -> Result<bool, SessionError> {
@@ -255,22 +290,23 @@ impl SessionStore for SqliteSessions {
         if let Some(after) = after {
             validate_session_id(after)?;
         }
-        let after = after.map(str::to_owned);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let range = IdRange::after(after);
+        let limit = sql_limit(limit);
         self.read(move |connection| {
             // One statement (one snapshot): the page of sessions by primary key, then each
             // one's messages by theirs.
-            let after_condition = if after.is_some() { "session_id > ?2" } else { "?2 IS NULL" };
             let mut select = connection
                 .prepare_cached(&format!(
                     "SELECT t.session_id, t.created_at, t.updated_at, m.message
                      FROM (SELECT session_id, created_at, updated_at FROM session_threads
-                           WHERE {after_condition} ORDER BY session_id LIMIT ?1) AS t
+                           WHERE {} ORDER BY session_id LIMIT ?1) AS t
                      LEFT JOIN session_messages AS m ON m.session_id = t.session_id
-                     ORDER BY t.session_id, m.seq"
+                     ORDER BY t.session_id, m.seq",
+                    range_condition(&range)
                 ))
                 .map_err(backend)?;
-            let mut rows = select.query(params![limit, after]).map_err(backend)?;
+            let (lower, _) = range.sql_lower();
+            let mut rows = select.query(params![limit, lower, range.upper]).map_err(backend)?;
             let mut page: Vec<RestoredSession> = Vec::new();
             while let Some(row) = rows.next().map_err(backend)? {
                 let id: String = row.get(0).map_err(backend)?;
@@ -321,5 +357,39 @@ impl SessionStore for SqliteSessions {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shape of the range condition seeks the session-id index (a `SEARCH`, never a
+    /// `SCAN` of the table), and SQLite needs no sort for the order.
+    #[test]
+    fn every_range_shape_is_an_index_seek() {
+        let connection = Connection::open_in_memory().expect("in-memory database");
+        connection.execute_batch(SCHEMA).expect("schema");
+        for (prefix, after) in [("", None), ("", Some("a")), ("acme/", None), ("acme/", Some("acme/x"))] {
+            let range = IdRange::new(prefix, after);
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT session_id, message_count, created_at, updated_at FROM session_threads
+                 WHERE {} ORDER BY session_id LIMIT ?1",
+                range_condition(&range)
+            );
+            let (lower, _) = range.sql_lower();
+            let mut statement = connection.prepare(&sql).expect("plan");
+            let plan: Vec<String> = statement
+                .query_map(params![10, lower, range.upper], |row| row.get::<_, String>(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("plan rows");
+            assert_eq!(plan.len(), 1, "{prefix:?} {after:?}: {plan:?}");
+            assert!(
+                plan[0]
+                    .starts_with("SEARCH session_threads USING INDEX sqlite_autoindex_session_threads_1 (session_id>"),
+                "{prefix:?} {after:?}: {plan:?}"
+            );
+        }
     }
 }

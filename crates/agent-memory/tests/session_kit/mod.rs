@@ -7,7 +7,9 @@ use std::sync::Arc;
 use agent_memory::message::{Message, ToolCall};
 use std::time::{Duration, UNIX_EPOCH};
 
-use agent_memory::session::{RestoredSession, SessionError, SessionStore};
+use agent_memory::session::{
+    MAX_SESSION_PAGE, RestoredSession, SessionError, SessionInfo, SessionListQuery, SessionPage, SessionStore,
+};
 use serde_json::json;
 
 /// Runs every check below on fresh stores made by `$make` (an async expression giving an
@@ -34,6 +36,21 @@ macro_rules! session_conformance {
         #[tokio::test]
         async fn exports_sessions_in_pages_by_id() {
             $crate::session_kit::export_pages(&*$make).await;
+        }
+
+        #[tokio::test]
+        async fn lists_pages_of_a_prefix_and_nothing_outside_it() {
+            $crate::session_kit::prefix_pages(&*$make).await;
+        }
+
+        #[tokio::test]
+        async fn pages_list_every_session_once_while_writers_work() {
+            $crate::session_kit::pages_with_writes(&*$make).await;
+        }
+
+        #[tokio::test]
+        async fn empty_pages_and_invalid_listings() {
+            $crate::session_kit::empty_pages(&*$make).await;
         }
 
         #[tokio::test]
@@ -265,4 +282,158 @@ pub async fn agent_history_limits_persist(store: Arc<dyn SessionStore>) {
     assert_eq!(store.list().await.unwrap()[0].message_count, stored.len());
     let seen: Vec<usize> = model.requests().iter().map(|request| request.messages.len()).collect();
     assert_eq!(seen, vec![2, 4, 5, 5], "system prompt + at most 4 messages per request");
+}
+
+/// Every page of `query`, following `next_after` to the end (at most `bound` pages).
+async fn all_pages(store: &dyn SessionStore, query: &SessionListQuery, bound: usize) -> Vec<SessionPage> {
+    let mut pages = vec![store.list_page(query).await.unwrap()];
+    while let Some(after) = pages.last().and_then(|page| page.next_after.clone()) {
+        assert!(pages.len() < bound, "more than {bound} pages: {pages:?}");
+        pages.push(store.list_page(&query.clone().with_after(after).unwrap()).await.unwrap());
+    }
+    pages
+}
+
+fn ids(infos: &[SessionInfo]) -> Vec<&str> {
+    infos.iter().map(|info| info.session_id.as_str()).collect()
+}
+
+/// Ids that share bytes with each prefix below without starting with it: another tenant
+/// whose name starts with this one's, the prefix's successor (`acme0` after `acme/`),
+/// LIKE's wildcards and escape, and the highest code points.
+const PREFIX_IDS: [&str; 20] = [
+    "acme",
+    "acme/",
+    "acme/a",
+    "acme/b%",
+    "acme/_x",
+    "acme/\\",
+    "acme/\u{ffff}",
+    "acme/\u{ffff}z",
+    "acme/\u{10ffff}",
+    "acme/é",
+    "acme0",
+    "acmex/a",
+    "acme-eu/a",
+    "acme_/1",
+    "acmeX1",
+    "acme%/1",
+    "acme\\/1",
+    "acme\\x",
+    "\u{ffff}",
+    "\u{10ffff}\u{10ffff}",
+];
+
+/// `list_page` with a prefix lists exactly the sessions whose id starts with it (byte for
+/// byte, whatever LIKE would make of `%`, `_` or `\`), sorted, with the counts and times
+/// `list` gives, in pages of every size.
+pub async fn prefix_pages(store: &dyn SessionStore) {
+    for (i, id) in PREFIX_IDS.iter().enumerate() {
+        let messages: Vec<Message> = (0..i % 3).map(|n| Message::user(format!("{id} {n}"))).collect();
+        store.replace(id, &messages).await.unwrap();
+    }
+    let everything = store.list().await.unwrap();
+    assert_eq!(everything.len(), PREFIX_IDS.len());
+    let prefixes =
+        ["", "acme/", "acme", "acme_", "acme%", "acme\\", "acme/\u{ffff}", "acme/\u{10ffff}", "\u{10ffff}", "zzz"];
+    for prefix in prefixes {
+        let expected: Vec<&SessionInfo> =
+            everything.iter().filter(|info| info.session_id.starts_with(prefix)).collect();
+        for limit in [1, 2, 3, MAX_SESSION_PAGE] {
+            let query = SessionListQuery::new(limit).unwrap().with_prefix(prefix).unwrap();
+            let pages = all_pages(store, &query, PREFIX_IDS.len() + 1).await;
+            for page in &pages {
+                assert!(page.sessions.len() <= limit);
+                if let Some(after) = &page.next_after {
+                    assert_eq!(page.sessions.len(), limit, "only a full page says more follow");
+                    assert_eq!(Some(after), page.sessions.last().map(|info| &info.session_id));
+                }
+            }
+            let listed: Vec<SessionInfo> = pages.into_iter().flat_map(|page| page.sessions).collect();
+            assert_eq!(listed.iter().collect::<Vec<_>>(), expected, "prefix {prefix:?}, pages of {limit}");
+        }
+    }
+    let query = SessionListQuery::new(100).unwrap().with_prefix("acme/").unwrap();
+    let page = store.list_page(&query).await.unwrap();
+    assert_eq!(
+        ids(&page.sessions),
+        [
+            "acme/",
+            "acme/\\",
+            "acme/_x",
+            "acme/a",
+            "acme/b%",
+            "acme/é",
+            "acme/\u{ffff}",
+            "acme/\u{ffff}z",
+            "acme/\u{10ffff}"
+        ]
+    );
+    assert_eq!(page.next_after, None);
+    // A cursor before the prefix starts at the prefix; one inside it continues after it
+    // (whether or not it is a stored id).
+    let from = |after: &str| query.clone().with_after(after).unwrap();
+    assert_eq!(ids(&store.list_page(&from("a")).await.unwrap().sessions)[..2], ["acme/", "acme/\\"]);
+    assert_eq!(ids(&store.list_page(&from("acme/b")).await.unwrap().sessions)[..2], ["acme/b%", "acme/é"]);
+    assert_eq!(ids(&store.list_page(&from("acme/\u{ffff}z")).await.unwrap().sessions), ["acme/\u{10ffff}"]);
+}
+
+/// Paging through a prefix while sessions are added, changed and deleted between pages:
+/// every session that exists from the first page to the last is listed exactly once, ids
+/// only rise from page to page, and nothing outside the prefix appears.
+pub async fn pages_with_writes(store: &dyn SessionStore) {
+    for n in 0..30 {
+        store.append(&format!("t/{n:02}"), &[Message::user("hi")]).await.unwrap();
+        store.append(&format!("t0{n:02}"), &[Message::user("outside")]).await.unwrap();
+    }
+    let query = SessionListQuery::new(4).unwrap().with_prefix("t/").unwrap();
+    let mut listed: Vec<String> = Vec::new();
+    let mut page = store.list_page(&query).await.unwrap();
+    for round in 0..40 {
+        listed.extend(page.sessions.iter().map(|info| info.session_id.clone()));
+        let Some(after) = page.next_after.clone() else { break };
+        assert!(round < 30, "the listing does not end");
+        // Writers between pages: the cursor's own session goes, one is added behind it and
+        // one ahead of it; one ahead is changed; one far ahead goes.
+        assert!(store.delete(&after).await.unwrap());
+        store.append(&format!("t/{round:02}-behind"), &[Message::user("new")]).await.unwrap();
+        store.append(&format!("t/{:02}-ahead", 29 - round), &[Message::user("new")]).await.unwrap();
+        store.append("t/29", &[Message::user("more")]).await.unwrap();
+        store.delete("t/27").await.unwrap();
+        page = store.list_page(&query.clone().with_after(after).unwrap()).await.unwrap();
+    }
+    assert!(listed.windows(2).all(|pair| pair[0] < pair[1]), "ids only rise: {listed:?}");
+    assert!(listed.iter().all(|id| id.starts_with("t/")), "{listed:?}");
+    for n in (0..30).filter(|n| *n != 27) {
+        let id = format!("t/{n:02}");
+        assert_eq!(listed.iter().filter(|listed| **listed == id).count(), 1, "{id} listed once: {listed:?}");
+    }
+}
+
+/// Empty stores, prefixes and ranges give an empty last page; a page exactly as long as
+/// what is left is the last one; a limit of 0 or over the maximum is refused.
+pub async fn empty_pages(store: &dyn SessionStore) {
+    let nothing = SessionPage { sessions: vec![], next_after: None };
+    let query = |limit: usize, prefix: &str| SessionListQuery::new(limit).unwrap().with_prefix(prefix).unwrap();
+    assert_eq!(store.list_page(&query(10, "")).await.unwrap(), nothing, "an empty store");
+    for id in ["a/1", "a/2", "a/3", "b"] {
+        store.append(id, &[Message::user(id)]).await.unwrap();
+    }
+    assert_eq!(store.list_page(&query(10, "a/4")).await.unwrap(), nothing, "no id has the prefix");
+    assert_eq!(store.list_page(&query(10, "c")).await.unwrap(), nothing, "past every id");
+    let after = |limit, prefix, after: &str| query(limit, prefix).with_after(after).unwrap();
+    assert_eq!(store.list_page(&after(10, "a/", "a/3")).await.unwrap(), nothing, "after the prefix's last id");
+    assert_eq!(store.list_page(&after(10, "a/", "a0")).await.unwrap(), nothing, "after the prefix's successor");
+    assert_eq!(store.list_page(&after(10, "a/", "z")).await.unwrap(), nothing, "after everything");
+    let exact = store.list_page(&query(3, "a/")).await.unwrap();
+    assert_eq!((ids(&exact.sessions), exact.next_after), (vec!["a/1", "a/2", "a/3"], None));
+    let short = store.list_page(&query(2, "a/")).await.unwrap();
+    assert_eq!((ids(&short.sessions), short.next_after.as_deref()), (vec!["a/1", "a/2"], Some("a/2")));
+    let last = store.list_page(&after(2, "a/", "a/2")).await.unwrap();
+    assert_eq!((ids(&last.sessions), last.next_after), (vec!["a/3"], None));
+
+    // The query is checked as it is built, so no store ever sees an invalid one.
+    assert!(matches!(SessionListQuery::new(0), Err(SessionError::InvalidQuery(_))));
+    assert!(matches!(SessionListQuery::new(MAX_SESSION_PAGE + 1), Err(SessionError::InvalidQuery(_))));
+    assert!(matches!(query(1, "").with_after(""), Err(SessionError::InvalidId { .. })));
 }
