@@ -459,9 +459,8 @@ impl VectorSet {
     /// there are at most `max` of them and fewer than half the set (`None`: scan everything).
     fn small_scope_rows(&self, scope: &Scope, max: usize) -> Option<Vec<usize>> {
         let max = max.min(self.len() / 2);
-        let rows =
-            |ids: &FxHashSet<i64>| ids.iter().filter_map(|id| self.position.get(id).copied()).collect::<Vec<_>>();
-        let sorted = |mut rows: Vec<usize>| {
+        let rows = |ids: &mut dyn Iterator<Item = &i64>| {
+            let mut rows: Vec<usize> = ids.filter_map(|id| self.position.get(id).copied()).collect();
             rows.sort_unstable();
             rows
         };
@@ -469,7 +468,7 @@ impl VectorSet {
             Scope::Namespace(namespace) => {
                 let ids = self.by_namespace.get(&namespace.encoded());
                 let count = ids.map_or(0, FxHashSet::len);
-                (count <= max).then(|| sorted(ids.map(rows).unwrap_or_default()))
+                (count <= max).then(|| ids.map(|ids| rows(&mut ids.iter())).unwrap_or_default())
             }
             Scope::Prefix(prefix) => {
                 let (low, high) = prefix.encoded_range()?;
@@ -482,7 +481,7 @@ impl VectorSet {
                         return None;
                     }
                 }
-                Some(sorted(range.flat_map(|(_, ids)| rows(ids)).collect()))
+                Some(rows(&mut range.flat_map(|(_, ids)| ids)))
             }
         }
     }
@@ -695,9 +694,13 @@ struct RowTest<'a> {
 }
 
 impl RowTest<'_> {
+    fn is_live(&self, row: usize) -> bool {
+        self.meta[row].expires_at.is_none_or(|at| self.now < at)
+    }
+
     fn admits(&self, row: usize) -> bool {
         let meta = &self.meta[row];
-        if meta.expires_at.is_some_and(|at| self.now >= at) {
+        if !self.is_live(row) {
             return false;
         }
         match (&self.exact, &self.range) {
@@ -918,7 +921,8 @@ impl VectorIndex {
         });
         match (graph, set.small_scope_rows(scope, self.options.exact_scope_max)) {
             (_, Some(rows)) => {
-                scored.extend(rows.into_iter().filter(|&row| test.admits(row)).map(|row| (score(row), row as u32)));
+                // In scope by construction: only expiry to test.
+                scored.extend(rows.into_iter().filter(|&row| test.is_live(row)).map(|row| (score(row), row as u32)));
             }
             (Some((graph, done, unindexed)), None) if want <= MAX_GRAPH_WANT => {
                 let ef = want.max(self.options.expansion_search);
