@@ -23,7 +23,7 @@ scenarios=${SCENARIOS:-keyword semantic hybrid put conversations}
 if ! command -v wrk >/dev/null; then
     apt-get install -y wrk >/dev/null
 fi
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 # The CLI without candle (local models) or OpenTelemetry: the built-in embedder needs none of it.
 if [ -n "${AGENT_MEMORY_BIN:-}" ]; then
     bin=$AGENT_MEMORY_BIN
@@ -46,16 +46,7 @@ trap cleanup EXIT
 out=$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl
 echo "{\"machine\": \"$(nproc) cores $(uname -m)\", \"bin\": \"$bin\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"duration\": \"$duration\", \"connections\": $connections}" | tee "$out"
 
-start_server() { # database-url
-    "$bin" serve --database-url "$1" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
-    server=$!
-    for _ in $(seq 100); do
-        grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    url=$(sed -n 's/^listening on //p' "$work/serve.out")
-    [ -n "$url" ] || { cat "$work/serve.err"; exit 1; }
-}
+source "$here/server.sh"
 
 # One search of each kind (loads the in-process indexes and starts the HNSW graph's
 # background build), then waits until the server has been idle for 2 s (under 5% of a
@@ -81,11 +72,6 @@ warm_up() {
         last=$now
         [ $idle -ge 2 ] && break
     done
-}
-
-stop_server() {
-    kill "$server" && wait "$server" || true
-    server=
 }
 
 record() { # backend n scenario json

@@ -19,13 +19,14 @@ duration=${DURATION:-10s}
 schema=${PG_SCHEMA:-sessions_bench}
 tenant=$(printf 'tenant%04d' $((tenants / 2)))
 key=bench-key-0123456789abcdef
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 if [ -n "${AGENT_MEMORY_BIN:-}" ]; then
     bin=$AGENT_MEMORY_BIN
 else
     cargo build -q --release -p agent-memory-cli --no-default-features
     bin=$CARGO_TARGET_DIR/release/agent-memory
 fi
+here=$PWD/bench/load
 work=$(mktemp -d)
 server=
 cleanup() {
@@ -34,21 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_server() { # database-url
-    "$bin" serve --database-url "$1" --listen 127.0.0.1:0 --api-key "$tenant:$key" >"$work/serve.out" 2>"$work/serve.err" &
-    server=$!
-    for _ in $(seq 300); do
-        grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    url=$(sed -n 's/^listening on //p' "$work/serve.out")
-    [ -n "$url" ] || { cat "$work/serve.err"; exit 1; }
-}
-
-stop_server() {
-    kill "$server" && wait "$server" 2>/dev/null || true
-    server=
-}
+source "$here/server.sh"
 
 # One line: backend, sessions returned, req/s, mean and p50/p99 latency.
 measure() { # backend
@@ -82,7 +69,7 @@ message = json.dumps({"role": "user", "content": "hello"})
 con.executemany("INSERT INTO session_messages VALUES (?, 0, ?)", [(i, message) for i in ids])
 con.commit()
 EOF
-start_server "sqlite:$work/sessions.db"
+start_server "sqlite:$work/sessions.db" --api-key "$tenant:$key"
 measure sqlite
 stop_server
 
@@ -90,7 +77,7 @@ if [ -n "${DATABASE_URL:-}" ]; then
     sep='?'
     [[ $DATABASE_URL == *\?* ]] && sep='&'
     PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
-    start_server "$DATABASE_URL${sep}schema=$schema"
+    start_server "$DATABASE_URL${sep}schema=$schema" --api-key "$tenant:$key"
     per=$((sessions / tenants))
     psql "$DATABASE_URL" -q >/dev/null <<EOF
 INSERT INTO $schema.session_threads

@@ -1,0 +1,19 @@
+# Sourced by the load scripts, which set $bin (the agent-memory program) and $work (a
+# scratch folder). `start_server DATABASE_URL [SERVE ARGS…]` starts `$bin serve` on a free
+# loopback port and sets $server (its pid) and $url; `stop_server` stops it.
+
+start_server() { # database-url [serve args…]
+    "$bin" serve --database-url "$1" --listen 127.0.0.1:0 "${@:2}" >"$work/serve.out" 2>"$work/serve.err" &
+    server=$!
+    for _ in $(seq 300); do
+        grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    url=$(sed -n 's/^listening on //p' "$work/serve.out")
+    [ -n "$url" ] || { cat "$work/serve.err"; exit 1; }
+}
+
+stop_server() {
+    kill "$server" && wait "$server" 2>/dev/null || true
+    server=
+}
