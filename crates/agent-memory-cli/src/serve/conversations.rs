@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `POST /conversations` | `{user_id, session_id, messages, metadata?}` | `{user_id, session_id, chunk_ids}` |
 //! | `POST /conversations/search` | `{user_id, query, limit?, session_id?, date_from?, date_to?, min_score?, mode?}` | `{results: [...]}` |
-//! | `GET /conversations/{user_id}` | | `{user_id, sessions: [...]}` |
+//! | `GET /conversations/{user_id}?limit=&offset=` | | `{user_id, sessions: [...], next_offset}` |
 //! | `DELETE /conversations/{user_id}` | | `{deleted: n}` (chunks) |
 //! | `DELETE /conversations/{user_id}/{session_id}` | | `{deleted: n}` (chunks) |
 //!
@@ -28,7 +28,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::config::Tenant;
 use super::error::{ApiError, ErrorBody};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::store::{MAX_PAGE, MAX_QUERY_CHARS, SearchModeDto, rfc3339};
 use super::tenancy::{scope_id, unscope_id};
 
@@ -144,9 +144,28 @@ pub(crate) struct SearchResponse {
 pub(crate) struct SessionsResponse {
     /// The user, as given.
     user_id: String,
-    /// The ids of the user's indexed sessions, ascending.
+    /// The ids of the user's indexed sessions, ascending: at most `limit`, after `offset`.
     sessions: Vec<String>,
+    /// The `offset` of the next page; null on the last page.
+    #[schema(example = 1000)]
+    next_offset: Option<usize>,
 }
+
+/// `GET /conversations/{user_id}` query string.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListConversationsQuery {
+    /// The most session ids to return: 1 to 10000 (1000 by default).
+    #[param(minimum = 1, maximum = 10000, example = 1000)]
+    limit: Option<usize>,
+    /// How many session ids to skip: the previous page's `next_offset` (0 by default).
+    #[param(example = 0)]
+    offset: Option<usize>,
+}
+
+/// The session ids a conversation listing returns by default.
+const DEFAULT_LIST_LIMIT: usize = 1000;
 
 /// The answer to a delete.
 #[derive(Debug, Serialize, ToSchema)]
@@ -181,20 +200,31 @@ pub(crate) async fn search_conversations(
     Ok(Json(search_for(state.store(), Some(&tenant), request).await?))
 }
 
-/// Lists the sessions indexed for a user.
+/// Lists the sessions indexed for a user, one page at a time.
 #[utoipa::path(get, path = "/conversations/{user_id}", tag = "conversations",
-    params(("user_id" = String, Path, description = "the user")),
+    params(("user_id" = String, Path, description = "the user"), ListConversationsQuery),
     responses(
-    (status = 200, description = "the user's sessions", body = SessionsResponse),
-    (status = 400, description = "invalid user id", body = ErrorBody)))]
+    (status = 200, description = "a page of the user's sessions, ascending", body = SessionsResponse),
+    (status = 400, description = "invalid user id, limit or offset", body = ErrorBody)))]
 pub(crate) async fn list_sessions(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
     Path(user_id): Path<String>,
+    ApiQuery(query): ApiQuery<ListConversationsQuery>,
 ) -> Result<Json<SessionsResponse>, ApiError> {
     let user = stored_user(Some(&tenant), &user_id)?;
-    let sessions = memory(state.store()).sessions(&user).await.map_err(recall_error)?;
-    Ok(Json(SessionsResponse { user_id, sessions }))
+    let (limit, offset) = (query.limit.unwrap_or(DEFAULT_LIST_LIMIT), query.offset.unwrap_or(0));
+    if !(1..=agent_memory::store::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(format!("limit must be 1 to {}, got {limit}", agent_memory::store::MAX_LIMIT)));
+    }
+    // One more than the page tells whether another follows (a full page of the largest
+    // size says there may be).
+    let probe = (limit + 1).min(agent_memory::store::MAX_LIMIT);
+    let mut sessions = memory(state.store()).sessions_page(&user, offset, probe).await.map_err(recall_error)?;
+    let more = sessions.len() > limit || (probe == limit && sessions.len() == limit);
+    let next_offset = more.then(|| offset.saturating_add(limit));
+    sessions.truncate(limit);
+    Ok(Json(SessionsResponse { user_id, sessions, next_offset }))
 }
 
 /// Deletes every conversation of a user.

@@ -441,14 +441,40 @@ impl ConversationMemory {
         Ok(chunks)
     }
 
-    /// The ids of `user_id`'s indexed sessions, ascending.
+    /// The ids of `user_id`'s indexed sessions, ascending: the first 10,000
+    /// ([`crate::store::MAX_LIMIT`]); [`ConversationMemory::sessions_page`] reads past them.
     ///
     /// # Errors
     ///
     /// [`RecallError::Store`] for an invalid user id or a store failure.
     pub async fn sessions(&self, user_id: &str) -> Result<Vec<String>, RecallError> {
+        self.sessions_page(user_id, 0, crate::store::MAX_LIMIT).await
+    }
+
+    /// One page of `user_id`'s indexed session ids, ascending: at most `limit` (up to
+    /// 10,000) after the first `offset`.
+    ///
+    /// ```
+    /// use agent_memory::message::Message;
+    /// use agent_memory::recall::ConversationMemory;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agent_memory::recall::RecallError> {
+    /// let memory = ConversationMemory::in_memory();
+    /// for session in ["s1", "s2", "s3"] {
+    ///     memory.index_conversation("u1", session, &[Message::user("hello")], &Default::default()).await?;
+    /// }
+    /// assert_eq!(memory.sessions_page("u1", 1, 5).await?, ["s2", "s3"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RecallError::Store`] for an invalid user id, a limit over 10,000 or a store failure.
+    pub async fn sessions_page(&self, user_id: &str, offset: usize, limit: usize) -> Result<Vec<String>, RecallError> {
         let listing =
-            NamespaceListing::all().prefix(user_namespace(user_id)?)?.max_depth(3).limit(crate::store::MAX_LIMIT);
+            NamespaceListing::all().prefix(user_namespace(user_id)?)?.max_depth(3).offset(offset).limit(limit);
         let namespaces = self.store.list_namespaces(listing).await?;
         Ok(namespaces.into_iter().filter_map(|ns| ns.labels().get(2).cloned()).collect())
     }

@@ -111,7 +111,10 @@ async fn sessions_are_listed_and_deleted_one_by_one_or_all_at_once() {
     let harness = acme_conversations().await;
     index(&harness, ACME_KEY, "u2", "s9", deploy_conversation(), "2025-03-03").await;
     let (status, listed) = harness.call(Method::GET, "/conversations/u1", Some(ACME_KEY), None).await;
-    assert_eq!((status, listed), (StatusCode::OK, json!({"user_id": "u1", "sessions": ["s1", "s2"]})));
+    assert_eq!(
+        (status, listed),
+        (StatusCode::OK, json!({"user_id": "u1", "sessions": ["s1", "s2"], "next_offset": null}))
+    );
 
     let (status, deleted) = harness.call(Method::DELETE, "/conversations/u1/s1", Some(ACME_KEY), None).await;
     assert_eq!((status, deleted), (StatusCode::OK, json!({"deleted": 1})));
@@ -123,10 +126,40 @@ async fn sessions_are_listed_and_deleted_one_by_one_or_all_at_once() {
     let (_, deleted) = harness.call(Method::DELETE, "/conversations/u1", Some(ACME_KEY), None).await;
     assert_eq!(deleted, json!({"deleted": 1}));
     let (_, listed) = harness.call(Method::GET, "/conversations/u1", Some(ACME_KEY), None).await;
-    assert_eq!(listed, json!({"user_id": "u1", "sessions": []}));
+    assert_eq!(listed, json!({"user_id": "u1", "sessions": [], "next_offset": null}));
     // Another user of the same tenant is untouched.
     let (_, listed) = harness.call(Method::GET, "/conversations/u2", Some(ACME_KEY), None).await;
-    assert_eq!(listed, json!({"user_id": "u2", "sessions": ["s9"]}));
+    assert_eq!(listed, json!({"user_id": "u2", "sessions": ["s9"], "next_offset": null}));
+}
+
+#[tokio::test]
+async fn a_users_sessions_are_listed_page_by_page() {
+    let harness = Harness::keyed();
+    for session in ["s1", "s2", "s3", "s4", "s5"] {
+        index(&harness, ACME_KEY, "u1", session, auth_conversation(), "2025-01-15").await;
+    }
+    index(&harness, ACME_KEY, "u10", "other", auth_conversation(), "2025-01-15").await;
+    let mut pages = Vec::new();
+    let mut path = "/conversations/u1?limit=2".to_owned();
+    loop {
+        let (status, page) = harness.call(Method::GET, &path, Some(ACME_KEY), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        pages.push(page["sessions"].clone());
+        match page["next_offset"].as_u64() {
+            Some(next) => path = format!("/conversations/u1?limit=2&offset={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, [json!(["s1", "s2"]), json!(["s3", "s4"]), json!(["s5"])]);
+    // A page that ends exactly at the last session says so.
+    let (_, last) = harness.call(Method::GET, "/conversations/u1?limit=1&offset=4", Some(ACME_KEY), None).await;
+    assert_eq!(last, json!({"user_id": "u1", "sessions": ["s5"], "next_offset": null}));
+    let (_, past) = harness.call(Method::GET, "/conversations/u1?offset=9", Some(ACME_KEY), None).await;
+    assert_eq!(past, json!({"user_id": "u1", "sessions": [], "next_offset": null}));
+    for bad in ["limit=0", "limit=10001", "limit=x", "offset=-1", "page=2"] {
+        let (status, body) = harness.call(Method::GET, &format!("/conversations/u1?{bad}"), Some(ACME_KEY), None).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{bad}");
+    }
 }
 
 #[tokio::test]
@@ -134,7 +167,7 @@ async fn user_ids_with_slashes_and_spaces_work_in_paths() {
     let harness = Harness::keyed();
     index(&harness, ACME_KEY, "team/a b", "s 1", auth_conversation(), "2025-01-15").await;
     let (_, listed) = harness.call(Method::GET, "/conversations/team%2Fa%20b", Some(ACME_KEY), None).await;
-    assert_eq!(listed, json!({"user_id": "team/a b", "sessions": ["s 1"]}));
+    assert_eq!(listed, json!({"user_id": "team/a b", "sessions": ["s 1"], "next_offset": null}));
     let (_, deleted) = harness.call(Method::DELETE, "/conversations/team%2Fa%20b/s%201", Some(ACME_KEY), None).await;
     assert_eq!(deleted, json!({"deleted": 1}));
 }
@@ -148,7 +181,7 @@ async fn another_tenant_cannot_search_list_or_delete_conversations() {
         assert_eq!((status, found), (StatusCode::OK, json!({"results": []})), "{user}");
     }
     let (_, listed) = harness.call(Method::GET, "/conversations/u1", Some(GLOBEX_KEY), None).await;
-    assert_eq!(listed, json!({"user_id": "u1", "sessions": []}));
+    assert_eq!(listed, json!({"user_id": "u1", "sessions": [], "next_offset": null}));
     let (_, deleted) = harness.call(Method::DELETE, "/conversations/u1/s1", Some(GLOBEX_KEY), None).await;
     assert_eq!(deleted, json!({"deleted": 0}));
     let (_, deleted) = harness.call(Method::DELETE, "/conversations/u1", Some(GLOBEX_KEY), None).await;
@@ -159,7 +192,7 @@ async fn another_tenant_cannot_search_list_or_delete_conversations() {
         search(&harness, ACME_KEY, json!({"user_id": "u1", "query": "auth error", "session_id": "s1"})).await;
     assert_eq!(found["results"][0]["messages"], auth_conversation());
     let (_, listed) = harness.call(Method::GET, "/conversations/u1", Some(ACME_KEY), None).await;
-    assert_eq!(listed, json!({"user_id": "u1", "sessions": ["s1", "s2"]}));
+    assert_eq!(listed, json!({"user_id": "u1", "sessions": ["s1", "s2"], "next_offset": null}));
     // Conversations are not store items of the tenant either.
     let (_, items) = harness.call(Method::POST, "/store/items/search", Some(ACME_KEY), Some(json!({}))).await;
     assert_eq!(items, json!({"items": []}));
