@@ -99,10 +99,6 @@ use super::{keyword, vector};
 pub const DEFAULT_SCHEMA: &str = "agent_memory";
 /// The pool size used when none is configured.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
-/// From how many items keyword search prunes when not configured: at 10k items (load
-/// test data) the pruned statement's extra steps cost more than the postings it skips, at
-/// 100k it reads a fraction of them.
-pub const DEFAULT_PRUNE_KEYWORD_FROM: u64 = 50_000;
 /// The most dimensions an HNSW index on `vector` supports; larger models are searched exactly.
 pub const MAX_INDEXED_DIMENSIONS: usize = 2000;
 
@@ -129,7 +125,6 @@ pub struct PostgresConfig {
     url: String,
     schema: String,
     max_connections: usize,
-    prune_keyword_from: u64,
 }
 
 impl PostgresConfig {
@@ -137,12 +132,7 @@ impl PostgresConfig {
     /// or the key-value form `host=… user=…`), schema [`DEFAULT_SCHEMA`] and
     /// [`DEFAULT_MAX_CONNECTIONS`] connections.
     pub fn new(url: impl Into<String>) -> PostgresConfig {
-        PostgresConfig {
-            url: url.into(),
-            schema: DEFAULT_SCHEMA.to_owned(),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            prune_keyword_from: DEFAULT_PRUNE_KEYWORD_FROM,
-        }
+        PostgresConfig { url: url.into(), schema: DEFAULT_SCHEMA.to_owned(), max_connections: DEFAULT_MAX_CONNECTIONS }
     }
 
     /// The schema holding the store's tables: lower-case ASCII letters, digits and `_`,
@@ -156,15 +146,6 @@ impl PostgresConfig {
     /// The most connections the pool opens (at least 1).
     pub fn max_connections(mut self, max_connections: usize) -> PostgresConfig {
         self.max_connections = max_connections;
-        self
-    }
-
-    /// From how many items on keyword search prunes (skips the postings of common query
-    /// terms that cannot lift an item into the page; same results, less read). Below it
-    /// the statement that scores every match is cheaper; default
-    /// [`DEFAULT_PRUNE_KEYWORD_FROM`], 0 always prunes, `u64::MAX` never does.
-    pub fn prune_keyword_search_from(mut self, items: u64) -> PostgresConfig {
-        self.prune_keyword_from = items;
         self
     }
 
@@ -188,11 +169,6 @@ pub struct PostgresBackend {
     pgvector_version: String,
     iterative_scan: bool,
     analyze: std::sync::Mutex<AnalyzeSchedule>,
-    /// [`PostgresConfig::prune_keyword_search_from`].
-    prune_keyword_from: u64,
-    /// The item count the last keyword search saw (0 before the first): keyword search
-    /// prunes from [`PostgresBackend::prune_keyword_from`] items on.
-    keyword_documents: std::sync::atomic::AtomicU64,
 }
 
 /// When this backend last asked PostgreSQL to refresh the items table's planner statistics.
@@ -332,8 +308,6 @@ impl PostgresBackend {
             pgvector_version,
             iterative_scan,
             analyze: std::sync::Mutex::new(analyze),
-            prune_keyword_from: config.prune_keyword_from,
-            keyword_documents: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -669,9 +643,7 @@ impl PostgresBackend {
     /// bound alone (any item holding that posting scores at least that much, unless expiry
     /// or the filter takes it out). The terms with the smallest bounds whose bounds sum
     /// below the threshold are not read: an item matching only them cannot reach it. The
-    /// skipping pays only when the skipped terms are much more common than the read ones
-    /// ([`PRUNE_MIN_RATIO`], by document frequency); otherwise the threshold is 0 and
-    /// nothing is pruned. The other terms' postings in scope give each candidate a partial score; candidates whose
+    /// other terms' postings in scope give each candidate a partial score; candidates whose
     /// partial score plus those bounds stays below the threshold are dropped, and the rest
     /// are completed by looking up the skipped terms' postings by `(term, ns, key)`. From
     /// there on it is [`PostgresBackend::keyword_sql`]: the best `depth` (with ties), read
@@ -707,7 +679,7 @@ impl PostgresBackend {
                  FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)
                  LEFT JOIN {s}.keyword_terms AS k ON k.term = q.term),
              weights AS MATERIALIZED (
-                 SELECT df.term, df.hits, w.idf, w.average, {bound} AS bound
+                 SELECT df.term, w.idf, w.average, {bound} AS bound
                  FROM df, stats, LATERAL (
                      SELECT CASE WHEN x.idf > 0 THEN x.idf ELSE 1e-6::float8 END AS idf,
                          stats.tokens / greatest(stats.docs, 1) AS average
@@ -723,19 +695,12 @@ impl PostgresBackend {
         sql.and_scope_on("p.ns", &query.scope);
         sql.push(&format!(
             "
-                     ORDER BY c DESC OFFSET ({limit}::bigint - 1) LIMIT 1), 0::float8) AS guess),
-             guessed AS MATERIALIZED (
-                 SELECT w.*,
-                     sum(w.bound) OVER (ORDER BY w.bound, w.term ROWS UNBOUNDED PRECEDING) >= seed.guess AS essential
-                 FROM weights AS w, seed),
-             plan AS MATERIALIZED (
-                 SELECT CASE WHEN bool_or(NOT essential)
-                     AND sum(hits) FILTER (WHERE NOT essential) >= {PRUNE_MIN_RATIO:?}::float8 * sum(hits) FILTER (WHERE essential)
-                     THEN (SELECT guess FROM seed) ELSE 0::float8 END AS threshold
-                 FROM guessed),
+                     ORDER BY c DESC OFFSET ({limit}::bigint - 1) LIMIT 1), 0::float8) AS threshold),
              split AS MATERIALIZED (
-                 SELECT g.term, g.idf, g.average, g.bound, g.essential OR plan.threshold <= 0 AS essential
-                 FROM guessed AS g, plan),
+                 SELECT w.term, w.idf, w.average,
+                     sum(w.bound) OVER (ORDER BY w.bound, w.term ROWS UNBOUNDED PRECEDING) >= seed.threshold AS essential,
+                     w.bound
+                 FROM weights AS w, seed),
              rest AS MATERIALIZED (
                  SELECT coalesce(sum(bound), 0::float8) AS bound, count(*) AS terms FROM split WHERE NOT essential),
              partial AS MATERIALIZED (
@@ -756,13 +721,13 @@ impl PostgresBackend {
                          SELECT sum({probe_contribution})
                          FROM split AS w JOIN {s}.keyword_postings AS p ON p.term = w.term AND p.ns = c.ns AND p.key = c.key
                          WHERE NOT w.essential), 0::float8) AS bm25
-                     FROM partial AS c, rest, plan
-                     WHERE c.partial + rest.bound >= plan.threshold - {PRUNE_MARGIN:?}::float8) AS scored
+                     FROM partial AS c, rest, seed
+                     WHERE c.partial + rest.bound >= seed.threshold - {PRUNE_MARGIN:?}::float8) AS scored
                  ORDER BY rank DESC FETCH FIRST ({depth}::bigint) ROWS WITH TIES)
              SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
                  (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits,
                  (SELECT count(*) FROM ranked) AS candidates,
-                 (SELECT threshold FROM plan) AS threshold, (SELECT terms FROM rest) AS skipped
+                 (SELECT threshold FROM seed) AS threshold, (SELECT terms FROM rest) AS skipped
              FROM ranked AS r JOIN {s}.items AS i ON i.ns = r.ns AND i.key = r.key
              CROSS JOIN stats
              WHERE true",
@@ -794,13 +759,6 @@ impl PostgresBackend {
         keyword_hits(&rows, query)
     }
 
-    /// Remembers the item count a keyword statement's rows carry (column 10).
-    fn note_keyword_documents(&self, rows: &[Row]) {
-        if let Some(docs) = rows.first().and_then(|row| row.try_get::<_, f64>(10).ok()) {
-            self.keyword_documents.store(docs.max(0.0) as u64, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-
     /// [`StoreBackend::keyword_search`], and how it found its page: for tests of the
     /// pruning, which must change how much is read and never what is found.
     #[doc(hidden)]
@@ -812,23 +770,8 @@ impl PostgresBackend {
             return Ok((Vec::new(), KeywordSearchPath::Unpruned));
         }
         let depth = keyword_depth(query);
-        if self.keyword_documents.load(std::sync::atomic::Ordering::Relaxed) < self.prune_keyword_from {
-            let sql = self.keyword_sql(query, depth);
-            let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
-            self.note_keyword_documents(&rows);
-            let mut hits = keyword_hits(&rows, query)?;
-            if hits.len() < query.limit && deeper(&rows, depth) {
-                // Expired items or the filter took out too many of the best candidates:
-                // rank every match.
-                hits = self.keyword_rows(query, usize::MAX).await?;
-            }
-            let mut hits: Vec<ScoredItem> = hits.into_iter().map(|(hit, _)| hit).collect();
-            hits.truncate(query.limit);
-            return Ok((hits, KeywordSearchPath::Unpruned));
-        }
         let sql = self.keyword_pruned_sql(query, depth);
         let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
-        self.note_keyword_documents(&rows);
         let threshold = rows.first().and_then(|row| row.try_get::<_, f64>(THRESHOLD_COLUMN).ok());
         let skipped_terms = rows.first().and_then(|row| row.try_get::<_, i64>(THRESHOLD_COLUMN + 1).ok()).unwrap_or(0);
         let mut hits = keyword_hits(&rows, query)?;
@@ -879,9 +822,7 @@ pub enum KeywordSearchPath {
         /// Query terms whose postings were only looked up for candidates.
         skipped_terms: usize,
     },
-    /// Every match was ranked: the store is below
-    /// [`PostgresConfig::prune_keyword_search_from`], or the pruned statement's threshold
-    /// was 0 (nothing worth skipping).
+    /// The statement pruned nothing (its threshold was 0): every match was ranked.
     Unpruned,
     /// The pruned statement could not prove its page; the unpruned one ran after it.
     Fallback,
@@ -1010,12 +951,6 @@ const THRESHOLD_COLUMN: usize = 14;
 /// from its threshold: an order of magnitude above the rounding differences between SQL's
 /// and Rust's sums, far below any real score difference.
 const PRUNE_MARGIN: f64 = 1e-9;
-
-/// Pruned keyword search skips terms only when their documents outnumber the read terms'
-/// this many times: looking a term up for each candidate costs a few times more per row
-/// than reading its postings in order (measured on the load test's data, 10k and 100k
-/// items), so skipping a term as common as the read ones costs more than it saves.
-const PRUNE_MIN_RATIO: f64 = 2.0;
 
 /// Whether a keyword statement at `depth` may have left out matches: its candidate count
 /// (on every row) reached the depth, or no row came back to say.
