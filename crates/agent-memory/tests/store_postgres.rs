@@ -237,7 +237,7 @@ async fn concurrent_opens_migrate_once() {
     }
     let client = support::connect(&support::database_url()).await;
     let rows = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations"), &[]).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3]);
 }
 
 /// Each embedding model gets its own HNSW index over `vector(N)` with its dimension; a
@@ -422,7 +422,6 @@ async fn keyword_postings_follow_every_write() {
 
     let client = support::connect(&support::database_url()).await;
     assert_eq!(postings_differences(&client, &schema).await, (0, 0));
-    assert_eq!(bounds_differences(&client, &schema).await.0, 0, "every term's bounds hold");
     // Left: the 50 items of "docs/a" (restored) and the refreshed "docs/ttl" one.
     let items: i64 = client.query_one(&format!("SELECT count(*) FROM \"{schema}\".items"), &[]).await.unwrap().get(0);
     assert_eq!(items, 51);
@@ -487,7 +486,7 @@ async fn a_version_2_schema_is_upgraded_with_its_postings() {
 
     let backend = PostgresBackend::connect(PostgresConfig::new(url.clone()).schema(schema.clone())).await.unwrap();
     let versions = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY 1"), &[]).await;
-    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(postings_differences(&client, &schema).await, (0, 0));
     let compare = async |terms: &[&str], scope: Scope, limit: usize| {
         let query = KeywordQuery {
@@ -547,208 +546,4 @@ async fn keyword_search_reads_postings_from_the_index() {
     let hits = backend.keyword_search(&query).await.unwrap();
     assert_eq!(hits.len(), 10);
     assert!(hits.iter().all(|h| h.item.namespace.labels() == ["docs", "b"] && h.item.value["n"].as_u64().unwrap() > 9));
-}
-
-/// Terms whose bounds in `keyword_terms` do not bound their postings (a count above
-/// `max_tf` or a document shorter than `min_doc_len`), and terms whose bounds are not the
-/// exact extremes of their postings: `(0, _)` when every bound holds, `(0, 0)` when they are
-/// also tight (as after inserts only; deletes may leave them loose).
-async fn bounds_differences(client: &tokio_postgres::Client, schema: &str) -> (i64, i64) {
-    let sql = format!(
-        "SELECT count(*) FILTER (WHERE k.max_tf < p.max_tf OR k.min_doc_len > p.min_doc_len),
-                count(*) FILTER (WHERE k.max_tf <> p.max_tf OR k.min_doc_len <> p.min_doc_len)
-         FROM (SELECT term, max(tf) AS max_tf, min(doc_len) AS min_doc_len FROM \"{schema}\".keyword_postings GROUP BY term) AS p
-         LEFT JOIN \"{schema}\".keyword_terms AS k ON k.term = p.term"
-    );
-    let row = client.query_one(&sql, &[]).await.unwrap();
-    (row.get(0), row.get(1))
-}
-
-/// Items for the pruning tests: every text has "common" (in every item) and "frequent" (in
-/// half), "medium" is in a fifth, "zebra" in 9 items (with two counts), "quartz" in a
-/// seventh; lengths vary with the filler words. Every 10th item lives 10 s.
-fn pruning_writes() -> Vec<agent_memory::store::ItemWrite> {
-    use agent_memory::store::{ItemWrite, Namespace};
-    (0..800usize)
-        .map(|i| {
-            let mut words = vec!["common".to_owned()];
-            if i % 2 == 0 {
-                words.push("frequent".into());
-            }
-            if i % 5 == 0 {
-                words.push("medium".into());
-            }
-            if i % 97 == 0 {
-                words.push("zebra".into());
-                if i % 2 == 0 {
-                    words.push("zebra".into());
-                }
-            }
-            if i % 7 == 0 {
-                words.push("quartz".into());
-            }
-            words.extend((0..i % 13).map(|j| format!("filler{j}")));
-            let text = words.join(" ");
-            let namespace = Namespace::new(["docs", if i % 3 == 0 { "b" } else { "a" }]).unwrap();
-            ItemWrite {
-                namespace,
-                key: format!("k{i:03}"),
-                value: json!({"text": text.clone(), "n": i}).as_object().unwrap().clone(),
-                ttl_seconds: (i % 10 == 0).then_some(10.0),
-                text,
-                vector: None,
-            }
-        })
-        .collect()
-}
-
-/// Keyword search `query` on `backend` ranks and scores exactly as the in-memory backend;
-/// returns how the PostgreSQL search found its page.
-async fn same_keyword_ranking(
-    backend: &PostgresBackend,
-    memory: &MemoryBackend,
-    query: &agent_memory::store::KeywordQuery,
-) -> agent_memory::store::postgres::KeywordSearchPath {
-    let expected = memory.keyword_search(query).await.unwrap();
-    let (found, path) = backend.keyword_search_traced(query).await.unwrap();
-    let keys = |hits: &[agent_memory::store::ScoredItem]| hits.iter().map(|h| h.item.key.clone()).collect::<Vec<_>>();
-    assert_eq!(keys(&found), keys(&expected), "{query:?} ({path:?})");
-    for (found, expected) in found.iter().zip(&expected) {
-        assert!((found.score - expected.score).abs() < 1e-12, "{query:?}: {} vs {}", found.score, expected.score);
-    }
-    path
-}
-
-/// Pruned keyword search (the postings of low-bound terms only looked up for candidates)
-/// returns exactly the in-memory backend's ranking, with expired items, value filters,
-/// namespace and prefix scopes and pages of 1 to 40: pruned where the page proves itself,
-/// and through the unpruned statement where a filter leaves the pruned page short.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pruned_keyword_search_ranks_as_the_in_memory_backend() {
-    use agent_memory::store::postgres::KeywordSearchPath;
-    use agent_memory::store::{KeywordQuery, Namespace};
-
-    let backend = support::backend().await;
-    let memory = MemoryBackend::new();
-    backend.put_many(pruning_writes(), T0).await.unwrap();
-    memory.put_many(pruning_writes(), T0).await.unwrap();
-    let client = support::connect(&support::database_url()).await;
-    assert_eq!(bounds_differences(&client, backend.schema_name()).await, (0, 0));
-
-    let root = Scope::Prefix(NamespacePrefix::root());
-    let b = Scope::Namespace(Namespace::new(["docs", "b"]).unwrap());
-    let docs = Scope::Prefix(NamespacePrefix::new(["docs"]).unwrap());
-    let query = |terms: &[&str], scope: &Scope, filter: serde_json::Value, limit: usize, now: f64| KeywordQuery {
-        scope: scope.clone(),
-        filter: Filter::from_json(&filter).unwrap(),
-        terms: terms.iter().map(|t| (*t).to_owned()).collect(),
-        limit,
-        now,
-    };
-    let mut paths = Vec::new();
-    for now in [T0, T0 + 100.0] {
-        for (terms, scope, filter, limit) in [
-            (&["zebra", "common", "frequent"][..], &root, json!({}), 5),
-            (&["zebra", "common", "frequent"][..], &docs, json!({}), 3),
-            (&["zebra", "common"][..], &root, json!({}), 1),
-            (&["zebra", "frequent"][..], &root, json!({"n": {"$gt": 500}}), 5),
-            (&["quartz", "common", "frequent", "medium"][..], &root, json!({}), 10),
-            (&["quartz", "frequent"][..], &b, json!({}), 40),
-            (&["medium", "frequent", "common"][..], &docs, json!({"n": {"$lt": 300}}), 10),
-            (&["quartz", "zebra", "medium"][..], &root, json!({}), 10),
-            (&["frequent", "common"][..], &root, json!({}), 7),
-            (&["absent", "zebra"][..], &b, json!({}), 2),
-            (&["absent"][..], &root, json!({}), 5),
-        ] {
-            paths.push(same_keyword_ranking(&backend, &memory, &query(terms, scope, filter, limit, now)).await);
-        }
-    }
-    // The rare term's bound dwarfs those of "common" and "frequent": both are skipped.
-    assert_eq!(paths[0], KeywordSearchPath::Pruned { skipped_terms: 2 });
-    // Three items with n > 500 have "zebra": the pruned page is short and cannot prove itself.
-    assert_eq!(paths[3], KeywordSearchPath::Fallback);
-    assert!(paths.iter().filter(|p| matches!(p, KeywordSearchPath::Pruned { .. })).count() >= 6, "{paths:?}");
-}
-
-/// A schema left at version 3 (postings, no bounds) with items in it is upgraded when a
-/// store opens it: the bounds are backfilled exactly, keyword search (pruned) ranks and
-/// scores as the in-memory backend over the same items, and later writes keep the bounds.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_3_schema_is_upgraded_with_term_bounds() {
-    use agent_memory::store::postgres::KeywordSearchPath;
-    use agent_memory::store::{KeywordQuery, Namespace};
-
-    let url = support::database_url();
-    let schema = support::fresh_schema();
-    PostgresBackend::create_schema_at_version(&url, &schema, 3).await.unwrap();
-    let client = support::connect(&url).await;
-    let memory = MemoryBackend::new();
-    memory.put_many(pruning_writes(), T0).await.unwrap();
-    // The rows as the version-3 build wrote them (its triggers fill the postings).
-    let insert = format!(
-        "INSERT INTO \"{schema}\".items (ns, key, value, created_at, updated_at, expires_at, ttl_seconds, doc_len, terms, tfs)
-         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)"
-    );
-    for write in pruning_writes() {
-        let mut terms: Vec<String> = Vec::new();
-        let mut tfs: Vec<i32> = Vec::new();
-        for token in agent_memory::store::keyword::tokenize(&write.text) {
-            match terms.iter().position(|t| *t == token) {
-                Some(p) => tfs[p] += 1,
-                None => {
-                    terms.push(token);
-                    tfs.push(1);
-                }
-            }
-        }
-        let length = tfs.iter().sum::<i32>();
-        let value = serde_json::Value::Object(write.value.clone());
-        let expires = write.ttl_seconds.map(|ttl| T0 + ttl);
-        client
-            .execute(
-                &insert,
-                &[
-                    &write.namespace.encoded(),
-                    &write.key,
-                    &value,
-                    &T0,
-                    &expires,
-                    &write.ttl_seconds,
-                    &length,
-                    &terms,
-                    &tfs,
-                ],
-            )
-            .await
-            .unwrap();
-    }
-    let columns = format!(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = '{schema}' AND table_name = 'keyword_terms'"
-    );
-    assert_eq!(client.query_one(&columns, &[]).await.unwrap().get::<_, i64>(0), 2, "version 3: term and docs");
-
-    let backend = PostgresBackend::connect(PostgresConfig::new(url.clone()).schema(schema.clone())).await.unwrap();
-    let versions = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY 1"), &[]).await;
-    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4]);
-    assert_eq!(bounds_differences(&client, &schema).await, (0, 0));
-    let query = |terms: &[&str], scope: Scope, limit: usize| KeywordQuery {
-        scope,
-        filter: Filter::all(),
-        terms: terms.iter().map(|t| (*t).to_owned()).collect(),
-        limit,
-        now: T0 + 1.0,
-    };
-    let root = Scope::Prefix(NamespacePrefix::root());
-    let path = same_keyword_ranking(&backend, &memory, &query(&["zebra", "common", "frequent"], root.clone(), 5)).await;
-    assert_eq!(path, KeywordSearchPath::Pruned { skipped_terms: 2 });
-    let b = Scope::Namespace(Namespace::new(["docs", "b"]).unwrap());
-    same_keyword_ranking(&backend, &memory, &query(&["medium", "quartz", "frequent"], b, 10)).await;
-    same_keyword_ranking(&backend, &memory, &query(&["common"], root, 10)).await;
-
-    let store = MemoryStore::new(Arc::new(backend), StoreOptions::default());
-    let long = format!("zebra zebra zebra {}", "word ".repeat(40));
-    store.put(("docs", "a"), "k001", json!({"text": long}), None).await.unwrap();
-    store.put(("docs", "a"), "k002", json!({"text": "zebra"}), None).await.unwrap();
-    store.delete(("docs", "a"), "k004").await.unwrap();
-    assert_eq!(bounds_differences(&client, &schema).await.0, 0);
 }

@@ -634,198 +634,18 @@ impl PostgresBackend {
         sql
     }
 
-    /// The pruned keyword search statement (MaxScore with a guessed threshold): the same
-    /// result columns as [`PostgresBackend::keyword_sql`], then the threshold it assumed.
-    ///
-    /// Each query term's contribution is bounded by its largest count in its shortest
-    /// document (`keyword_terms.max_tf`, `min_doc_len`). The threshold is a guess at the
-    /// page's lowest score: the `limit`-th best contribution of the term with the largest
-    /// bound alone (any item holding that posting scores at least that much, unless expiry
-    /// or the filter takes it out). The terms with the smallest bounds whose bounds sum
-    /// below the threshold are not read: an item matching only them cannot reach it. The
-    /// other terms' postings in scope give each candidate a partial score; candidates whose
-    /// partial score plus those bounds stays below the threshold are dropped, and the rest
-    /// are completed by looking up the skipped terms' postings by `(term, ns, key)`. From
-    /// there on it is [`PostgresBackend::keyword_sql`]: the best `depth` (with ties), read
-    /// from `items`, live and filtered, by score then recency.
-    ///
-    /// The result is exact when the page is full and its last score reaches the threshold
-    /// (every item left out scores below it); the caller checks that with the exact scores
-    /// and otherwise runs [`PostgresBackend::keyword_sql`]. A threshold of 0 prunes nothing.
-    /// The last column counts the terms whose postings were skipped.
-    fn keyword_pruned_sql(&self, query: &KeywordQuery, depth: usize) -> Sql {
-        let s = &self.schema;
-        let mut sql = Sql::new();
-        let terms = sql.bind(query.terms.clone());
-        let now = sql.bind(query.now);
-        let depth = sql.bind(to_i64(depth));
-        let limit = sql.bind(to_i64(query.limit));
-        let contribution = |p: &str, w: &str| {
-            format!(
-                "{w}.idf * ({p}.tf::float8 * {k1p1:?}::float8) / ({p}.tf::float8 + {k1:?}::float8 * ({one_minus_b:?}::float8 \
-                 + {b:?}::float8 * {p}.doc_len::float8 / {w}.average))",
-                k1 = keyword::K1,
-                k1p1 = keyword::K1 + 1.0,
-                one_minus_b = 1.0 - keyword::B,
-                b = keyword::B,
-            )
-        };
-        let bound = contribution("df", "w").replace("df.tf", "df.max_tf").replace("df.doc_len", "df.min_doc_len");
-        sql.push(&format!(
-            "WITH stats AS MATERIALIZED (
-                 SELECT docs::float8 AS docs, tokens::float8 AS tokens FROM {s}.keyword_totals WHERE id = 1),
-             df AS MATERIALIZED (
-                 SELECT q.term, q.ord, coalesce(k.docs, 0) AS hits, k.max_tf, k.min_doc_len
-                 FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)
-                 LEFT JOIN {s}.keyword_terms AS k ON k.term = q.term),
-             weights AS MATERIALIZED (
-                 SELECT df.term, w.idf, w.average, {bound} AS bound
-                 FROM df, stats, LATERAL (
-                     SELECT CASE WHEN x.idf > 0 THEN x.idf ELSE 1e-6::float8 END AS idf,
-                         stats.tokens / greatest(stats.docs, 1) AS average
-                     FROM (SELECT ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)) AS idf) AS x) AS w
-                 WHERE df.hits > 0),
-             seed AS MATERIALIZED (
-                 SELECT coalesce((
-                     SELECT {seed_contribution} AS c
-                     FROM (SELECT * FROM weights ORDER BY bound DESC, term LIMIT 1) AS w
-                     JOIN {s}.keyword_postings AS p ON p.term = w.term",
-            seed_contribution = contribution("p", "w"),
-        ));
-        sql.and_scope_on("p.ns", &query.scope);
-        sql.push(&format!(
-            "
-                     ORDER BY c DESC OFFSET ({limit}::bigint - 1) LIMIT 1), 0::float8) AS threshold),
-             split AS MATERIALIZED (
-                 SELECT w.term, w.idf, w.average,
-                     sum(w.bound) OVER (ORDER BY w.bound, w.term ROWS UNBOUNDED PRECEDING) >= seed.threshold AS essential,
-                     w.bound
-                 FROM weights AS w, seed),
-             rest AS MATERIALIZED (
-                 SELECT coalesce(sum(bound), 0::float8) AS bound, count(*) AS terms FROM split WHERE NOT essential),
-             partial AS MATERIALIZED (
-                 SELECT p.ns, p.key, sum({partial_contribution}) AS partial
-                 FROM split AS w CROSS JOIN LATERAL (
-                     SELECT p.ns, p.key, p.tf, p.doc_len FROM {s}.keyword_postings AS p
-                     WHERE p.term = w.term",
-            partial_contribution = contribution("p", "w"),
-        ));
-        sql.and_scope_on("p.ns", &query.scope);
-        sql.push(&format!(
-            ") AS p
-                 WHERE w.essential
-                 GROUP BY p.ns, p.key),
-             ranked AS MATERIALIZED (
-                 SELECT scored.ns, scored.key, round(scored.bm25 * {RANK_SCALE:?}::float8) AS rank
-                 FROM (SELECT c.ns, c.key, c.partial + coalesce((
-                         SELECT sum({probe_contribution})
-                         FROM split AS w JOIN {s}.keyword_postings AS p ON p.term = w.term AND p.ns = c.ns AND p.key = c.key
-                         WHERE NOT w.essential), 0::float8) AS bm25
-                     FROM partial AS c, rest, seed
-                     WHERE c.partial + rest.bound >= seed.threshold - {PRUNE_MARGIN:?}::float8) AS scored
-                 ORDER BY rank DESC FETCH FIRST ({depth}::bigint) ROWS WITH TIES)
-             SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
-                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits,
-                 (SELECT count(*) FROM ranked) AS candidates,
-                 (SELECT threshold FROM seed) AS threshold, (SELECT terms FROM rest) AS skipped
-             FROM ranked AS r JOIN {s}.items AS i ON i.ns = r.ns AND i.key = r.key
-             CROSS JOIN stats
-             WHERE true",
-            probe_contribution = contribution("p", "w"),
-        ));
-        sql.and_live(&now);
-        sql.and_filter(&query.filter);
-        sql.push(&format!(" ORDER BY r.rank DESC, {RECENCY} LIMIT {depth}::bigint"));
-        sql
-    }
-
     /// PostgreSQL's plan (`EXPLAIN`) for the statement [`StoreBackend::keyword_search`] runs
-    /// first for `query` (the pruned one), to check which indexes it reads.
+    /// for `query`, to check which indexes it reads.
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the database fails.
     pub async fn explain_keyword_search(&self, query: &KeywordQuery) -> Result<String, StoreError> {
-        let mut sql = self.keyword_pruned_sql(query, keyword_depth(query));
+        let mut sql = self.keyword_sql(query, keyword_depth(query));
         sql.text.insert_str(0, "EXPLAIN ");
         let rows = self.run("explain", |client| query_rows(client, &sql)).await?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
     }
-
-    /// The unpruned keyword statement at `depth`, scored.
-    async fn keyword_rows(&self, query: &KeywordQuery, depth: usize) -> Result<Vec<(ScoredItem, f64)>, StoreError> {
-        let sql = self.keyword_sql(query, depth);
-        let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
-        keyword_hits(&rows, query)
-    }
-
-    /// [`StoreBackend::keyword_search`], and how it found its page: for tests of the
-    /// pruning, which must change how much is read and never what is found.
-    #[doc(hidden)]
-    pub async fn keyword_search_traced(
-        &self,
-        query: &KeywordQuery,
-    ) -> Result<(Vec<ScoredItem>, KeywordSearchPath), StoreError> {
-        if query.terms.is_empty() || query.limit == 0 {
-            return Ok((Vec::new(), KeywordSearchPath::Unpruned));
-        }
-        let depth = keyword_depth(query);
-        let sql = self.keyword_pruned_sql(query, depth);
-        let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
-        let threshold = rows.first().and_then(|row| row.try_get::<_, f64>(THRESHOLD_COLUMN).ok());
-        let skipped_terms = rows.first().and_then(|row| row.try_get::<_, i64>(THRESHOLD_COLUMN + 1).ok()).unwrap_or(0);
-        let mut hits = keyword_hits(&rows, query)?;
-        let path = match threshold {
-            // A full page whose last score reaches the threshold: every item left out
-            // scores below it.
-            Some(threshold)
-                if threshold > 0.0
-                    && hits.len() >= query.limit
-                    && hits[query.limit - 1].1 >= threshold + PRUNE_MARGIN * threshold.max(1.0) =>
-            {
-                KeywordSearchPath::Pruned { skipped_terms: skipped_terms.max(0) as usize }
-            }
-            // Nothing was pruned: this is the unpruned statement's answer at this depth.
-            Some(threshold) if threshold <= 0.0 => {
-                if hits.len() < query.limit && deeper(&rows, depth) {
-                    // Expired items or the filter took out too many of the best candidates:
-                    // rank every match.
-                    hits = self.keyword_rows(query, usize::MAX).await?;
-                }
-                KeywordSearchPath::Unpruned
-            }
-            // The guess was too high for this page (or no row came back): rank every
-            // candidate, as deep as needed.
-            _ => {
-                let sql = self.keyword_sql(query, depth);
-                let rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
-                hits = keyword_hits(&rows, query)?;
-                if hits.len() < query.limit && deeper(&rows, depth) {
-                    hits = self.keyword_rows(query, usize::MAX).await?;
-                }
-                KeywordSearchPath::Fallback
-            }
-        };
-        let mut hits: Vec<ScoredItem> = hits.into_iter().map(|(hit, _)| hit).collect();
-        hits.truncate(query.limit);
-        Ok((hits, path))
-    }
-}
-
-/// How [`PostgresBackend::keyword_search_traced`] found its page.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeywordSearchPath {
-    /// The pruned statement proved its page, reading no postings of `skipped_terms` terms
-    /// but for its candidates.
-    Pruned {
-        /// Query terms whose postings were only looked up for candidates.
-        skipped_terms: usize,
-    },
-    /// The statement pruned nothing (its threshold was 0): every match was ranked.
-    Unpruned,
-    /// The pruned statement could not prove its page; the unpruned one ran after it.
-    Fallback,
 }
 
 fn validate_schema_name(schema: &str) -> Result<(), StoreError> {
@@ -942,52 +762,6 @@ const RANK_SCALE: f64 = 1e9;
 fn keyword_depth(query: &KeywordQuery) -> usize {
     let room = if query.filter.is_empty() { query.limit / 2 } else { query.limit.saturating_mul(3) };
     query.limit.saturating_add(room).saturating_add(16)
-}
-
-/// The column of [`PostgresBackend::keyword_pruned_sql`]'s rows that holds its threshold.
-const THRESHOLD_COLUMN: usize = 14;
-
-/// How far (relative, at least absolute for scores under 1) pruned keyword search keeps
-/// from its threshold: an order of magnitude above the rounding differences between SQL's
-/// and Rust's sums, far below any real score difference.
-const PRUNE_MARGIN: f64 = 1e-9;
-
-/// Whether a keyword statement at `depth` may have left out matches: its candidate count
-/// (on every row) reached the depth, or no row came back to say.
-fn deeper(rows: &[Row], depth: usize) -> bool {
-    rows.first().is_none_or(|row| row.try_get::<_, i64>(13).is_ok_and(|count| count >= to_i64(depth)))
-}
-
-/// The rows of a keyword statement scored exactly in Rust with the [`keyword`] functions
-/// (so scores equal the other backends'), best first, each with its BM25 sum.
-fn keyword_hits(rows: &[Row], query: &KeywordQuery) -> Result<Vec<(ScoredItem, f64)>, StoreError> {
-    let mut hits = rows
-        .iter()
-        .map(|row| {
-            let corrupt = |e: tokio_postgres::Error| db_error("keyword search", e);
-            let doc_len: i32 = row.try_get(7).map_err(corrupt)?;
-            let item_terms: Vec<String> = row.try_get(8).map_err(corrupt)?;
-            let counts: Vec<i32> = row.try_get(9).map_err(corrupt)?;
-            let docs: f64 = row.try_get(10).map_err(corrupt)?;
-            let tokens: f64 = row.try_get(11).map_err(corrupt)?;
-            let document_frequency: Vec<i64> = row.try_get(12).map_err(corrupt)?;
-            let average = tokens / docs;
-            let mut bm25 = 0.0;
-            for (term, &hits) in query.terms.iter().zip(&document_frequency) {
-                if hits == 0 {
-                    continue;
-                }
-                if let Some(position) = item_terms.iter().position(|t| t == term) {
-                    let tf = counts.get(position).copied().unwrap_or(0).max(0) as u32;
-                    let idf = keyword::idf(docs as u64, hits as u64);
-                    bm25 += keyword::term_score(idf, tf, doc_len.max(0) as u32, average);
-                }
-            }
-            Ok((ScoredItem { item: item_from_row(row)?, score: keyword::normalize(bm25) }, bm25))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    hits.sort_by(|a, b| by_score(&a.0, &b.0));
-    Ok(hits)
 }
 
 fn to_i64(n: usize) -> i64 {
@@ -1316,7 +1090,50 @@ impl StoreBackend for PostgresBackend {
     }
 
     async fn keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
-        Ok(self.keyword_search_traced(query).await?.0)
+        if query.terms.is_empty() || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let depth = keyword_depth(query);
+        let sql = self.keyword_sql(query, depth);
+        let mut rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        // The candidate count comes with every row; no row means it is unknown.
+        let deeper = |rows: &[Row]| {
+            rows.first().is_none_or(|row| row.try_get::<_, i64>(13).is_ok_and(|count| count >= to_i64(depth)))
+        };
+        if rows.len() < query.limit && deeper(&rows) {
+            // Expired items or the filter took out too many of the best candidates: rank
+            // every match.
+            let sql = self.keyword_sql(query, usize::MAX);
+            rows = self.run("keyword search", |client| query_rows(client, &sql)).await?;
+        }
+        let mut hits = rows
+            .iter()
+            .map(|row| {
+                let corrupt = |e: tokio_postgres::Error| db_error("keyword search", e);
+                let doc_len: i32 = row.try_get(7).map_err(corrupt)?;
+                let item_terms: Vec<String> = row.try_get(8).map_err(corrupt)?;
+                let counts: Vec<i32> = row.try_get(9).map_err(corrupt)?;
+                let docs: f64 = row.try_get(10).map_err(corrupt)?;
+                let tokens: f64 = row.try_get(11).map_err(corrupt)?;
+                let document_frequency: Vec<i64> = row.try_get(12).map_err(corrupt)?;
+                let average = tokens / docs;
+                let mut bm25 = 0.0;
+                for (term, &hits) in query.terms.iter().zip(&document_frequency) {
+                    if hits == 0 {
+                        continue;
+                    }
+                    if let Some(position) = item_terms.iter().position(|t| t == term) {
+                        let tf = counts.get(position).copied().unwrap_or(0).max(0) as u32;
+                        let idf = keyword::idf(docs as u64, hits as u64);
+                        bm25 += keyword::term_score(idf, tf, doc_len.max(0) as u32, average);
+                    }
+                }
+                Ok(ScoredItem { item: item_from_row(row)?, score: keyword::normalize(bm25) })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        hits.sort_by(by_score);
+        hits.truncate(query.limit);
+        Ok(hits)
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {

@@ -189,82 +189,6 @@ END
 $$;
 "#,
     },
-    Migration {
-        version: 4,
-        description: "per-term bounds (largest tf, shortest document) in keyword_terms, kept by the statistics triggers",
-        sql: r#"
--- A term's BM25 contribution is largest for its largest count in its shortest document,
--- so (max_tf, min_doc_len) bound every posting's contribution: keyword search skips the
--- postings of terms whose bounds cannot lift an item into the page. Writes only widen the
--- bounds (a delete leaves them: still bounds, maybe loose); a term with no postings has
--- (0, max int), whose bound is 0.
-ALTER TABLE {schema}.keyword_terms
-    ADD COLUMN max_tf integer NOT NULL DEFAULT 0,
-    ADD COLUMN min_doc_len integer NOT NULL DEFAULT 2147483647;
-LOCK TABLE {schema}.items IN SHARE MODE;
-UPDATE {schema}.keyword_terms AS k SET max_tf = b.max_tf, min_doc_len = b.min_doc_len
-    FROM (SELECT term, max(tf) AS max_tf, min(doc_len) AS min_doc_len FROM {schema}.keyword_postings GROUP BY term) AS b
-    WHERE k.term = b.term;
--- The version 3 function, with the bounds widened where postings are added. An UPDATE
--- counts only the rows whose terms, counts or length changed (the others cancel out), and
--- touches a term row only when its count or its bounds change.
-CREATE OR REPLACE FUNCTION {schema}.keyword_stats() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        UPDATE {schema}.keyword_totals SET
-            docs = docs + (SELECT count(*) FROM new_rows),
-            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
-        WHERE id = 1;
-        INSERT INTO {schema}.keyword_terms AS k (term, docs, max_tf, min_doc_len)
-            SELECT t.term, count(*), max(t.tf), min(n.doc_len)
-            FROM new_rows AS n, unnest(n.terms, n.tfs) AS t(term, tf) GROUP BY t.term ORDER BY t.term
-        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs,
-            max_tf = greatest(k.max_tf, EXCLUDED.max_tf), min_doc_len = least(k.min_doc_len, EXCLUDED.min_doc_len);
-        INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
-            SELECT t.term, n.ns, n.key, t.tf, n.doc_len FROM new_rows AS n, unnest(n.terms, n.tfs) AS t(term, tf);
-    ELSIF TG_OP = 'DELETE' THEN
-        UPDATE {schema}.keyword_totals SET
-            docs = docs - (SELECT count(*) FROM old_rows),
-            tokens = tokens - (SELECT coalesce(sum(doc_len), 0) FROM old_rows)
-        WHERE id = 1;
-        UPDATE {schema}.keyword_terms AS k SET docs = k.docs - d.docs
-            FROM (SELECT t.term, count(*) AS docs FROM old_rows, unnest(old_rows.terms) AS t(term)
-                  GROUP BY t.term ORDER BY t.term) AS d
-            WHERE k.term = d.term;
-        DELETE FROM {schema}.keyword_postings AS p USING old_rows AS o, unnest(o.terms) AS t(term)
-            WHERE p.term = t.term AND p.ns = o.ns AND p.key = o.key;
-    ELSE
-        UPDATE {schema}.keyword_totals SET
-            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
-                            - (SELECT coalesce(sum(doc_len), 0) FROM old_rows)
-        WHERE id = 1;
-        INSERT INTO {schema}.keyword_terms AS k (term, docs, max_tf, min_doc_len)
-            SELECT term, sum(change), max(tf), min(doc_len) FROM (
-                SELECT t.term, 1 AS change, t.tf, n.doc_len
-                FROM old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(n.terms, n.tfs) AS t(term, tf)
-                WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len)
-                UNION ALL
-                SELECT t.term, -1, 0, 2147483647
-                FROM old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(o.terms) AS t(term)
-                WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len)
-            ) AS changes GROUP BY term ORDER BY term
-        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs,
-            max_tf = greatest(k.max_tf, EXCLUDED.max_tf), min_doc_len = least(k.min_doc_len, EXCLUDED.min_doc_len)
-        WHERE EXCLUDED.docs <> 0 OR EXCLUDED.max_tf > k.max_tf OR EXCLUDED.min_doc_len < k.min_doc_len;
-        DELETE FROM {schema}.keyword_postings AS p
-            USING old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(o.terms) AS t(term)
-            WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len)
-                AND p.term = t.term AND p.ns = o.ns AND p.key = o.key;
-        INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
-            SELECT t.term, n.ns, n.key, t.tf, n.doc_len
-            FROM old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(n.terms, n.tfs) AS t(term, tf)
-            WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len);
-    END IF;
-    RETURN NULL;
-END
-$$;
-"#,
-    },
 ];
 
 /// The newest schema version this build knows.
@@ -336,6 +260,6 @@ mod tests {
             assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
             assert!(!migration.description.is_empty());
         }
-        assert_eq!(latest_version(), 4);
+        assert_eq!(latest_version(), 3);
     }
 }
