@@ -71,7 +71,7 @@ fn conversations_and_sessions_persist_in_the_sqlite_file_per_tenant() {
             (200, json!({"session_id": "t1", "messages": messages}))
         );
         assert_eq!(call(&url, "POST", "/conversations/search", GLOBEX_KEY, Some(search)).1, json!({"results": []}));
-        assert_eq!(call(&url, "GET", "/sessions", GLOBEX_KEY, None).1, json!({"sessions": []}));
+        assert_eq!(call(&url, "GET", "/sessions", GLOBEX_KEY, None).1, json!({"sessions": [], "next_after": null}));
         let (_, spec) = call(&url, "GET", "/openapi.json", ACME_KEY, None);
         for path in ["/conversations", "/conversations/search", "/sessions/{session_id}/messages", "/context/summarize"]
         {

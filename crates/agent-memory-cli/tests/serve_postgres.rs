@@ -149,12 +149,12 @@ fn conversations_and_sessions_are_shared(a: &Server, b: &Server) {
             server.call("POST", "/conversations/search", GLOBEX_KEY, Some(search.clone())).1,
             json!({"results": []})
         );
-        assert_eq!(server.call("GET", "/sessions", GLOBEX_KEY, None).1, json!({"sessions": []}));
+        assert_eq!(server.call("GET", "/sessions", GLOBEX_KEY, None).1, json!({"sessions": [], "next_after": null}));
         assert_eq!(server.call("GET", "/sessions/t1", GLOBEX_KEY, None).1["messages"], json!([]));
     }
 
     assert_eq!(b.call("DELETE", "/conversations/u1/s1", ACME_KEY, None), (200, json!({"deleted": 1})));
     assert_eq!(a.call("POST", "/conversations/search", ACME_KEY, Some(search)).1, json!({"results": []}));
     assert_eq!(b.call("DELETE", "/sessions/t1", ACME_KEY, None), (200, json!({"deleted": true})));
-    assert_eq!(a.call("GET", "/sessions", ACME_KEY, None).1, json!({"sessions": []}));
+    assert_eq!(a.call("GET", "/sessions", ACME_KEY, None).1, json!({"sessions": [], "next_after": null}));
 }
