@@ -97,11 +97,14 @@ impl HybridWeights {
     }
 }
 
-/// The texts of a hybrid search's two rankings.
-#[derive(Clone, Copy)]
-struct HybridTexts<'a> {
-    semantic: &'a str,
-    keyword: &'a str,
+/// What a hybrid search ranks and fuses: the texts of its two rankings, the fusion, each
+/// ranking's depth and the fused results wanted.
+struct HybridPlan<'a> {
+    semantic_text: &'a str,
+    keyword_text: &'a str,
+    weights: HybridWeights,
+    depth: usize,
+    wanted: usize,
 }
 
 /// How a [`MemoryStore`] embeds, indexes, fuses and tells time.
@@ -836,8 +839,8 @@ impl MemoryStore {
             SearchMode::Keyword => self.keyword(&scope, &query.filter, keyword_text, wanted, now).await?,
             SearchMode::Hybrid | SearchMode::Auto => {
                 let depth = wanted.max(query.hybrid_candidates.unwrap_or(self.options.hybrid_candidates));
-                let texts = HybridTexts { semantic: text, keyword: keyword_text };
-                self.hybrid(&scope, &query.filter, texts, weights, depth, wanted, now).await?
+                let plan = HybridPlan { semantic_text: text, keyword_text, weights, depth, wanted };
+                self.hybrid(&scope, &query.filter, &plan, now).await?
             }
         };
         Ok(ranked
@@ -895,21 +898,18 @@ impl MemoryStore {
         }))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn hybrid(
         &self,
         scope: &Scope,
         filter: &Filter,
-        texts: HybridTexts<'_>,
-        weights: HybridWeights,
-        depth: usize,
-        wanted: usize,
+        plan: &HybridPlan<'_>,
         now: f64,
     ) -> Result<Vec<ScoredItem>, StoreError> {
-        let Some(vector) = self.vector_query(scope, filter, texts.semantic, depth, now).await? else {
+        let HybridPlan { semantic_text, keyword_text, weights, depth, wanted } = *plan;
+        let Some(vector) = self.vector_query(scope, filter, semantic_text, depth, now).await? else {
             return Ok(Vec::new());
         };
-        let terms = query_terms(texts.keyword);
+        let terms = query_terms(keyword_text);
         let keyword = (!terms.is_empty()).then(|| KeywordQuery {
             scope: scope.clone(),
             filter: filter.clone(),
