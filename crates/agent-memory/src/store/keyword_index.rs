@@ -368,7 +368,7 @@ impl KeywordIndex {
         if want == 0 || self.live == 0 {
             return (Vec::new(), false);
         }
-        let Some(mut in_scope) = ScopeCheck::new(self, scope) else { return (Vec::new(), false) };
+        let Some(in_scope) = ScopeCheck::new(self, scope) else { return (Vec::new(), false) };
         let in_scope_docs: Option<usize> = in_scope
             .namespaces()
             .map(|namespaces| namespaces.iter().map(|&namespace| self.namespace_docs[namespace as usize].len()).sum());
@@ -419,7 +419,7 @@ impl KeywordIndex {
             TopK::MaxScore
         });
         match method {
-            TopK::Exhaustive => return self.search_exhaustive(&cursors, in_scope, now, want, average_length),
+            TopK::Exhaustive => return self.search_exhaustive(&cursors, &in_scope, now, want, average_length),
             TopK::ScopeScan if in_scope.namespaces().is_some() => {
                 return self.search_scope(&cursors, &in_scope, now, want, average_length);
             }
@@ -548,7 +548,7 @@ impl KeywordIndex {
     fn search_exhaustive(
         &self,
         cursors: &[Cursor<'_>],
-        mut in_scope: ScopeCheck,
+        in_scope: &ScopeCheck,
         now: f64,
         want: usize,
         average_length: f64,
@@ -735,7 +735,7 @@ enum ScopeCheck {
     All,
     One([u32; 1]),
     /// The namespaces of a prefix, ascending, and the same as a bit set.
-    Some {
+    Namespaces {
         namespaces: Vec<u32>,
         bits: Vec<u64>,
     },
@@ -765,16 +765,16 @@ impl ScopeCheck {
                 for &id in &namespaces {
                     bits[id as usize / 64] |= 1 << (id % 64);
                 }
-                Some(ScopeCheck::Some { namespaces, bits })
+                Some(ScopeCheck::Namespaces { namespaces, bits })
             }
         }
     }
 
-    fn contains(&mut self, namespace: u32) -> bool {
+    fn contains(&self, namespace: u32) -> bool {
         match self {
             ScopeCheck::All => true,
             ScopeCheck::One([id]) => *id == namespace,
-            ScopeCheck::Some { bits, .. } => bits[namespace as usize / 64] & (1 << (namespace % 64)) != 0,
+            ScopeCheck::Namespaces { bits, .. } => bits[namespace as usize / 64] & (1 << (namespace % 64)) != 0,
         }
     }
 
@@ -783,7 +783,7 @@ impl ScopeCheck {
         match self {
             ScopeCheck::All => None,
             ScopeCheck::One(id) => Some(id),
-            ScopeCheck::Some { namespaces, .. } => Some(namespaces),
+            ScopeCheck::Namespaces { namespaces, .. } => Some(namespaces),
         }
     }
 }
