@@ -34,19 +34,12 @@ fi
 prefix=${PG_SCHEMA_PREFIX:-load}
 data=$here/data
 mkdir -p "$data" "$here/results"
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source "$here/server.sh"
 [ -f "$data/queries.txt" ] || python3 "$here/gen.py" queries 5000 "$data/queries.txt"
 
 out=$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl
 echo "{\"machine\": \"$(nproc) cores $(uname -m)\", \"bin\": \"$bin\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"duration\": \"$duration\", \"connections\": $connections}" | tee "$out"
 
-source "$here/server.sh"
 
 # One search of each kind (loads the in-process indexes and starts the HNSW graph's
 # background build), then waits until the server has been idle for 2 s (under 5% of a

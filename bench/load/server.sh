@@ -1,6 +1,15 @@
-# Sourced by the load scripts, which set $bin (the agent-memory program) and $work (a
-# scratch folder). `start_server DATABASE_URL [SERVE ARGS…]` starts `$bin serve` on a free
-# loopback port and sets $server (its pid) and $url; `stop_server` stops it.
+# Sourced by the load scripts, which set $bin (the agent-memory program). Makes $work (a
+# scratch folder, removed on exit with any server still running).
+# `start_server DATABASE_URL [SERVE ARGS…]` starts `$bin serve` on a free loopback port and
+# sets $server (its pid) and $url; `stop_server` stops it.
+
+work=$(mktemp -d)
+server=
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 start_server() { # database-url [serve args…]
     "$bin" serve --database-url "$1" --listen 127.0.0.1:0 "${@:2}" >"$work/serve.out" 2>"$work/serve.err" &

@@ -27,15 +27,8 @@ else
     bin=$CARGO_TARGET_DIR/release/agent-memory
 fi
 here=$PWD/bench/load
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 source "$here/server.sh"
+
 
 # One line: backend, sessions returned, req/s, mean and p50/p99 latency.
 measure() { # backend
