@@ -33,8 +33,9 @@
 //! assert_eq!(fused[0].1, 0.5);
 //! ```
 
-use std::collections::HashMap;
 use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
 
 /// The customary RRF constant.
 pub const DEFAULT_K: f64 = 60.0;
@@ -43,21 +44,28 @@ pub const DEFAULT_K: f64 = 60.0;
 /// Ties keep the order in which keys were first seen (earlier lists first). Lists with a
 /// non-positive weight are ignored.
 pub fn reciprocal_rank_fusion<K: Clone + Eq + Hash>(lists: &[(f64, &[K])], k: f64) -> Vec<(K, f64)> {
-    let norm: f64 = lists.iter().filter(|(w, _)| *w > 0.0).map(|(w, _)| w / (k + 1.0)).sum();
-    let mut scores: HashMap<K, (usize, f64)> = HashMap::new();
-    let mut order = 0;
-    for (weight, keys) in lists.iter().filter(|(w, _)| *w > 0.0) {
+    let lists: Vec<(f64, &[K])> = lists.iter().copied().filter(|(weight, _)| *weight > 0.0).collect();
+    let norm: f64 = lists.iter().map(|(weight, _)| weight / (k + 1.0)).sum();
+    let mut fused: Vec<(K, f64)> = Vec::with_capacity(lists.iter().map(|(_, keys)| keys.len()).sum());
+    let mut position: FxHashMap<K, usize> = FxHashMap::with_capacity_and_hasher(fused.capacity(), Default::default());
+    for (weight, keys) in lists {
         for (rank, key) in keys.iter().enumerate() {
-            let entry = scores.entry(key.clone()).or_insert_with(|| {
-                order += 1;
-                (order, 0.0)
-            });
-            entry.1 += weight / (k + rank as f64 + 1.0);
+            let share = weight / (k + rank as f64 + 1.0);
+            match position.get(key) {
+                Some(&at) => fused[at].1 += share,
+                None => {
+                    position.insert(key.clone(), fused.len());
+                    fused.push((key.clone(), share));
+                }
+            }
         }
     }
-    let mut fused: Vec<(K, usize, f64)> = scores.into_iter().map(|(key, (seen, s))| (key, seen, s / norm)).collect();
-    fused.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.1.cmp(&b.1)));
-    fused.into_iter().map(|(key, _, score)| (key, score)).collect()
+    for (_, score) in &mut fused {
+        *score /= norm;
+    }
+    // Stable: ties keep the order of first appearance.
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+    fused
 }
 
 /// How hybrid search fuses its two rankings (see the module documentation).
@@ -79,7 +87,7 @@ pub enum FusionMethod {
 pub fn relative_score_fusion<K: Clone + Eq + Hash>(lists: &[(f64, &[(K, f64)])]) -> Vec<(K, f64)> {
     let total: f64 = lists.iter().map(|(weight, _)| weight).sum();
     let mut fused: Vec<(K, f64)> = Vec::with_capacity(lists.iter().map(|(_, list)| list.len()).sum());
-    let mut position: HashMap<K, usize> = HashMap::new();
+    let mut position: FxHashMap<K, usize> = FxHashMap::with_capacity_and_hasher(fused.capacity(), Default::default());
     for (weight, list) in lists {
         let scores: Vec<f64> = list.iter().map(|(_, score)| *score).collect();
         for ((key, _), scaled) in list.iter().zip(min_max(&scores)) {
