@@ -11,8 +11,9 @@
 //! # Top-k
 //!
 //! A search whose query terms' posting lists are short (up to [`EXHAUSTIVE_MAX_POSTINGS`]
-//! entries and a few hundred per wanted result) scores every match in one merge of the
-//! lists and selects the page; it looks at a document only when its score can make the page.
+//! entries and a few hundred per wanted result) scores every match, one term's list at a
+//! time into a per-thread accumulator, and selects the page; it looks at a document only when
+//! its score can make the page.
 //! Longer lists are walked document by document (MaxScore): each term has an upper
 //! bound on its score (its idf at the longest term frequency and the shortest document in
 //! its list), and once `want` results are held, the terms whose bounds together cannot reach
@@ -54,7 +55,7 @@ const BLOCK: usize = 64;
 const BLOCK: usize = 4;
 /// Posting entries (over the query's terms, plus [`EXHAUSTIVE_POSTINGS_PER_RESULT`] per
 /// wanted result) up to which a search scores every match instead of walking with MaxScore:
-/// scoring an entry in a plain merge costs a few nanoseconds, a MaxScore step several times
+/// scoring an entry term at a time costs a few nanoseconds, a MaxScore step several times
 /// more, so skipping pays only on long lists. Measured with `bench/store` (`fusion-depth`)
 /// on `bench/load/gen.py` data: scoring everything was faster at 10k and 100k items for
 /// pages of 10 and of 100 (hybrid search at 100k: 0.66 against 1.17 ms).
@@ -540,11 +541,14 @@ impl KeywordIndex {
         (hits, truncated)
     }
 
-    /// Top-k by scoring every match: one merge of the posting lists (`cursors`, in query
-    /// order) by document, then the page picked by selection on the scores, so only the
-    /// documents that can make the page are looked at. Cheaper than MaxScore when the lists
-    /// are short next to the page (hybrid search asks for 100 candidates, and a low 100th
-    /// score prunes little); the results are the same.
+    /// Top-k by scoring every match, term at a time: each query term's postings (`cursors`,
+    /// in query order) add their term scores into a per-thread accumulator indexed by
+    /// document slot, then the page is picked by selection on the sums, so only the
+    /// documents that can make the page are looked at. Each document's sum is built in query
+    /// order, as the MaxScore walk builds it, so the scores are the same bit for bit. Cheaper
+    /// than MaxScore when the lists are short next to the page (hybrid search asks for 100
+    /// candidates, and a low 100th score prunes little), and cheaper than merging the lists
+    /// document by document, which compares every list's head at every step.
     fn search_exhaustive(
         &self,
         cursors: &[Cursor<'_>],
@@ -553,29 +557,16 @@ impl KeywordIndex {
         want: usize,
         average_length: f64,
     ) -> (Vec<KeywordHit>, bool) {
-        let mut positions = vec![0usize; cursors.len()];
-        let mut scored: Vec<(f64, u32)> =
-            Vec::with_capacity(cursors.iter().map(|cursor| cursor.entries.len()).max().unwrap_or(0));
-        loop {
-            let slot =
-                cursors.iter().zip(&positions).filter_map(|(cursor, &at)| cursor.entries.get(at)).map(|p| p.doc).min();
-            let Some(slot) = slot else { break };
-            // Summed in query order, like the MaxScore walk; out of scope, not kept.
-            let mut score = 0.0;
-            let mut namespace = None;
-            for (cursor, at) in cursors.iter().zip(&mut positions) {
-                if let Some(posting) = cursor.entries.get(*at)
-                    && posting.doc == slot
-                {
-                    score += keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
-                    namespace = Some(posting.namespace);
-                    *at += 1;
+        let scored = ACCUMULATOR.with_borrow_mut(|accumulator| {
+            accumulator.prepare(self.docs.len());
+            for cursor in cursors {
+                for posting in cursor.entries {
+                    let score = keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
+                    accumulator.add(posting, score, || in_scope.contains(posting.namespace));
                 }
             }
-            if namespace.is_some_and(|namespace| in_scope.contains(namespace)) {
-                scored.push((score, slot));
-            }
-        }
+            accumulator.drain_in_scope()
+        });
         self.select_page(scored, now, want)
     }
 
@@ -659,6 +650,60 @@ impl KeywordIndex {
             }
             take = take.saturating_mul(4);
         }
+    }
+}
+
+thread_local! {
+    /// Reused by every exhaustive search on this thread, so that a search neither allocates
+    /// nor clears a buffer the size of the index.
+    static ACCUMULATOR: std::cell::RefCell<Accumulator> = std::cell::RefCell::new(Accumulator::default());
+}
+
+/// Per-document BM25 sums of one exhaustive search, indexed by document slot. Between
+/// searches every sum is 0 and `touched` is empty: a search resets exactly what it touched.
+#[derive(Default)]
+struct Accumulator {
+    sums: Vec<f64>,
+    /// Whether the slot's sum is in use (a sum of positive scores could also be tested for
+    /// 0, but a bit per slot is what tells a first posting apart without assumptions).
+    seen: Vec<bool>,
+    /// The documents touched, in first-touch order, and whether each is in scope.
+    touched: Vec<(u32, bool)>,
+}
+
+impl Accumulator {
+    fn prepare(&mut self, slots: usize) {
+        if self.sums.len() < slots {
+            self.sums.resize(slots, 0.0);
+            self.seen.resize(slots, false);
+        }
+    }
+
+    /// Adds `score` to the posting's document; `in_scope` is asked once per document.
+    fn add(&mut self, posting: &Posting, score: f64, in_scope: impl FnOnce() -> bool) {
+        let slot = posting.doc as usize;
+        if self.seen[slot] {
+            self.sums[slot] += score;
+        } else {
+            self.seen[slot] = true;
+            // `0.0 + score`, as a sum that starts at zero would be.
+            self.sums[slot] = 0.0 + score;
+            self.touched.push((posting.doc, in_scope()));
+        }
+    }
+
+    /// The in-scope documents' sums, as `(sum, slot)`; leaves every slot reset.
+    fn drain_in_scope(&mut self) -> Vec<(f64, u32)> {
+        let mut scored = Vec::with_capacity(self.touched.len());
+        for (slot, in_scope) in self.touched.drain(..) {
+            let at = slot as usize;
+            if in_scope {
+                scored.push((self.sums[at], slot));
+            }
+            self.sums[at] = 0.0;
+            self.seen[at] = false;
+        }
+        scored
     }
 }
 
