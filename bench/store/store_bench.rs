@@ -520,6 +520,7 @@ mod ann {
                     "recall_at_10_with_ties": found_or_tied as f64 / wanted.max(1) as f64,
                     "m": graph_options.connectivity,
                     "ef_construction": graph_options.expansion_add,
+                    "leading_half_graph": graph_options.leading_half_graph,
                     "build_s": build_seconds,
                     "load_now": load(),
                 });
@@ -631,6 +632,9 @@ mod ann {
         }
         options.connectivity = number("ANN_M").unwrap_or(options.connectivity);
         options.expansion_add = number("ANN_EF_CONSTRUCTION").unwrap_or(options.expansion_add);
+        if let Ok(flag) = std::env::var("ANN_LEADING_HALF") {
+            options.leading_half_graph = flag != "0";
+        }
         options
     }
 

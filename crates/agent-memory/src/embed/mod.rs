@@ -101,6 +101,22 @@ pub enum EmbedError {
     Model(String),
 }
 
+/// Whether the vectors of the model `model_id` ([`Embedder::model_id`]) have their
+/// dimensions in decreasing order of variance (a PCA's output, or a Matryoshka-trained
+/// model), so that the first half of a vector ranks neighbours almost as well as all of it.
+/// Only models measured so are listed: the built-in one ([`BuiltinEmbedder`]; with half its
+/// dimensions an HNSW graph keeps its recall, `bench/store/README.md`, "Session 6").
+///
+/// ```
+/// use agent_memory::embed::{BuiltinEmbedder, variance_ordered};
+///
+/// assert!(variance_ordered(BuiltinEmbedder::MODEL_ID));
+/// assert!(!variance_ordered("local/all-MiniLM-L6-v2"));
+/// ```
+pub fn variance_ordered(model_id: &str) -> bool {
+    model_id == BuiltinEmbedder::MODEL_ID
+}
+
 /// Turns texts into vectors of a fixed dimension.
 ///
 /// Implementations batch internally as their provider requires; callers may pass any

@@ -21,6 +21,14 @@
 //! `ef` rows, the search scans exactly instead (HNSW does not promise that every node is
 //! reachable, and a short page must mean there are no more rows).
 //!
+//! The graph holds every dimension of each vector, except for a model whose dimensions come
+//! in decreasing order of variance ([`crate::embed::variance_ordered`]: the built-in one),
+//! whose graph holds the leading half only
+//! ([`VectorIndexOptions::leading_half_graph`]): the same recall at the same `ef` on the
+//! built-in model's vectors, with half the bytes per distance (`bench/store/README.md`,
+//! "Session 6"). Either way the graph only proposes candidates: they are re-scored from the
+//! full vectors.
+//!
 //! # The graph worker
 //!
 //! Writes are O(1) for the index: a new row goes to the matrix and, when its set has a
@@ -150,6 +158,12 @@ pub struct VectorIndexOptions {
     pub expansion_search: usize,
     /// The precision of the graph's own copy of the vectors.
     pub graph_precision: GraphPrecision,
+    /// For a model whose dimensions come in decreasing order of variance
+    /// ([`crate::embed::variance_ordered`]: the built-in model), the graph holds only the
+    /// first half of each vector: half the bytes for its distance kernel to load, at the
+    /// same recall (candidates are re-scored from the full vectors). `false`: every
+    /// dimension, for every model.
+    pub leading_half_graph: bool,
 }
 
 impl Default for VectorIndexOptions {
@@ -161,6 +175,7 @@ impl Default for VectorIndexOptions {
             expansion_add: 320,
             expansion_search: 96,
             graph_precision: GraphPrecision::I8,
+            leading_half_graph: true,
         }
     }
 }
@@ -169,6 +184,12 @@ impl VectorIndexOptions {
     /// Options that never build a graph: every search is an exact scan.
     pub fn exact() -> VectorIndexOptions {
         VectorIndexOptions { ann_min_vectors: usize::MAX, ..VectorIndexOptions::default() }
+    }
+
+    /// How many of a vector's leading dimensions the graph of `model`'s `dims`-dimensional
+    /// vectors holds.
+    fn graph_dimensions(&self, model: &str, dims: usize) -> usize {
+        if self.leading_half_graph && crate::embed::variance_ordered(model) { dims.div_ceil(2) } else { dims }
     }
 }
 
@@ -189,6 +210,8 @@ struct GraphShared {
     hnsw: RwLock<usearch::Index>,
     /// Whether the graph holds 8-bit vectors, which this module quantizes itself.
     is_i8: bool,
+    /// The leading dimensions of each vector (and query) that the graph holds.
+    dims: usize,
     /// Every live row whose sequence number is at most this is in `hnsw`.
     done: AtomicU64,
     /// Nodes added (live or dead), as of `done`.
@@ -234,6 +257,8 @@ impl std::fmt::Debug for Graph {
 #[derive(Debug, Default)]
 struct VectorSet {
     dims: usize,
+    /// The leading dimensions of each vector that its graph holds (at most `dims`).
+    graph_dims: usize,
     data: Vec<f32>,
     norms: Vec<f32>,
     ids: Vec<i64>,
@@ -275,6 +300,7 @@ enum GraphQuery<'a> {
 
 impl GraphQuery<'_> {
     fn of<'a>(graph: &GraphShared, query: &'a [f32]) -> GraphQuery<'a> {
+        let query = &query[..graph.dims];
         if graph.is_i8 {
             let mut quantized = Vec::with_capacity(query.len());
             quantize_i8(query, &mut quantized);
@@ -419,7 +445,7 @@ impl VectorSet {
     /// An empty graph with every row pending.
     fn new_graph(&self, options: &VectorIndexOptions) -> Result<Graph, String> {
         let hnsw = usearch::Index::new(&usearch::IndexOptions {
-            dimensions: self.dims,
+            dimensions: self.graph_dims,
             metric: usearch::MetricKind::Cos,
             quantization: options.graph_precision.scalar_kind(),
             connectivity: options.connectivity,
@@ -435,6 +461,7 @@ impl VectorSet {
         let shared = GraphShared {
             hnsw: RwLock::new(hnsw),
             is_i8: options.graph_precision == GraphPrecision::I8,
+            dims: self.graph_dims,
             done: AtomicU64::new(0),
             nodes: AtomicUsize::new(0),
             has_failed: AtomicBool::new(false),
@@ -533,7 +560,7 @@ impl Batch {
             .min(GRAPH_ADD_THREADS)
             .min(self.seqs.len().div_ceil(128))
             .max(1);
-        let (hnsw, dims, is_i8) = (&*hnsw, self.dims, graph.is_i8);
+        let (hnsw, dims, graph_dims, is_i8) = (&*hnsw, self.dims, graph.dims, graph.is_i8);
         std::thread::scope(|scope| {
             let add = move |first: usize| {
                 let mut quantized = Vec::new();
@@ -541,7 +568,7 @@ impl Batch {
                     if stop.load(Atomic::Relaxed) {
                         break;
                     }
-                    let vector = &self.vectors[i * dims..(i + 1) * dims];
+                    let vector = &self.vectors[i * dims..i * dims + graph_dims];
                     let added = if is_i8 {
                         quantize_i8(vector, &mut quantized);
                         hnsw.add(seq, &quantized)
@@ -741,11 +768,12 @@ impl VectorIndex {
         self.remove(id);
         let Some((model, vector)) = vector else { return };
         let set_key = (model.to_owned(), vector.len());
+        let graph_dims = self.options.graph_dimensions(model, vector.len());
         self.last_seq += 1;
         let seq = self.last_seq;
         self.sets_mut()
             .entry(set_key.clone())
-            .or_insert_with(|| VectorSet { dims: vector.len(), ..VectorSet::default() })
+            .or_insert_with(|| VectorSet { dims: vector.len(), graph_dims, ..VectorSet::default() })
             .insert(id, seq, vector, meta);
         self.location.insert(id, set_key);
     }
@@ -1159,6 +1187,47 @@ mod tests {
                     assert_eq!(from_graph.0, from_scan.0, "same ids and scores, {scope:?} want {want}");
                     assert!(from_graph.1 && from_scan.1, "more rows than wanted");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_variance_ordered_model_gets_a_graph_over_the_leading_half_that_still_answers_exactly() {
+        let model = crate::embed::BuiltinEmbedder::MODEL_ID;
+        let rows = vectors(600, 24, 11);
+        let graph_dims = |options: VectorIndexOptions| {
+            let mut index = VectorIndex::new(options);
+            for (i, v) in rows.iter().enumerate() {
+                index.upsert(i as i64 + 1, Some((model, v)), meta(&["a"], &format!("k{i}"), i as f64, None));
+                // Another model's vectors in the same index keep every dimension.
+                index.upsert(10_000 + i as i64, Some(("m", v)), meta(&["a"], &format!("m{i}"), i as f64, None));
+            }
+            index.maintain();
+            index.graph_progress().wait();
+            let dims = |model: &str| {
+                let sets = index.sets();
+                let graph = sets[&(model.to_owned(), 24)].graph.as_ref().map(|graph| graph.shared.dims);
+                graph.expect("a graph")
+            };
+            let found = (dims(model), dims("m"));
+            (index, found)
+        };
+        let (half, dims) = graph_dims(graph_options(600));
+        assert_eq!(dims, (12, 24));
+        let (_, dims) = graph_dims(VectorIndexOptions { leading_half_graph: false, ..graph_options(600) });
+        assert_eq!(dims, (24, 24));
+        // The graph proposes candidates from half of each vector; with ef at least the set's
+        // size it proposes every row, and the re-scoring from the full vectors is exact.
+        let mut exact = VectorIndex::new(VectorIndexOptions::exact());
+        for (i, v) in rows.iter().enumerate() {
+            exact.upsert(i as i64 + 1, Some((model, v)), meta(&["a"], &format!("k{i}"), i as f64, None));
+        }
+        let all = Scope::Prefix(NamespacePrefix::root());
+        for query in vectors(20, 24, 5) {
+            for want in [1, 10, 50] {
+                let (from_graph, from_scan) =
+                    (half.nearest(model, &query, &all, 0.0, want), exact.nearest(model, &query, &all, 0.0, want));
+                assert_eq!(from_graph.0, from_scan.0, "same ids and scores, want {want}");
             }
         }
     }
