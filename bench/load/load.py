@@ -111,7 +111,7 @@ def main():
                     "started_at": began_at,
                     "seconds": seconds,
                     "status": status,
-                    "body": body[:2000].decode("utf-8", "replace"),
+                    "body": body[:2000].decode("utf-8", "replace") if failed else None,
                     "requests_done_before": requests,
                 }
                 if snapshot:

@@ -51,7 +51,8 @@ MACHINE="$(nproc) cores $(uname -m)" BIN=$bin LOAD_BEFORE="$(cut -d' ' -f1-3 /pr
     CONNECTIONS_=$connections SERVE_ARGS_="${SERVE_ARGS:-}" python3 -c '
 import json, os
 env = {k: v for k, v in sorted(os.environ.items())
-       if k.startswith("AGENT_MEMORY_") and "KEY" not in k and "DATABASE_URL" not in k}
+       if k.startswith("AGENT_MEMORY_") and not k.startswith(("AGENT_MEMORY_TEST_", "AGENT_MEMORY_BIN"))
+       and "KEY" not in k and "DATABASE_URL" not in k}
 print(json.dumps({"machine": os.environ["MACHINE"], "bin": os.environ["BIN"], "load_before": os.environ["LOAD_BEFORE"],
                   "duration": os.environ["DURATION_"], "connections": int(os.environ["CONNECTIONS_"]),
                   "serve_args": os.environ["SERVE_ARGS_"], "serve_env": env}))' | tee "$out"
