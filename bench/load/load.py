@@ -11,7 +11,14 @@ Evidence, for failures that happen once in a while (a 408 after a 30 s hang):
   --on-stall CMD      run CMD (a shell command; its output goes into the evidence line) once
                       a request has been in flight for --stall-after seconds (default 10),
                       e.g. a pg_stat_activity / pg_locks snapshot taken during the hang
-Exits 1 on the first failed request, after writing its evidence."""
+  --retries N         send a request that failed with 408, 502, 503 or 504 (or no answer)
+                      again, up to N times (default 0; batch puts are idempotent upserts);
+                      every failure is recorded all the same
+Each evidence line also has `loader_paused_s`: the longest time this process itself did not
+run while the request was in flight (a heartbeat thread wakes every 0.25 s). When it is
+about as long as the request, the loader was stopped too (the whole machine or session was
+paused), and the server's answer says nothing about the server.
+Exits 1 on the first request that still fails, after writing its evidence."""
 
 import argparse
 import datetime
@@ -39,6 +46,34 @@ class Evidence:
             with open(self.path, "a", encoding="utf-8") as out:
                 out.write(json.dumps(record) + "\n")
             self.written += 1
+
+
+class Heartbeat:
+    """A thread that wakes every 0.25 s and keeps the longest gap between wake-ups since the
+    last `take()`: how long this process was not scheduled (stopped, or the machine paused)."""
+
+    TICK = 0.25
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._longest = 0.0
+        thread = threading.Thread(target=self._run, daemon=True)
+        thread.start()
+
+    def _run(self):
+        last = time.monotonic()
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self._lock:
+                self._longest = max(self._longest, now - last - self.TICK)
+            last = now
+
+    def take(self):
+        """The longest gap since the previous call (rounded to ms), and starts a new window."""
+        with self._lock:
+            longest, self._longest = self._longest, 0.0
+        return round(longest, 3)
 
 
 class StallWatch:
@@ -82,46 +117,58 @@ def main():
     parser.add_argument("--slow", type=float, default=5.0, help="seconds from which a 200 is recorded")
     parser.add_argument("--on-stall", help="shell command run once while a request hangs")
     parser.add_argument("--stall-after", type=float, default=10.0)
+    parser.add_argument("--retries", type=int, default=0)
     args = parser.parse_args()
+    retryable = {None, 408, 502, 503, 504}
 
     url = urllib.parse.urlparse(args.url)
     evidence = Evidence(args.evidence)
     watch = StallWatch(args.on_stall, args.stall_after)
+    heartbeat = Heartbeat()
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
     started, requests = time.monotonic(), 0
     with open(args.file, "rb") as lines:
         for number, line in enumerate(lines, start=1):
-            began_at, began = utc_now(), time.monotonic()
-            watch.start()
-            try:
-                connection.request("POST", args.endpoint, body=line, headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-                status, body = response.status, response.read()
-            except (OSError, http.client.HTTPException) as error:
-                status, body = None, f"{type(error).__name__}: {error}".encode()
-            seconds = round(time.monotonic() - began, 3)
-            snapshot = watch.stop()
-            failed = status != 200
-            if failed or seconds >= args.slow or snapshot:
-                record = {
-                    "kind": "failed" if failed else "slow",
-                    "endpoint": args.endpoint,
-                    "line": number,
-                    "line_bytes": len(line),
-                    "started_at": began_at,
-                    "seconds": seconds,
-                    "status": status,
-                    "body": body[:2000].decode("utf-8", "replace") if failed else None,
-                    "requests_done_before": requests,
-                }
-                if snapshot:
-                    record["stall_snapshot"] = snapshot
-                evidence.write(record)
+            for attempt in range(args.retries + 1):
+                began_at, began = utc_now(), time.monotonic()
+                heartbeat.take()
+                watch.start()
+                try:
+                    connection.request("POST", args.endpoint, body=line, headers={"Content-Type": "application/json"})
+                    response = connection.getresponse()
+                    status, body = response.status, response.read()
+                except (OSError, http.client.HTTPException) as error:
+                    status, body = None, f"{type(error).__name__}: {error}".encode()
+                    connection.close()
+                seconds = round(time.monotonic() - began, 3)
+                snapshot = watch.stop()
+                paused = heartbeat.take()
+                failed = status != 200
+                if failed or seconds >= args.slow or snapshot:
+                    record = {
+                        "kind": "failed" if failed else "slow",
+                        "endpoint": args.endpoint,
+                        "line": number,
+                        "attempt": attempt + 1,
+                        "line_bytes": len(line),
+                        "started_at": began_at,
+                        "seconds": seconds,
+                        "loader_paused_s": paused,
+                        "status": status,
+                        "body": body[:2000].decode("utf-8", "replace") if failed else None,
+                        "requests_done_before": requests,
+                    }
+                    if snapshot:
+                        record["stall_snapshot"] = snapshot
+                    evidence.write(record)
+                if not failed or status not in retryable:
+                    break
+                print(f"line {number}: {status} after {seconds} s (loader paused {paused} s); retrying", file=sys.stderr)
             if failed:
                 where = f" (evidence: {args.evidence})" if args.evidence else ""
                 sys.exit(
-                    f"request {requests} (line {number}) to {args.endpoint} failed after {seconds} s: "
-                    f"{status} {body[:300]!r}{where}"
+                    f"request {requests} (line {number}) to {args.endpoint} failed after {seconds} s "
+                    f"(loader paused {paused} s): {status} {body[:300]!r}{where}"
                 )
             requests += 1
     elapsed = time.monotonic() - started

@@ -15,9 +15,10 @@
 # `agent-memory serve` flags for every server (e.g. "--vector-ef-search 64"); they and any
 # exported AGENT_MEMORY_* variable are recorded in the run's first JSON line.
 #
-# Evidence: a failed bulk-load request (status, body, seconds; slow ones too) goes to
-# results/<run>-<backend>-<db>.load.jsonl, with a pg_snapshot.sh taken while it hung on
-# PostgreSQL; the server's stderr log is kept as results/<run>-<backend>-<db>.serve.log
+# Evidence: a failed bulk-load request (status, body, seconds, how long the loader itself
+# was paused; slow ones too) goes to results/<run>-<backend>-<db>.load.jsonl, with a
+# pg_snapshot.sh taken while it hung on PostgreSQL; a 408/5xx is retried LOAD_RETRIES times
+# (default 2; batch puts are idempotent); the server's stderr log is kept as results/<run>-<backend>-<db>.serve.log
 # whenever the load or a scenario saw a failure (or the server died). Both are printed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -119,13 +120,19 @@ serve_loaded() { # backend name file endpoint
     esac
     label=$1-$2 failed=
     start_server "$database" "${serve_args[@]}"
-    if ! python3 "$here/load.py" "$url" "$3" "$4" --evidence "$run-$label.load.jsonl" "${stall[@]}"; then
+    if ! python3 "$here/load.py" "$url" "$3" "$4" --retries "${LOAD_RETRIES:-2}" --evidence "$run-$label.load.jsonl" \
+        "${stall[@]}"; then
         failed=load
         finish_server
         echo "the load of $3 failed: evidence in $run-$label.load.jsonl" >&2
         exit 1
     fi
-    [ -f "$run-$label.load.jsonl" ] && echo "slow load requests: $run-$label.load.jsonl" >&2
+    if grep -qs '"kind": "failed"' "$run-$label.load.jsonl"; then
+        failed=load-retried
+        echo "load requests failed and were retried: $run-$label.load.jsonl" >&2
+    elif [ -f "$run-$label.load.jsonl" ]; then
+        echo "slow load requests: $run-$label.load.jsonl" >&2
+    fi
     # A bulk-loaded table has no planner statistics until autovacuum's ANALYZE, which may
     # come only after the first scenarios: without them PostgreSQL takes a namespace prefix
     # for 0.5% of the rows and scans it instead of using the HNSW index. Do what an operator
