@@ -11,7 +11,15 @@
 # BACKENDS (default: sqlite, and postgres when DATABASE_URL is set); PG_SCHEMA_PREFIX
 # (default "load"): the PostgreSQL schemas are PREFIX_bench_N and PREFIX_conv_N, dropped and
 # recreated, so give each person sharing a cluster their own; AGENT_MEMORY_BIN: run this
-# binary instead of building one (an A/B against an older build).
+# binary instead of building one (an A/B against an older build). SERVE_ARGS: extra
+# `agent-memory serve` flags for every server (e.g. "--vector-ef-search 64"); they and any
+# exported AGENT_MEMORY_* variable are recorded in the run's first JSON line.
+#
+# Evidence: a failed bulk-load request (status, body, seconds, how long the loader itself
+# was paused; slow ones too) goes to results/<run>-<backend>-<db>.load.jsonl, with a
+# pg_snapshot.sh taken while it hung on PostgreSQL; a 408/5xx is retried LOAD_RETRIES times
+# (default 2; batch puts are idempotent); the server's stderr log is kept as results/<run>-<backend>-<db>.serve.log
+# whenever the load or a scenario saw a failure (or the server died). Both are printed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=$PWD/bench/load
@@ -37,8 +45,18 @@ mkdir -p "$data" "$here/results"
 source "$here/server.sh"
 [ -f "$data/queries.txt" ] || python3 "$here/gen.py" queries 5000 "$data/queries.txt"
 
-out=$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl
-echo "{\"machine\": \"$(nproc) cores $(uname -m)\", \"bin\": \"$bin\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"duration\": \"$duration\", \"connections\": $connections}" | tee "$out"
+run=$here/results/$(date -u +%Y%m%dT%H%M%SZ)
+out=$run.jsonl
+read -ra serve_args <<<"${SERVE_ARGS:-}"
+MACHINE="$(nproc) cores $(uname -m)" BIN=$bin LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)" DURATION_=$duration \
+    CONNECTIONS_=$connections SERVE_ARGS_="${SERVE_ARGS:-}" python3 -c '
+import json, os
+env = {k: v for k, v in sorted(os.environ.items())
+       if k.startswith("AGENT_MEMORY_") and not k.startswith(("AGENT_MEMORY_TEST_", "AGENT_MEMORY_BIN"))
+       and "KEY" not in k and "DATABASE_URL" not in k}
+print(json.dumps({"machine": os.environ["MACHINE"], "bin": os.environ["BIN"], "load_before": os.environ["LOAD_BEFORE"],
+                  "duration": os.environ["DURATION_"], "connections": int(os.environ["CONNECTIONS_"]),
+                  "serve_args": os.environ["SERVE_ARGS_"], "serve_env": env}))' | tee "$out"
 
 
 # One search of each kind (loads the in-process indexes and starts the HNSW graph's
@@ -69,20 +87,52 @@ warm_up() {
 
 record() { # backend n scenario json
     echo "{\"backend\": \"$1\", \"items\": $2, \"scenario\": \"$3\", \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"result\": $4}" | tee -a "$out"
+    # A non-2xx answer or a socket error: keep the server's log when it stops.
+    if ! python3 -c 'import json, sys; r = json.loads(sys.argv[1]); sys.exit(r["non_2xx"] + r["socket_errors"] > 0)' "$4"; then
+        failed="$failed $3"
+    fi
+}
+
+# Stops the server; keeps its stderr log as $run-$label.serve.log when $failed names a
+# failure or the server had already exited.
+finish_server() {
+    if ! kill -0 "$server" 2>/dev/null || grep -q '^State:.*zombie' "/proc/$server/status" 2>/dev/null; then
+        failed="$failed exited"
+    fi
+    stop_server
+    if [ -n "${failed// /}" ]; then
+        keep_server_log "$run-$label.serve.log"
+        echo "failures ($failed ): the server log is $run-$label.serve.log" >&2
+    fi
 }
 
 # Starts a server on a fresh database (SQLite file NAME.db, or schema NAME on PostgreSQL,
-# dropped first) and posts the lines of FILE to ENDPOINT.
+# dropped first) and posts the lines of FILE to ENDPOINT. Sets $label (BACKEND-NAME) and
+# clears $failed for finish_server.
 serve_loaded() { # backend name file endpoint
-    local database
+    local database stall=()
     case $1 in
         sqlite) database=sqlite:$work/$2.db ;;
         postgres)
             PGOPTIONS=--client-min-messages=warning psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $2 CASCADE" >/dev/null
-            database="$DATABASE_URL${sep}schema=$2" ;;
+            database="$DATABASE_URL${sep}schema=$2"
+            stall=(--on-stall "$here/pg_snapshot.sh") ;;
     esac
-    start_server "$database"
-    python3 "$here/load.py" "$url" "$3" "$4"
+    label=$1-$2 failed=
+    start_server "$database" "${serve_args[@]}"
+    if ! python3 "$here/load.py" "$url" "$3" "$4" --retries "${LOAD_RETRIES:-2}" --evidence "$run-$label.load.jsonl" \
+        "${stall[@]}"; then
+        failed=load
+        finish_server
+        echo "the load of $3 failed: evidence in $run-$label.load.jsonl" >&2
+        exit 1
+    fi
+    if grep -qs '"kind": "failed"' "$run-$label.load.jsonl"; then
+        failed=load-retried
+        echo "load requests failed and were retried: $run-$label.load.jsonl" >&2
+    elif [ -f "$run-$label.load.jsonl" ]; then
+        echo "slow load requests: $run-$label.load.jsonl" >&2
+    fi
     # A bulk-loaded table has no planner statistics until autovacuum's ANALYZE, which may
     # come only after the first scenarios: without them PostgreSQL takes a namespace prefix
     # for 0.5% of the rows and scans it instead of using the HNSW index. Do what an operator
@@ -118,7 +168,7 @@ for n in $sizes; do
                 esac
                 record "$backend" "$n" "$scenario" "$result"
             done
-            stop_server
+            finish_server
         fi
         case " $scenarios " in *" conversations "*)
             # Sessions of 6 to 16 messages make one or two chunks each: n chunks take ~2n/3 sessions.
@@ -129,7 +179,7 @@ for n in $sizes; do
             result=$(BENCH_DIR=$here QUERIES=$data/queries.txt \
                 wrk -t"$threads" -c"$connections" -d"$duration" -s "$here/conversations.lua" "$url" | tail -1)
             record "$backend" "$n" conversations "$result"
-            stop_server ;;
+            finish_server ;;
         esac
     done
 done

@@ -23,6 +23,11 @@ start_server() { # database-url [serve args…]
 }
 
 stop_server() {
-    kill "$server" && wait "$server" 2>/dev/null || true
+    kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
     server=
+}
+
+# Copies the last server's stderr log (kept in $work until exit) to PATH.
+keep_server_log() { # path
+    cp "$work/serve.err" "$1"
 }

@@ -20,10 +20,11 @@ use agent_memory::embed::{EmbedderOptions, from_spec};
 use agent_memory::llm::{ChatModel, LlmConfig, LlmError, Provider};
 use agent_memory::recall::{ConversationMemory, RecallError, create_memory_tool, date_of_unix_seconds};
 use agent_memory::session::{SessionError, SessionStore, open_sessions, validate_session_id};
-use agent_memory::store::MemoryStore;
 use serde_json::{Map, Value};
 
 use crate::outcome::{self, CommandError};
+use crate::serve::config::VectorIndexArgs;
+use crate::serve::open_store_url;
 use crate::sessions::DEFAULT_SESSION_DB;
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +66,8 @@ pub(crate) struct ChatArgs {
     no_recall: bool,
     /// The message to send; without it, each line of stdin is one turn.
     message: Option<String>,
+    #[command(flatten)]
+    vector_index: VectorIndexArgs,
 }
 
 /// Why `chat` stopped: `Usage` is the user's to fix (exit 2), `Runtime` is not (exit 1).
@@ -158,7 +161,8 @@ async fn conversation_memory(args: &ChatArgs) -> Result<Option<ConversationMemor
     if (args.no_recall && !args.remember) || args.db == "memory" || args.db == "memory:" {
         return Ok(None);
     }
-    let store = MemoryStore::open(&args.db).await.map_err(RecallError::from)?;
+    let vector_index = args.vector_index.resolve().map_err(|error| Failure::Usage(error.to_string()))?;
+    let store = open_store_url(&args.db, &vector_index).await.map_err(RecallError::from)?;
     let memory = match args.embedder.as_deref() {
         Some("none") => ConversationMemory::new(store.without_embedder()),
         Some(spec) => {

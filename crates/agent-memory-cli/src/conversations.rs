@@ -17,11 +17,13 @@ use agent_memory::recall::{
     ChunkingOptions, ConversationMemory, RecallError, RecallQuery, SearchResult, ToolOutputOptions, format_tool_output,
     read_conversations,
 };
-use agent_memory::store::{MemoryStore, SearchMode};
+use agent_memory::store::SearchMode;
 use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 
 use crate::outcome::{self, CommandError};
+use crate::serve::config::VectorIndexArgs;
+use crate::serve::open_store_url;
 
 /// The database the service uses by default.
 const DEFAULT_DATABASE_URL: &str = "sqlite:agent-memory.db";
@@ -37,6 +39,8 @@ pub(crate) struct ConversationsArgs {
     /// search. Default: the built-in embedder; `none`: keyword (BM25) search only.
     #[arg(long, global = true, env = "AGENT_MEMORY_EMBEDDER", value_name = "NAME")]
     embedder: Option<String>,
+    #[command(flatten)]
+    vector_index: VectorIndexArgs,
     #[command(subcommand)]
     command: ConversationsCommand,
 }
@@ -140,11 +144,11 @@ pub(crate) fn run(args: ConversationsArgs) -> ExitCode {
 }
 
 async fn open(args: &ConversationsArgs, chunking: Option<ChunkingOptions>) -> Result<ConversationMemory, Failure> {
+    let vector_index = args.vector_index.resolve().map_err(|error| Failure::Usage(error.into()))?;
+    let store = open_store_url(&args.db, &vector_index).await.map_err(RecallError::from)?;
     let mut memory = match args.embedder.as_deref() {
-        Some("none") => {
-            ConversationMemory::new(MemoryStore::open(&args.db).await.map_err(RecallError::from)?.without_embedder())
-        }
-        _ => ConversationMemory::open(&args.db).await?,
+        Some("none") => ConversationMemory::new(store.without_embedder()),
+        _ => ConversationMemory::new(store),
     };
     if let Some(spec) = args.embedder.as_ref().filter(|spec| *spec != "none") {
         let embedder = from_spec(spec, &EmbedderOptions::new()).map_err(|err| Failure::Usage(err.into()))?;

@@ -6,12 +6,14 @@
 use std::process::ExitCode;
 
 use agent_memory::store::{
-    Filter, MemoryStore, Namespace, NamespaceListing, NamespacePrefix, Page, SearchMode, SearchQuery, StoreError,
+    Filter, Namespace, NamespaceListing, NamespacePrefix, Page, SearchMode, SearchQuery, StoreError,
     resolve_embedder_spec,
 };
 use serde_json::{Value, json};
 
 use crate::outcome::{self, CommandError};
+use crate::serve::config::VectorIndexArgs;
+use crate::serve::open_store_url;
 
 /// The database the service uses by default.
 const DEFAULT_DATABASE_URL: &str = "sqlite:agent-memory.db";
@@ -29,6 +31,8 @@ pub(crate) struct StoreArgs {
     /// Embedding model of that provider.
     #[arg(long, global = true, env = "AGENT_MEMORY_EMBEDDING_MODEL")]
     embedding_model: Option<String>,
+    #[command(flatten)]
+    vector_index: VectorIndexArgs,
     #[command(subcommand)]
     command: StoreCommand,
 }
@@ -157,7 +161,8 @@ impl CommandError for StoreError {
 }
 
 async fn execute(args: StoreArgs) -> Result<Value, StoreError> {
-    let mut store = MemoryStore::open(&args.db).await?;
+    let vector_index = args.vector_index.resolve().map_err(|error| StoreError::Config(error.to_string()))?;
+    let mut store = open_store_url(&args.db, &vector_index).await?;
     match (args.embedding_provider.as_deref(), args.embedding_model.as_deref()) {
         (None, None) => {}
         (Some("none"), _) => store = store.without_embedder(),

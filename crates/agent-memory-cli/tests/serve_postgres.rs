@@ -1,5 +1,6 @@
 //! Two `agent-memory serve` processes on one PostgreSQL database give consistent results:
 //! what one writes, the other reads, searches, lists and deletes, and tenants stay apart.
+//! Vector index settings, which only the in-process backends use, are ignored with a warning.
 //!
 //! The server's URL comes from `AGENT_MEMORY_TEST_PG_URL` or `DATABASE_URL` (set by
 //! `scripts/setup-test-deps`); when neither is set, `scripts/deps/postgres.sh start` starts
@@ -157,4 +158,42 @@ fn conversations_and_sessions_are_shared(a: &Server, b: &Server) {
     assert_eq!(a.call("POST", "/conversations/search", ACME_KEY, Some(search)).1, json!({"results": []}));
     assert_eq!(b.call("DELETE", "/sessions/t1", ACME_KEY, None), (200, json!({"deleted": true})));
     assert_eq!(a.call("GET", "/sessions", ACME_KEY, None).1, json!({"sessions": [], "next_after": null}));
+}
+
+#[test]
+fn vector_index_settings_are_ignored_with_a_warning() {
+    let base = database_url();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
+    let url = format!("{base}{separator}schema=amtest_vecwarn_{}_{}", nanos / 1_000_000_000, std::process::id());
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AGENT_MEMORY_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--embedder", "hash:64"])
+        .args(["--vector-ef-search", "64", "--vector-connectivity", "8", "--log-format", "json"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agent-memory serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+    assert!(line.starts_with("listening on http://"), "{line}");
+    let mut server = Server { child, address: String::new() };
+    let mut stderr = BufReader::new(server.child.stderr.take().expect("stderr"));
+    let warning = loop {
+        let mut line = String::new();
+        assert_ne!(stderr.read_line(&mut line).expect("read stderr"), 0, "no warning before listening");
+        let event: Value = serde_json::from_str(&line).expect("a JSON log line");
+        assert_ne!(event["message"], "in-process vector index", "PostgreSQL has no in-process index");
+        if event["level"] == "WARN" && event["message"].as_str().is_some_and(|m| m.starts_with("vector index")) {
+            break event;
+        }
+    };
+    assert_eq!(warning["ignored"], "connectivity,ef_search");
+    drop(server);
 }

@@ -114,3 +114,103 @@ fn an_unknown_embedder_is_exit_code_2() {
     assert!(stderr.contains("agent-memory: invalid embedder: "), "stderr: {stderr}");
     assert!(stderr.contains("nonsense"), "stderr: {stderr}");
 }
+
+/// A minimal HTTP/1.1 request with a JSON body: returns the status code and the body.
+fn http_send(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("receive");
+    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("status code");
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn vector_index_settings_from_flags_and_environment_reach_the_sqlite_backend() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = format!("sqlite:{}", dir.path().join("tuned.db").display());
+    let mut child = agent_memory()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &database, "--log-format", "json"])
+        .args(["--vector-ann-min-vectors", "1", "--vector-exact-scope-max", "0", "--vector-graph-precision", "f16"])
+        .env("AGENT_MEMORY_VECTOR_EF_SEARCH", "16")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agent-memory");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
+    let address = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
+
+    // The options the opened backend reports running with, logged before listening.
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let logged = loop {
+        let mut line = String::new();
+        assert_ne!(stderr.read_line(&mut line).expect("read stderr"), 0, "no vector index line");
+        let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+        if event["message"] == "in-process vector index" {
+            break event;
+        }
+    };
+    let fields: Vec<(&str, serde_json::Value)> = [
+        "vector_ann_min_vectors",
+        "vector_exact_scope_max",
+        "vector_connectivity",
+        "vector_ef_construction",
+        "vector_ef_search",
+        "vector_graph_precision",
+    ]
+    .into_iter()
+    .map(|name| (name, logged[name].clone()))
+    .collect();
+    assert_eq!(
+        fields,
+        [
+            ("vector_ann_min_vectors", 1.into()),
+            ("vector_exact_scope_max", 0.into()),
+            ("vector_connectivity", 16.into()),
+            ("vector_ef_construction", 128.into()),
+            ("vector_ef_search", 16.into()),
+            ("vector_graph_precision", "f16".into()),
+        ]
+    );
+
+    // A graph from the first vector, searched with ef 16 in every scope, still ranks the
+    // nearest item first on a small store.
+    for (key, text) in
+        [("tea", "green tea at five"), ("bike", "the bicycle needs new brakes"), ("rent", "pay the rent")]
+    {
+        let body = format!(r#"{{"namespace":["notes"],"key":"{key}","value":{{"text":"{text}"}}}}"#);
+        assert_eq!(http_send(&address, "PUT", "/store/items", &body).0, 200);
+    }
+    let (status, answer) = http_send(
+        &address,
+        "POST",
+        "/store/items/search",
+        r#"{"namespace_prefix":["notes"],"query":"tea time","mode":"semantic","limit":1}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    assert_eq!(answer["items"][0]["key"], "tea", "{answer}");
+    assert_eq!(answer["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(terminate(&mut child).code(), Some(0));
+}
+
+#[test]
+fn a_bad_vector_index_setting_is_exit_code_2() {
+    let output = agent_memory()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", "memory", "--vector-connectivity", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "agent-memory: invalid vector index setting connectivity (M) 1: use 2 to 256 (16 by default)\n"
+    );
+}

@@ -6,7 +6,7 @@
 use rmcp::ServiceExt;
 
 use super::{MemoryTools, Scope};
-use crate::serve::config::{ConfigError, DEFAULT_DATABASE_URL, DEFAULT_EMBEDDER, DatabaseUrl, Tenant};
+use crate::serve::config::{ConfigError, DEFAULT_DATABASE_URL, DEFAULT_EMBEDDER, DatabaseUrl, Tenant, VectorIndexArgs};
 
 /// `agent-memory mcp` flags.
 #[derive(Debug, clap::Args)]
@@ -21,6 +21,8 @@ pub(crate) struct McpArgs {
     /// key of that tenant (so both see the same memories); none: namespaces as given.
     #[arg(long, env = "AGENT_MEMORY_TENANT", value_name = "NAME")]
     tenant: Option<String>,
+    #[command(flatten)]
+    vector_index: VectorIndexArgs,
 }
 
 /// Serves the tools on stdio until the client closes stdin.
@@ -35,8 +37,9 @@ pub(crate) async fn run(args: McpArgs) -> anyhow::Result<()> {
         Some(name) => Scope::Tenant(Tenant::new(name)?),
         None => Scope::Root,
     };
+    let vector_index = args.vector_index.resolve()?;
     init_logging();
-    let store = crate::serve::open_plain_store(&database, &args.embedder).await?;
+    let store = crate::serve::open_plain_store(&database, &args.embedder, &vector_index).await?;
     let service = MemoryTools::new(store, scope)
         .serve(rmcp::transport::stdio())
         .await

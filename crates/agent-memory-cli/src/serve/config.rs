@@ -15,6 +15,14 @@
 //! [[api_keys]]
 //! tenant = "acme"
 //! key = "a-long-random-secret"
+//!
+//! [vector_index]                              # SQLite and in-memory stores; PostgreSQL ignores it
+//! ann_min_vectors = 10000                     # vectors of one model from which the HNSW graph is built
+//! exact_scope_max = 20000                     # scopes with at most this many rows are scanned exactly
+//! connectivity = 16                           # HNSW M, 2 to 256
+//! ef_construction = 128
+//! ef_search = 128                             # lower: faster, lower recall
+//! graph_precision = "i8"                      # or "f32", "bf16", "f16"
 //! ```
 
 use std::collections::HashMap;
@@ -26,6 +34,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use agent_memory::llm::{ChatModel, LlmConfig, Provider};
+use agent_memory::store::{GraphPrecision, VectorIndexOptions};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -42,6 +51,9 @@ pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// The shortest API key accepted: shorter ones are guessable.
 const MIN_KEY_LEN: usize = 16;
+/// The largest HNSW connectivity (M) accepted: each node keeps up to 2·M neighbours on the
+/// base layer (8 bytes each), so M = 256 already costs 4 KiB per vector.
+const MAX_CONNECTIVITY: usize = 256;
 
 /// `agent-memory serve` flags. Every flag also reads an `AGENT_MEMORY_*` environment
 /// variable, and falls back to the config file, then to the default shown.
@@ -92,6 +104,199 @@ pub(crate) struct ServeArgs {
     /// e.g. `http://127.0.0.1:4318` (`/v1/traces` is appended); none by default.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
     pub(crate) otel_endpoint: Option<String>,
+    #[command(flatten)]
+    pub(crate) vector_index: VectorIndexArgs,
+}
+
+/// The in-process vector index's settings (SQLite and in-memory stores), shared by `serve`
+/// and every command that opens a store. Each flag also reads an `AGENT_MEMORY_VECTOR_*`
+/// environment variable; `serve` then falls back to its config file's `[vector_index]`
+/// table, then to the library's defaults ([`VectorIndexOptions::default`]).
+#[derive(Debug, Default, Clone, clap::Args)]
+#[command(next_help_heading = "Vector index (SQLite and in-memory stores; PostgreSQL ignores these)")]
+pub(crate) struct VectorIndexArgs {
+    /// Vectors of one model from which an HNSW graph is built; below, every search is an
+    /// exact scan [default: 10000].
+    #[arg(
+        id = "vector_ann_min_vectors",
+        long = "vector-ann-min-vectors",
+        env = "AGENT_MEMORY_VECTOR_ANN_MIN_VECTORS",
+        value_name = "N",
+        global = true
+    )]
+    pub(crate) ann_min_vectors: Option<usize>,
+    /// Scopes (a namespace or prefix) with at most this many rows are scanned exactly, even
+    /// when a graph exists [default: 20000].
+    #[arg(
+        id = "vector_exact_scope_max",
+        long = "vector-exact-scope-max",
+        env = "AGENT_MEMORY_VECTOR_EXACT_SCOPE_MAX",
+        value_name = "N",
+        global = true
+    )]
+    pub(crate) exact_scope_max: Option<usize>,
+    /// HNSW connectivity (M): edges per node, 2 to 256 [default: 16].
+    #[arg(
+        id = "vector_connectivity",
+        long = "vector-connectivity",
+        env = "AGENT_MEMORY_VECTOR_CONNECTIVITY",
+        value_name = "M",
+        global = true
+    )]
+    pub(crate) connectivity: Option<usize>,
+    /// HNSW ef_construction: candidates considered while adding a vector [default: 128].
+    #[arg(
+        id = "vector_ef_construction",
+        long = "vector-ef-construction",
+        env = "AGENT_MEMORY_VECTOR_EF_CONSTRUCTION",
+        value_name = "EF",
+        global = true
+    )]
+    pub(crate) ef_construction: Option<usize>,
+    /// HNSW ef_search: candidates kept while searching (at least the number wanted); lower
+    /// is faster with lower recall [default: 128].
+    #[arg(
+        id = "vector_ef_search",
+        long = "vector-ef-search",
+        env = "AGENT_MEMORY_VECTOR_EF_SEARCH",
+        value_name = "EF",
+        global = true
+    )]
+    pub(crate) ef_search: Option<usize>,
+    /// Precision of the graph's own copy of the vectors (results are re-scored in f32)
+    /// [default: i8].
+    #[arg(
+        id = "vector_graph_precision",
+        long = "vector-graph-precision",
+        env = "AGENT_MEMORY_VECTOR_GRAPH_PRECISION",
+        value_name = "PRECISION",
+        value_enum,
+        ignore_case = true,
+        global = true
+    )]
+    pub(crate) graph_precision: Option<Precision>,
+}
+
+/// [`GraphPrecision`] as flags and config files spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Precision {
+    /// 32-bit floats.
+    F32,
+    /// bfloat16.
+    Bf16,
+    /// IEEE half precision.
+    F16,
+    /// 8-bit integers.
+    I8,
+}
+
+impl Precision {
+    fn graph_precision(self) -> GraphPrecision {
+        match self {
+            Precision::F32 => GraphPrecision::F32,
+            Precision::Bf16 => GraphPrecision::BF16,
+            Precision::F16 => GraphPrecision::F16,
+            Precision::I8 => GraphPrecision::I8,
+        }
+    }
+}
+
+/// The config file's `[vector_index]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileVectorIndex {
+    ann_min_vectors: Option<usize>,
+    exact_scope_max: Option<usize>,
+    connectivity: Option<usize>,
+    ef_construction: Option<usize>,
+    ef_search: Option<usize>,
+    graph_precision: Option<Precision>,
+}
+
+/// The resolved vector index settings: the options in-process backends open with, and which
+/// of them were set (by flag, environment or file) rather than defaulted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VectorIndexSettings {
+    pub(crate) options: VectorIndexOptions,
+    /// The config file names of the explicitly set fields, in declaration order.
+    pub(crate) explicit: Vec<&'static str>,
+}
+
+impl VectorIndexSettings {
+    /// The library's defaults, none set explicitly (for commands that never search).
+    pub(crate) fn defaults() -> VectorIndexSettings {
+        VectorIndexSettings { options: VectorIndexOptions::default(), explicit: Vec::new() }
+    }
+}
+
+impl VectorIndexArgs {
+    /// Flags and environment over the defaults (commands without a config file).
+    pub(crate) fn resolve(&self) -> Result<VectorIndexSettings, ConfigError> {
+        self.resolve_over(&FileVectorIndex::default())
+    }
+
+    /// Flags and environment over `file` over the defaults, validated.
+    fn resolve_over(&self, file: &FileVectorIndex) -> Result<VectorIndexSettings, ConfigError> {
+        let defaults = VectorIndexOptions::default();
+        let mut explicit = Vec::new();
+        let mut pick = |name: &'static str, flag: Option<usize>, file: Option<usize>, default: usize| {
+            let value = flag.or(file);
+            if value.is_some() {
+                explicit.push(name);
+            }
+            value.unwrap_or(default)
+        };
+        let ann_min_vectors =
+            pick("ann_min_vectors", self.ann_min_vectors, file.ann_min_vectors, defaults.ann_min_vectors);
+        let exact_scope_max =
+            pick("exact_scope_max", self.exact_scope_max, file.exact_scope_max, defaults.exact_scope_max);
+        let connectivity = pick("connectivity", self.connectivity, file.connectivity, defaults.connectivity);
+        let expansion_add = pick("ef_construction", self.ef_construction, file.ef_construction, defaults.expansion_add);
+        let expansion_search = pick("ef_search", self.ef_search, file.ef_search, defaults.expansion_search);
+        let graph_precision = match self.graph_precision.or(file.graph_precision) {
+            Some(precision) => {
+                explicit.push("graph_precision");
+                precision.graph_precision()
+            }
+            None => defaults.graph_precision,
+        };
+        if ann_min_vectors == 0 {
+            return Err(ConfigError::VectorIndex(
+                "ann_min_vectors 0: use 1 or more (1 builds the graph from the first vector)".to_owned(),
+            ));
+        }
+        if !(2..=MAX_CONNECTIVITY).contains(&connectivity) {
+            return Err(ConfigError::VectorIndex(format!(
+                "connectivity (M) {connectivity}: use 2 to {MAX_CONNECTIVITY} (16 by default)"
+            )));
+        }
+        if expansion_add == 0 {
+            return Err(ConfigError::VectorIndex("ef_construction 0: use 1 or more (128 by default)".to_owned()));
+        }
+        if expansion_search == 0 {
+            return Err(ConfigError::VectorIndex("ef_search 0: use 1 or more (128 by default)".to_owned()));
+        }
+        let options = VectorIndexOptions {
+            ann_min_vectors,
+            exact_scope_max,
+            connectivity,
+            expansion_add,
+            expansion_search,
+            graph_precision,
+        };
+        Ok(VectorIndexSettings { options, explicit })
+    }
+}
+
+/// `f32`, `bf16`, `f16` or `i8`: how flags and config files spell `precision`.
+pub(crate) fn precision_name(precision: GraphPrecision) -> &'static str {
+    match precision {
+        GraphPrecision::F32 => "f32",
+        GraphPrecision::BF16 => "bf16",
+        GraphPrecision::F16 => "f16",
+        GraphPrecision::I8 => "i8",
+    }
 }
 
 /// How logs are written.
@@ -118,6 +323,8 @@ struct FileConfig {
     otel_endpoint: Option<String>,
     #[serde(default)]
     api_keys: Vec<FileApiKey>,
+    #[serde(default)]
+    vector_index: FileVectorIndex,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +353,8 @@ pub(crate) enum ConfigError {
     ChatModel(String),
     #[error("invalid api key {0}")]
     ApiKey(String),
+    #[error("invalid vector index setting {0}")]
+    VectorIndex(String),
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
     #[error(
@@ -319,6 +528,7 @@ pub(crate) struct ServeConfig {
     pub(crate) limits: Limits,
     pub(crate) log_format: LogFormat,
     pub(crate) otel_endpoint: Option<String>,
+    pub(crate) vector_index: VectorIndexSettings,
 }
 
 impl ServeConfig {
@@ -362,6 +572,7 @@ impl ServeConfig {
             limits: Limits { max_body_bytes, request_timeout: Duration::from_secs(timeout_secs) },
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             otel_endpoint: check_otel_endpoint(args.otel_endpoint.or(file.otel_endpoint))?,
+            vector_index: args.vector_index.resolve_over(&file.vector_index)?,
         };
         config.check_exposure()?;
         Ok(config)
@@ -589,6 +800,145 @@ key = "file-key-0123456789"
         assert_eq!(message, "invalid OpenTelemetry endpoint \"collector:4318\": expected an http:// or https:// URL");
         if cfg!(feature = "otel") {
             assert_eq!(otel("http://127.0.0.1:4318").expect("valid"), Some("http://127.0.0.1:4318".to_owned()));
+        }
+    }
+
+    fn vector_index_of(args: ServeArgs) -> Result<VectorIndexOptions, ConfigError> {
+        resolve(args).map(|config| config.vector_index.options)
+    }
+
+    fn with_vector_flags(vector_index: VectorIndexArgs) -> ServeArgs {
+        ServeArgs { vector_index, ..ServeArgs::default() }
+    }
+
+    #[test]
+    fn vector_index_defaults_are_the_librarys() {
+        let config = resolve(ServeArgs::default()).expect("defaults");
+        assert_eq!(config.vector_index.options, VectorIndexOptions::default());
+        assert!(config.vector_index.explicit.is_empty());
+    }
+
+    #[test]
+    fn vector_index_flags_override_the_file_table_which_overrides_defaults() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(
+            file,
+            r#"
+[vector_index]
+ann_min_vectors = 5000
+connectivity = 24
+ef_search = 96
+graph_precision = "bf16"
+"#
+        )
+        .expect("write");
+        let flags = VectorIndexArgs {
+            ef_search: Some(64),
+            exact_scope_max: Some(0),
+            graph_precision: Some(Precision::F32),
+            ..VectorIndexArgs::default()
+        };
+        let args = ServeArgs { config: Some(file.path().to_owned()), ..with_vector_flags(flags) };
+        let config = resolve(args).expect("valid");
+        let expected = VectorIndexOptions {
+            ann_min_vectors: 5000,
+            exact_scope_max: 0,
+            connectivity: 24,
+            expansion_add: 128,
+            expansion_search: 64,
+            graph_precision: GraphPrecision::F32,
+        };
+        assert_eq!(config.vector_index.options, expected);
+        assert_eq!(
+            config.vector_index.explicit,
+            ["ann_min_vectors", "exact_scope_max", "connectivity", "ef_search", "graph_precision"]
+        );
+    }
+
+    #[test]
+    fn vector_index_flags_parse_and_name_their_environment_variables() {
+        use clap::Parser as _;
+
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            vector_index: VectorIndexArgs,
+        }
+        let cli = Cli::try_parse_from(["serve", "--vector-ef-search", "16", "--vector-graph-precision", "F16"])
+            .expect("flags parse");
+        assert_eq!(cli.vector_index.ef_search, Some(16));
+        assert_eq!(cli.vector_index.graph_precision, Some(Precision::F16));
+        let command = <Cli as clap::CommandFactory>::command();
+        let envs: Vec<String> = command
+            .get_arguments()
+            .filter_map(|arg| arg.get_env().map(|env| env.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(
+            envs,
+            [
+                "AGENT_MEMORY_VECTOR_ANN_MIN_VECTORS",
+                "AGENT_MEMORY_VECTOR_EXACT_SCOPE_MAX",
+                "AGENT_MEMORY_VECTOR_CONNECTIVITY",
+                "AGENT_MEMORY_VECTOR_EF_CONSTRUCTION",
+                "AGENT_MEMORY_VECTOR_EF_SEARCH",
+                "AGENT_MEMORY_VECTOR_GRAPH_PRECISION",
+            ]
+        );
+        let error = Cli::try_parse_from(["serve", "--vector-graph-precision", "f8"]).err().expect("unknown precision");
+        assert!(error.to_string().contains("invalid value 'f8' for '--vector-graph-precision <PRECISION>'"), "{error}");
+    }
+
+    #[test]
+    fn bad_vector_index_values_are_clear_errors() {
+        let cases = [
+            (
+                VectorIndexArgs { ef_search: Some(0), ..VectorIndexArgs::default() },
+                "invalid vector index setting ef_search 0: use 1 or more (128 by default)",
+            ),
+            (
+                VectorIndexArgs { ef_construction: Some(0), ..VectorIndexArgs::default() },
+                "invalid vector index setting ef_construction 0: use 1 or more (128 by default)",
+            ),
+            (
+                VectorIndexArgs { connectivity: Some(1), ..VectorIndexArgs::default() },
+                "invalid vector index setting connectivity (M) 1: use 2 to 256 (16 by default)",
+            ),
+            (
+                VectorIndexArgs { connectivity: Some(257), ..VectorIndexArgs::default() },
+                "invalid vector index setting connectivity (M) 257: use 2 to 256 (16 by default)",
+            ),
+            (
+                VectorIndexArgs { ann_min_vectors: Some(0), ..VectorIndexArgs::default() },
+                "invalid vector index setting ann_min_vectors 0: use 1 or more (1 builds the graph from the first vector)",
+            ),
+        ];
+        for (flags, expected) in cases {
+            assert_eq!(vector_index_of(with_vector_flags(flags)).expect_err(expected).to_string(), expected);
+        }
+        let edges = VectorIndexArgs {
+            ann_min_vectors: Some(1),
+            connectivity: Some(2),
+            ef_construction: Some(1),
+            ef_search: Some(1),
+            ..VectorIndexArgs::default()
+        };
+        let options = vector_index_of(with_vector_flags(edges)).expect("the smallest valid values");
+        assert_eq!((options.ann_min_vectors, options.connectivity, options.expansion_search), (1, 2, 1));
+    }
+
+    #[test]
+    fn bad_vector_index_file_values_are_errors() {
+        for (table, expected) in [
+            ("graph_precision = \"f8\"", "unknown variant `f8`, expected one of `f32`, `bf16`, `f16`, `i8`"),
+            ("ef_serach = 64", "unknown field `ef_serach`"),
+            ("ef_search = -1", "invalid value: integer `-1`, expected usize"),
+            ("ef_search = 0", "invalid vector index setting ef_search 0: use 1 or more (128 by default)"),
+        ] {
+            let mut file = tempfile::NamedTempFile::new().expect("temp file");
+            writeln!(file, "[vector_index]\n{table}").expect("write");
+            let args = ServeArgs { config: Some(file.path().to_owned()), ..ServeArgs::default() };
+            let message = resolve(args).expect_err(table).to_string();
+            assert!(message.contains(expected), "{table}: {message}");
         }
     }
 }

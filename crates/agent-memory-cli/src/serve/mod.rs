@@ -47,8 +47,10 @@ pub(crate) use config::{ConfigError, ServeArgs};
 use agent_memory::embed::{Embedder, EmbedderOptions};
 use agent_memory::llm::ChatModel;
 use agent_memory::session::{InMemorySessions, SessionStore};
-use agent_memory::store::MemoryStore;
-use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, ServeConfig};
+use agent_memory::store::{
+    MemoryBackend, MemoryStore, SqliteBackend, SqliteOptions, StoreError, StoreOptions, VectorIndexOptions,
+};
+use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, ServeConfig, VectorIndexSettings};
 use error::ApiError;
 use metrics::{Metrics, TimedEmbedder};
 
@@ -258,9 +260,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// How often expired items are physically removed.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Opens the configured database with the configured embedder.
+/// Opens the configured database with the configured embedder and vector index settings.
 async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Result<MemoryStore> {
-    let store = open_database(&config.database).await?;
+    let store = open_database(&config.database, &config.vector_index).await?.store;
     Ok(match embedder_from_spec(&config.embedder)? {
         Some(embedder) => {
             tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");
@@ -273,25 +275,107 @@ async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Res
     })
 }
 
-/// Opens `database` with the embedder `spec`, without metrics (for `agent-memory mcp`).
-pub(crate) async fn open_plain_store(database: &DatabaseUrl, spec: &str) -> anyhow::Result<MemoryStore> {
-    let store = open_database(database).await?;
+/// Opens `database` with the embedder `spec` and the vector index settings, without metrics
+/// (for `agent-memory mcp`, `export` and `import`).
+pub(crate) async fn open_plain_store(
+    database: &DatabaseUrl,
+    spec: &str,
+    vector_index: &VectorIndexSettings,
+) -> anyhow::Result<MemoryStore> {
+    let store = open_database(database, vector_index).await?.store;
     Ok(match embedder_from_spec(spec)? {
         Some(embedder) => store.with_embedder(embedder),
         None => store.without_embedder(),
     })
 }
 
-async fn open_database(database: &DatabaseUrl) -> anyhow::Result<MemoryStore> {
-    Ok(match database {
-        DatabaseUrl::Memory => MemoryStore::in_memory(),
-        DatabaseUrl::Sqlite(path) => MemoryStore::sqlite(path)
+/// A store just opened (without an embedder), and the vector index options its backend
+/// reports running with (`None` for PostgreSQL, whose vectors pgvector indexes).
+pub(crate) struct OpenedStore {
+    pub(crate) store: MemoryStore,
+    pub(crate) vector_index: Option<VectorIndexOptions>,
+}
+
+/// Opens `database`; the in-process backends get `vector_index`'s options. Logs the options
+/// the backend runs with, or, for PostgreSQL, that explicitly set ones are ignored.
+pub(crate) async fn open_database(
+    database: &DatabaseUrl,
+    vector_index: &VectorIndexSettings,
+) -> anyhow::Result<OpenedStore> {
+    let opened = match database {
+        DatabaseUrl::Memory => Ok(in_memory_store(vector_index.options)),
+        DatabaseUrl::Sqlite(path) => sqlite_store(path, vector_index.options)
             .await
-            .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display()))?,
-        DatabaseUrl::Postgres(url) => MemoryStore::postgres(url)
-            .await
-            .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}"))?,
-    })
+            .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display())),
+        DatabaseUrl::Postgres(url) => {
+            let store = MemoryStore::postgres(url)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}"))?;
+            Ok(OpenedStore { store: store.without_embedder(), vector_index: None })
+        }
+    }?;
+    log_vector_index(opened.vector_index, vector_index);
+    Ok(opened)
+}
+
+fn in_memory_store(options: VectorIndexOptions) -> OpenedStore {
+    let backend = Arc::new(MemoryBackend::with_vector_index(options));
+    let vector_index = Some(backend.vector_index_options());
+    OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index }
+}
+
+async fn sqlite_store(path: &std::path::Path, options: VectorIndexOptions) -> Result<OpenedStore, StoreError> {
+    let options = SqliteOptions { vector_index: options, ..SqliteOptions::default() };
+    let backend = Arc::new(SqliteBackend::open_with(path, options).await?);
+    let vector_index = Some(backend.vector_index_options());
+    Ok(OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index })
+}
+
+/// Opens a store by URL as [`MemoryStore::open`] does (`memory:`, `sqlite:PATH`, a bare
+/// path, `postgres://…`), the in-process backends with `vector_index`'s options; with the
+/// built-in embedder, as [`MemoryStore::open`]. For the commands that take `--db`.
+///
+/// # Errors
+///
+/// [`MemoryStore::open`]'s.
+pub(crate) async fn open_store_url(url: &str, vector_index: &VectorIndexSettings) -> Result<MemoryStore, StoreError> {
+    let sqlite_path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .or_else(|| (!url.contains("://") && url != "memory" && url != "memory:").then_some(url))
+        .filter(|path| !path.is_empty());
+    let opened = if url == "memory" || url == "memory:" {
+        in_memory_store(vector_index.options)
+    } else if let Some(path) = sqlite_path {
+        sqlite_store(std::path::Path::new(path), vector_index.options).await?
+    } else {
+        // PostgreSQL, or an unsupported URL whose error MemoryStore::open words.
+        OpenedStore { store: MemoryStore::open(url).await?, vector_index: None }
+    };
+    log_vector_index(opened.vector_index, vector_index);
+    Ok(opened.store.with_default_embedder())
+}
+
+/// One log line with the options an in-process backend runs with; for PostgreSQL, a warning
+/// when settings were given that it ignores.
+fn log_vector_index(running: Option<VectorIndexOptions>, settings: &VectorIndexSettings) {
+    match running {
+        Some(options) => tracing::info!(
+            vector_ann_min_vectors = options.ann_min_vectors,
+            vector_exact_scope_max = options.exact_scope_max,
+            vector_connectivity = options.connectivity,
+            vector_ef_construction = options.expansion_add,
+            vector_ef_search = options.expansion_search,
+            vector_graph_precision = config::precision_name(options.graph_precision),
+            "in-process vector index"
+        ),
+        None if !settings.explicit.is_empty() => tracing::warn!(
+            ignored = %settings.explicit.join(","),
+            "vector index settings apply to SQLite and in-memory stores only: PostgreSQL searches with \
+             pgvector's HNSW index, and ignores them"
+        ),
+        None => {}
+    }
 }
 
 /// The chat sessions, in the same database as the store.

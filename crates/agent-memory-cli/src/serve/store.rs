@@ -338,6 +338,7 @@ pub(crate) async fn list_namespaces(
 }
 
 /// Runs several operations in order; all are validated first, so an invalid one runs none.
+/// Consecutive puts are written together, all or nothing.
 #[utoipa::path(post, path = "/store/batch", tag = "store", request_body = BatchRequest, responses(
     (status = 200, description = "one result per operation", body = BatchResponse),
     (status = 400, description = "an invalid operation (its index is in the message)", body = ErrorBody)))]
@@ -357,11 +358,43 @@ pub(crate) async fn batch(
         planned.push(plan(&tenant, op).map_err(|error| error.in_batch_op(index))?);
     }
     let mut results = Vec::with_capacity(planned.len());
+    // Consecutive puts are one `put_many`: one embedder call and one write, all or nothing (on
+    // PostgreSQL one statement instead of one per put), so a batch cut short by the request
+    // timeout never leaves half of a run of puts behind. Later operations see them, as before.
+    let mut puts: Vec<PutRequest> = Vec::new();
     for (index, op) in planned.into_iter().enumerate() {
-        let result = run_planned(&state, &tenant, op).await.map_err(|error| error.in_batch_op(index))?;
-        results.push(result);
+        match op {
+            Planned::Put(put) => puts.push(put),
+            op => {
+                put_run(&state, &tenant, std::mem::take(&mut puts), index, &mut results).await?;
+                let result = run_planned(&state, &tenant, op).await.map_err(|error| error.in_batch_op(index))?;
+                results.push(result);
+            }
+        }
     }
+    let end = results.len() + puts.len();
+    put_run(&state, &tenant, puts, end, &mut results).await?;
     Ok(Json(BatchResponse { results }))
+}
+
+/// Writes a run of consecutive batch puts that ends before operation `end` with one
+/// `put_many`, and appends their results; an error names the run's first operation.
+async fn put_run(
+    state: &AppState,
+    tenant: &Tenant,
+    puts: Vec<PutRequest>,
+    end: usize,
+    results: &mut Vec<Value>,
+) -> Result<(), ApiError> {
+    if puts.is_empty() {
+        return Ok(());
+    }
+    let first = end - puts.len();
+    let items = state.store().put_many(puts).await.map_err(|error| ApiError::from(error).in_batch_op(first))?;
+    for item in items {
+        results.push(to_value(ItemDto::new(tenant, item, None)?));
+    }
+    Ok(())
 }
 
 /// A batch operation validated and scoped, ready to run.

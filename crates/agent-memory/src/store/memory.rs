@@ -71,6 +71,22 @@ impl MemoryBackend {
         MemoryBackend { state: RwLock::new(State { vectors: VectorIndex::new(options), ..State::default() }) }
     }
 
+    /// The vector index options this backend runs with (those given to
+    /// [`MemoryBackend::with_vector_index`], with any later
+    /// [`MemoryBackend::set_expansion_search`]).
+    ///
+    /// ```
+    /// use agent_memory::store::{MemoryBackend, VectorIndexOptions};
+    ///
+    /// let backend = MemoryBackend::with_vector_index(VectorIndexOptions::exact());
+    /// backend.set_expansion_search(64);
+    /// assert_eq!(backend.vector_index_options().expansion_search, 64);
+    /// assert_eq!(backend.vector_index_options().ann_min_vectors, usize::MAX);
+    /// ```
+    pub fn vector_index_options(&self) -> VectorIndexOptions {
+        self.read().vectors.options()
+    }
+
     /// Changes the HNSW `ef_search` of later semantic searches
     /// ([`VectorIndexOptions::expansion_search`]): higher is slower and closer to exact.
     pub fn set_expansion_search(&self, ef: usize) {

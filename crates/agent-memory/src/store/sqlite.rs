@@ -352,6 +352,12 @@ impl SqliteBackend {
         &self.inner.path
     }
 
+    /// The vector index options this backend runs with (those of
+    /// [`SqliteBackend::open_with`]).
+    pub fn vector_index_options(&self) -> VectorIndexOptions {
+        read_cache(&self.inner).vectors.options()
+    }
+
     /// Blocks until the loaded vector index's HNSW graphs hold every vector it holds (at once
     /// without a graph, or before the first semantic search loads the index). Searches never
     /// need this: rows the graph does not hold yet are scanned exactly. For benchmarks and

@@ -872,6 +872,11 @@ impl VectorIndex {
         GraphProgress { targets }
     }
 
+    /// The options this index runs with (after any [`VectorIndex::set_expansion_search`]).
+    pub(super) fn options(&self) -> VectorIndexOptions {
+        self.options
+    }
+
     /// Changes `ef_search` ([`VectorIndexOptions::expansion_search`]) for later searches.
     pub(super) fn set_expansion_search(&mut self, ef: usize) {
         self.options.expansion_search = ef.max(1);

@@ -10,6 +10,7 @@ mod store;
 mod summarize;
 mod tenancy;
 mod timeouts;
+mod vector_index;
 
 use std::sync::Arc;
 use std::time::Duration;

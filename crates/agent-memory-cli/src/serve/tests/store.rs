@@ -187,6 +187,24 @@ async fn batch_runs_every_kind_of_operation_in_order() {
 }
 
 #[tokio::test]
+async fn a_batch_puts_a_key_twice_and_reads_the_last_value() {
+    let harness = Harness::keyed();
+    let body = json!({"ops": [
+        {"op": "put", "namespace": ["n"], "key": "a", "value": {"v": 1}},
+        {"op": "put", "namespace": ["n"], "key": "a", "value": {"v": 2}},
+        {"op": "get", "namespace": ["n"], "key": "a"},
+        {"op": "put", "namespace": ["n"], "key": "a", "value": {"v": 3}},
+    ]});
+    let (status, answer) = harness.call(Method::POST, "/store/batch", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let values: Vec<&serde_json::Value> =
+        answer["results"].as_array().expect("results").iter().map(|r| &r["value"]).collect();
+    assert_eq!(values, [&json!({"v": 1}), &json!({"v": 2}), &json!({"v": 2}), &json!({"v": 3})]);
+    let (_, item) = harness.call(Method::GET, "/store/items?namespace=n&key=a", Some(ACME_KEY), None).await;
+    assert_eq!(item["value"], json!({"v": 3}));
+}
+
+#[tokio::test]
 async fn an_invalid_batch_operation_runs_nothing() {
     let harness = Harness::keyed();
     let body = json!({"ops": [

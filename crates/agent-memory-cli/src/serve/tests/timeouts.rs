@@ -96,3 +96,54 @@ async fn a_request_slower_than_the_timeout_is_answered_408() {
     let body: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
     assert_eq!(body, json!({"code": "timeout", "message": "the request took longer than 1 s"}));
 }
+
+/// The hash embedder, 400 ms slower per call.
+#[derive(Debug)]
+struct SlowEmbedder(agent_memory::embed::HashEmbedder);
+
+#[async_trait::async_trait]
+impl agent_memory::embed::Embedder for SlowEmbedder {
+    fn model_id(&self) -> &str {
+        self.0.model_id()
+    }
+
+    fn dimensions(&self) -> usize {
+        self.0.dimensions()
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, agent_memory::embed::EmbedError> {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        self.0.embed(texts).await
+    }
+}
+
+#[tokio::test]
+async fn a_batch_cut_by_the_timeout_leaves_all_or_none_of_its_puts() {
+    let embedder = Arc::new(SlowEmbedder(agent_memory::embed::HashEmbedder::new(16)));
+    let store = MemoryStore::in_memory().with_embedder(embedder);
+    let limits = Limits { max_body_bytes: 64 * 1024, request_timeout: Duration::from_secs(1) };
+    let app = router(AppState::new(keys(), limits, store.clone(), Arc::new(Metrics::new())));
+    let ops: Vec<_> = (0..4)
+        .map(|i| json!({"op": "put", "namespace": ["notes"], "key": format!("k{i}"), "value": {"text": format!("note {i}")}}))
+        .collect();
+    let request = Request::post("/store/batch")
+        .header("x-api-key", ACME_KEY)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"ops": ops}).to_string()))
+        .expect("request");
+    let response = app.oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await.expect("body").to_bytes()).expect("JSON");
+    // One at a time, the puts would take 1.6 s and the timeout would leave two of them.
+    let stored = store.count(["acme", "notes"]).await.expect("count");
+    assert!(stored == 0 || stored == 4, "{stored} of the batch's 4 puts were stored ({status}: {body})");
+    if status == StatusCode::OK {
+        assert_eq!(stored, 4);
+        let keys: Vec<&str> =
+            body["results"].as_array().expect("results").iter().filter_map(|r| r["key"].as_str()).collect();
+        assert_eq!(keys, ["k0", "k1", "k2", "k3"]);
+    } else {
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    }
+}
