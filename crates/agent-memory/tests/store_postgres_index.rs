@@ -144,8 +144,9 @@ async fn another_process_writes_are_seen_by_the_next_search() {
     assert_eq!(held, 300 + 1 + 1);
 }
 
-/// Four backends write and delete at once while a fifth searches, and a sixth opens and
-/// searches in the middle of it; afterwards both answer exactly as the SQL statement.
+/// Four backends write and delete at once while a fifth searches (finding each writer's
+/// item as soon as its put returns), and a sixth opens and searches in the middle of it;
+/// afterwards both answer exactly as the SQL statement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_then_an_exact_comparison() {
     let schema = support::fresh_schema();
@@ -159,8 +160,16 @@ async fn concurrent_writers_then_an_exact_comparison() {
     let mut tasks = Vec::new();
     for w in 0..4usize {
         let store = store_over(open(&schema, true).await, &clock);
+        let reader = reader.clone();
         tasks.push(tokio::spawn(async move {
             for round in 0..15usize {
+                // Read-your-writes while others write: once the put returns, the other
+                // process's index search finds it.
+                let word = format!("marker{w}x{round}");
+                store.put(("docs", "m"), word.clone(), json!({"text": format!("{word} seen")}), None).await.unwrap();
+                let query = SearchQuery::text(word.clone()).mode(SearchMode::Keyword).limit(3);
+                let found = reader.search(["docs"], query).await.unwrap();
+                assert_eq!(found.iter().map(|hit| hit.item.key.as_str()).collect::<Vec<_>>(), [word.as_str()]);
                 let batch = (0..10).map(|i| {
                     let text = format!("writer {w} round {round} topic {} colour {}", (i + round) % 37, i % 11);
                     let value = json!({"text": text, "n": i * 40 + w});
@@ -192,7 +201,7 @@ async fn concurrent_writers_then_an_exact_comparison() {
     let sql = store_over(open(&schema, false).await, &clock);
     assert_same_answers("after concurrent writers", &reader, &sql, clock.now()).await;
     assert_same_answers("after concurrent writers (late opener)", &late, &sql, clock.now()).await;
-    assert_eq!(reader_backend.keyword_index_status().unwrap().1, 200 - 60 + 40);
+    assert_eq!(reader_backend.keyword_index_status().unwrap().1, 200 - 60 + 40 + 60);
 }
 
 /// A reader whose index is older than the purged part of the change log reloads every row

@@ -178,8 +178,9 @@ impl PostgresConfig {
 
     /// Whether keyword search ranks in an in-process index (the default) or in SQL only;
     /// see the [module documentation](self#search). The index costs memory in every process
-    /// (about what the SQLite backend's costs, plus each item's address) and one full read
-    /// of the postings columns on the first keyword search.
+    /// (about what the SQLite backend's costs, plus each item's address: measured 1.1 KB per
+    /// item of `bench/load` data, 114 MB at 100,000 items) and one full read of the postings
+    /// columns on the first keyword search (1.1 s at 100,000 items).
     pub fn keyword_index(mut self, enabled: bool) -> PostgresConfig {
         self.keyword_index = enabled;
         self
