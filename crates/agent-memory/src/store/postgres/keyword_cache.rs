@@ -205,51 +205,26 @@ impl KeywordCache {
         None
     }
 
-    /// Ranks at change number `at` and reads the page rows, with the rows changed since
-    /// `at`, in one snapshot. When the snapshot is at `at` the page is final; when it is
-    /// newer, the changes are applied to the index (now at the snapshot's number), the
-    /// query is ranked again, and the page is final if every row it needs was read in that
-    /// snapshot (the page's rows as ranked before, and the changed ones): under a steady
-    /// stream of writes a search still costs one round trip.
+    /// Ranks at change number `at` and reads the page in a snapshot that must be at `at`.
     async fn attempt(&self, backend: &PostgresBackend, query: &KeywordQuery, at: i64) -> Result<Attempt, StoreError> {
-        let mut at = at;
         let mut want = first_want(&query.filter, query.limit);
         loop {
-            let (mut ranked, mut uncertain_from) = {
+            let (ranked, uncertain_from) = {
                 let state = self.read();
                 if state.at != Some(at) {
                     return Ok(Attempt::Moved);
                 }
-                ranked_addresses(&state, query, want)
+                let (hits, uncertain_from) = rank(&state.index, query, want);
+                let ranked: Vec<(Arc<str>, f64)> = hits
+                    .into_iter()
+                    .filter_map(|hit| Some((state.addresses.get(&hit.id)?.clone(), hit.score)))
+                    .collect();
+                (ranked, uncertain_from)
             };
-            let read =
-                backend.read_page(ranked.iter().map(|(address, _)| split_address(address)), at, MAX_CATCH_UP).await?;
-            let mut items = read.page;
-            if read.seq < at {
-                return Ok(Attempt::Moved);
-            }
-            if read.seq > at {
-                let Some(changes) = read.changes else { return Ok(Attempt::Behind) };
-                let mut state = self.write();
-                if state.at != Some(at) {
-                    return Ok(Attempt::Moved);
-                }
-                let count = changes.len();
-                for (ns, key, row) in changes {
-                    let indexed = row.map(|(indexed, item)| {
-                        items.insert(address(&ns, &key), item);
-                        indexed
-                    });
-                    state.apply(ns, key, indexed);
-                }
-                tracing::debug!(from = at, to = read.seq, changed = count, "postgres keyword index: caught up");
-                state.at = Some(read.seq);
-                at = read.seq;
-                (ranked, uncertain_from) = ranked_addresses(&state, query, want);
-                if ranked.iter().any(|(address, _)| !items.contains_key(&**address)) {
-                    // The new ranking needs rows this snapshot did not read: rank again.
-                    return Ok(Attempt::Moved);
-                }
+            let (seq, mut items) =
+                backend.read_addresses(ranked.iter().map(|(address, _)| split_address(address))).await?;
+            if seq != at {
+                return Ok(if seq > at { Attempt::Behind } else { Attempt::Moved });
             }
             let mut scored = Vec::with_capacity(ranked.len());
             for (address, score) in ranked {
@@ -333,13 +308,6 @@ impl KeywordCache {
     }
 }
 
-/// [`rank`] with each hit's address.
-fn ranked_addresses(state: &CacheState, query: &KeywordQuery, want: usize) -> (Vec<(Arc<str>, f64)>, Option<f64>) {
-    let (hits, uncertain_from) = rank(&state.index, query, want);
-    let ranked = hits.into_iter().filter_map(|hit| Some((state.addresses.get(&hit.id)?.clone(), hit.score))).collect();
-    (ranked, uncertain_from)
-}
-
 /// At least the best `want` matches of `query` in the index, and, when there are more
 /// matches, the score at and below which the list may lack some.
 ///
@@ -367,39 +335,19 @@ fn rank(index: &KeywordIndex, query: &KeywordQuery, want: usize) -> (Vec<Keyword
 
 type Change = (String, String, Option<IndexedRow>);
 
-/// What [`PostgresBackend::read_page`] read in one snapshot.
-struct PageRead {
-    /// The snapshot's change number.
-    seq: i64,
-    /// The rows at the ranked addresses, by [`address`].
-    page: FxHashMap<String, Item>,
-    /// Every address changed since the index's number, with its row now (and that row as
-    /// the index needs it); `None` when the log cannot say.
-    changes: Option<Vec<(String, String, Option<(IndexedRow, Item)>)>>,
-}
-
 impl PostgresBackend {
-    /// In one statement (one snapshot): the change number, the live and expired rows at the
-    /// given addresses (keyed by [`address`]), and, unless the log cannot say (purged past
-    /// `at`, or more than `most` addresses changed), every address changed after `at` with
-    /// its row now (`None`: removed).
-    async fn read_page<'a>(
+    /// The change number and the live and expired rows at the given addresses, in one
+    /// statement (one snapshot), keyed by [`address`].
+    async fn read_addresses<'a>(
         &self,
         addresses: impl Iterator<Item = (&'a str, &'a str)>,
-        at: i64,
-        most: usize,
-    ) -> Result<PageRead, StoreError> {
+    ) -> Result<(i64, FxHashMap<String, Item>), StoreError> {
         let (nss, keys): (Vec<&str>, Vec<&str>) = addresses.unzip();
-        let limit = i64::try_from(most).unwrap_or(i64::MAX - 1) + 1;
         let sql = format!(
-            "WITH t AS MATERIALIZED (
-                 SELECT k.change_seq, f.seq AS floor FROM {s}.keyword_totals AS k, {s}.item_changes_floor AS f
-                 WHERE k.id = 1 AND f.id = 1),
-             c AS MATERIALIZED (SELECT DISTINCT l.ns, l.key FROM {s}.item_changes AS l WHERE l.seq > $3 LIMIT $4),
-             r AS (SELECT false AS changed, k.ns, k.key FROM unnest($1::text[], $2::text[]) AS k(ns, key)
-                   UNION ALL SELECT true, c.ns, c.key FROM c)
-             SELECT {ITEM_COLUMNS}, t.change_seq, t.floor, r.changed, r.ns, r.key, i.doc_len, i.terms, i.tfs
-             FROM t LEFT JOIN (r LEFT JOIN {s}.items AS i ON i.ns = r.ns AND i.key = r.key) ON true",
+            "SELECT {ITEM_COLUMNS}, t.change_seq FROM {s}.keyword_totals AS t
+             LEFT JOIN (unnest($1::text[], $2::text[]) AS k(ns, key)
+                 JOIN {s}.items AS i ON i.ns = k.ns AND i.key = k.key) ON true
+             WHERE t.id = 1",
             s = self.schema
         );
         let rows = self
@@ -407,44 +355,22 @@ impl PostgresBackend {
                 let (sql, nss, keys) = (&sql, &nss, &keys);
                 // Planning it cost twice its execution (0.15 against 0.08 ms for a page of
                 // 11 rows); the generic plan is the same nested loop over the primary key.
-                async move { super::query_generic(&client, sql, &[nss, keys, &at, &limit]).await }
+                async move { super::query_generic(&client, sql, &[nss, keys]).await }
             })
             .await?;
         let corrupt = |e: tokio_postgres::Error| super::db_error("keyword search", e);
-        let (mut seq, mut floor) = (None, 0i64);
-        let mut page = FxHashMap::default();
-        let mut changes = Vec::new();
+        let mut seq = None;
+        let mut items = FxHashMap::default();
         for row in &rows {
             seq = Some(row.try_get::<_, i64>(7).map_err(corrupt)?);
-            floor = row.try_get(8).map_err(corrupt)?;
-            let Some(changed) = row.try_get::<_, Option<bool>>(9).map_err(corrupt)? else { continue };
-            let present = row.try_get::<_, Option<String>>(0).map_err(corrupt)?.is_some();
-            if !changed {
-                if present {
-                    let item = item_from_row(row)?;
-                    page.insert(address(&row.try_get::<_, String>(0).map_err(corrupt)?, &item.key), item);
-                }
-                continue;
-            }
-            let (ns, key): (String, String) = (row.try_get(10).map_err(corrupt)?, row.try_get(11).map_err(corrupt)?);
-            let now = if present {
+            let ns: Option<String> = row.try_get(0).map_err(corrupt)?;
+            if let Some(ns) = ns {
                 let item = item_from_row(row)?;
-                let indexed = IndexedRow {
-                    updated_at: item.updated_at,
-                    expires_at: item.expires_at,
-                    doc_len: row.try_get(12).map_err(corrupt)?,
-                    terms: row.try_get(13).map_err(corrupt)?,
-                    tfs: row.try_get(14).map_err(corrupt)?,
-                };
-                Some((indexed, item))
-            } else {
-                None
-            };
-            changes.push((ns, key, now));
+                items.insert(address(&ns, &item.key), item);
+            }
         }
         let seq = seq.ok_or_else(|| StoreError::backend(super::BACKEND, "keyword search: no change number"))?;
-        let changes = (floor <= at && changes.len() <= most).then_some(changes);
-        Ok(PageRead { seq, page, changes })
+        Ok((seq, items))
     }
 
     /// The newest change number and, for every address changed after `at`, its row now
