@@ -173,16 +173,31 @@ impl KeywordIndex {
 
     /// Indexes row `id` with `text` and `meta`, replacing what it held for `id`.
     pub(super) fn upsert(&mut self, id: i64, text: &str, meta: RowMeta) {
-        self.remove(id);
         let mut counts: FxHashMap<String, u32> = FxHashMap::default();
         let mut length = 0u32;
         for token in keyword::tokenize(text) {
             *counts.entry(token).or_insert(0) += 1;
             length = length.saturating_add(1);
         }
+        self.upsert_counted(id, counts, length, text_hash(text), meta);
+    }
+
+    /// [`KeywordIndex::upsert`] for a row already tokenized: its distinct tokens with their
+    /// counts, and its token count (for a store that keeps postings rather than texts, such
+    /// as PostgreSQL's). `text_hash` is what [`KeywordIndex::holds`] later compares.
+    pub(super) fn upsert_counted(
+        &mut self,
+        id: i64,
+        counts: impl IntoIterator<Item = (String, u32)>,
+        length: u32,
+        text_hash: u64,
+        meta: RowMeta,
+    ) {
+        self.remove(id);
+        let counts = counts.into_iter();
         let slot = u32::try_from(self.docs.len()).expect("fewer than 2^32 document slots (renumbered when half dead)");
         let namespace = self.namespace_id(meta.namespace);
-        let mut terms = Vec::with_capacity(counts.len());
+        let mut terms = Vec::with_capacity(counts.size_hint().0);
         for (term, tf) in counts {
             let term_slot = self.term_slot(term);
             let postings = &mut self.postings[term_slot as usize];
@@ -212,7 +227,7 @@ impl KeywordIndex {
             updated_at: meta.updated_at,
             expires_at: meta.expires_at,
             length,
-            text_hash: text_hash(text),
+            text_hash,
             terms: terms.into_boxed_slice(),
         }));
         self.slots.insert(id, slot);

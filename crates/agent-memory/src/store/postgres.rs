@@ -54,8 +54,26 @@
 //!   every match, so a filtered search still fills its page. The reported score is
 //!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
 //!   other backends' score for the same data, and the candidates are ordered by it.
+//!
+//!   That statement is the fallback. By default ([`PostgresConfig::keyword_index`]) each
+//!   backend keeps an in-process keyword index (the SQLite backend's), loaded by the first
+//!   keyword search from the postings columns, and ranks there: a search costs the index's
+//!   ranking plus one round trip that reads the page's rows together with the schema's
+//!   change number. Every statement that changes `items` takes the next number in its
+//!   trigger while holding the totals row (so numbers follow commit order) and logs the
+//!   addresses it changed (`item_changes`, migration 4); an index behind the number first
+//!   applies the rows changed since (from the log; every row when the log was purged past
+//!   it or more than 20,000 addresses changed), so a search sees every write that returned
+//!   before it started, in this process or another. Results, scores and order equal the
+//!   statement's. The statement answers instead while the index is being loaded (the first
+//!   search waits for the load; concurrent ones do not), when catching up fails, and when
+//!   writers keep the number moving through four tries. Memory per process: the index
+//!   (postings, document lengths and each item's namespace, key, times), as on SQLite, plus
+//!   each item's address once more (shared by the two id maps); about twice this during a
+//!   full reload, which builds the new index beside the old.
 //! * **Hybrid**: the provided method runs the semantic and keyword rankings at once, on two pooled
-//!   connections, and fuses them as [`StoreBackend::hybrid_search`] says.
+//!   connections, and fuses them as [`StoreBackend::hybrid_search`] says (the keyword ranking
+//!   from the in-process index as above).
 //! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
 //!   numbers compare as `numeric` (exact: `10 > 9`, and integers beyond 2^53 stay exact
 //!   where the other backends fall back to `f64`), strings bytewise, booleans as booleans,
@@ -69,8 +87,10 @@
 //! connection. A failed statement never leaves a transaction open on a pooled connection.
 //! Each call is one statement (one round trip once the statement is prepared on that
 //! connection, which is cached), batch operations included; the first write with a new
-//! embedding model also registers it.
+//! embedding model also registers it; a keyword search from the index that finds other
+//! writes runs one more to catch up.
 
+mod keyword_cache;
 mod schema;
 mod sql;
 
@@ -85,6 +105,7 @@ use pgvector::Vector;
 use serde_json::Value;
 use tokio_postgres::{NoTls, Row};
 
+use self::keyword_cache::KeywordCache;
 use self::sql::Sql;
 use super::backend::{
     ExportQuery, ExportRange, ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
@@ -125,6 +146,7 @@ pub struct PostgresConfig {
     url: String,
     schema: String,
     max_connections: usize,
+    keyword_index: bool,
 }
 
 impl PostgresConfig {
@@ -132,7 +154,12 @@ impl PostgresConfig {
     /// or the key-value form `host=… user=…`), schema [`DEFAULT_SCHEMA`] and
     /// [`DEFAULT_MAX_CONNECTIONS`] connections.
     pub fn new(url: impl Into<String>) -> PostgresConfig {
-        PostgresConfig { url: url.into(), schema: DEFAULT_SCHEMA.to_owned(), max_connections: DEFAULT_MAX_CONNECTIONS }
+        PostgresConfig {
+            url: url.into(),
+            schema: DEFAULT_SCHEMA.to_owned(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            keyword_index: true,
+        }
     }
 
     /// The schema holding the store's tables: lower-case ASCII letters, digits and `_`,
@@ -146,6 +173,16 @@ impl PostgresConfig {
     /// The most connections the pool opens (at least 1).
     pub fn max_connections(mut self, max_connections: usize) -> PostgresConfig {
         self.max_connections = max_connections;
+        self
+    }
+
+    /// Whether keyword search ranks in an in-process index (the default) or in SQL only;
+    /// see the [module documentation](self#search). The index costs memory in every process
+    /// (about what the SQLite backend's costs, plus each item's address: measured 1.1 KB per
+    /// item of `bench/load` data, 114 MB at 100,000 items) and one full read of the postings
+    /// columns on the first keyword search (1.1 s at 100,000 items).
+    pub fn keyword_index(mut self, enabled: bool) -> PostgresConfig {
+        self.keyword_index = enabled;
         self
     }
 
@@ -169,6 +206,10 @@ pub struct PostgresBackend {
     pgvector_version: String,
     iterative_scan: bool,
     analyze: std::sync::Mutex<AnalyzeSchedule>,
+    /// The in-process keyword index, unless configured off.
+    keywords: Option<KeywordCache>,
+    /// Rows this backend wrote since it last purged the change log.
+    written_since_log_purge: std::sync::atomic::AtomicU64,
 }
 
 /// When this backend last asked PostgreSQL to refresh the items table's planner statistics.
@@ -308,6 +349,8 @@ impl PostgresBackend {
             pgvector_version,
             iterative_scan,
             analyze: std::sync::Mutex::new(analyze),
+            keywords: config.keyword_index.then(KeywordCache::new),
+            written_since_log_purge: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -369,32 +412,98 @@ impl PostgresBackend {
         Ok(Some(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n")))
     }
 
+    /// Counts `rows` written and, when [`AnalyzeSchedule`] says so, refreshes the items
+    /// table's planner statistics in the background; every [`CHANGE_LOG_PURGE_EVERY`] rows,
+    /// purges the change log in the background (both best effort: a failure is logged at
+    /// debug level and changes nothing for the caller).
+    fn note_written(&self, rows: u64) {
+        self.note_logged(rows);
+        let due = self.analyze.lock().unwrap_or_else(std::sync::PoisonError::into_inner).note_written(rows);
+        if due {
+            let sql = format!("ANALYZE {}.items", self.schema);
+            self.in_background(
+                "ANALYZE of the items table",
+                move |client| async move { client.batch_execute(&sql).await },
+            );
+        }
+    }
+
+    /// Counts `rows` changed (written or deleted: each is an entry of the change log) and
+    /// purges the log in the background every [`CHANGE_LOG_PURGE_EVERY`].
+    fn note_logged(&self, rows: u64) {
+        use std::sync::atomic::Ordering;
+        let changed = self.written_since_log_purge.fetch_add(rows, Ordering::Relaxed) + rows;
+        if changed >= CHANGE_LOG_PURGE_EVERY {
+            self.written_since_log_purge.store(0, Ordering::Relaxed);
+            let sql = change_log_purge_sql(&self.schema);
+            self.in_background("purge of the change log", move |client| async move {
+                let keep = i64::try_from(CHANGE_LOG_KEEP).unwrap_or(i64::MAX);
+                client.execute(&sql, &[&keep]).await.map(drop)
+            });
+        }
+    }
+
+    /// Runs `work` on a pooled connection in the background, best effort: a failure is
+    /// logged at debug level and changes nothing for the caller.
+    fn in_background<F, Fut>(&self, what: &'static str, work: F)
+    where
+        F: FnOnce(Object) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), tokio_postgres::Error>> + Send,
+    {
+        // Writes run on tokio (the driver needs it); `try_current` only keeps this panic-free.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let pool = self.pool.clone();
+        runtime.spawn(async move {
+            let result = match pool.get().await {
+                Ok(client) => work(client).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, "background {what} failed");
+            }
+        });
+    }
+
+    /// Keyword searches answered so far from the in-process index and by the SQL statement
+    /// (`(0, n)` when the index is configured off): to check which path serves a workload.
+    pub fn keyword_search_counts(&self) -> (u64, u64) {
+        self.keywords.as_ref().map_or((0, 0), KeywordCache::counts)
+    }
+
+    /// The change number the in-process keyword index reflects and how many items it holds;
+    /// `None` before the first keyword search loads it, or when it is configured off.
+    pub fn keyword_index_status(&self) -> Option<(i64, usize)> {
+        self.keywords.as_ref()?.status()
+    }
+
+    /// Deletes the oldest entries of the change log (`item_changes`), keeping the newest
+    /// `keep` or a few more (whole statements), and moves the log's floor past them: a
+    /// process whose keyword index is older than the floor reloads it. Runs by itself in
+    /// the background every [`CHANGE_LOG_PURGE_EVERY`] rows a backend writes, keeping
+    /// [`CHANGE_LOG_KEEP`]. Returns how many entries were deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the database fails.
+    pub async fn purge_change_log(&self, keep: u64) -> Result<u64, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let sql = change_log_purge_sql(&self.schema);
+        self.run("purge change log", |client| {
+            let sql = &sql;
+            async move {
+                let statement = client.prepare_cached(sql).await?;
+                client.execute(&statement, &[&keep]).await
+            }
+        })
+        .await
+    }
+
     /// Runs `f` on a pooled connection; retries once on a fresh connection when the
     /// connection turned out to be closed (a server restart, a terminated session).
     ///
     /// The retried statement may, in the rare case where the connection broke after the
     /// server committed it, run twice: writes are idempotent for a given `now` (upserts,
     /// deletes), except that a repeated delete reports the item as already gone.
-    /// Counts `rows` written and, when [`AnalyzeSchedule`] says so, refreshes the items
-    /// table's planner statistics in the background (best effort: a failure is logged at
-    /// debug level and changes nothing for the caller).
-    fn note_written(&self, rows: u64) {
-        let due = self.analyze.lock().unwrap_or_else(std::sync::PoisonError::into_inner).note_written(rows);
-        // Writes run on tokio (the driver needs it); `try_current` only keeps this panic-free.
-        let (true, Ok(runtime)) = (due, tokio::runtime::Handle::try_current()) else { return };
-        let pool = self.pool.clone();
-        let sql = format!("ANALYZE {}.items", self.schema);
-        runtime.spawn(async move {
-            let result = match pool.get().await {
-                Ok(client) => client.batch_execute(&sql).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(error) = result {
-                tracing::debug!(%error, "background ANALYZE of the items table failed");
-            }
-        });
-    }
-
     pub(crate) async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, StoreError>
     where
         F: Fn(Object) -> Fut,
@@ -634,6 +743,52 @@ impl PostgresBackend {
         sql
     }
 
+    /// Keyword search by the SQL statement ([`PostgresBackend::keyword_sql`]): without an
+    /// in-process index, or when it cannot answer.
+    async fn sql_keyword_search(&self, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        let depth = keyword_depth(query);
+        let sql = self.keyword_sql(query, depth);
+        let mut rows = self.run("keyword search", |client| query_rows_generic(client, &sql)).await?;
+        // The candidate count comes with every row; no row means it is unknown.
+        let deeper = |rows: &[Row]| {
+            rows.first().is_none_or(|row| row.try_get::<_, i64>(13).is_ok_and(|count| count >= to_i64(depth)))
+        };
+        if rows.len() < query.limit && deeper(&rows) {
+            // Expired items or the filter took out too many of the best candidates: rank
+            // every match.
+            let sql = self.keyword_sql(query, usize::MAX);
+            rows = self.run("keyword search", |client| query_rows_generic(client, &sql)).await?;
+        }
+        let mut hits = rows
+            .iter()
+            .map(|row| {
+                let corrupt = |e: tokio_postgres::Error| db_error("keyword search", e);
+                let doc_len: i32 = row.try_get(7).map_err(corrupt)?;
+                let item_terms: Vec<String> = row.try_get(8).map_err(corrupt)?;
+                let counts: Vec<i32> = row.try_get(9).map_err(corrupt)?;
+                let docs: f64 = row.try_get(10).map_err(corrupt)?;
+                let tokens: f64 = row.try_get(11).map_err(corrupt)?;
+                let document_frequency: Vec<i64> = row.try_get(12).map_err(corrupt)?;
+                let average = tokens / docs;
+                let mut bm25 = 0.0;
+                for (term, &hits) in query.terms.iter().zip(&document_frequency) {
+                    if hits == 0 {
+                        continue;
+                    }
+                    if let Some(position) = item_terms.iter().position(|t| t == term) {
+                        let tf = counts.get(position).copied().unwrap_or(0).max(0) as u32;
+                        let idf = keyword::idf(docs as u64, hits as u64);
+                        bm25 += keyword::term_score(idf, tf, doc_len.max(0) as u32, average);
+                    }
+                }
+                Ok(ScoredItem { item: item_from_row(row)?, score: keyword::normalize(bm25) })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        hits.sort_by(by_score);
+        hits.truncate(query.limit);
+        Ok(hits)
+    }
+
     /// PostgreSQL's plan (`EXPLAIN`) for the statement [`StoreBackend::keyword_search`] runs
     /// for `query`, to check which indexes it reads.
     ///
@@ -715,11 +870,19 @@ async fn query_rows(client: Object, sql: &Sql) -> Result<Vec<Row>, tokio_postgre
 /// round trip and sent together on the first poll, so the reset runs even if the caller
 /// stops waiting or the statement fails.
 async fn query_rows_generic(client: Object, sql: &Sql) -> Result<Vec<Row>, tokio_postgres::Error> {
-    let statement = client.prepare_cached(&sql.text).await?;
-    let params = sql.params();
+    query_generic(&client, &sql.text, &sql.params()).await
+}
+
+/// [`query_rows_generic`] for a statement's text and parameters.
+async fn query_generic(
+    client: &Object,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let statement = client.prepare_cached(sql).await?;
     let (generic, rows, custom) = futures::join!(
         client.batch_execute("SET plan_cache_mode = force_generic_plan"),
-        client.query(&statement, &params),
+        client.query(&statement, params),
         client.batch_execute("SET plan_cache_mode = force_custom_plan"),
     );
     generic?;
@@ -770,6 +933,23 @@ fn postings(text: &str) -> (Vec<String>, Vec<i32>, i32) {
         }
     }
     (terms, counts, length)
+}
+
+/// Rows a backend writes between two background purges of the change log.
+pub const CHANGE_LOG_PURGE_EVERY: u64 = 10_000;
+/// Change log entries a background purge keeps (at least).
+pub const CHANGE_LOG_KEEP: u64 = 100_000;
+
+/// The statement that purges the change log down to its newest `$1` entries (whole
+/// statements) and moves the floor, in one snapshot.
+fn change_log_purge_sql(schema: &str) -> String {
+    format!(
+        "WITH cut AS (SELECT l.seq FROM {schema}.item_changes AS l ORDER BY l.seq DESC OFFSET $1 LIMIT 1),
+         floor AS (
+             UPDATE {schema}.item_changes_floor AS f SET seq = greatest(f.seq, cut.seq) FROM cut
+             WHERE f.id = 1 RETURNING f.seq)
+         DELETE FROM {schema}.item_changes AS l USING floor WHERE l.seq <= floor.seq"
+    )
 }
 
 /// Keyword candidates are ranked in SQL by `round(bm25 · RANK_SCALE)`: scores that differ
@@ -1060,6 +1240,7 @@ impl StoreBackend for PostgresBackend {
                 }
             })
             .await?;
+        self.note_logged(rows.len() as u64);
         let mut live: HashMap<(String, String), bool> = HashMap::with_capacity(rows.len());
         for row in &rows {
             live.insert((row.get(0), row.get(1)), row.get(2));
@@ -1113,47 +1294,13 @@ impl StoreBackend for PostgresBackend {
         if query.terms.is_empty() || query.limit == 0 {
             return Ok(Vec::new());
         }
-        let depth = keyword_depth(query);
-        let sql = self.keyword_sql(query, depth);
-        let mut rows = self.run("keyword search", |client| query_rows_generic(client, &sql)).await?;
-        // The candidate count comes with every row; no row means it is unknown.
-        let deeper = |rows: &[Row]| {
-            rows.first().is_none_or(|row| row.try_get::<_, i64>(13).is_ok_and(|count| count >= to_i64(depth)))
-        };
-        if rows.len() < query.limit && deeper(&rows) {
-            // Expired items or the filter took out too many of the best candidates: rank
-            // every match.
-            let sql = self.keyword_sql(query, usize::MAX);
-            rows = self.run("keyword search", |client| query_rows_generic(client, &sql)).await?;
+        if let Some(cache) = &self.keywords {
+            if let Some(hits) = cache.search(self, query).await {
+                return Ok(hits);
+            }
+            cache.note_sql();
         }
-        let mut hits = rows
-            .iter()
-            .map(|row| {
-                let corrupt = |e: tokio_postgres::Error| db_error("keyword search", e);
-                let doc_len: i32 = row.try_get(7).map_err(corrupt)?;
-                let item_terms: Vec<String> = row.try_get(8).map_err(corrupt)?;
-                let counts: Vec<i32> = row.try_get(9).map_err(corrupt)?;
-                let docs: f64 = row.try_get(10).map_err(corrupt)?;
-                let tokens: f64 = row.try_get(11).map_err(corrupt)?;
-                let document_frequency: Vec<i64> = row.try_get(12).map_err(corrupt)?;
-                let average = tokens / docs;
-                let mut bm25 = 0.0;
-                for (term, &hits) in query.terms.iter().zip(&document_frequency) {
-                    if hits == 0 {
-                        continue;
-                    }
-                    if let Some(position) = item_terms.iter().position(|t| t == term) {
-                        let tf = counts.get(position).copied().unwrap_or(0).max(0) as u32;
-                        let idf = keyword::idf(docs as u64, hits as u64);
-                        bm25 += keyword::term_score(idf, tf, doc_len.max(0) as u32, average);
-                    }
-                }
-                Ok(ScoredItem { item: item_from_row(row)?, score: keyword::normalize(bm25) })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        hits.sort_by(by_score);
-        hits.truncate(query.limit);
-        Ok(hits)
+        self.sql_keyword_search(query).await
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
@@ -1204,19 +1351,24 @@ impl StoreBackend for PostgresBackend {
             " RETURNING i.expires_at) SELECT count(*) FROM gone WHERE expires_at IS NULL OR expires_at > {now}"
         ));
         let rows = self.run("delete namespace", |client| query_rows(client, &sql)).await?;
-        Ok(rows.first().map_or(0, |row| row.get::<_, i64>(0)).max(0) as u64)
+        let removed = rows.first().map_or(0, |row| row.get::<_, i64>(0)).max(0) as u64;
+        self.note_logged(removed);
+        Ok(removed)
     }
 
     async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
         let sql = format!("DELETE FROM {}.items WHERE expires_at <= $1", self.schema);
-        self.run("purge expired", |client| {
-            let sql = &sql;
-            async move {
-                let statement = client.prepare_cached(sql).await?;
-                client.execute(&statement, &[&now]).await
-            }
-        })
-        .await
+        let purged = self
+            .run("purge expired", |client| {
+                let sql = &sql;
+                async move {
+                    let statement = client.prepare_cached(sql).await?;
+                    client.execute(&statement, &[&now]).await
+                }
+            })
+            .await?;
+        self.note_logged(purged);
+        Ok(purged)
     }
 }
 

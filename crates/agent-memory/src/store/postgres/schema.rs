@@ -189,6 +189,104 @@ END
 $$;
 "#,
     },
+    Migration {
+        version: 4,
+        description: "a commit-ordered change sequence and a log of changed addresses, for in-process keyword indexes",
+        sql: r#"
+-- The change sequence: bumped by every statement that changes items, in the statement's
+-- trigger, together with the totals every writer already updates first and holds locked
+-- until it commits. Writers therefore take sequence numbers in commit order, with no gaps,
+-- and a snapshot that sees number n sees every change numbered up to n and none after.
+ALTER TABLE {schema}.keyword_totals ADD COLUMN change_seq bigint NOT NULL DEFAULT 0;
+-- Every address a statement inserted, updated or deleted, under the statement's number.
+-- A reader whose index reflects number n reads the addresses changed after n, and then
+-- those rows as they are now (absent: removed).
+CREATE TABLE {schema}.item_changes (
+    seq bigint NOT NULL,
+    ns text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL
+);
+CREATE INDEX item_changes_seq ON {schema}.item_changes (seq);
+-- Old entries are purged: the log is complete only after `seq`, and a reader behind it
+-- reloads every row.
+CREATE TABLE {schema}.item_changes_floor (
+    id integer PRIMARY KEY CHECK (id = 1),
+    seq bigint NOT NULL
+);
+INSERT INTO {schema}.item_changes_floor (id, seq) VALUES (1, 0);
+-- The version 3 function, which now also numbers the statement and logs its addresses. A
+-- statement that changed no row (a TTL refresh of nothing, a delete of a missing key)
+-- changes nothing here either, and no longer waits for the totals row.
+CREATE OR REPLACE FUNCTION {schema}.keyword_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    this_seq bigint;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NOT EXISTS (SELECT FROM new_rows) THEN
+            RETURN NULL;
+        END IF;
+        UPDATE {schema}.keyword_totals SET
+            docs = docs + (SELECT count(*) FROM new_rows),
+            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows),
+            change_seq = change_seq + 1
+        WHERE id = 1 RETURNING change_seq INTO this_seq;
+        INSERT INTO {schema}.keyword_terms AS k (term, docs)
+            SELECT t.term, count(*) FROM new_rows, unnest(new_rows.terms) AS t(term) GROUP BY t.term ORDER BY t.term
+        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs;
+        INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
+            SELECT t.term, n.ns, n.key, t.tf, n.doc_len FROM new_rows AS n, unnest(n.terms, n.tfs) AS t(term, tf);
+        INSERT INTO {schema}.item_changes (seq, ns, key) SELECT this_seq, n.ns, n.key FROM new_rows AS n;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF NOT EXISTS (SELECT FROM old_rows) THEN
+            RETURN NULL;
+        END IF;
+        UPDATE {schema}.keyword_totals SET
+            docs = docs - (SELECT count(*) FROM old_rows),
+            tokens = tokens - (SELECT coalesce(sum(doc_len), 0) FROM old_rows),
+            change_seq = change_seq + 1
+        WHERE id = 1 RETURNING change_seq INTO this_seq;
+        UPDATE {schema}.keyword_terms AS k SET docs = k.docs - d.docs
+            FROM (SELECT t.term, count(*) AS docs FROM old_rows, unnest(old_rows.terms) AS t(term)
+                  GROUP BY t.term ORDER BY t.term) AS d
+            WHERE k.term = d.term;
+        DELETE FROM {schema}.keyword_postings AS p USING old_rows AS o, unnest(o.terms) AS t(term)
+            WHERE p.term = t.term AND p.ns = o.ns AND p.key = o.key;
+        INSERT INTO {schema}.item_changes (seq, ns, key) SELECT this_seq, o.ns, o.key FROM old_rows AS o;
+    ELSE
+        IF NOT EXISTS (SELECT FROM new_rows) THEN
+            RETURN NULL;
+        END IF;
+        UPDATE {schema}.keyword_totals SET
+            tokens = tokens + (SELECT coalesce(sum(doc_len), 0) FROM new_rows)
+                            - (SELECT coalesce(sum(doc_len), 0) FROM old_rows),
+            change_seq = change_seq + 1
+        WHERE id = 1 RETURNING change_seq INTO this_seq;
+        INSERT INTO {schema}.keyword_terms AS k (term, docs)
+            SELECT term, sum(change) FROM (
+                SELECT t.term, 1 AS change FROM new_rows, unnest(new_rows.terms) AS t(term)
+                UNION ALL
+                SELECT t.term, -1 FROM old_rows, unnest(old_rows.terms) AS t(term)
+            ) AS changes GROUP BY term HAVING sum(change) <> 0 ORDER BY term
+        ON CONFLICT (term) DO UPDATE SET docs = k.docs + EXCLUDED.docs;
+        DELETE FROM {schema}.keyword_postings AS p
+            USING old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(o.terms) AS t(term)
+            WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len)
+                AND p.term = t.term AND p.ns = o.ns AND p.key = o.key;
+        INSERT INTO {schema}.keyword_postings (term, ns, key, tf, doc_len)
+            SELECT t.term, n.ns, n.key, t.tf, n.doc_len
+            FROM old_rows AS o JOIN new_rows AS n ON n.ns = o.ns AND n.key = o.key, unnest(n.terms, n.tfs) AS t(term, tf)
+            WHERE (o.terms, o.tfs, o.doc_len) IS DISTINCT FROM (n.terms, n.tfs, n.doc_len);
+        -- The old addresses too: an UPDATE that rewrites a key removes the old address.
+        INSERT INTO {schema}.item_changes (seq, ns, key)
+            SELECT this_seq, n.ns, n.key FROM new_rows AS n
+            UNION
+            SELECT this_seq, o.ns, o.key FROM old_rows AS o;
+    END IF;
+    RETURN NULL;
+END
+$$;
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -260,6 +358,6 @@ mod tests {
             assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
             assert!(!migration.description.is_empty());
         }
-        assert_eq!(latest_version(), 3);
+        assert_eq!(latest_version(), 4);
     }
 }
