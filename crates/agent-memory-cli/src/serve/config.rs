@@ -20,8 +20,8 @@
 //! ann_min_vectors = 10000                     # vectors of one model from which the HNSW graph is built
 //! exact_scope_max = 20000                     # scopes with at most this many rows are scanned exactly
 //! connectivity = 16                           # HNSW M, 2 to 256
-//! ef_construction = 128
-//! ef_search = 128                             # lower: faster, lower recall
+//! ef_construction = 320
+//! ef_search = 96                              # lower: faster, lower recall
 //! graph_precision = "i8"                      # or "f32", "bf16", "f16"
 //! ```
 
@@ -144,7 +144,7 @@ pub(crate) struct VectorIndexArgs {
         global = true
     )]
     pub(crate) connectivity: Option<usize>,
-    /// HNSW ef_construction: candidates considered while adding a vector [default: 128].
+    /// HNSW ef_construction: candidates considered while adding a vector [default: 320].
     #[arg(
         id = "vector_ef_construction",
         long = "vector-ef-construction",
@@ -154,7 +154,7 @@ pub(crate) struct VectorIndexArgs {
     )]
     pub(crate) ef_construction: Option<usize>,
     /// HNSW ef_search: candidates kept while searching (at least the number wanted); lower
-    /// is faster with lower recall [default: 128].
+    /// is faster with lower recall [default: 96].
     #[arg(
         id = "vector_ef_search",
         long = "vector-ef-search",
@@ -268,14 +268,21 @@ impl VectorIndexArgs {
         }
         if !(2..=MAX_CONNECTIVITY).contains(&connectivity) {
             return Err(ConfigError::VectorIndex(format!(
-                "connectivity (M) {connectivity}: use 2 to {MAX_CONNECTIVITY} (16 by default)"
+                "connectivity (M) {connectivity}: use 2 to {MAX_CONNECTIVITY} ({} by default)",
+                defaults.connectivity
             )));
         }
         if expansion_add == 0 {
-            return Err(ConfigError::VectorIndex("ef_construction 0: use 1 or more (128 by default)".to_owned()));
+            return Err(ConfigError::VectorIndex(format!(
+                "ef_construction 0: use 1 or more ({} by default)",
+                defaults.expansion_add
+            )));
         }
         if expansion_search == 0 {
-            return Err(ConfigError::VectorIndex("ef_search 0: use 1 or more (128 by default)".to_owned()));
+            return Err(ConfigError::VectorIndex(format!(
+                "ef_search 0: use 1 or more ({} by default)",
+                defaults.expansion_search
+            )));
         }
         let options = VectorIndexOptions {
             ann_min_vectors,
@@ -284,6 +291,8 @@ impl VectorIndexArgs {
             expansion_add,
             expansion_search,
             graph_precision,
+            // The built-in model's half-width graph: no setting (the library's option).
+            leading_half_graph: defaults.leading_half_graph,
         };
         Ok(VectorIndexSettings { options, explicit })
     }
@@ -844,9 +853,10 @@ graph_precision = "bf16"
             ann_min_vectors: 5000,
             exact_scope_max: 0,
             connectivity: 24,
-            expansion_add: 128,
+            expansion_add: VectorIndexOptions::default().expansion_add,
             expansion_search: 64,
             graph_precision: GraphPrecision::F32,
+            leading_half_graph: true,
         };
         assert_eq!(config.vector_index.options, expected);
         assert_eq!(
@@ -893,11 +903,11 @@ graph_precision = "bf16"
         let cases = [
             (
                 VectorIndexArgs { ef_search: Some(0), ..VectorIndexArgs::default() },
-                "invalid vector index setting ef_search 0: use 1 or more (128 by default)",
+                "invalid vector index setting ef_search 0: use 1 or more (96 by default)",
             ),
             (
                 VectorIndexArgs { ef_construction: Some(0), ..VectorIndexArgs::default() },
-                "invalid vector index setting ef_construction 0: use 1 or more (128 by default)",
+                "invalid vector index setting ef_construction 0: use 1 or more (320 by default)",
             ),
             (
                 VectorIndexArgs { connectivity: Some(1), ..VectorIndexArgs::default() },
@@ -932,7 +942,7 @@ graph_precision = "bf16"
             ("graph_precision = \"f8\"", "unknown variant `f8`, expected one of `f32`, `bf16`, `f16`, `i8`"),
             ("ef_serach = 64", "unknown field `ef_serach`"),
             ("ef_search = -1", "invalid value: integer `-1`, expected usize"),
-            ("ef_search = 0", "invalid vector index setting ef_search 0: use 1 or more (128 by default)"),
+            ("ef_search = 0", "invalid vector index setting ef_search 0: use 1 or more (96 by default)"),
         ] {
             let mut file = tempfile::NamedTempFile::new().expect("temp file");
             writeln!(file, "[vector_index]\n{table}").expect("write");
