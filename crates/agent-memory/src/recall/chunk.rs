@@ -130,7 +130,7 @@ struct Line {
     text: String,
 }
 
-/// Cuts `messages` into chunks (see the [module documentation](self)).
+/// Cuts `messages` into chunks (see [`crate::recall`]).
 ///
 /// ```
 /// use agent_memory::message::Message;

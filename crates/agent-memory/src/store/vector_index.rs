@@ -102,7 +102,7 @@ pub enum GraphPrecision {
     /// IEEE half precision: half the memory, 11 bits of mantissa.
     F16,
     /// 8-bit integers: a quarter of the memory. Each vector is scaled so that its largest
-    /// component is ±127, then rounded ([`quantize_i8`]).
+    /// component is ±127, then rounded (by this module, not by usearch).
     I8,
 }
 

@@ -14,6 +14,7 @@ fn tuned() -> VectorIndexSettings {
         expansion_add: 40,
         expansion_search: 16,
         graph_precision: GraphPrecision::F16,
+        leading_half_graph: false,
     };
     VectorIndexSettings { options, explicit: vec!["ann_min_vectors", "ef_search"] }
 }
