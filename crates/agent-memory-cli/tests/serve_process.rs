@@ -175,7 +175,7 @@ fn vector_index_settings_from_flags_and_environment_reach_the_sqlite_backend() {
             ("vector_ann_min_vectors", 1.into()),
             ("vector_exact_scope_max", 0.into()),
             ("vector_connectivity", 16.into()),
-            ("vector_ef_construction", 128.into()),
+            ("vector_ef_construction", agent_memory::store::VectorIndexOptions::default().expansion_add.into()),
             ("vector_ef_search", 16.into()),
             ("vector_graph_precision", "f16".into()),
         ]

@@ -433,7 +433,6 @@ async fn keyword_postings_follow_every_write() {
 /// writes after the upgrade keep the postings exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_2_schema_is_upgraded_with_its_postings() {
-    use agent_memory::store::keyword::tokenize;
     use agent_memory::store::{ItemWrite, KeywordQuery, Namespace};
 
     let url = support::database_url();
@@ -449,19 +448,8 @@ async fn a_version_2_schema_is_upgraded_with_its_postings() {
         let namespace = Namespace::new(["docs", if i % 3 == 0 { "b" } else { "a" }]).unwrap();
         let text = format!("note {i} about topic {} and colour {} topic", i % 37, i % 11);
         let value = json!({"text": text.clone()});
-        // The row as the version-2 build wrote it: distinct tokens in first-seen order.
-        let mut terms: Vec<String> = Vec::new();
-        let mut tfs: Vec<i32> = Vec::new();
-        for token in tokenize(&text) {
-            match terms.iter().position(|t| *t == token) {
-                Some(p) => tfs[p] += 1,
-                None => {
-                    terms.push(token);
-                    tfs.push(1);
-                }
-            }
-        }
-        let length = tfs.iter().sum::<i32>();
+        // The row as the version-2 build wrote it.
+        let (terms, tfs, length) = support::postings_columns(&text);
         let key = format!("k{i:03}");
         let at = T0 + i as f64;
         client.execute(&insert, &[&namespace.encoded(), &key, &value, &at, &length, &terms, &tfs]).await.unwrap();

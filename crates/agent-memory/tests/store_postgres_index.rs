@@ -309,18 +309,7 @@ async fn a_version_3_schema_is_upgraded_with_a_change_sequence() {
         let namespace = Namespace::new(["docs", if i % 3 == 0 { "b" } else { "a" }]).unwrap();
         let text = format!("note {i} about topic {} and colour {} topic", i % 37, i % 11);
         let value = json!({"text": text.clone(), "n": i});
-        let mut terms: Vec<String> = Vec::new();
-        let mut tfs: Vec<i32> = Vec::new();
-        for token in agent_memory::store::keyword::tokenize(&text) {
-            match terms.iter().position(|t| *t == token) {
-                Some(p) => tfs[p] += 1,
-                None => {
-                    terms.push(token);
-                    tfs.push(1);
-                }
-            }
-        }
-        let length = tfs.iter().sum::<i32>();
+        let (terms, tfs, length) = support::postings_columns(&text);
         let key = format!("k{i:05}");
         let at = T0 + i as f64;
         client.execute(&insert, &[&namespace.encoded(), &key, &value, &at, &length, &terms, &tfs]).await.unwrap();

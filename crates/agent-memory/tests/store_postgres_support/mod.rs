@@ -115,3 +115,21 @@ async fn drop_stale_schemas(url: &str) {
     })
     .await;
 }
+
+/// An item's postings columns as the builds before the change log wrote them (version 2 and
+/// 3 schemas): its distinct tokens in first-seen order, their counts, and its token count.
+pub(crate) fn postings_columns(text: &str) -> (Vec<String>, Vec<i32>, i32) {
+    let mut terms: Vec<String> = Vec::new();
+    let mut tfs: Vec<i32> = Vec::new();
+    for token in agent_memory::store::keyword::tokenize(text) {
+        match terms.iter().position(|t| *t == token) {
+            Some(p) => tfs[p] += 1,
+            None => {
+                terms.push(token);
+                tfs.push(1);
+            }
+        }
+    }
+    let length = tfs.iter().sum();
+    (terms, tfs, length)
+}
