@@ -430,12 +430,15 @@ impl KeywordIndex {
         let method = forced.unwrap_or(if scope_is_small {
             TopK::ScopeScan
         } else if postings <= exhaustive_max {
-            TopK::Exhaustive
+            if self.docs.len() <= DENSE_ACCUMULATOR_MAX_SLOTS { TopK::Exhaustive } else { TopK::ExhaustiveSparse }
         } else {
             TopK::MaxScore
         });
         match method {
             TopK::Exhaustive => return self.search_exhaustive(&cursors, &in_scope, now, want, average_length),
+            TopK::ExhaustiveSparse => {
+                return self.search_exhaustive_sparse(&cursors, &in_scope, now, want, average_length);
+            }
             TopK::ScopeScan if in_scope.namespaces().is_some() => {
                 return self.search_scope(&cursors, &in_scope, now, want, average_length);
             }
@@ -585,6 +588,32 @@ impl KeywordIndex {
         self.select_page(scored, now, want)
     }
 
+    /// [`KeywordIndex::search_exhaustive`] with the sums in a map of the documents touched,
+    /// for an index too large for a per-thread array of every slot
+    /// ([`DENSE_ACCUMULATOR_MAX_SLOTS`]): the same sums, in the same order, slower per entry.
+    fn search_exhaustive_sparse(
+        &self,
+        cursors: &[Cursor<'_>],
+        in_scope: &ScopeCheck,
+        now: f64,
+        want: usize,
+        average_length: f64,
+    ) -> (Vec<KeywordHit>, bool) {
+        let postings = cursors.iter().map(|cursor| cursor.entries.len()).sum();
+        let mut sums: FxHashMap<u32, (f64, bool)> = FxHashMap::with_capacity_and_hasher(postings, Default::default());
+        for cursor in cursors {
+            for posting in cursor.entries {
+                let score = keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
+                sums.entry(posting.doc)
+                    .and_modify(|(sum, _)| *sum += score)
+                    .or_insert_with(|| (0.0 + score, in_scope.contains(posting.namespace)));
+            }
+        }
+        let scored =
+            sums.into_iter().filter(|(_, (_, in_scope))| *in_scope).map(|(slot, (sum, _))| (sum, slot)).collect();
+        self.select_page(scored, now, want)
+    }
+
     /// Top-k by scoring each document of a small scope from its own term list, in query
     /// order like the merge, so the scores are the same; cheaper than walking posting lists
     /// that are mostly other namespaces' documents (one user's conversations next to
@@ -668,6 +697,11 @@ impl KeywordIndex {
     }
 }
 
+/// Document slots up to which an exhaustive search sums in a per-thread array (9 bytes per
+/// slot, kept by each thread that searched: 9 MB at this size); a larger index sums in a map
+/// of the documents its query touches.
+const DENSE_ACCUMULATOR_MAX_SLOTS: usize = 1 << 20;
+
 thread_local! {
     /// Reused by every exhaustive search on this thread, so that a search neither allocates
     /// nor clears a buffer the size of the index.
@@ -729,6 +763,9 @@ enum TopK {
     MaxScore,
     /// Every match scored, then selection ([`KeywordIndex::search_exhaustive`]).
     Exhaustive,
+    /// The same with a map for the sums ([`KeywordIndex::search_exhaustive_sparse`]), for
+    /// indexes of more than [`DENSE_ACCUMULATOR_MAX_SLOTS`] document slots.
+    ExhaustiveSparse,
     /// Every document in scope scored from its own terms ([`KeywordIndex::search_scope`]);
     /// MaxScore when the scope has no namespace list (it spans every namespace).
     ScopeScan,
@@ -1068,7 +1105,7 @@ mod tests {
                 };
                 let now = f64::from(now);
                 let expected = if docs.is_empty() { Vec::new() } else { brute_force(&docs, &terms, &scope, now, want) };
-                for method in [TopK::MaxScore, TopK::Exhaustive, TopK::ScopeScan] {
+                for method in [TopK::MaxScore, TopK::Exhaustive, TopK::ExhaustiveSparse, TopK::ScopeScan] {
                     let (hits, truncated) = index.search_with(&terms, &scope, now, want, Some(method));
                     prop_assert_eq!(&hits, &expected, "{:?}: terms {:?} scope {:?} want {}", method, terms, scope, want);
                     prop_assert_eq!(truncated, hits.len() == want);
@@ -1118,7 +1155,7 @@ mod tests {
         assert_eq!(index.len(), 10);
         assert_eq!(index.namespaces.len(), 1, "renumbered");
         let in_b = Scope::Namespace(Namespace::new(["users", "b"]).unwrap());
-        for method in [TopK::MaxScore, TopK::Exhaustive, TopK::ScopeScan] {
+        for method in [TopK::MaxScore, TopK::Exhaustive, TopK::ExhaustiveSparse, TopK::ScopeScan] {
             let (hits, _) = index.search_with(&["apple".into()], &in_b, 0.0, 100, Some(method));
             assert_eq!(hits.len(), 10, "{method:?}");
         }
