@@ -480,7 +480,7 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 fn open_connection_with(path: &Path, sync: SqliteSync) -> rusqlite::Result<Connection> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
+    set_wal_mode(&connection)?;
     connection.pragma_update(None, "synchronous", sync.pragma())?;
     // Checkpoint every ~16 MB of WAL instead of every ~4 MB: a checkpoint (which syncs)
     // runs inside the commit that triggers it, and hot pages (the change counter, index
@@ -488,6 +488,30 @@ fn open_connection_with(path: &Path, sync: SqliteSync) -> rusqlite::Result<Conne
     connection.pragma_update(None, "wal_autocheckpoint", 4000)?;
     connection.set_prepared_statement_cache_capacity(64);
     Ok(connection)
+}
+
+/// `PRAGMA journal_mode = WAL`. On a fresh file that other connections are opening at the
+/// same moment, SQLite can answer SQLITE_BUSY at once instead of waiting in the busy handler
+/// (the mode change takes an exclusive lock it does not wait for), so a busy answer is
+/// retried for up to about a second before it is an error.
+fn set_wal_mode(connection: &Connection) -> rusqlite::Result<()> {
+    const ATTEMPTS: u32 = 100;
+    let mut attempt = 1;
+    loop {
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if attempt < ATTEMPTS
+                    && matches!(
+                        error.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// How much of the file a reader connection maps into memory. Reads of mapped pages are
