@@ -331,29 +331,18 @@ async fn sqlite_store(path: &std::path::Path, options: VectorIndexOptions) -> Re
     Ok(OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index })
 }
 
-/// Opens a store by URL as [`MemoryStore::open`] does (`memory:`, `sqlite:PATH`, a bare
-/// path, `postgres://…`), the in-process backends with `vector_index`'s options; with the
-/// built-in embedder, as [`MemoryStore::open`]. For the commands that take `--db`.
+/// Opens a store by URL with [`MemoryStore::open_with`] (`memory:`, `sqlite:PATH`, a bare
+/// path, `postgres://…`; the built-in embedder), the in-process backends with
+/// `vector_index`'s options. For the commands that take `--db`.
 ///
 /// # Errors
 ///
 /// [`MemoryStore::open`]'s.
 pub(crate) async fn open_store_url(url: &str, vector_index: &VectorIndexSettings) -> Result<MemoryStore, StoreError> {
-    let sqlite_path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .or_else(|| (!url.contains("://") && url != "memory" && url != "memory:").then_some(url))
-        .filter(|path| !path.is_empty());
-    let opened = if url == "memory" || url == "memory:" {
-        in_memory_store(vector_index.options)
-    } else if let Some(path) = sqlite_path {
-        sqlite_store(std::path::Path::new(path), vector_index.options).await?
-    } else {
-        // PostgreSQL, or an unsupported URL whose error MemoryStore::open words.
-        OpenedStore { store: MemoryStore::open(url).await?, vector_index: None }
-    };
-    log_vector_index(opened.vector_index, vector_index);
-    Ok(opened.store.with_default_embedder())
+    let store = MemoryStore::open_with(url, vector_index.options).await?;
+    let in_process = matches!(store.backend().kind(), "memory" | "sqlite");
+    log_vector_index(in_process.then_some(vector_index.options), vector_index);
+    Ok(store)
 }
 
 /// One log line with the options an in-process backend runs with; for PostgreSQL, a warning

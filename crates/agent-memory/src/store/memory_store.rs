@@ -477,7 +477,16 @@ impl MemoryStore {
     /// [`StoreError::Backend`] when the file cannot be opened or migrated.
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<MemoryStore, StoreError> {
-        let backend = super::SqliteBackend::open(path.as_ref()).await?;
+        MemoryStore::sqlite_with(path.as_ref(), super::VectorIndexOptions::default()).await
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn sqlite_with(
+        path: impl AsRef<std::path::Path>,
+        vector_index: super::VectorIndexOptions,
+    ) -> Result<MemoryStore, StoreError> {
+        let options = super::SqliteOptions { vector_index, ..super::SqliteOptions::default() };
+        let backend = super::SqliteBackend::open_with(path.as_ref(), options).await?;
         Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()).with_default_embedder())
     }
 
@@ -490,8 +499,31 @@ impl MemoryStore {
     ///
     /// [`StoreError::Config`] for an unsupported URL, or the backend's open error.
     pub async fn open(url: &str) -> Result<MemoryStore, StoreError> {
+        MemoryStore::open_with(url, super::VectorIndexOptions::default()).await
+    }
+
+    /// [`MemoryStore::open`] with the in-process vector index's options for the in-memory and
+    /// SQLite backends (PostgreSQL indexes its vectors with pgvector and takes none).
+    ///
+    /// ```
+    /// use agent_memory::store::{MemoryStore, VectorIndexOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = VectorIndexOptions { expansion_search: 64, ..VectorIndexOptions::default() };
+    /// let store = MemoryStore::open_with("memory:", options).await?;
+    /// assert_eq!(store.backend().kind(), "memory");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`MemoryStore::open`].
+    pub async fn open_with(url: &str, vector_index: super::VectorIndexOptions) -> Result<MemoryStore, StoreError> {
         if url == "memory" || url == "memory:" {
-            return Ok(MemoryStore::in_memory());
+            let backend = MemoryBackend::with_vector_index(vector_index);
+            return Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()).with_default_embedder());
         }
         #[cfg(feature = "postgres")]
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -502,11 +534,11 @@ impl MemoryStore {
             if path.is_empty() {
                 return Err(StoreError::Config("sqlite: needs a file path, e.g. sqlite:./agent-memory.db".into()));
             }
-            return MemoryStore::sqlite(path).await;
+            return MemoryStore::sqlite_with(path, vector_index).await;
         }
         #[cfg(feature = "sqlite")]
         if !url.contains("://") {
-            return MemoryStore::sqlite(url).await;
+            return MemoryStore::sqlite_with(url, vector_index).await;
         }
         let supported = [
             Some("memory:"),
