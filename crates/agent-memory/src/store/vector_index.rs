@@ -768,12 +768,16 @@ impl VectorIndex {
         self.remove(id);
         let Some((model, vector)) = vector else { return };
         let set_key = (model.to_owned(), vector.len());
-        let graph_dims = self.options.graph_dimensions(model, vector.len());
         self.last_seq += 1;
         let seq = self.last_seq;
+        let options = self.options;
         self.sets_mut()
             .entry(set_key.clone())
-            .or_insert_with(|| VectorSet { dims: vector.len(), graph_dims, ..VectorSet::default() })
+            .or_insert_with(|| VectorSet {
+                dims: vector.len(),
+                graph_dims: options.graph_dimensions(model, vector.len()),
+                ..VectorSet::default()
+            })
             .insert(id, seq, vector, meta);
         self.location.insert(id, set_key);
     }
