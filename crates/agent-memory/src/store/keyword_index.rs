@@ -435,9 +435,9 @@ impl KeywordIndex {
             TopK::MaxScore
         });
         match method {
-            TopK::Exhaustive => return self.search_exhaustive(&cursors, &in_scope, now, want, average_length, true),
+            TopK::Exhaustive => return self.search_exhaustive(&cursors, &in_scope, now, want, average_length),
             TopK::ExhaustiveSparse => {
-                return self.search_exhaustive(&cursors, &in_scope, now, want, average_length, false);
+                return self.search_exhaustive_sparse(&cursors, &in_scope, now, want, average_length);
             }
             TopK::ScopeScan if in_scope.namespaces().is_some() => {
                 return self.search_scope(&cursors, &in_scope, now, want, average_length);
@@ -560,15 +560,13 @@ impl KeywordIndex {
     }
 
     /// Top-k by scoring every match, term at a time: each query term's postings (`cursors`,
-    /// in query order) add their term scores into per-document sums, then the page is picked
-    /// by selection on the sums, so only the documents that can make the page are looked at.
-    /// Each document's sum is built in query order, as the MaxScore walk builds it, so the
-    /// scores are the same bit for bit. Cheaper than MaxScore when the lists are short next to
-    /// the page (hybrid search asks for 100 candidates, and a low 100th score prunes little),
-    /// and cheaper than merging the lists document by document, which compares every list's
-    /// head at every step. The sums live in a per-thread array of every slot (`dense`), or,
-    /// for an index of more than [`DENSE_ACCUMULATOR_MAX_SLOTS`] slots, in a map of the
-    /// documents touched.
+    /// in query order) add their term scores into a per-thread accumulator indexed by
+    /// document slot, then the page is picked by selection on the sums, so only the
+    /// documents that can make the page are looked at. Each document's sum is built in query
+    /// order, as the MaxScore walk builds it, so the scores are the same bit for bit. Cheaper
+    /// than MaxScore when the lists are short next to the page (hybrid search asks for 100
+    /// candidates, and a low 100th score prunes little), and cheaper than merging the lists
+    /// document by document, which compares every list's head at every step.
     fn search_exhaustive(
         &self,
         cursors: &[Cursor<'_>],
@@ -576,32 +574,43 @@ impl KeywordIndex {
         now: f64,
         want: usize,
         average_length: f64,
-        dense: bool,
     ) -> (Vec<KeywordHit>, bool) {
-        let term_scores = cursors.iter().flat_map(|cursor| {
-            cursor.entries.iter().map(move |posting| {
-                (posting, keyword::term_score(cursor.idf, posting.tf, posting.length, average_length))
-            })
-        });
-        let scored = if dense {
-            ACCUMULATOR.with_borrow_mut(|accumulator| {
-                accumulator.prepare(self.docs.len());
-                for (posting, score) in term_scores {
+        let scored = ACCUMULATOR.with_borrow_mut(|accumulator| {
+            accumulator.prepare(self.docs.len());
+            for cursor in cursors {
+                for posting in cursor.entries {
+                    let score = keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
                     accumulator.add(posting, score, || in_scope.contains(posting.namespace));
                 }
-                accumulator.drain_in_scope()
-            })
-        } else {
-            let postings = cursors.iter().map(|cursor| cursor.entries.len()).sum();
-            let mut sums: FxHashMap<u32, (f64, bool)> =
-                FxHashMap::with_capacity_and_hasher(postings, Default::default());
-            for (posting, score) in term_scores {
+            }
+            accumulator.drain_in_scope()
+        });
+        self.select_page(scored, now, want)
+    }
+
+    /// [`KeywordIndex::search_exhaustive`] with the sums in a map of the documents touched,
+    /// for an index too large for a per-thread array of every slot
+    /// ([`DENSE_ACCUMULATOR_MAX_SLOTS`]): the same sums, in the same order, slower per entry.
+    fn search_exhaustive_sparse(
+        &self,
+        cursors: &[Cursor<'_>],
+        in_scope: &ScopeCheck,
+        now: f64,
+        want: usize,
+        average_length: f64,
+    ) -> (Vec<KeywordHit>, bool) {
+        let postings = cursors.iter().map(|cursor| cursor.entries.len()).sum();
+        let mut sums: FxHashMap<u32, (f64, bool)> = FxHashMap::with_capacity_and_hasher(postings, Default::default());
+        for cursor in cursors {
+            for posting in cursor.entries {
+                let score = keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
                 sums.entry(posting.doc)
                     .and_modify(|(sum, _)| *sum += score)
                     .or_insert_with(|| (0.0 + score, in_scope.contains(posting.namespace)));
             }
-            sums.into_iter().filter(|(_, (_, in_scope))| *in_scope).map(|(slot, (sum, _))| (sum, slot)).collect()
-        };
+        }
+        let scored =
+            sums.into_iter().filter(|(_, (_, in_scope))| *in_scope).map(|(slot, (sum, _))| (sum, slot)).collect();
         self.select_page(scored, now, want)
     }
 
@@ -754,7 +763,7 @@ enum TopK {
     MaxScore,
     /// Every match scored, then selection ([`KeywordIndex::search_exhaustive`]).
     Exhaustive,
-    /// The same with a map for the sums ([`KeywordIndex::search_exhaustive`]), for
+    /// The same with a map for the sums ([`KeywordIndex::search_exhaustive_sparse`]), for
     /// indexes of more than [`DENSE_ACCUMULATOR_MAX_SLOTS`] document slots.
     ExhaustiveSparse,
     /// Every document in scope scored from its own terms ([`KeywordIndex::search_scope`]);
