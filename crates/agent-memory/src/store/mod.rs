@@ -85,7 +85,7 @@ pub use namespace::{
 pub use postgres::{PostgresBackend, PostgresConfig};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteSync};
-pub use text::{IndexFields, value_text};
+pub use text::{IndexFields, ItemIndex, MAX_INDEX_PATH_BYTES, MAX_INDEX_PATHS, value_text};
 pub use vector_index::{GraphPrecision, MAX_GRAPH_WANT, VectorIndexOptions};
 
 use crate::embed::EmbedError;
@@ -109,6 +109,9 @@ pub enum StoreError {
     /// A filter is malformed.
     #[error("invalid filter: {0}")]
     InvalidFilter(String),
+    /// An item's index spec ([`ItemIndex`]) or a list of index paths is invalid.
+    #[error("invalid index: {0}")]
+    InvalidIndex(String),
     /// Another argument (limit, offset, weights, …) is out of range.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -147,6 +150,7 @@ impl StoreError {
                 | StoreError::InvalidValue(_)
                 | StoreError::InvalidTtl(_)
                 | StoreError::InvalidFilter(_)
+                | StoreError::InvalidIndex(_)
                 | StoreError::InvalidRequest(_)
                 | StoreError::EmbedderRequired(_)
                 | StoreError::Config(_)
