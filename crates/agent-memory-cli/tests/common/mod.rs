@@ -9,6 +9,12 @@ use std::process::{Child, Command, Stdio};
 /// inherited from the environment. Returns the child and its base URL; the server's log is
 /// `workdir/server.log`.
 pub(crate) fn start_server(workdir: &Path, api_keys: &str) -> (Child, String) {
+    start_server_with(workdir, api_keys, &[])
+}
+
+/// [`start_server`] with more `serve` arguments (`["--embedder", "none"]`).
+#[allow(dead_code)] // not every test binary that includes this module passes arguments
+pub(crate) fn start_server_with(workdir: &Path, api_keys: &str, args: &[&str]) -> (Child, String) {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
     for (name, _) in std::env::vars() {
         if name.starts_with("AGENT_MEMORY_") {
@@ -17,6 +23,7 @@ pub(crate) fn start_server(workdir: &Path, api_keys: &str) -> (Child, String) {
     }
     let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("AGENT_MEMORY_API_KEYS", api_keys)
         .current_dir(workdir)
         .stdout(Stdio::piped())
