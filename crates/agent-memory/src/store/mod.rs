@@ -16,6 +16,17 @@
 //! reciprocal-rank fusion in `(0, 1]` (or relative-score fusion in `[0, 1]`, see
 //! [`HybridWeights`]) for hybrid search.
 //!
+//! # What is indexed
+//!
+//! A value's search text (embedded and keyword-indexed) is [`value_text`] under the store's
+//! [`StoreOptions::index_fields`] (the whole value by default). Each put may choose its
+//! own, as LangGraph's `put(..., index=...)` does ([`ItemIndex`] on [`PutRequest::index`],
+//! [`MemoryStore::put_with`]): [`ItemIndex::Disabled`] for no search text at all, or
+//! [`ItemIndex::Paths`] for other fields. The spec is stored with the item on every backend
+//! and travels in export dumps. An item without search text behaves exactly like one whose
+//! fields hold no text: no vector, no keyword postings, never returned by a search with a
+//! query, still returned by `get`, `list` and searches without a query.
+//!
 //! # Examples
 //!
 //! ```
