@@ -129,8 +129,7 @@ fn the_official_langgraph_sdk_works_unchanged() {
         .env_remove("LANGCHAIN_API_KEY")
         .output()
         .expect("run the SDK script");
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let exit = server.wait().expect("wait for the server");
+    let exit = server.terminate();
     assert!(output.status.success(), "the SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let observed: Value = serde_json::from_slice(&output.stdout).expect("JSON observations");
     let expected = json!({
@@ -200,8 +199,7 @@ fn put_item_index_decides_what_search_items_finds() {
         .env_remove("LANGCHAIN_API_KEY")
         .output()
         .expect("run the SDK script");
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    server.wait().expect("wait for the server");
+    server.terminate();
     assert!(output.status.success(), "the SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let observed: Value = serde_json::from_slice(&output.stdout).expect("JSON observations");
     let expected = json!({
