@@ -368,6 +368,6 @@ mod tests {
             assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
             assert!(!migration.description.is_empty());
         }
-        assert_eq!(latest_version(), 4);
+        assert_eq!(latest_version(), 5);
     }
 }
