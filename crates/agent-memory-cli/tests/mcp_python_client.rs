@@ -205,10 +205,8 @@ fn the_python_client_works_over_http_and_tenants_stay_apart() {
     let workdir = tempfile::tempdir().expect("temp dir");
     let (mut server, url) = common::start_server(workdir.path(), &format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"));
     let endpoint = format!("{url}/mcp");
-    let output = std::panic::catch_unwind(|| run_client(HTTP_SCRIPT, &[&endpoint, ACME_KEY, GLOBEX_KEY]));
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let _ = server.wait();
-    let observed = output.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let observed = run_client(HTTP_SCRIPT, &[&endpoint, ACME_KEY, GLOBEX_KEY]);
+    server.terminate();
     let pet = |text: &str| json!({"namespace": ["users", "u1"], "key": "pet", "value": {"text": text}});
     let expected = json!({
         "tools": ["forget", "index_conversation", "recall_memories", "remember", "search_past_conversations"],

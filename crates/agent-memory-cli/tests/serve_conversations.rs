@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command};
 
 use serde_json::{Value, json};
 
@@ -30,11 +29,6 @@ fn call(base: &str, method: &str, path: &str, key: &str, body: Option<Value>) ->
     (status, serde_json::from_str(text).unwrap_or(Value::Null))
 }
 
-fn stop(mut server: Child) {
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let _ = server.wait();
-}
-
 #[test]
 fn conversations_and_sessions_persist_in_the_sqlite_file_per_tenant() {
     let workdir = tempfile::tempdir().expect("temp dir");
@@ -44,8 +38,8 @@ fn conversations_and_sessions_persist_in_the_sqlite_file_per_tenant() {
         {"role": "assistant", "content": "Roll back the firmware from the settings menu."},
     ]);
 
-    let (server, url) = common::start_server(workdir.path(), &keys);
-    let outcome = std::panic::catch_unwind(|| {
+    let (mut server, url) = common::start_server(workdir.path(), &keys);
+    {
         let index =
             json!({"user_id": "u1", "session_id": "s1", "messages": messages, "metadata": {"topic": "printer"}});
         let (status, indexed) = call(&url, "POST", "/conversations", ACME_KEY, Some(index));
@@ -54,14 +48,13 @@ fn conversations_and_sessions_persist_in_the_sqlite_file_per_tenant() {
         assert_eq!(status, 200);
         let (status, error) = call(&url, "POST", "/sessions/t1/messages", ACME_KEY, Some(json!({"messages": 7})));
         assert_eq!((status, error["code"].as_str()), (400, Some("invalid_messages")));
-    });
-    stop(server);
-    outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    }
+    server.terminate();
     assert!(workdir.path().join("agent-memory.db").is_file());
 
     // A new process on the same file finds both, for acme only.
-    let (server, url) = common::start_server(workdir.path(), &keys);
-    let outcome = std::panic::catch_unwind(|| {
+    let (mut server, url) = common::start_server(workdir.path(), &keys);
+    {
         let search = json!({"user_id": "u1", "query": "printer firmware error"});
         let (status, found) = call(&url, "POST", "/conversations/search", ACME_KEY, Some(search.clone()));
         assert_eq!(status, 200, "{found}");
@@ -77,7 +70,6 @@ fn conversations_and_sessions_persist_in_the_sqlite_file_per_tenant() {
         {
             assert!(spec["paths"][path].is_object(), "{path} is documented");
         }
-    });
-    stop(server);
-    outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    }
+    server.terminate();
 }

@@ -42,6 +42,16 @@ found = acme.store.search_items(["users"], query="vim keys", limit=1)
 out["search_query"] = [(i["key"], i["score"] > 0) for i in found["items"]]
 out["search_paged"] = len(acme.store.search_items([], limit=2, offset=1)["items"])
 
+# index=False: stored, found by get and by filters, never by a query (hybrid here).
+acme.store.put_item(["notes"], key="hidden", value={"text": "alpine ski trip", "kind": "note"}, index=False)
+acme.store.put_item(["notes"], key="shown", value={"text": "alpine lake", "kind": "note"}, index=["text"])
+found = acme.store.search_items(["notes"], query="alpine ski trip", limit=10)
+out["index_false_query"] = [i["key"] for i in found["items"]]
+out["index_false_filter"] = sorted(i["key"] for i in acme.store.search_items(["notes"], filter={"kind": "note"})["items"])
+out["index_false_get"] = acme.store.get_item(["notes"], key="hidden")["value"]
+acme.store.delete_item(["notes"], key="hidden")
+acme.store.delete_item(["notes"], key="shown")
+
 out["namespaces"] = acme.store.list_namespaces()["namespaces"]
 out["namespaces_depth"] = acme.store.list_namespaces(prefix=["users"], max_depth=2)["namespaces"]
 out["namespaces_suffix"] = acme.store.list_namespaces(suffix=["prefs"])["namespaces"]
@@ -119,8 +129,7 @@ fn the_official_langgraph_sdk_works_unchanged() {
         .env_remove("LANGCHAIN_API_KEY")
         .output()
         .expect("run the SDK script");
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let exit = server.wait().expect("wait for the server");
+    let exit = server.terminate();
     assert!(output.status.success(), "the SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let observed: Value = serde_json::from_slice(&output.stdout).expect("JSON observations");
     let expected = json!({
@@ -130,6 +139,9 @@ fn the_official_langgraph_sdk_works_unchanged() {
         "search_filter": ["language@users.u1.prefs", "language@users.u2.prefs"],
         "search_query": [["editor", true]],
         "search_paged": 2,
+        "index_false_query": ["shown"],
+        "index_false_filter": ["hidden", "shown"],
+        "index_false_get": {"text": "alpine ski trip", "kind": "note"},
         "namespaces": [["users", "u1", "facts"], ["users", "u1", "prefs"], ["users", "u2", "prefs"]],
         "namespaces_depth": [["users", "u1"], ["users", "u2"]],
         "namespaces_suffix": [["users", "u1", "prefs"], ["users", "u2", "prefs"]],
@@ -145,4 +157,59 @@ fn the_official_langgraph_sdk_works_unchanged() {
     assert_eq!(observed, expected);
     assert_eq!(exit.code(), Some(0), "the server shuts down cleanly");
     assert!(workdir.path().join("agent-memory.db").is_file(), "the default database is ./agent-memory.db");
+}
+
+/// `put_item(..., index=...)` decides what `search_items(query=...)` matches, shown on a
+/// keyword-only server (`--embedder none`: a query ranks by words alone).
+const INDEX_SCRIPT: &str = r#"
+import json, sys
+from langgraph_sdk import get_sync_client
+from langgraph_sdk.errors import BadRequestError
+
+url, key = sys.argv[1:3]
+store = get_sync_client(url=url, api_key=key).store
+value = {"title": "alpine hut", "body": "lake swim"}
+store.put_item(["docs"], key="hidden", value=value, index=False)
+store.put_item(["docs"], key="titled", value=value, index=["title"])
+store.put_item(["docs"], key="whole", value=value)
+out = {}
+for query in ["alpine", "swim", "title", "body"]:
+    out[query] = sorted(i["key"] for i in store.search_items(["docs"], query=query)["items"])
+out["no_query"] = sorted(i["key"] for i in store.search_items(["docs"])["items"])
+store.put_item(["docs"], key="hidden", value=value, index=["body"])
+out["swim_after_reput"] = sorted(i["key"] for i in store.search_items(["docs"], query="swim")["items"])
+try:
+    store.put_item(["docs"], key="bad", value=value, index=["meta..title"])
+    out["bad_index"] = "accepted"
+except BadRequestError as e:
+    out["bad_index"] = [e.status_code, e.code]
+print(json.dumps(out))
+"#;
+
+#[test]
+fn put_item_index_decides_what_search_items_finds() {
+    let python = sdk_python();
+    let workdir = tempfile::tempdir().expect("temp dir");
+    let (mut server, url) =
+        common::start_server_with(workdir.path(), &format!("acme:{ACME_KEY}"), &["--embedder", "none"]);
+    let output = Command::new(&python)
+        .args(["-c", INDEX_SCRIPT, &url, ACME_KEY])
+        .env_remove("LANGGRAPH_API_KEY")
+        .env_remove("LANGSMITH_API_KEY")
+        .env_remove("LANGCHAIN_API_KEY")
+        .output()
+        .expect("run the SDK script");
+    server.terminate();
+    assert!(output.status.success(), "the SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    let observed: Value = serde_json::from_slice(&output.stdout).expect("JSON observations");
+    let expected = json!({
+        "alpine": ["titled", "whole"],
+        "swim": ["whole"],
+        "title": ["titled", "whole"],
+        "body": ["whole"],
+        "no_query": ["hidden", "titled", "whole"],
+        "swim_after_reput": ["hidden", "whole"],
+        "bad_index": [400, "invalid_index"],
+    });
+    assert_eq!(observed, expected);
 }

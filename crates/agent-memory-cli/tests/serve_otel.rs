@@ -2,7 +2,7 @@
 //! endpoint that decodes the protobuf export requests), with their names and attributes.
 #![cfg(feature = "otel")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,8 @@ use axum::routing::post;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
+
+mod common;
 
 const ACME_KEY: &str = "acme-secret-0123456789";
 
@@ -74,17 +76,15 @@ async fn request_spans_are_exported_over_otlp_http() {
             command.env_remove(name);
         }
     }
-    let mut server = command
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", "memory", "--embedder", "none"])
         .args(["--otel-endpoint", &collector])
         .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY}"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn agent-memory serve");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
-    let address = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
+        .stderr(Stdio::null());
+    let mut server = common::ChildGuard::spawn(&mut command);
+    let line = common::read_listening_line(&mut server);
+    let address = line.strip_prefix("listening on http://").expect("listening line").to_owned();
 
     let statuses = tokio::task::spawn_blocking(move || {
         [
@@ -99,8 +99,7 @@ async fn request_spans_are_exported_over_otlp_http() {
     .expect("requests");
     assert_eq!(statuses, [200, 200, 404, 503]);
     // SIGTERM: the server flushes its pending spans before it exits.
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let status = tokio::task::spawn_blocking(move || server.wait()).await.expect("join").expect("wait");
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.expect("join");
     assert!(status.success());
 
     let requests = received.lock().expect("lock");

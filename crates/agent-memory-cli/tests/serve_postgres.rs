@@ -10,10 +10,13 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::{ChildGuard, agent_memory_command, read_listening_line};
 use serde_json::{Value, json};
+
+mod common;
 
 const ACME_KEY: &str = "acme-secret-0123456789";
 const GLOBEX_KEY: &str = "globex-secret-0123456789";
@@ -36,29 +39,23 @@ fn database_url() -> String {
         .expect("the script prints the URL")
 }
 
+/// A running server; dropping it stops the process (its [`ChildGuard`]).
 struct Server {
-    child: Child,
+    child: ChildGuard,
     address: String,
 }
 
 impl Server {
     fn start(url: &str) -> Self {
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("AGENT_MEMORY_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
+        let mut command = agent_memory_command();
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--embedder", "hash:64"])
             .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn agent-memory serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
-        let address = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
+            .stderr(Stdio::null());
+        let mut child = ChildGuard::spawn(&mut command);
+        let line = read_listening_line(&mut child);
+        let address = line.strip_prefix("listening on http://").expect("listening line").to_owned();
         Self { child, address }
     }
 
@@ -78,13 +75,6 @@ impl Server {
         let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("status");
         let text = response.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
         (status, serde_json::from_str(text).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
     }
 }
 
@@ -166,22 +156,15 @@ fn vector_index_settings_are_ignored_with_a_warning() {
     let separator = if base.contains('?') { '&' } else { '?' };
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
     let url = format!("{base}{separator}schema=amtest_vecwarn_{}_{}", nanos / 1_000_000_000, std::process::id());
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AGENT_MEMORY_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
+    let mut command = agent_memory_command();
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--embedder", "hash:64"])
         .args(["--vector-ef-search", "64", "--vector-connectivity", "8", "--log-format", "json"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn agent-memory serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+        .stderr(Stdio::piped());
+    let mut child = ChildGuard::spawn(&mut command);
+    let line = read_listening_line(&mut child);
     assert!(line.starts_with("listening on http://"), "{line}");
     let mut server = Server { child, address: String::new() };
     let mut stderr = BufReader::new(server.child.stderr.take().expect("stderr"));

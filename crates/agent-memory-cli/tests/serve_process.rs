@@ -3,33 +3,33 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use common::{ChildGuard, read_listening_line};
+
+mod common;
+
+/// `agent-memory`, independent of the caller's `AGENT_MEMORY_*` environment.
 fn agent_memory() -> Command {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
-    // The test must not depend on the caller's environment.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AGENT_MEMORY_") {
-            command.env_remove(name);
-        }
-    }
-    command
+    common::agent_memory_command()
 }
 
 /// Starts `serve` on a free loopback port and returns the child and its base address.
-fn start(extra: &[&str]) -> (Child, String) {
-    let mut child = agent_memory()
+fn start(extra: &[&str]) -> (ChildGuard, String) {
+    let mut command = agent_memory();
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", "memory"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn agent-memory");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-    let address = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
+        .stderr(Stdio::null());
+    let mut child = ChildGuard::spawn(&mut command);
+    let address = address_of(&mut child);
     (child, address)
+}
+
+/// The `host:port` the child's listening line names.
+fn address_of(child: &mut ChildGuard) -> String {
+    read_listening_line(child).strip_prefix("listening on http://").expect("listening line").to_owned()
 }
 
 /// A minimal HTTP/1.1 GET: returns the status code and the body.
@@ -48,19 +48,13 @@ fn http_get(address: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String
     (status, body)
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
-    assert!(killed.success());
-    child.wait().expect("wait")
-}
-
 #[test]
 fn serves_and_shuts_down_on_sigterm() {
     let (mut child, address) = start(&[]);
     assert_eq!(http_get(&address, "/healthz", &[]), (200, r#"{"status":"ok"}"#.to_owned()));
     assert_eq!(http_get(&address, "/readyz", &[]), (200, r#"{"status":"ready"}"#.to_owned()));
     assert_eq!(http_get(&address, "/whoami", &[]), (200, r#"{"tenant":"local"}"#.to_owned()));
-    let status = terminate(&mut child);
+    let status = child.terminate();
     assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
 }
 
@@ -72,17 +66,15 @@ fn keys_from_the_environment_guard_the_api() {
         .env("AGENT_MEMORY_API_KEYS", "acme:acme-secret-0123456789,globex:globex-secret-0123456789")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let mut child = command.spawn().expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
-    let address = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
+    let mut child = ChildGuard::spawn(&mut command);
+    let address = address_of(&mut child);
 
     assert_eq!(http_get(&address, "/whoami", &[]).0, 401);
     assert_eq!(
         http_get(&address, "/whoami", &[("x-api-key", "globex-secret-0123456789")]),
         (200, r#"{"tenant":"globex"}"#.to_owned())
     );
-    assert_eq!(terminate(&mut child).code(), Some(0));
+    assert_eq!(child.terminate().code(), Some(0));
 }
 
 #[test]
@@ -135,18 +127,16 @@ fn http_send(address: &str, method: &str, path: &str, body: &str) -> (u16, Strin
 fn vector_index_settings_from_flags_and_environment_reach_the_sqlite_backend() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = format!("sqlite:{}", dir.path().join("tuned.db").display());
-    let mut child = agent_memory()
+    let mut command = agent_memory();
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &database, "--log-format", "json"])
         .args(["--vector-ann-min-vectors", "1", "--vector-exact-scope-max", "0", "--vector-graph-precision", "f16"])
         .env("AGENT_MEMORY_VECTOR_EF_SEARCH", "16")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn agent-memory");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
-    let address = line.trim().strip_prefix("listening on http://").expect("listening line").to_owned();
+        .stderr(Stdio::piped());
+    let mut child = ChildGuard::spawn(&mut command);
+    let address = address_of(&mut child);
 
     // The options the opened backend reports running with, logged before listening.
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
@@ -199,7 +189,7 @@ fn vector_index_settings_from_flags_and_environment_reach_the_sqlite_backend() {
     let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
     assert_eq!(answer["items"][0]["key"], "tea", "{answer}");
     assert_eq!(answer["items"].as_array().map(Vec::len), Some(1));
-    assert_eq!(terminate(&mut child).code(), Some(0));
+    assert_eq!(child.terminate().code(), Some(0));
 }
 
 #[test]
@@ -213,4 +203,21 @@ fn a_bad_vector_index_setting_is_exit_code_2() {
         String::from_utf8_lossy(&output.stderr),
         "agent-memory: invalid vector index setting connectivity (M) 1: use 2 to 256 (16 by default)\n"
     );
+}
+
+/// A test that panics while its server runs leaves no process behind: the guard stops and
+/// reaps it as the panic unwinds.
+#[test]
+fn a_panicking_test_leaves_no_server_behind() {
+    let started = std::sync::Mutex::new(None);
+    let outcome = std::panic::catch_unwind(|| {
+        let (child, address) = start(&[]);
+        *started.lock().expect("lock") = Some((child.id(), address));
+        panic!("the test fails while its server runs");
+    });
+    assert!(outcome.is_err());
+    let (pid, address) = started.lock().expect("lock").take().expect("the server started");
+    let probe = Command::new("kill").args(["-0", &pid.to_string()]).stderr(Stdio::null()).status().expect("run kill");
+    assert!(!probe.success(), "process {pid} is still there");
+    assert!(TcpStream::connect(&address).is_err(), "{address} still answers");
 }

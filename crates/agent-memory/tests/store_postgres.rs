@@ -237,7 +237,7 @@ async fn concurrent_opens_migrate_once() {
     }
     let client = support::connect(&support::database_url()).await;
     let rows = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations"), &[]).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
 }
 
 /// Each embedding model gets its own HNSW index over `vector(N)` with its dimension; a
@@ -415,7 +415,7 @@ async fn keyword_postings_follow_every_write() {
         .into_iter()
         .map(|exported| {
             let text = exported.item.value["text"].as_str().unwrap_or_default().to_owned();
-            RestoredItem { item: exported.item, text, vector: exported.vector }
+            RestoredItem { item: exported.item, text, vector: exported.vector, index: exported.index }
         })
         .collect();
     first.restore_items(restored).await.unwrap();
@@ -460,6 +460,7 @@ async fn a_version_2_schema_is_upgraded_with_its_postings() {
             ttl_seconds: None,
             text,
             vector: None,
+            index: Default::default(),
         };
         memory.put_many(vec![write], at).await.unwrap();
     }
@@ -474,7 +475,7 @@ async fn a_version_2_schema_is_upgraded_with_its_postings() {
 
     let backend = PostgresBackend::connect(PostgresConfig::new(url.clone()).schema(schema.clone())).await.unwrap();
     let versions = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY 1"), &[]).await;
-    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     assert_eq!(postings_differences(&client, &schema).await, (0, 0));
     let compare = async |terms: &[&str], scope: Scope, limit: usize| {
         let query = KeywordQuery {
@@ -507,6 +508,58 @@ async fn a_version_2_schema_is_upgraded_with_its_postings() {
     store.put(("docs", "a"), "k001", json!({"text": "rewritten after the upgrade"}), None).await.unwrap();
     store.delete(("docs", "a"), "k002").await.unwrap();
     assert_eq!(postings_differences(&client, &schema).await, (0, 0));
+}
+
+/// A schema left at version 4 by a build before per-item index specs, with items in it, is
+/// upgraded when a store opens it: `index_spec` is added (NULL: the store's fields), the
+/// items stay readable and searchable, and a spec put afterwards is stored and exported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_4_schema_gains_index_specs_and_keeps_its_items() {
+    use agent_memory::store::ItemIndex;
+
+    let url = support::database_url();
+    let schema = support::fresh_schema();
+    PostgresBackend::create_schema_at_version(&url, &schema, 4).await.unwrap();
+    let client = support::connect(&url).await;
+    let insert = format!(
+        "INSERT INTO \"{schema}\".items (ns, key, value, created_at, updated_at, doc_len, terms, tfs)
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)"
+    );
+    for (key, text) in [("a", "alpine lake"), ("b", "city walk")] {
+        let (terms, tfs, length) = support::postings_columns(&format!("text: {text}"));
+        let value = json!({ "text": text });
+        client.execute(&insert, &[&"docs", &key, &value, &T0, &length, &terms, &tfs]).await.unwrap();
+    }
+    let column = format!(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = '{schema}' AND column_name = 'index_spec'"
+    );
+    assert_eq!(client.query_one(&column, &[]).await.unwrap().get::<_, i64>(0), 0);
+
+    let backend = Arc::new(PostgresBackend::connect(PostgresConfig::new(url).schema(schema.clone())).await.unwrap());
+    assert_eq!(client.query_one(&column, &[]).await.unwrap().get::<_, i64>(0), 1);
+    let store = MemoryStore::new(
+        backend.clone(),
+        StoreOptions { clock: Arc::new(ManualClock::new(T0)), ..StoreOptions::default() },
+    );
+    let a = store.get("docs", "a").await.unwrap().unwrap();
+    assert_eq!((a.value["text"].as_str(), a.created_at), (Some("alpine lake"), T0));
+    let keyword = |text: &'static str| SearchQuery::text(text).mode(SearchMode::Keyword);
+    let keys = |hits: Vec<agent_memory::store::SearchHit>| hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>();
+    assert_eq!(keys(store.search("docs", keyword("alpine")).await.unwrap()), ["a"]);
+    let hidden = PutRequest::new("docs", "c", json!({"text": "alpine hut"})).unwrap().index(ItemIndex::Disabled);
+    store.put_with(hidden).await.unwrap();
+    assert_eq!(keys(store.search("docs", keyword("alpine")).await.unwrap()), ["a"]);
+    let everything = ExportQuery { scope: Scope::Prefix(NamespacePrefix::root()), after: None, limit: 10, now: T0 };
+    let specs: Vec<(String, ItemIndex)> =
+        backend.export_items(&everything).await.unwrap().into_iter().map(|e| (e.item.key, e.index)).collect();
+    let expected = [("a", ItemIndex::StoreDefault), ("b", ItemIndex::StoreDefault), ("c", ItemIndex::Disabled)];
+    assert_eq!(specs, expected.map(|(key, index)| (key.to_owned(), index)));
+    let stored: Option<String> = client
+        .query_one(&format!("SELECT index_spec FROM \"{schema}\".items WHERE key = 'c'"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored.as_deref(), Some("false"));
 }
 
 /// Keyword search reads the query terms' postings through the postings index, scoped by

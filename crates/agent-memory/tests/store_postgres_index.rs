@@ -320,6 +320,7 @@ async fn a_version_3_schema_is_upgraded_with_a_change_sequence() {
             ttl_seconds: None,
             text,
             vector: None,
+            index: Default::default(),
         };
         memory.put_many(vec![write], at).await.unwrap();
     }
@@ -330,7 +331,7 @@ async fn a_version_3_schema_is_upgraded_with_a_change_sequence() {
 
     let backend = open(&schema, true).await;
     let versions = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY 1"), &[]).await;
-    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     assert_eq!(client.query_one(&columns, &[]).await.unwrap().get::<_, i64>(0), 1);
     let now = T0 + 1000.0;
     for query in keyword_queries(now) {

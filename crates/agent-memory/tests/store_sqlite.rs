@@ -97,6 +97,7 @@ async fn hybrid_search_equals_fusing_both_rankings() {
             ttl_seconds: None,
             vector: Some(StoredVector { model: embedder.model_id().to_owned(), vector: embedder.embed_text(&text) }),
             text,
+            index: Default::default(),
         });
     }
     backend.put_many(writes, 1000.0).await.expect("put");
@@ -164,6 +165,7 @@ async fn keyword_search_equals_fts5_bm25() {
                     ttl_seconds: (i % 5 == 0).then_some(3.0),
                     vector: None,
                     text,
+                    index: Default::default(),
                 }
             })
             .collect()
@@ -280,6 +282,85 @@ mod file {
         assert_eq!(b.expires_at, Some(b.created_at + 3600.0));
         let via_url = MemoryStore::open(&format!("sqlite:{}", path.display())).await.expect("open by url");
         assert_eq!(via_url.count("user_1").await.expect("count"), 2);
+    }
+
+    /// The version-1 schema, as builds before per-item index specs created it.
+    const VERSION_1_SCHEMA: &str = r#"
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE store_items (
+    id INTEGER PRIMARY KEY, namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, text TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL, ttl_seconds REAL,
+    embedding BLOB, embedding_model TEXT, embedding_dims INTEGER, UNIQUE (namespace, key)
+);
+CREATE TABLE store_changes (id INTEGER PRIMARY KEY CHECK (id = 1), counter INTEGER NOT NULL);
+INSERT INTO store_changes (id, counter) VALUES (1, 0);
+CREATE INDEX store_items_recency ON store_items (namespace, updated_at DESC, key);
+CREATE INDEX store_items_expiry ON store_items (expires_at) WHERE expires_at IS NOT NULL;
+CREATE VIRTUAL TABLE store_fts USING fts5 (
+    text, content = 'store_items', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER store_items_fts_insert AFTER INSERT ON store_items BEGIN
+    INSERT INTO store_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER store_items_fts_delete AFTER DELETE ON store_items BEGIN
+    INSERT INTO store_fts (store_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER store_items_fts_update AFTER UPDATE OF text ON store_items BEGIN
+    INSERT INTO store_fts (store_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO store_fts (rowid, text) VALUES (new.id, new.text);
+END;
+INSERT INTO store_meta (key, value) VALUES ('schema_version', '1');
+"#;
+
+    /// A file written by the version-1 schema (no `index_spec` column) upgrades in place
+    /// when a store opens it: its items stay, readable and searchable under the store's
+    /// fields, and items put with their own spec afterwards keep it across reopens.
+    #[tokio::test]
+    async fn a_version_1_file_upgrades_in_place_and_keeps_its_items() {
+        use agent_memory::store::{ExportQuery, ItemIndex, NamespacePrefix, Scope, StoreBackend};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v1.db");
+        {
+            let old = rusqlite::Connection::open(&path).expect("create");
+            old.execute_batch(VERSION_1_SCHEMA).expect("version 1 schema");
+            let insert = "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at) \
+                          VALUES (?1, ?2, ?3, ?4, 10.0, 20.0)";
+            for (key, text) in [("a", "alpine lake"), ("b", "city walk")] {
+                let value = json!({ "text": text }).to_string();
+                old.execute(insert, rusqlite::params!["docs", key, value, format!("text: {text}")]).expect("insert");
+            }
+        }
+        let store = MemoryStore::sqlite(&path).await.expect("open upgrades").without_embedder();
+        let version: String = rusqlite::Connection::open(&path)
+            .expect("open")
+            .query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |row| row.get(0))
+            .expect("version row");
+        assert_eq!(version, "2");
+        let a = store.get("docs", "a").await.expect("get").expect("kept");
+        assert_eq!((a.value["text"].as_str(), a.created_at, a.updated_at), (Some("alpine lake"), 10.0, 20.0));
+        let keyword = |text: &'static str| SearchQuery::text(text).mode(SearchMode::Keyword);
+        let keys = |hits: Vec<SearchHit>| hits.into_iter().map(|h| h.item.key).collect::<Vec<_>>();
+        assert_eq!(keys(store.search("docs", keyword("alpine")).await.expect("search")), ["a"]);
+
+        let hidden =
+            PutRequest::new("docs", "c", json!({"text": "alpine hut"})).expect("ns").index(ItemIndex::Disabled);
+        store.put_with(hidden).await.expect("put after the upgrade");
+        drop(store);
+        let reopened = SqliteBackend::open(&path).await.expect("reopen");
+        let everything =
+            ExportQuery { scope: Scope::Prefix(NamespacePrefix::root()), after: None, limit: 10, now: 1e10 };
+        let specs: Vec<(String, ItemIndex)> = reopened
+            .export_items(&everything)
+            .await
+            .expect("export")
+            .into_iter()
+            .map(|exported| (exported.item.key, exported.index))
+            .collect();
+        let expected = [("a", ItemIndex::StoreDefault), ("b", ItemIndex::StoreDefault), ("c", ItemIndex::Disabled)];
+        assert_eq!(specs, expected.map(|(key, index)| (key.to_owned(), index)));
+        let store = MemoryStore::new(std::sync::Arc::new(reopened), Default::default());
+        assert_eq!(keys(store.search("docs", keyword("alpine")).await.expect("search")), ["a"]);
     }
 
     /// Two stores (as two processes would) share one file: concurrent writers on both, no

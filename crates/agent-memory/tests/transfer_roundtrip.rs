@@ -17,8 +17,8 @@ use agent_memory::message::{Message, ToolCall};
 use agent_memory::recall::{ConversationMemory, RecallQuery};
 use agent_memory::session::{InMemorySessions, PostgresSessions, RestoredSession, SessionStore, SqliteSessions};
 use agent_memory::store::{
-    ExportQuery, ExportedItem, ManualClock, MemoryBackend, MemoryStore, NamespacePrefix, Scope, SearchMode,
-    SqliteBackend, StoreBackend, StoreOptions,
+    ExportQuery, ExportedItem, ItemIndex, ManualClock, MemoryBackend, MemoryStore, NamespacePrefix, PutRequest, Scope,
+    SearchMode, SearchQuery, SqliteBackend, StoreBackend, StoreOptions,
 };
 use agent_memory::transfer::{ExportOptions, TransferError, export_dump, export_dump_with, import_dump};
 use serde_json::{Value, json};
@@ -262,6 +262,89 @@ async fn another_embedder_re_embeds_with_progress() {
     let memory = ConversationMemory::new(target.store.clone());
     let query = RecallQuery::new("printer firmware error").mode(SearchMode::Semantic);
     assert_eq!(memory.search("u1", &query).await.unwrap()[0].chunk.session_id, "s1");
+}
+
+/// Items put with their own index spec: one not indexed, one indexing its title only, one
+/// under the store's fields.
+async fn populate_specs(place: &Place) {
+    let put = async |key: &str, value: Value, index: ItemIndex| {
+        let request = PutRequest::new("docs", key, value).unwrap().index(index);
+        place.store.put_with(request).await.unwrap();
+    };
+    put("hidden", json!({"text": "alpine ski trip"}), ItemIndex::Disabled).await;
+    put("titled", json!({"title": "alpine hut", "body": "lake swim"}), ItemIndex::paths(["title"])).await;
+    put("whole", json!({"text": "lake swim"}), ItemIndex::StoreDefault).await;
+}
+
+async fn search_keys(store: &MemoryStore, mode: SearchMode, text: &str) -> Vec<String> {
+    let hits = store.search("docs", SearchQuery::text(text).mode(mode)).await.unwrap();
+    hits.into_iter().map(|hit| hit.item.key).collect()
+}
+
+/// Each item's index spec goes through the dump (`index`: `false` or the paths, absent for
+/// the store's fields) and comes back on every backend: the same vectors reused, or the
+/// item's own text embedded again under another embedder; the unindexed item never gets a
+/// vector and no query finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_item_index_specs_survive_the_round_trip_on_every_backend() {
+    for source_kind in KINDS {
+        let source = place(source_kind, hash64()).await;
+        populate_specs(&source).await;
+        let dump = dump_of(&source).await;
+        let lines: Vec<Value> = dump.lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+        let specs: Vec<(&str, Option<&Value>)> =
+            lines.iter().map(|l| (l["key"].as_str().unwrap(), l.get("index"))).collect();
+        let expected = [("hidden", Some(&json!(false))), ("titled", Some(&json!(["title"]))), ("whole", None)];
+        assert_eq!(specs, expected, "{source_kind:?}");
+        let expected_items = items(&source).await;
+        assert_eq!(expected_items[0].vector, None, "{source_kind:?}: the unindexed item has no vector");
+
+        for target_kind in KINDS {
+            let context = format!("{source_kind:?} → {target_kind:?}");
+            let same = place(target_kind, hash64()).await;
+            let summary = import_dump(&same.store, None, Cursor::new(&dump), &|_, _| {}).await.unwrap();
+            assert_eq!((summary.vectors_reused, summary.vectors_embedded), (2, 0), "{context}");
+            assert_eq!(items(&same).await, expected_items, "{context}");
+            assert_eq!(search_keys(&same.store, SearchMode::Keyword, "alpine").await, ["titled"], "{context}");
+            assert_eq!(search_keys(&same.store, SearchMode::Keyword, "swim").await, ["whole"], "{context}");
+            let semantic = search_keys(&same.store, SearchMode::Semantic, "text: alpine ski trip").await;
+            assert_eq!(semantic.len(), 2, "{context}: {semantic:?}");
+            assert!(!semantic.contains(&"hidden".to_owned()), "{context}");
+
+            // Another embedder embeds each item's own text again.
+            let small = HashEmbedder::new(32);
+            let other = place(target_kind, Arc::new(HashEmbedder::new(32))).await;
+            let summary = import_dump(&other.store, None, Cursor::new(&dump), &|_, _| {}).await.unwrap();
+            assert_eq!((summary.vectors_reused, summary.vectors_embedded), (0, 2), "{context}");
+            let got = items(&other).await;
+            let texts = ["title: alpine hut".to_owned(), "text: lake swim".to_owned()];
+            let wanted = small.embed(&texts).await.unwrap();
+            let vectors: Vec<Option<&Vec<f32>>> = got.iter().map(|e| e.vector.as_ref().map(|v| &v.vector)).collect();
+            assert_eq!(vectors, [None, Some(&wanted[0]), Some(&wanted[1])], "{context}");
+            let specs: Vec<&ItemIndex> = got.iter().map(|e| &e.index).collect();
+            assert_eq!(specs, expected_items.iter().map(|e| &e.index).collect::<Vec<_>>(), "{context}");
+            assert_eq!(search_keys(&other.store, SearchMode::Keyword, "alpine").await, ["titled"], "{context}");
+            assert_eq!(dump_of(&other).await.lines().skip(1).filter(|l| l.contains("\"index\"")).count(), 2);
+        }
+    }
+
+    // A dump without the field (as every dump before it) imports under the store's fields.
+    let source = place(Kind::Memory, hash64()).await;
+    populate_specs(&source).await;
+    let older: Vec<String> = dump_of(&source)
+        .await
+        .lines()
+        .map(|line| {
+            let mut value: Value = serde_json::from_str(line).unwrap();
+            value.as_object_mut().unwrap().remove("index");
+            value.to_string()
+        })
+        .collect();
+    let target = place(Kind::Sqlite, hash64()).await;
+    let summary = import_dump(&target.store, None, Cursor::new(older.join("\n")), &|_, _| {}).await.unwrap();
+    assert_eq!((summary.vectors_reused, summary.vectors_embedded), (2, 1));
+    assert!(items(&target).await.iter().all(|e| e.index == ItemIndex::StoreDefault && e.vector.is_some()));
+    assert_eq!(search_keys(&target.store, SearchMode::Keyword, "alpine").await.len(), 2);
 }
 
 #[tokio::test]

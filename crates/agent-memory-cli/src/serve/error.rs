@@ -101,6 +101,7 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidValue(_) => "invalid_value",
             StoreError::InvalidTtl(_) => "invalid_ttl",
             StoreError::InvalidFilter(_) => "invalid_filter",
+            StoreError::InvalidIndex(_) => "invalid_index",
             StoreError::InvalidRequest(_) => "invalid_request",
             StoreError::EmbedderRequired(_) => "embedder_required",
             StoreError::Embed(_) => {

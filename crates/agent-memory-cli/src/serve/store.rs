@@ -11,12 +11,15 @@
 //! | `POST /store/namespaces` | `{prefix?, suffix?, max_depth?, limit, offset}` | `{"namespaces": [[...]]}` |
 //! | `POST /store/batch` | `{"ops": [{"op": "put" \| "get" \| "delete" \| "search" \| "list_namespaces", ...}]}` | `{"results": [...]}` |
 //!
-//! As in LangGraph, `ttl` is in **minutes** and times are RFC 3339 strings. Every
-//! namespace is scoped to the caller's tenant (see `tenancy`).
+//! As in LangGraph, `ttl` is in **minutes** and times are RFC 3339 strings. `index` is
+//! LangGraph's per-item index: absent or `null` for the server's fields (the whole value),
+//! `false` for an item that no query finds (get, list and filter-only searches still do),
+//! or a list of dotted field paths to index instead; anything else is a 400 with code
+//! `invalid_index`. Every namespace is scoped to the caller's tenant (see `tenancy`).
 
 use agent_memory::store::{
-    Filter, Item, ItemKey, MemoryStore, NamespaceListing, PutRequest, SearchHit, SearchMode, SearchQuery, validate_key,
-    validate_ttl, validate_value,
+    Filter, Item, ItemIndex, ItemKey, MemoryStore, NamespaceListing, PutRequest, SearchHit, SearchMode, SearchQuery,
+    validate_key, validate_ttl, validate_value,
 };
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -93,11 +96,24 @@ pub(crate) struct PutItemRequest {
     value: Value,
     /// Time to live in minutes (LangGraph's unit); absent or null for never.
     ttl: Option<f64>,
-    /// Accepted for LangGraph compatibility and ignored: the server indexes every
-    /// item's values for search.
-    #[schema(value_type = Option<Object>)]
-    #[allow(dead_code)]
+    /// What the item indexes for search (LangGraph's `index`): absent or null for the
+    /// server's fields (the whole value); `false` for none, so that no query finds the item
+    /// (get, list and searches without a query still do); or a list of dotted field paths
+    /// (`["text", "meta.title"]`) to index instead. Anything else is a 400 `invalid_index`.
+    #[schema(value_type = Option<IndexSpec>, example = json!(["preference"]))]
     index: Option<Value>,
+}
+
+/// LangGraph's per-item index: `false`, or the dotted field paths to index.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub(crate) enum IndexSpec {
+    /// `false`: not indexed for search.
+    #[schema(value_type = bool, example = false)]
+    Disabled(bool),
+    /// The field paths to index instead of the server's.
+    Paths(Vec<String>),
 }
 
 /// `GET /store/items` query string.
@@ -270,7 +286,7 @@ pub(crate) struct BatchResponse {
 /// Stores an item (replacing any previous value of the key).
 #[utoipa::path(put, path = "/store/items", tag = "store", request_body = PutItemRequest, responses(
     (status = 200, description = "the stored item", body = ItemDto),
-    (status = 400, description = "invalid namespace, key, value or ttl", body = ErrorBody),
+    (status = 400, description = "invalid namespace, key, value, ttl or index", body = ErrorBody),
     (status = 413, description = "body larger than the limit", body = ErrorBody)))]
 pub(crate) async fn put_item(
     State(state): State<AppState>,
@@ -278,7 +294,7 @@ pub(crate) async fn put_item(
     ApiJson(request): ApiJson<PutItemRequest>,
 ) -> Result<Json<ItemDto>, ApiError> {
     let put = scoped_put(&tenant, request)?;
-    let item = state.store().put(put.namespace, put.key, put.value, put.ttl_seconds).await?;
+    let item = state.store().put_with(put).await?;
     Ok(Json(ItemDto::new(&tenant, item, None)?))
 }
 
@@ -439,7 +455,7 @@ async fn run_planned(state: &AppState, tenant: &Tenant, op: Planned) -> Result<V
     let store = state.store();
     let value = match op {
         Planned::Put(put) => {
-            let item = store.put(put.namespace, put.key, put.value, put.ttl_seconds).await?;
+            let item = store.put_with(put).await?;
             to_value(ItemDto::new(tenant, item, None)?)
         }
         Planned::Get { labels, key, refresh_ttl } => {
@@ -463,7 +479,8 @@ fn to_value(value: impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// Converts a put to the store's request under the tenant (TTL minutes → seconds).
+/// Converts a put to the store's request under the tenant (TTL minutes → seconds, the
+/// index spec parsed and checked).
 fn scoped_put(tenant: &Tenant, request: PutItemRequest) -> Result<PutRequest, ApiError> {
     let namespace = scope_namespace(tenant, &request.namespace)?;
     let ttl_seconds = match request.ttl {
@@ -473,7 +490,8 @@ fn scoped_put(tenant: &Tenant, request: PutItemRequest) -> Result<PutRequest, Ap
         }
         None => None,
     };
-    Ok(PutRequest { namespace, key: request.key, value: request.value, ttl_seconds })
+    let index = request.index.as_ref().map(ItemIndex::from_json).transpose()?.unwrap_or_default();
+    Ok(PutRequest { namespace, key: request.key, value: request.value, ttl_seconds, index })
 }
 
 async fn get_scoped(

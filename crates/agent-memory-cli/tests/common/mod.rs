@@ -1,30 +1,113 @@
 //! Helpers shared by the integration tests that run `agent-memory serve` as a process.
+//!
+//! Every long-running child a test spawns is held in a [`ChildGuard`], so that a test that
+//! panics before it stops its server leaves no process behind.
+
+#![allow(dead_code)] // each test binary uses its own part of these helpers
 
 use std::io::{BufRead, BufReader};
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
-/// `agent-memory serve` on a free loopback port in `workdir` (so its default SQLite file
-/// lands there), with `api_keys` (`tenant:key,…`) and no other `AGENT_MEMORY_*` setting
-/// inherited from the environment. Returns the child and its base URL; the server's log is
-/// `workdir/server.log`.
-pub(crate) fn start_server(workdir: &Path, api_keys: &str) -> (Child, String) {
+/// How long a dropped guard waits for the child to exit after SIGTERM before SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// A spawned child process that is stopped and reaped when the guard is dropped (on a
+/// panic too): SIGTERM, up to five seconds to exit, then SIGKILL. Derefs to the [`Child`]
+/// (`id`, `stdout.take()`, …).
+#[derive(Debug)]
+pub(crate) struct ChildGuard {
+    child: Child,
+}
+
+impl ChildGuard {
+    /// Spawns `command`, panicking (the test failing) when it cannot start.
+    pub(crate) fn spawn(command: &mut Command) -> ChildGuard {
+        ChildGuard { child: command.spawn().unwrap_or_else(|e| panic!("spawn {command:?}: {e}")) }
+    }
+
+    /// Sends SIGTERM and waits for the exit status (a graceful shutdown).
+    pub(crate) fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM");
+        self.child.wait().expect("wait for the child")
+    }
+
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
+    }
+}
+
+impl Deref for ChildGuard {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl DerefMut for ChildGuard {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return; // already exited (and reaped), or unknowable
+        }
+        self.signal("-TERM");
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `agent-memory` with no `AGENT_MEMORY_*` setting inherited from the environment.
+pub(crate) fn agent_memory_command() -> Command {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin!("agent-memory"));
     for (name, _) in std::env::vars() {
         if name.starts_with("AGENT_MEMORY_") {
             command.env_remove(name);
         }
     }
-    let mut child = command
+    command
+}
+
+/// `agent-memory serve` on a free loopback port in `workdir` (so its default SQLite file
+/// lands there), with `api_keys` (`tenant:key,…`) and no other `AGENT_MEMORY_*` setting
+/// inherited from the environment. Returns the guarded child and its base URL; the
+/// server's log is `workdir/server.log`.
+pub(crate) fn start_server(workdir: &Path, api_keys: &str) -> (ChildGuard, String) {
+    start_server_with(workdir, api_keys, &[])
+}
+
+/// [`start_server`] with more `serve` arguments (`["--embedder", "none"]`).
+pub(crate) fn start_server_with(workdir: &Path, api_keys: &str, args: &[&str]) -> (ChildGuard, String) {
+    let mut command = agent_memory_command();
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("AGENT_MEMORY_API_KEYS", api_keys)
         .current_dir(workdir)
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(workdir.join("server.log")).expect("log file"))
-        .spawn()
-        .expect("spawn agent-memory serve");
+        .stderr(std::fs::File::create(workdir.join("server.log")).expect("log file"));
+    let mut child = ChildGuard::spawn(&mut command);
+    let url = read_listening_line(&mut child).strip_prefix("listening on ").expect("listening line").to_owned();
+    (child, url)
+}
+
+/// The first line the child writes on its stdout (taken): `serve`'s `listening on URL`.
+pub(crate) fn read_listening_line(child: &mut ChildGuard) -> String {
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
-    let url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
-    (child, url)
+    line.trim().to_owned()
 }

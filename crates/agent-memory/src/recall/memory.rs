@@ -15,8 +15,8 @@ use super::{ChunkingOptions, ConversationChunk, RecallError, SearchResult, chunk
 use crate::embed::{EmbedError, Embedder};
 use crate::message::Message;
 use crate::store::{
-    Filter, FusionMethod, HybridWeights, ItemKey, ItemWrite, MemoryStore, Namespace, NamespaceListing, ScanQuery,
-    Scope, SearchMode, SearchQuery, StoredVector, validate_value,
+    Filter, FusionMethod, HybridWeights, ItemIndex, ItemKey, ItemWrite, MemoryStore, Namespace, NamespaceListing,
+    ScanQuery, Scope, SearchMode, SearchQuery, StoredVector, validate_value,
 };
 use crate::summarize::Summarizer;
 
@@ -330,6 +330,7 @@ impl ConversationMemory {
                 vector: vectors
                     .as_ref()
                     .map(|(model, vectors)| StoredVector { model: model.clone(), vector: vectors[index].clone() }),
+                index: ItemIndex::StoreDefault,
             });
         }
         let backend = self.store.backend();

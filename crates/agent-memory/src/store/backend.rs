@@ -35,7 +35,9 @@ use super::fusion::{FusionMethod, reciprocal_rank_fusion, relative_score_fusion}
 use super::keyword;
 use super::keyword_index::KeywordIndex;
 use super::vector_index::VectorIndex;
-use super::{Filter, HybridWeights, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError, StoredVector};
+use super::{
+    Filter, HybridWeights, Item, ItemIndex, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError, StoredVector,
+};
 
 /// Which namespaces a query covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +158,8 @@ pub struct ExportedItem {
     pub item: Item,
     /// Its stored vector, if any.
     pub vector: Option<StoredVector>,
+    /// The index spec it was written with.
+    pub index: ItemIndex,
 }
 
 /// One page of an export: the live items in scope after an address, in address order.
@@ -230,6 +234,8 @@ pub struct RestoredItem {
     pub text: String,
     /// Its vector, if any.
     pub vector: Option<StoredVector>,
+    /// The index spec `text` was derived under, stored with the item.
+    pub index: ItemIndex,
 }
 
 /// A storage engine for [`super::MemoryStore`]. See the module documentation for the

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Namespace, StoreError};
+use super::{ItemIndex, Namespace, StoreError};
 
 /// The largest value, serialized as compact JSON: 1 MiB.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
@@ -100,6 +100,9 @@ pub struct ItemWrite {
     pub text: String,
     /// The embedding of `text`, or `None` (then the item is absent from semantic search).
     pub vector: Option<StoredVector>,
+    /// The item's own index spec, stored with it (`text` was derived under it), so that
+    /// whatever derives the text again uses it.
+    pub index: ItemIndex,
 }
 
 /// Checks a key: non-empty, at most [`MAX_KEY_BYTES`] bytes, no control characters.

@@ -14,7 +14,7 @@ use super::backend::{
 };
 use super::keyword_index::KeywordIndex;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
-use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
+use super::{Filter, Item, ItemIndex, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
 /// An in-process [`StoreBackend`]: fast, safe for concurrent use, lost when dropped.
 ///
@@ -45,6 +45,8 @@ struct State {
 #[derive(Debug)]
 struct Entry {
     item: Item,
+    /// The index spec the item was written with.
+    index: ItemIndex,
     /// This entry's row in `State::vectors` and `State::keywords` (a new one for every write).
     id: i64,
 }
@@ -269,6 +271,7 @@ impl StoreBackend for MemoryBackend {
                     .vectors
                     .vector(entry.id)
                     .map(|(model, vector)| StoredVector { model: model.to_owned(), vector: vector.to_vec() }),
+                index: entry.index.clone(),
             })
             .collect())
     }
@@ -279,7 +282,8 @@ impl StoreBackend for MemoryBackend {
         for restored in items {
             let address = address(&restored.item.namespace, &restored.item.key);
             state.remove(&address);
-            state.insert(address, Entry { item: restored.item, id: 0 }, &restored.text, restored.vector);
+            let entry = Entry { item: restored.item, index: restored.index, id: 0 };
+            state.insert(address, entry, &restored.text, restored.vector);
         }
         state.vectors.maintain();
         Ok(written)
@@ -304,7 +308,7 @@ impl StoreBackend for MemoryBackend {
                 ttl_seconds: write.ttl_seconds,
             };
             stored.push(item.clone());
-            state.insert(address, Entry { item, id: 0 }, &write.text, write.vector);
+            state.insert(address, Entry { item, index: write.index, id: 0 }, &write.text, write.vector);
         }
         state.vectors.maintain();
         Ok(stored)

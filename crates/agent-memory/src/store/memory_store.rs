@@ -13,10 +13,10 @@ use super::fusion::{self, FusionMethod};
 use super::item::{StoredVector, validate_key, validate_ttl, validate_value};
 use super::keyword::query_terms;
 use super::memory::MemoryBackend;
-use super::text::{IndexFields, value_text};
+use super::text::IndexFields;
 use super::{
-    Filter, IntoNamespace, IntoNamespacePrefix, Item, ItemKey, ItemWrite, Namespace, NamespacePrefix, SearchHit,
-    StoreError,
+    Filter, IntoNamespace, IntoNamespacePrefix, Item, ItemIndex, ItemKey, ItemWrite, Namespace, NamespacePrefix,
+    SearchHit, StoreError,
 };
 use crate::embed::{EmbedError, Embedder, EmbedderOptions};
 
@@ -112,7 +112,8 @@ struct HybridPlan<'a> {
 pub struct StoreOptions {
     /// The embedder for semantic search; `None` leaves keyword search only.
     pub embedder: Option<Arc<dyn Embedder>>,
-    /// Which fields of a value are embedded and keyword-indexed (default: all).
+    /// Which fields of a value are embedded and keyword-indexed (default: all), for the
+    /// items put without their own spec ([`PutRequest::index`]).
     pub index_fields: IndexFields,
     /// Whether `get` pushes back the expiry of items with a TTL (default: false).
     pub refresh_ttl_on_get: bool,
@@ -138,7 +139,19 @@ impl Default for StoreOptions {
     }
 }
 
-/// One write of a batch ([`MemoryStore::put_many`]).
+/// One write ([`MemoryStore::put_with`], or one of a batch: [`MemoryStore::put_many`]).
+///
+/// ```
+/// use agent_memory::store::{ItemIndex, PutRequest};
+/// use serde_json::json;
+///
+/// // LangGraph's put(namespace, key, value, index=["title"], ttl=...), the TTL in seconds.
+/// let request = PutRequest::new("docs", "d1", json!({"title": "Alps", "body": "…"}))?
+///     .index(ItemIndex::paths(["title"]))
+///     .ttl(3600.0);
+/// assert_eq!(request.index, ItemIndex::paths(["title"]));
+/// # Ok::<(), agent_memory::store::StoreError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct PutRequest {
     /// Where.
@@ -149,21 +162,36 @@ pub struct PutRequest {
     pub value: Value,
     /// Time to live in seconds (> 0), or `None` for never.
     pub ttl_seconds: Option<f64>,
+    /// What the item indexes for search (default: the store's
+    /// [`StoreOptions::index_fields`]); see [`ItemIndex`].
+    pub index: ItemIndex,
 }
 
 impl PutRequest {
-    /// A write without TTL.
+    /// A write without TTL, indexed under the store's fields.
     ///
     /// # Errors
     ///
     /// [`StoreError::InvalidNamespace`] when the namespace is invalid.
     pub fn new(namespace: impl IntoNamespace, key: impl Into<String>, value: Value) -> Result<PutRequest, StoreError> {
-        Ok(PutRequest { namespace: namespace.into_namespace()?, key: key.into(), value, ttl_seconds: None })
+        Ok(PutRequest {
+            namespace: namespace.into_namespace()?,
+            key: key.into(),
+            value,
+            ttl_seconds: None,
+            index: ItemIndex::StoreDefault,
+        })
     }
 
     /// Sets the TTL in seconds.
     pub fn ttl(mut self, seconds: f64) -> PutRequest {
         self.ttl_seconds = Some(seconds);
+        self
+    }
+
+    /// Sets what the item indexes for search.
+    pub fn index(mut self, index: ItemIndex) -> PutRequest {
+        self.index = index;
         self
     }
 }
@@ -665,7 +693,49 @@ impl MemoryStore {
         value: Value,
         ttl_seconds: Option<f64>,
     ) -> Result<Item, StoreError> {
-        let request = PutRequest { namespace: namespace.into_namespace()?, key: key.into(), value, ttl_seconds };
+        let request = PutRequest {
+            namespace: namespace.into_namespace()?,
+            key: key.into(),
+            value,
+            ttl_seconds,
+            index: ItemIndex::StoreDefault,
+        };
+        self.put_with(request).await
+    }
+
+    /// Stores one item as [`MemoryStore::put`] does, with everything a [`PutRequest`] can
+    /// say: its TTL and what it indexes for search ([`ItemIndex`], LangGraph's
+    /// `put(..., index=...)`). An item put with [`ItemIndex::Disabled`] is found by `get`,
+    /// `list` and searches without a query, never by a query; re-putting the key with
+    /// another spec replaces its search text.
+    ///
+    /// ```
+    /// use agent_memory::store::{ItemIndex, MemoryStore, PutRequest, SearchMode, SearchQuery};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), agent_memory::store::StoreError> {
+    /// let store = MemoryStore::in_memory();
+    /// let hidden = PutRequest::new("docs", "draft", json!({"text": "alpine ski trip"}))?.index(ItemIndex::Disabled);
+    /// store.put_with(hidden).await?;
+    /// let titled = json!({"title": "alpine ski trip", "body": "lake swim"});
+    /// store.put_with(PutRequest::new("docs", "trip", titled)?.index(ItemIndex::paths(["title"]))).await?;
+    ///
+    /// let by_words = |text: &str| SearchQuery::text(text).mode(SearchMode::Keyword);
+    /// let found = store.search("docs", by_words("alpine")).await?;
+    /// assert_eq!(found.iter().map(|hit| hit.item.key.as_str()).collect::<Vec<_>>(), ["trip"]);
+    /// assert!(store.search("docs", by_words("swim")).await?.is_empty());
+    /// assert_eq!(store.search("docs", SearchQuery::all()).await?.len(), 2);
+    /// assert!(store.get("docs", "draft").await?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`MemoryStore::put`], and [`StoreError::InvalidIndex`] for invalid index paths
+    /// (nothing is written).
+    pub async fn put_with(&self, request: PutRequest) -> Result<Item, StoreError> {
         let mut items = self.put_many(vec![request]).await?;
         items.pop().ok_or_else(|| StoreError::backend(self.backend.kind(), "put returned no item"))
     }
@@ -683,7 +753,8 @@ impl MemoryStore {
             validate_key(&request.key)?;
             let ttl_seconds = request.ttl_seconds.map(validate_ttl).transpose()?;
             let value = validate_value(request.value)?;
-            let text = value_text(&value, &self.options.index_fields);
+            request.index.validate()?;
+            let text = request.index.text(&value, &self.options.index_fields);
             writes.push(ItemWrite {
                 namespace: request.namespace,
                 key: request.key,
@@ -691,6 +762,7 @@ impl MemoryStore {
                 ttl_seconds,
                 text,
                 vector: None,
+                index: request.index,
             });
         }
         if writes.is_empty() {

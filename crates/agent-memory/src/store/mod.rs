@@ -16,6 +16,17 @@
 //! reciprocal-rank fusion in `(0, 1]` (or relative-score fusion in `[0, 1]`, see
 //! [`HybridWeights`]) for hybrid search.
 //!
+//! # What is indexed
+//!
+//! A value's search text (embedded and keyword-indexed) is [`value_text`] under the store's
+//! [`StoreOptions::index_fields`] (the whole value by default). Each put may choose its
+//! own, as LangGraph's `put(..., index=...)` does ([`ItemIndex`] on [`PutRequest::index`],
+//! [`MemoryStore::put_with`]): [`ItemIndex::Disabled`] for no search text at all, or
+//! [`ItemIndex::Paths`] for other fields. The spec is stored with the item on every backend
+//! and travels in export dumps. An item without search text behaves exactly like one whose
+//! fields hold no text: no vector, no keyword postings, never returned by a search with a
+//! query, still returned by `get`, `list` and searches without a query.
+//!
 //! # Examples
 //!
 //! ```
@@ -85,7 +96,7 @@ pub use namespace::{
 pub use postgres::{PostgresBackend, PostgresConfig};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteBackend, SqliteOptions, SqliteSync};
-pub use text::{IndexFields, value_text};
+pub use text::{IndexFields, ItemIndex, MAX_INDEX_PATH_BYTES, MAX_INDEX_PATHS, value_text};
 pub use vector_index::{GraphPrecision, MAX_GRAPH_WANT, VectorIndexOptions};
 
 use crate::embed::EmbedError;
@@ -109,6 +120,9 @@ pub enum StoreError {
     /// A filter is malformed.
     #[error("invalid filter: {0}")]
     InvalidFilter(String),
+    /// An item's index spec ([`ItemIndex`]) or a list of index paths is invalid.
+    #[error("invalid index: {0}")]
+    InvalidIndex(String),
     /// Another argument (limit, offset, weights, …) is out of range.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -147,6 +161,7 @@ impl StoreError {
                 | StoreError::InvalidValue(_)
                 | StoreError::InvalidTtl(_)
                 | StoreError::InvalidFilter(_)
+                | StoreError::InvalidIndex(_)
                 | StoreError::InvalidRequest(_)
                 | StoreError::EmbedderRequired(_)
                 | StoreError::Config(_)

@@ -15,7 +15,9 @@
 //!   backend. The value is stored as `json` (not `jsonb`) so that it comes back exactly as
 //!   written, key order and number spelling included. The item's distinct tokens
 //!   (`terms text[]`), their counts (`tfs`) and its token count (`doc_len`) are kept on the
-//!   row, and copied as one row per term into `keyword_postings` (below).
+//!   row, and copied as one row per term into `keyword_postings` (below). `index_spec`
+//!   (migration 5) is the item's own [`crate::store::ItemIndex`] as JSON text, NULL for the
+//!   store's fields.
 //! * `keyword_postings`: `(term, ns, key)` with the term's count and the item's length,
 //!   all in the primary key's index (`INCLUDE (tf, doc_len)`), so a keyword search reads a
 //!   term's postings in a namespace range from the index alone. Kept, with the statistics
@@ -112,7 +114,8 @@ use super::backend::{
     StoreBackend, VectorQuery,
 };
 use super::{
-    Item, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions, StoredVector,
+    Item, ItemIndex, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions,
+    StoredVector,
 };
 use super::{keyword, vector};
 
@@ -983,10 +986,11 @@ impl StoreBackend for PostgresBackend {
         let capacity = last.len();
         let (mut nss, mut keys, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::new());
         let (mut ttls, mut lengths, mut terms, mut counts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut embeddings, mut models) = (Vec::new(), Vec::new());
+        let (mut embeddings, mut models, mut specs) = (Vec::new(), Vec::new(), Vec::new());
         for ((ns, key), &i) in &last {
             let write = &writes[i];
             let (t, c, length) = postings(&write.text);
+            specs.push(write.index.to_column());
             nss.push(ns.clone());
             keys.push((*key).to_owned());
             values.push(Value::Object(write.value.clone()));
@@ -999,13 +1003,15 @@ impl StoreBackend for PostgresBackend {
         }
         let sql = format!(
             "INSERT INTO {s}.items AS i (ns, key, value, created_at, updated_at, expires_at, ttl_seconds, doc_len, \
-                 terms, tfs, embedding, embedding_model)
+                 terms, tfs, embedding, embedding_model, index_spec)
              SELECT w.ns, w.key, w.value, $10, $10, w.ttl + $10, w.ttl, w.doc_len,
-                 string_to_array(w.terms, ' '), string_to_array(w.tfs, ' ')::integer[], w.embedding, w.model
+                 string_to_array(w.terms, ' '), string_to_array(w.tfs, ' ')::integer[], w.embedding, w.model, w.spec
              FROM unnest($1::text[], $2::text[], $3::json[], $4::float8[], $5::integer[], $6::text[], $7::text[],
-                 $8::vector[], $9::integer[]) AS w(ns, key, value, ttl, doc_len, terms, tfs, embedding, model)
+                 $8::vector[], $9::integer[], $11::text[])
+                 AS w(ns, key, value, ttl, doc_len, terms, tfs, embedding, model, spec)
              ON CONFLICT (ns, key) DO UPDATE SET
                  value = EXCLUDED.value,
+                 index_spec = EXCLUDED.index_spec,
                  created_at = CASE WHEN i.expires_at IS NULL OR i.expires_at > EXCLUDED.updated_at
                      THEN i.created_at ELSE EXCLUDED.created_at END,
                  updated_at = EXCLUDED.updated_at,
@@ -1022,8 +1028,8 @@ impl StoreBackend for PostgresBackend {
         let rows = self
             .run("put", |client| {
                 let sql = &sql;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] =
-                    [&nss, &keys, &values, &ttls, &lengths, &terms, &counts, &embeddings, &models, &now];
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] =
+                    [&nss, &keys, &values, &ttls, &lengths, &terms, &counts, &embeddings, &models, &now, &specs];
                 async move {
                     let statement = client.prepare_cached(sql).await?;
                     client.query(&statement, &params).await
@@ -1061,7 +1067,7 @@ impl StoreBackend for PostgresBackend {
         let mut sql = Sql::new();
         let now = sql.bind(query.now);
         sql.push(&format!(
-            "SELECT {ITEM_COLUMNS}, i.embedding, m.model FROM {s}.items AS i \
+            "SELECT {ITEM_COLUMNS}, i.embedding, m.model, i.index_spec FROM {s}.items AS i \
              LEFT JOIN {s}.models AS m ON m.id = i.embedding_model WHERE true",
             s = self.schema
         ));
@@ -1100,7 +1106,10 @@ impl StoreBackend for PostgresBackend {
                     (Some(embedding), Some(model)) => Some(StoredVector { model, vector: embedding.to_vec() }),
                     _ => None,
                 };
-                Ok(ExportedItem { item, vector })
+                let spec: Option<String> = row.try_get(9).map_err(corrupt)?;
+                let index = ItemIndex::from_column(spec.as_deref())
+                    .map_err(|e| StoreError::backend(BACKEND, format!("corrupt row: {e}")))?;
+                Ok(ExportedItem { item, vector, index })
             })
             .collect()
     }
@@ -1116,10 +1125,11 @@ impl StoreBackend for PostgresBackend {
         let (mut nss, mut keys, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::new());
         let (mut created, mut updated, mut expires, mut ttls) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut lengths, mut terms, mut counts) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut embeddings, mut models) = (Vec::new(), Vec::new());
+        let (mut embeddings, mut models, mut specs) = (Vec::new(), Vec::new(), Vec::new());
         for ((ns, key), &i) in &last {
             let restored = &items[i];
             let (t, c, length) = postings(&restored.text);
+            specs.push(restored.index.to_column());
             nss.push(ns.clone());
             keys.push((*key).to_owned());
             values.push(Value::Object(restored.item.value.clone()));
@@ -1135,14 +1145,15 @@ impl StoreBackend for PostgresBackend {
         }
         let sql = format!(
             "INSERT INTO {s}.items AS i (ns, key, value, created_at, updated_at, expires_at, ttl_seconds, doc_len, \
-                 terms, tfs, embedding, embedding_model)
+                 terms, tfs, embedding, embedding_model, index_spec)
              SELECT w.ns, w.key, w.value, w.created, w.updated, w.expires, w.ttl, w.doc_len,
-                 string_to_array(w.terms, ' '), string_to_array(w.tfs, ' ')::integer[], w.embedding, w.model
+                 string_to_array(w.terms, ' '), string_to_array(w.tfs, ' ')::integer[], w.embedding, w.model, w.spec
              FROM unnest($1::text[], $2::text[], $3::json[], $4::float8[], $5::float8[], $6::float8[], $7::float8[],
-                 $8::integer[], $9::text[], $10::text[], $11::vector[], $12::integer[])
-                 AS w(ns, key, value, created, updated, expires, ttl, doc_len, terms, tfs, embedding, model)
+                 $8::integer[], $9::text[], $10::text[], $11::vector[], $12::integer[], $13::text[])
+                 AS w(ns, key, value, created, updated, expires, ttl, doc_len, terms, tfs, embedding, model, spec)
              ON CONFLICT (ns, key) DO UPDATE SET
                  value = EXCLUDED.value,
+                 index_spec = EXCLUDED.index_spec,
                  created_at = EXCLUDED.created_at,
                  updated_at = EXCLUDED.updated_at,
                  expires_at = EXCLUDED.expires_at,
@@ -1157,7 +1168,7 @@ impl StoreBackend for PostgresBackend {
         let restored = self
             .run("restore", |client| {
                 let sql = &sql;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 12] = [
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
                     &nss,
                     &keys,
                     &values,
@@ -1170,6 +1181,7 @@ impl StoreBackend for PostgresBackend {
                     &counts,
                     &embeddings,
                     &models,
+                    &specs,
                 ];
                 async move {
                     let statement = client.prepare_cached(sql).await?;

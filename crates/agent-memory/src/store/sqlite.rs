@@ -1,13 +1,16 @@
 //! The SQLite backend: one file, WAL, an FTS5 keyword index, vectors as f32 BLOBs, and
 //! in-process keyword and vector indexes that rank every search.
 //!
-//! # Schema (version 1)
+//! # Schema (version 2)
 //!
 //! * `store_items(id, namespace, key, value, text, created_at, updated_at, expires_at,
-//!   ttl_seconds, embedding, embedding_model, embedding_dims)`, unique on
+//!   ttl_seconds, embedding, embedding_model, embedding_dims, index_spec)`, unique on
 //!   `(namespace, key)`. `namespace` is [`Namespace::encoded`] (labels joined by U+001F),
 //!   so a namespace prefix is one index range. `value` is compact JSON text; `embedding` is
 //!   the vector as little-endian f32 bytes, with the model id and dimension beside it.
+//!   `index_spec` is the item's own [`ItemIndex`] as JSON (`false` or an array of paths),
+//!   NULL for the store's fields; version 2 added it (`ALTER TABLE … ADD COLUMN`: a
+//!   version-1 file upgrades in place when opened, its items keeping NULL).
 //! * `store_fts`: an FTS5 external-content index of `store_items.text`
 //!   (`unicode61 remove_diacritics 0`), kept in sync by triggers. Searches rank from the
 //!   in-process keyword index (below) and use FTS5's `bm25()`, which scores the same, only
@@ -70,9 +73,13 @@ use super::keyword::{self, fts5_match_expression};
 use super::keyword_index::{KeywordIndex, text_hash};
 use super::vector;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
-use super::{Filter, Item, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
+use super::{Filter, Item, ItemIndex, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// The steps from each schema version to the next: entry `i` takes version `i + 1` to
+/// `i + 2`. [`SCHEMA`] is version 1.
+const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = ["ALTER TABLE store_items ADD COLUMN index_spec TEXT"];
 const MAX_IDLE_READERS: usize = 8;
 
 const SCHEMA: &str = r#"
@@ -555,22 +562,31 @@ fn migrate_in(connection: &Connection) -> Result<(), StoreError> {
         .query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |r| r.get(0))
         .optional()
         .map_err(sql_error)?;
-    match version.as_deref().map(str::parse::<i64>) {
-        None => {
-            connection
-                .execute(
-                    "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?1)",
-                    [SCHEMA_VERSION.to_string()],
-                )
-                .map_err(sql_error)?;
-            Ok(())
+    // A file without a version row has just been given `SCHEMA`: version 1.
+    let found = match version.as_deref().map(str::parse::<i64>) {
+        None => 1,
+        Some(Ok(newer)) if newer > SCHEMA_VERSION => {
+            return Err(corrupt(format!(
+                "the database has store schema version {newer}; this build understands up to {SCHEMA_VERSION}"
+            )));
         }
-        Some(Ok(SCHEMA_VERSION)) => Ok(()),
-        Some(Ok(newer)) if newer > SCHEMA_VERSION => Err(corrupt(format!(
-            "the database has store schema version {newer}; this build understands up to {SCHEMA_VERSION}"
-        ))),
-        Some(other) => Err(corrupt(format!("unreadable store schema version {other:?}"))),
+        Some(Ok(found)) if found >= 1 => found,
+        Some(other) => return Err(corrupt(format!("unreadable store schema version {other:?}"))),
+    };
+    if version.is_some() && found == SCHEMA_VERSION {
+        return Ok(());
     }
+    for step in &MIGRATIONS[(found - 1) as usize..] {
+        connection.execute_batch(step).map_err(sql_error)?;
+    }
+    connection
+        .execute(
+            "INSERT INTO store_meta (key, value) VALUES ('schema_version', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [SCHEMA_VERSION.to_string()],
+        )
+        .map_err(sql_error)?;
+    Ok(())
 }
 
 /// A WHERE clause fragment selecting `scope`, with its parameters appended to `params`.
@@ -665,10 +681,10 @@ impl StoreBackend for SqliteBackend {
                 let mut upsert = tx
                     .prepare_cached(
                         "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
-                         ttl_seconds, embedding, embedding_model, embedding_dims) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10) \
+                         ttl_seconds, embedding, embedding_model, embedding_dims, index_spec) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
                          ON CONFLICT (namespace, key) DO UPDATE SET \
-                           value = excluded.value, text = excluded.text, \
+                           value = excluded.value, text = excluded.text, index_spec = excluded.index_spec, \
                            created_at = CASE WHEN store_items.expires_at IS NOT NULL \
                              AND store_items.expires_at <= excluded.updated_at \
                              THEN excluded.created_at ELSE store_items.created_at END, \
@@ -700,7 +716,8 @@ impl StoreBackend for SqliteBackend {
                                 write.ttl_seconds,
                                 blob,
                                 model,
-                                dims
+                                dims,
+                                write.index.to_column()
                             ],
                             |row| Ok((row.get(0)?, row.get(1)?)),
                         )
@@ -991,7 +1008,7 @@ impl StoreBackend for SqliteBackend {
             params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
             let mut statement = connection
                 .prepare_cached(&format!(
-                    "SELECT {ITEM_COLUMNS}, embedding, embedding_model FROM store_items \
+                    "SELECT {ITEM_COLUMNS}, embedding, embedding_model, index_spec FROM store_items \
                      WHERE {range} AND {live} ORDER BY namespace, key LIMIT ?{}",
                     params.len()
                 ))
@@ -1002,6 +1019,8 @@ impl StoreBackend for SqliteBackend {
                 let item = item_from_row(row, 0)?;
                 let blob: Option<Vec<u8>> = row.get(7).map_err(sql_error)?;
                 let model: Option<String> = row.get(8).map_err(sql_error)?;
+                let index_spec: Option<String> = row.get(9).map_err(sql_error)?;
+                let index = ItemIndex::from_column(index_spec.as_deref()).map_err(corrupt)?;
                 let vector = match (blob, model) {
                     (Some(blob), Some(model)) => {
                         let mut vector = Vec::with_capacity(blob.len() / 4);
@@ -1010,7 +1029,7 @@ impl StoreBackend for SqliteBackend {
                     }
                     _ => None,
                 };
-                items.push(ExportedItem { item, vector });
+                items.push(ExportedItem { item, vector, index });
             }
             Ok(items)
         })
@@ -1027,10 +1046,11 @@ impl StoreBackend for SqliteBackend {
                 let mut upsert = tx
                     .prepare_cached(
                         "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
-                         ttl_seconds, embedding, embedding_model, embedding_dims) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                         ttl_seconds, embedding, embedding_model, embedding_dims, index_spec) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
                          ON CONFLICT (namespace, key) DO UPDATE SET \
-                           value = excluded.value, text = excluded.text, created_at = excluded.created_at, \
+                           value = excluded.value, text = excluded.text, index_spec = excluded.index_spec, \
+                           created_at = excluded.created_at, \
                            updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
                            ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
                            embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
@@ -1061,7 +1081,8 @@ impl StoreBackend for SqliteBackend {
                                 item.ttl_seconds,
                                 blob,
                                 model,
-                                dims
+                                dims,
+                                restored.index.to_column()
                             ],
                             |row| row.get(0),
                         )

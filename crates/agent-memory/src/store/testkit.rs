@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{
-    ExportQuery, ExportedItem, Filter, HybridWeights, Item, ItemKey, ManualClock, MemoryStore, Namespace,
+    ExportQuery, ExportedItem, Filter, HybridWeights, Item, ItemIndex, ItemKey, ManualClock, MemoryStore, Namespace,
     NamespaceListing, NamespacePrefix, Page, PutRequest, RestoredItem, ScanQuery, Scope, SearchMode, SearchQuery,
     StoreBackend, StoreError, StoreOptions, StoredVector,
 };
@@ -77,6 +77,11 @@ macro_rules! store_conformance {
             filtered_vector_search_fills_the_page,
             keyword_ties_fill_the_page_in_recency_order,
             index_fields_select_the_text,
+            unindexed_item_is_found_only_without_a_query,
+            item_index_paths_select_the_text,
+            reput_with_another_index_replaces_the_text,
+            invalid_item_index_writes_nothing,
+            item_index_is_exported_and_restored,
             bad_hybrid_weights_are_rejected,
             sweeper_purges,
             concurrent_writers,
@@ -812,6 +817,7 @@ pub async fn filtered_vector_search_fills_the_page(backend: Arc<dyn StoreBackend
             ttl_seconds: (i == 1807).then_some(10.0),
             text: String::new(),
             vector: Some(StoredVector { model: "test/16".into(), vector: v.clone() }),
+            index: ItemIndex::StoreDefault,
         })
         .collect();
     backend.put_many(writes, T0).await.unwrap();
@@ -868,6 +874,7 @@ pub async fn keyword_ties_fill_the_page_in_recency_order(backend: Arc<dyn StoreB
         ttl_seconds: ttl,
         text: text.into(),
         vector: None,
+        index: ItemIndex::StoreDefault,
     };
     backend.put_many(vec![write(&["kb", "a"], "best".into(), "apple apple tart", "keep", None)], T0).await.unwrap();
     // Items without the term, so that its idf is well above the floor.
@@ -939,6 +946,181 @@ pub async fn index_fields_select_the_text(backend: Arc<dyn StoreBackend>) {
     assert!(find("delta", SearchMode::Keyword).await.is_empty());
     // An item with nothing to index has no vector, so semantic search cannot find it.
     assert_eq!(find("alpha", SearchMode::Semantic).await, ["k"]);
+}
+
+/// The keys a search of `namespace` for `query` returns, in order.
+async fn search_keys(store: &MemoryStore, namespace: &str, query: SearchQuery) -> Vec<String> {
+    let hits = store.search(namespace, query).await.unwrap();
+    hit_keys(&hits).into_iter().map(str::to_owned).collect()
+}
+
+fn by(mode: SearchMode, text: &str) -> SearchQuery {
+    SearchQuery::text(text).mode(mode)
+}
+
+/// An item put with [`ItemIndex::Disabled`] has no search text, like an item whose text is
+/// empty: no vector, no keyword postings. `get`, `list` and searches without a query return
+/// it; a keyword, semantic, hybrid or auto query never does.
+pub async fn unindexed_item_is_found_only_without_a_query(backend: Arc<dyn StoreBackend>) {
+    let (store, clock) = embedded_store(backend.clone());
+    let hidden = json!({"text": "alpine ski trip", "kind": "note"});
+    let request = PutRequest::new("docs", "hidden", hidden.clone()).unwrap().index(ItemIndex::Disabled);
+    let item = store.put_with(request).await.unwrap();
+    assert_eq!(Value::Object(item.value), hidden);
+    clock.advance(1.0);
+    store.put("docs", "shown", json!({"text": "alpine lake", "kind": "note"}), None).await.unwrap();
+
+    assert_eq!(Value::Object(store.get("docs", "hidden").await.unwrap().unwrap().value), hidden);
+    assert_eq!(keys(&store.list("docs", Page::all()).await.unwrap()), ["shown", "hidden"]);
+    let filtered = SearchQuery::all().filter(filter(json!({"kind": "note"})));
+    assert_eq!(search_keys(&store, "docs", filtered).await, ["shown", "hidden"]);
+    for mode in [SearchMode::Keyword, SearchMode::Semantic, SearchMode::Hybrid, SearchMode::Auto] {
+        assert_eq!(search_keys(&store, "docs", by(mode, "alpine ski trip")).await, ["shown"], "{mode:?}");
+        assert!(search_keys(&store, "docs", by(mode, "ski")).await.iter().all(|key| key != "hidden"), "{mode:?}");
+    }
+    // The semantic query that is exactly the hidden item's text still finds only the other.
+    let text = super::value_text(hidden.as_object().unwrap(), &super::IndexFields::All);
+    assert_eq!(search_keys(&store, "docs", by(SearchMode::Semantic, &text)).await, ["shown"]);
+    let exported = export_all(backend.as_ref(), T0 + 2.0).await;
+    assert_eq!((exported[0].item.key.as_str(), &exported[0].vector), ("hidden", &None));
+    assert_eq!(exported[0].index, ItemIndex::Disabled);
+}
+
+/// An item's own paths replace the store's fields: only they are embedded and
+/// keyword-indexed (the store's fields still hold for items put without a spec).
+pub async fn item_index_paths_select_the_text(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = embedded_store(backend);
+    let options = StoreOptions { index_fields: super::IndexFields::paths(["body"]), ..store.options().clone() };
+    let store = store.with_options(options);
+    let value = json!({"title": "alpha", "body": "beta", "meta": {"tag": "gamma", "other": "delta"}});
+    let request = PutRequest::new("docs", "own", value.clone()).unwrap().index(ItemIndex::paths(["title", "meta.tag"]));
+    store.put_with(request).await.unwrap();
+    store.put("docs", "default", value.clone(), None).await.unwrap();
+
+    let keyword = |text: &'static str| by(SearchMode::Keyword, text);
+    assert_eq!(search_keys(&store, "docs", keyword("alpha")).await, ["own"]);
+    assert_eq!(search_keys(&store, "docs", keyword("gamma")).await, ["own"]);
+    assert_eq!(search_keys(&store, "docs", keyword("tag")).await, ["own"], "field paths are part of the text");
+    assert_eq!(search_keys(&store, "docs", keyword("beta")).await, ["default"]);
+    assert!(search_keys(&store, "docs", keyword("delta")).await.is_empty());
+    // The vector is the embedding of exactly the spec's text.
+    let own_text = "title: alpha\nmeta.tag: gamma";
+    assert_eq!(
+        ItemIndex::paths(["title", "meta.tag"]).text(value.as_object().unwrap(), &super::IndexFields::All),
+        own_text
+    );
+    let hits = store.search("docs", by(SearchMode::Semantic, own_text).limit(1)).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["own"]);
+    assert!((hits[0].score.unwrap() - 1.0).abs() < 1e-5, "{:?}", hits[0].score);
+    let hits = store.search("docs", by(SearchMode::Semantic, "body: beta").limit(1)).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["default"]);
+    assert!((hits[0].score.unwrap() - 1.0).abs() < 1e-5, "{:?}", hits[0].score);
+}
+
+/// Re-putting a key with another spec replaces its search text (and vector) and its stored
+/// spec; so does each write of a batch.
+pub async fn reput_with_another_index_replaces_the_text(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = embedded_store(backend.clone());
+    let value = json!({"title": "alpha", "body": "beta"});
+    let put = async |index: ItemIndex| {
+        store.put_with(PutRequest::new("docs", "k", value.clone()).unwrap().index(index)).await.unwrap();
+    };
+    let find = async |mode: SearchMode, text: &str| search_keys(&store, "docs", by(mode, text)).await;
+    put(ItemIndex::StoreDefault).await;
+    assert_eq!(find(SearchMode::Keyword, "beta").await, ["k"]);
+    put(ItemIndex::paths(["title"])).await;
+    assert!(find(SearchMode::Keyword, "beta").await.is_empty());
+    assert_eq!(find(SearchMode::Keyword, "alpha").await, ["k"]);
+    put(ItemIndex::Disabled).await;
+    assert!(find(SearchMode::Keyword, "alpha").await.is_empty());
+    assert!(find(SearchMode::Semantic, "alpha").await.is_empty());
+    assert_eq!(export_all(backend.as_ref(), T0).await[0].index, ItemIndex::Disabled);
+    put(ItemIndex::StoreDefault).await;
+    assert_eq!(find(SearchMode::Keyword, "beta").await, ["k"]);
+    assert_eq!(find(SearchMode::Semantic, "title: alpha\nbody: beta").await, ["k"]);
+    assert_eq!(export_all(backend.as_ref(), T0).await[0].index, ItemIndex::StoreDefault);
+
+    // In one batch, the last write of a key wins, spec included.
+    let batch = vec![
+        PutRequest::new("docs", "b", value.clone()).unwrap(),
+        PutRequest::new("docs", "b", value.clone()).unwrap().index(ItemIndex::paths(["body"])),
+        PutRequest::new("docs", "c", value.clone()).unwrap().index(ItemIndex::Disabled),
+    ];
+    store.put_many(batch).await.unwrap();
+    assert_eq!(find(SearchMode::Keyword, "alpha").await, ["k"]);
+    assert_eq!(find(SearchMode::Keyword, "beta").await.len(), 2);
+    let exported = export_all(backend.as_ref(), T0).await;
+    let specs: Vec<(&str, &ItemIndex)> = exported.iter().map(|e| (e.item.key.as_str(), &e.index)).collect();
+    assert_eq!(
+        specs,
+        [("b", &ItemIndex::paths(["body"])), ("c", &ItemIndex::Disabled), ("k", &ItemIndex::StoreDefault)]
+    );
+}
+
+/// Invalid index paths are rejected as filter paths are, and nothing of the request (or of
+/// its batch) is written.
+pub async fn invalid_item_index_writes_nothing(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = embedded_store(backend);
+    let too_many = ItemIndex::Paths((0..=super::MAX_INDEX_PATHS).map(|i| format!("f{i}")).collect());
+    let too_long = ItemIndex::paths(["x".repeat(super::MAX_INDEX_PATH_BYTES + 1)]);
+    let value = json!({"text": "hello"});
+    for bad in [
+        ItemIndex::paths([""]),
+        ItemIndex::paths(["a..b"]),
+        ItemIndex::paths([".a"]),
+        ItemIndex::paths(["text", "a."]),
+        ItemIndex::paths(["a\tb"]),
+        too_many,
+        too_long,
+    ] {
+        let request = PutRequest::new("ns", "k", value.clone()).unwrap().index(bad.clone());
+        let error = store.put_with(request).await.unwrap_err();
+        assert!(matches!(&error, StoreError::InvalidIndex(_)), "{bad:?}: {error}");
+        let good = PutRequest::new("ns", "good", value.clone()).unwrap();
+        let request = PutRequest::new("ns", "k", value.clone()).unwrap().index(bad.clone());
+        assert!(matches!(store.put_many(vec![good, request]).await, Err(StoreError::InvalidIndex(_))), "{bad:?}");
+        assert_eq!(store.count("ns").await.unwrap(), 0, "{bad:?}");
+    }
+    let error = store.put_with(PutRequest::new("ns", "k", value).unwrap().index(ItemIndex::paths(["a..b"]))).await;
+    assert_eq!(
+        error.unwrap_err().to_string(),
+        "invalid index: index path \"a..b\" is not a valid path (dot-separated, non-empty names)"
+    );
+    for json in [json!(true), json!(1), json!("text"), json!({"fields": ["text"]}), json!(["text", 1])] {
+        assert!(matches!(ItemIndex::from_json(&json), Err(StoreError::InvalidIndex(_))), "{json}");
+    }
+    assert_eq!(ItemIndex::from_json(&json!(null)).unwrap(), ItemIndex::StoreDefault);
+    assert_eq!(ItemIndex::from_json(&json!([])).unwrap(), ItemIndex::Paths(Vec::new()));
+}
+
+/// A backend keeps each item's spec: `export_items` returns what `put_many` and
+/// `restore_items` were given, and a restored item keeps it through a later export.
+pub async fn item_index_is_exported_and_restored(backend: Arc<dyn StoreBackend>) {
+    let (store, _) = plain_store(backend.clone());
+    let specs =
+        [ItemIndex::StoreDefault, ItemIndex::Disabled, ItemIndex::paths(["a", "b.c"]), ItemIndex::paths([""; 0])];
+    for (i, spec) in specs.iter().enumerate() {
+        let request = PutRequest::new("ns", format!("k{i}"), json!({"a": "x", "b": {"c": "y"}})).unwrap();
+        store.put_with(request.index(spec.clone())).await.unwrap();
+    }
+    let exported = export_all(backend.as_ref(), T0).await;
+    assert_eq!(exported.iter().map(|e| e.index.clone()).collect::<Vec<_>>(), specs);
+    let copy: Vec<RestoredItem> = exported
+        .iter()
+        .map(|e| RestoredItem {
+            item: Item { namespace: ns(&["copy"]), ..e.item.clone() },
+            text: e.index.text(&e.item.value, &super::IndexFields::All),
+            vector: None,
+            index: e.index.clone(),
+        })
+        .collect();
+    backend.restore_items(copy).await.unwrap();
+    let restored = export_all(backend.as_ref(), T0).await;
+    let copied: Vec<ItemIndex> =
+        restored.iter().filter(|e| e.item.namespace == ns(&["copy"])).map(|e| e.index.clone()).collect();
+    assert_eq!(copied, specs);
+    let hits = store.search("copy", by(SearchMode::Keyword, "y")).await.unwrap();
+    assert_eq!(hit_keys(&hits), ["k0", "k2"], "the store's fields and the spec that lists b.c");
 }
 
 /// Hybrid weights that cannot rank are an error, not a silent zero.
@@ -1164,16 +1346,23 @@ pub async fn export_and_restore_round_trip(backend: Arc<dyn StoreBackend>) {
     let restored_vector = StoredVector { model: vector.model.clone(), vector: vector.vector.clone() };
     let written = backend
         .restore_items(vec![
-            RestoredItem { item: restored_item.clone(), text: "stale".into(), vector: None },
+            RestoredItem {
+                item: restored_item.clone(),
+                text: "stale".into(),
+                vector: None,
+                index: ItemIndex::paths(["stale"]),
+            },
             RestoredItem {
                 item: restored_item.clone(),
                 text: "zebra crossing".into(),
                 vector: Some(restored_vector.clone()),
+                index: ItemIndex::paths(["text", "meta.title"]),
             },
             RestoredItem {
                 item: Item { namespace: ns(&["c"]), key: "old".into(), expires_at: Some(T0), ..restored_item.clone() },
                 text: "zebra".into(),
                 vector: None,
+                index: ItemIndex::Disabled,
             },
         ])
         .await
@@ -1181,7 +1370,8 @@ pub async fn export_and_restore_round_trip(backend: Arc<dyn StoreBackend>) {
     assert_eq!(written, 3);
     let after = export_all(backend.as_ref(), now).await;
     assert_eq!(after.len(), 3, "the expired restored item is not exported");
-    assert_eq!(after[2], ExportedItem { item: restored_item.clone(), vector: Some(restored_vector) });
+    let spec = ItemIndex::paths(["text", "meta.title"]);
+    assert_eq!(after[2], ExportedItem { item: restored_item.clone(), vector: Some(restored_vector), index: spec });
     let scan =
         ScanQuery { scope: Scope::Namespace(ns(&["b", "x"])), filter: Filter::all(), offset: 0, limit: None, now };
     assert_eq!(backend.scan(&scan).await.unwrap().len(), 2);

@@ -43,6 +43,10 @@ pub(super) struct ItemLine {
     pub(super) expires_at: Option<f64>,
     pub(super) ttl_seconds: Option<f64>,
     pub(super) vector: Option<VectorLine>,
+    /// The item's own index spec ([`crate::store::ItemIndex::to_json`]): `false` or an array
+    /// of paths; absent (or null) for the store's fields, as in dumps written before it.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub(super) index: Value,
 }
 
 /// A vector, bit-exact: little-endian `f32`s in standard base64.

@@ -13,11 +13,20 @@
 //! then, in address order (namespace, then key), one line per live store item
 //! (`"type":"item"`) or conversation chunk (`"type":"conversation_chunk"`, an item that
 //! [`crate::recall::ConversationMemory`] wrote): `namespace`, `key`, `value`, `created_at`,
-//! `updated_at`, `expires_at`, `ttl_seconds` (Unix seconds, exact) and `vector` (`model`,
-//! `dimensions`, `f32le_base64`: the little-endian `f32`s, bit-exact) or `null`; then, by
+//! `updated_at`, `expires_at`, `ttl_seconds` (Unix seconds, exact), `vector` (`model`,
+//! `dimensions`, `f32le_base64`: the little-endian `f32`s, bit-exact) or `null`, and, only
+//! for an item put with its own index spec ([`crate::store::ItemIndex`]), `index`: `false`
+//! or an array of field paths; then, by
 //! session id, one line per chat session (`"type":"session"`: `session_id`,
 //! `message_count`, `created_at`, `updated_at`, `messages` in the OpenAI JSON shape).
 //! Expired items are not exported.
+//!
+//! **Compatibility.** A reader accepts every version from 1 to [`FORMAT_VERSION`]; the
+//! version goes up when a dump could no longer be read by the rules above. A new optional
+//! field does not raise it: dumps without it read as before. `index` is such a field
+//! (absent: the store's fields, which is what every item of an older dump was written
+//! with); a build older than it ignores the field, and indexes such items under its own
+//! store's fields.
 //!
 //! # Export
 //!
@@ -45,9 +54,11 @@
 //!
 //! A vector made by the importing store's embedder (same model id and dimensions) is
 //! reused; any other item is embedded again with the importing store's embedder (the text
-//! it indexes: the value's text under the store's `index_fields`, or the chunk's search
-//! text), batch by batch, reporting progress. Without an embedder, vectors are kept as
-//! they are. Items keep their times, expiry and TTL; sessions keep their messages and their
+//! it indexes: the value's text under the item's own `index` spec, or the importing store's
+//! `index_fields` without one, or the chunk's search text), batch by batch, reporting
+//! progress. An item without search text (put with `index: false`, or whose fields hold no
+//! text) is never embedded and keeps no vector, as a put stores it. Without an embedder,
+//! vectors are kept as they are. Items keep their times, expiry and TTL; sessions keep their messages and their
 //! `created_at`/`updated_at` (the SQL session stores keep Unix seconds as a double, which
 //! is what the dump holds, so a round trip gives the same dump back).
 //!
@@ -101,8 +112,8 @@ use crate::message::{messages_from_value, messages_to_value};
 use crate::recall::{CONVERSATIONS_LABEL, ConversationChunk};
 use crate::session::{RestoredSession, SessionError, SessionStore, system_time, unix_seconds, validate_session_id};
 use crate::store::{
-    ExportQuery, ExportedItem, Item, ItemKey, MemoryStore, Namespace, NamespacePrefix, RestoredItem, Scope, StoreError,
-    StoredVector, validate_key, validate_ttl, validate_value, value_text,
+    ExportQuery, ExportedItem, Item, ItemIndex, ItemKey, MemoryStore, Namespace, NamespacePrefix, RestoredItem, Scope,
+    StoreError, StoredVector, validate_key, validate_ttl, validate_value,
 };
 use format::{Header, ItemLine, Record, SessionLine, VectorLine};
 
@@ -304,7 +315,7 @@ pub async fn export_dump_with(
         let query = ExportQuery { scope: scope.clone(), after: after.clone(), limit, now };
         let page = store.backend().export_items(&query).await?;
         let last_page = page.len() < limit;
-        for ExportedItem { item, vector } in page {
+        for ExportedItem { item, vector, index } in page {
             let address = ItemKey { namespace: item.namespace.clone(), key: item.key.clone() };
             if after.as_ref().is_some_and(|previous| *previous >= address) || !scope.contains(&item.namespace) {
                 return Err(TransferError::Store(StoreError::backend(
@@ -325,6 +336,7 @@ pub async fn export_dump_with(
                 expires_at: item.expires_at,
                 ttl_seconds: item.ttl_seconds,
                 vector: vector.map(|v| VectorLine::encode(&v.model, &v.vector)),
+                index: index.to_json(),
             };
             if is_chunk {
                 summary.conversation_chunks += 1;
@@ -398,6 +410,7 @@ pub async fn import_dump<R: BufRead + Seek>(
     let start = input.stream_position()?;
     let mut summary = ImportSummary::default();
     let mut stale_total = 0;
+    let mut reused = 0;
     let mut reader = DumpReader::new(&mut input)?;
     summary.source_embedder = reader.header.embedder.clone();
     while let Some(entry) = reader.next_entry(store)? {
@@ -408,8 +421,10 @@ pub async fn import_dump<R: BufRead + Seek>(
                 } else {
                     summary.items += 1;
                 }
-                if own.as_ref().is_some_and(|own| needs_embedding(&item, own)) {
-                    stale_total += 1;
+                match &own {
+                    Some(own) if needs_embedding(&item, own) => stale_total += 1,
+                    Some(_) if has_text(&item.text) => reused += 1,
+                    _ => {}
                 }
             }
             Entry::Session(_) => summary.sessions += 1,
@@ -419,7 +434,7 @@ pub async fn import_dump<R: BufRead + Seek>(
         return Err(TransferError::SessionsNotAccepted(summary.sessions));
     }
     summary.vectors_embedded = stale_total;
-    summary.vectors_reused = if own.is_some() { summary.items + summary.conversation_chunks - stale_total } else { 0 };
+    summary.vectors_reused = reused;
 
     input.seek(SeekFrom::Start(start))?;
     let mut reader = DumpReader::new(&mut input)?;
@@ -467,7 +482,12 @@ impl BatchWriter<'_> {
         match entry {
             Entry::Item(parsed) => {
                 self.item_bytes += parsed.line_bytes;
-                self.items.push(RestoredItem { item: parsed.item, text: parsed.text, vector: parsed.vector });
+                self.items.push(RestoredItem {
+                    item: parsed.item,
+                    text: parsed.text,
+                    vector: parsed.vector,
+                    index: parsed.index,
+                });
                 if self.items.len() >= BATCH_ITEMS || self.item_bytes >= BATCH_BYTES {
                     self.flush_items().await?;
                 }
@@ -493,8 +513,13 @@ impl BatchWriter<'_> {
         self.item_bytes = 0;
         if let Some(embedder) = store.options().embedder.clone() {
             let own = identity(embedder.as_ref());
-            let stale: Vec<usize> =
-                (0..batch.len()).filter(|&i| vector_is_stale(batch[i].vector.as_ref(), &own)).collect();
+            // As a put stores it: no search text, no vector.
+            for restored in batch.iter_mut().filter(|restored| !has_text(&restored.text)) {
+                restored.vector = None;
+            }
+            let stale: Vec<usize> = (0..batch.len())
+                .filter(|&i| has_text(&batch[i].text) && vector_is_stale(batch[i].vector.as_ref(), &own))
+                .collect();
             for group in stale.chunks(EMBED_BATCH) {
                 let texts: Vec<String> = group.iter().map(|&i| batch[i].text.clone()).collect();
                 let vectors = embedder.embed(&texts).await?;
@@ -535,8 +560,13 @@ fn vector_is_stale(vector: Option<&StoredVector>, own: &EmbedderIdentity) -> boo
     vector.is_none_or(|v| v.model != own.model || v.vector.len() != own.dimensions)
 }
 
+/// Whether an item with search text `text` is embedded (a put embeds no blank text).
+fn has_text(text: &str) -> bool {
+    !text.trim().is_empty()
+}
+
 fn needs_embedding(item: &ParsedItem, own: &EmbedderIdentity) -> bool {
-    vector_is_stale(item.vector.as_ref(), own)
+    has_text(&item.text) && vector_is_stale(item.vector.as_ref(), own)
 }
 
 /// A dump read line by line: the header checked on construction, then one checked entry
@@ -558,6 +588,7 @@ struct ParsedItem {
     is_chunk: bool,
     text: String,
     vector: Option<StoredVector>,
+    index: ItemIndex,
     line_bytes: usize,
 }
 
@@ -645,14 +676,15 @@ fn parse_item(line: ItemLine, is_chunk: bool, line_bytes: usize, store: &MemoryS
         expires_at: line.expires_at,
         ttl_seconds: line.ttl_seconds,
     };
+    let index = ItemIndex::from_json(&line.index).map_err(|e| e.to_string())?;
     let text = if is_chunk {
         chunk_of(&item)
             .ok_or("a conversation_chunk line must hold a chunk in a (user, \"conversations\", session) namespace")?
             .search_text()
     } else {
-        value_text(&item.value, &store.options().index_fields)
+        index.text(&item.value, &store.options().index_fields)
     };
-    Ok(ParsedItem { item, is_chunk, text, vector, line_bytes })
+    Ok(ParsedItem { item, is_chunk, text, vector, index, line_bytes })
 }
 
 fn parse_session(line: SessionLine, line_bytes: usize) -> Result<ParsedSession, String> {
@@ -761,7 +793,7 @@ mod tests {
                 expires_at: None,
                 ttl_seconds: None,
             };
-            Ok(vec![ExportedItem { item, vector: None }; query.limit])
+            Ok(vec![ExportedItem { item, vector: None, index: ItemIndex::StoreDefault }; query.limit])
         }
     }
 

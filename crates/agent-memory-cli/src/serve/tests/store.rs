@@ -223,3 +223,97 @@ async fn an_invalid_batch_operation_runs_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(answer, json!({"code": "invalid_request", "message": "a batch has at most 100 operations, got 101"}));
 }
+
+/// The keys of a search answer, in order.
+fn found_keys(answer: &serde_json::Value) -> Vec<String> {
+    answer["items"].as_array().expect("items").iter().map(|i| i["key"].as_str().expect("key").to_owned()).collect()
+}
+
+async fn search(harness: &Harness, body: serde_json::Value) -> Vec<String> {
+    let (status, answer) = harness.call(Method::POST, "/store/items/search", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    found_keys(&answer)
+}
+
+#[tokio::test]
+async fn put_honours_the_index_spec() {
+    let harness = Harness::keyed();
+    let value = json!({"title": "alpine trip", "body": "lake swim"});
+    for (key, index) in [("hidden", json!(false)), ("titled", json!(["title"])), ("whole", json!(null))] {
+        let body = json!({"namespace": ["docs"], "key": key, "value": value, "index": index});
+        let (status, answer) = harness.call(Method::PUT, "/store/items", Some(ACME_KEY), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["value"], value, "the answer is the stored item, without the spec");
+        harness.clock.advance(1.0);
+    }
+    let by_words = |query: &str| json!({"namespace_prefix": ["docs"], "query": query, "mode": "keyword"});
+    assert_eq!(search(&harness, by_words("alpine")).await, ["titled", "whole"]);
+    assert_eq!(search(&harness, by_words("swim")).await, ["whole"]);
+    assert_eq!(search(&harness, json!({"namespace_prefix": ["docs"], "query": "alpine"})).await, ["titled", "whole"]);
+    // Without a query every item is there, newest first; get finds the unindexed one.
+    assert_eq!(search(&harness, json!({"namespace_prefix": ["docs"]})).await, ["whole", "titled", "hidden"]);
+    let (status, item) =
+        harness.call(Method::GET, "/store/items?namespace=docs&key=hidden", Some(ACME_KEY), None).await;
+    assert_eq!((status, &item["value"]), (StatusCode::OK, &value));
+
+    // Re-putting without a spec indexes the whole value again.
+    let body = json!({"namespace": ["docs"], "key": "hidden", "value": value});
+    let (status, _) = harness.call(Method::PUT, "/store/items", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(search(&harness, by_words("swim")).await, ["hidden", "whole"]);
+}
+
+#[tokio::test]
+async fn an_invalid_index_is_a_400_and_writes_nothing() {
+    let harness = Harness::keyed();
+    let cases = [
+        (json!(true), "invalid index: index must be false, a list of field paths or null, got true"),
+        (json!("title"), "invalid index: index must be false, a list of field paths or null, got \"title\""),
+        (
+            json!({"fields": ["a"]}),
+            "invalid index: index must be false, a list of field paths or null, got {\"fields\":[\"a\"]}",
+        ),
+        (json!(["title", 1]), "invalid index: index paths must be strings, got [\"title\",1]"),
+        (
+            json!(["meta..title"]),
+            "invalid index: index path \"meta..title\" is not a valid path (dot-separated, non-empty names)",
+        ),
+    ];
+    for (index, message) in cases {
+        let body = json!({"namespace": ["docs"], "key": "k", "value": {"title": "x"}, "index": index});
+        let (status, answer) = harness.call(Method::PUT, "/store/items", Some(ACME_KEY), Some(body)).await;
+        assert_eq!((status, answer), (StatusCode::BAD_REQUEST, json!({"code": "invalid_index", "message": message})));
+    }
+    let (status, _) = harness.call(Method::GET, "/store/items?namespace=docs&key=k", Some(ACME_KEY), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn batch_puts_honour_the_index_spec_and_an_invalid_one_runs_nothing() {
+    let harness = Harness::keyed();
+    let body = json!({"ops": [
+        {"op": "put", "namespace": ["n"], "key": "a", "value": {"text": "alpha"}, "index": false},
+        {"op": "put", "namespace": ["n"], "key": "b", "value": {"text": "alpha", "tag": "beta"}, "index": ["tag"]},
+        {"op": "search", "namespace_prefix": ["n"], "query": "alpha", "mode": "keyword"},
+        {"op": "search", "namespace_prefix": ["n"], "query": "beta", "mode": "keyword"},
+        {"op": "put", "namespace": ["n"], "key": "a", "value": {"text": "alpha"}},
+        {"op": "search", "namespace_prefix": ["n"], "query": "alpha", "mode": "keyword"},
+    ]});
+    let (status, answer) = harness.call(Method::POST, "/store/batch", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results = answer["results"].as_array().expect("results");
+    assert!(found_keys(&results[2]).is_empty(), "{answer}");
+    assert_eq!(found_keys(&results[3]), ["b"]);
+    assert_eq!(found_keys(&results[5]), ["a"]);
+
+    let body = json!({"ops": [
+        {"op": "put", "namespace": ["n"], "key": "c", "value": {"v": 1}},
+        {"op": "put", "namespace": ["n"], "key": "d", "value": {"v": 2}, "index": true},
+    ]});
+    let (status, answer) = harness.call(Method::POST, "/store/batch", Some(ACME_KEY), Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["code"], "invalid_index");
+    assert!(answer["message"].as_str().expect("message").starts_with("ops[1]: invalid index"), "{answer}");
+    let (status, _) = harness.call(Method::GET, "/store/items?namespace=n&key=c", Some(ACME_KEY), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the valid first op must not have run");
+}

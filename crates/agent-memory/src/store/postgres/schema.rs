@@ -287,6 +287,16 @@ END
 $$;
 "#,
     },
+    Migration {
+        version: 5,
+        description: "each item's own index spec (LangGraph's put(..., index=...)): NULL for the store's fields",
+        sql: r#"
+-- JSON text: `false` (not indexed) or an array of field paths; NULL: the store's fields.
+-- Existing items keep NULL, which is what they were written with. Adding a nullable column
+-- without a default rewrites nothing.
+ALTER TABLE {schema}.items ADD COLUMN index_spec text;
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -358,6 +368,6 @@ mod tests {
             assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
             assert!(!migration.description.is_empty());
         }
-        assert_eq!(latest_version(), 4);
+        assert_eq!(latest_version(), 5);
     }
 }
