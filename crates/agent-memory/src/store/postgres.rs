@@ -32,7 +32,19 @@
 //!
 //! # Search
 //!
-//! * **Semantic**: `ORDER BY embedding::vector(N) <=> query LIMIT k` through the model's
+//! * **Semantic**: by default ([`PostgresConfig::vector_index`]) ranked in an in-process
+//!   vector index (the SQLite backend's: exact scans, and an HNSW
+//!   graph built in the background from [`VectorIndexOptions::ann_min_vectors`] vectors on),
+//!   kept exact across processes with the keyword index below (one cache, one change
+//!   number, one catch-up statement that reads the changed rows' postings and vectors): the
+//!   search ranks by model, scope and expiry in the index, then reads the ranked rows by
+//!   primary key in the one-statement snapshot check that keyword search does, checks value
+//!   filters on them and asks the index for more when a filter rejects too many. Scores are
+//!   [`crate::store::vector::cosine`] on the stored vectors, ties in recency order: an
+//!   exact search equals the statement below on the same data (which may return any of the
+//!   rows tied at its `LIMIT`). The statement answers while the indexes load, when they
+//!   cannot settle, and when the index is configured off:
+//!   `ORDER BY embedding::vector(N) <=> query LIMIT k` through the model's
 //!   HNSW index, with the namespace, expiry and value filters in the same `WHERE`. On
 //!   pgvector ≥ 0.8 every pooled session sets `hnsw.iterative_scan = strict_order`, so the
 //!   index keeps scanning until `k` rows pass the filters; older pgvector gets a larger
@@ -71,11 +83,17 @@
 //!   search waits for the load; concurrent ones do not), when catching up fails, and when
 //!   writers keep the number moving through four tries. Memory per process: the index
 //!   (postings, document lengths and each item's namespace, key, times), as on SQLite, plus
-//!   each item's address once more (shared by the two id maps); about twice this during a
-//!   full reload, which builds the new index beside the old.
-//! * **Hybrid**: the provided method runs the semantic and keyword rankings at once, on two pooled
-//!   connections, and fuses them as [`StoreBackend::hybrid_search`] says (the keyword ranking
-//!   from the in-process index as above).
+//!   each item's address once more (shared by the two id maps) and its `updated_at`; about
+//!   twice this during a full reload, which builds the new indexes beside the old. The
+//!   vector index adds each vector (4 bytes per dimension: 1 KB per item at 256), the
+//!   item's namespace, key and times again, and its graph once built
+//!   ([`PostgresConfig::vector_index`]).
+//! * **Hybrid**: without value filters, and with both in-process indexes on, both rankings
+//!   are taken from the indexes as row ids (the keyword one in the keyword search's order:
+//!   reported score, then recency), fused as [`StoreBackend::hybrid_search`] says, and only
+//!   the winners are read, in the same snapshot check. Otherwise (a value filter, an index
+//!   configured off or unable to answer) the provided method runs the semantic and keyword
+//!   searches at once, on two pooled connections, and fuses their items.
 //! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
 //!   numbers compare as `numeric` (exact: `10 > 9`, and integers beyond 2^53 stay exact
 //!   where the other backends fall back to `f64`), strings bytewise, booleans as booleans,
@@ -90,7 +108,7 @@
 //! Each call is one statement (one round trip once the statement is prepared on that
 //! connection, which is cached), batch operations included; the first write with a new
 //! embedding model also registers it; a keyword search from the index that finds other
-//! writes runs one more to catch up.
+//! writes runs one more to catch up (for both in-process indexes at once).
 
 mod index_cache;
 mod schema;
