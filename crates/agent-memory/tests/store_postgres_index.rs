@@ -15,7 +15,8 @@ use std::sync::Arc;
 use agent_memory::embed::{Embedder, HashEmbedder};
 use agent_memory::store::{
     Clock, Filter, KeywordQuery, ManualClock, MemoryBackend, MemoryStore, Namespace, NamespacePrefix, PostgresBackend,
-    PostgresConfig, PutRequest, Scope, SearchHit, SearchMode, SearchQuery, StoreBackend, StoreOptions, VectorQuery,
+    PostgresConfig, PutRequest, Scope, SearchHit, SearchMode, SearchQuery, StoreBackend, StoreOptions,
+    VectorIndexOptions, VectorQuery,
 };
 use serde_json::json;
 use store_postgres_support as support;
@@ -409,4 +410,44 @@ async fn a_version_3_schema_is_upgraded_with_a_change_sequence() {
     }
     assert_eq!(backend.keyword_index_status(), Some((2, 299)));
     assert_eq!(backend.keyword_search_counts().1, 0);
+}
+
+/// The vector index's options reach the backend: with a graph from 50 vectors on (and no
+/// exact scan of small scopes), semantic searches are answered from the graph once the
+/// background builder has it: each item's own text finds it first, and the answers equal
+/// the SQL path's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_search_uses_the_graph_built_with_the_configured_options() {
+    let schema = support::fresh_schema();
+    let options = VectorIndexOptions { ann_min_vectors: 50, exact_scope_max: 0, ..VectorIndexOptions::default() };
+    let config = PostgresConfig::new(support::database_url())
+        .schema(schema.clone())
+        .max_connections(4)
+        .vector_index_options(options);
+    let backend = Arc::new(PostgresBackend::connect(config).await.unwrap());
+    let clock = ManualClock::new(T0);
+    let store = store_over(backend.clone(), &clock);
+    store.put_many(documents(&["docs", "a"], 200, 0)).await.unwrap();
+    assert_eq!(backend.vector_index_status(), None, "loaded by the first search");
+    let first = SearchQuery::text("note 0 about topic 0 and colour 0 round 0").mode(SearchMode::Semantic).limit(3);
+    assert_eq!(store.search(["docs"], first).await.unwrap()[0].item.key, "k00000");
+    backend.wait_for_vector_index();
+    for i in [7usize, 42, 123, 199] {
+        let text = format!("note {i} about topic {} and colour {} round 0", i % 37, i % 11);
+        let hits = store.search(["docs"], SearchQuery::text(text).mode(SearchMode::Semantic).limit(5)).await.unwrap();
+        assert_eq!(hits.len(), 5);
+        assert_eq!(hits[0].item.key, format!("k{i:05}"));
+    }
+    // The graph's answers equal the SQL path's (a deeper page cut: pgvector's ties at LIMIT).
+    let sql = open(&schema, false).await;
+    for query in vector_queries(clock.now()).await {
+        let from_graph = backend.vector_search(&query).await.unwrap();
+        let deeper = VectorQuery { limit: query.limit * 4 + 40, ..query.clone() };
+        let mut from_sql = sql.vector_search(&deeper).await.unwrap();
+        from_sql.truncate(query.limit);
+        assert_eq!(from_graph, from_sql, "semantic in {:?} ({:?})", query.scope, query.filter);
+    }
+    assert_eq!(backend.vector_search_counts(), (5 + 7, 0));
+    assert_eq!(backend.vector_index_status().unwrap().1, 200);
+    assert_eq!(backend.keyword_index_status().unwrap().1, 200, "loaded with the vectors");
 }
