@@ -1,6 +1,6 @@
 //! Two `agent-memory serve` processes on one PostgreSQL database give consistent results:
 //! what one writes, the other reads, searches, lists and deletes, and tenants stay apart.
-//! Vector index settings, which only the in-process backends use, are ignored with a warning.
+//! Vector index settings reach the PostgreSQL backend's in-process vector index.
 //!
 //! The server's URL comes from `AGENT_MEMORY_TEST_PG_URL` or `DATABASE_URL` (set by
 //! `scripts/setup-test-deps`); when neither is set, `scripts/deps/postgres.sh start` starts
@@ -151,11 +151,11 @@ fn conversations_and_sessions_are_shared(a: &Server, b: &Server) {
 }
 
 #[test]
-fn vector_index_settings_are_ignored_with_a_warning() {
+fn vector_index_settings_reach_the_in_process_index() {
     let base = database_url();
     let separator = if base.contains('?') { '&' } else { '?' };
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
-    let url = format!("{base}{separator}schema=amtest_vecwarn_{}_{}", nanos / 1_000_000_000, std::process::id());
+    let url = format!("{base}{separator}schema=amtest_vecopts_{}_{}", nanos / 1_000_000_000, std::process::id());
     let mut command = agent_memory_command();
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--embedder", "hash:64"])
@@ -168,15 +168,16 @@ fn vector_index_settings_are_ignored_with_a_warning() {
     assert!(line.starts_with("listening on http://"), "{line}");
     let mut server = Server { child, address: String::new() };
     let mut stderr = BufReader::new(server.child.stderr.take().expect("stderr"));
-    let warning = loop {
+    let options = loop {
         let mut line = String::new();
-        assert_ne!(stderr.read_line(&mut line).expect("read stderr"), 0, "no warning before listening");
+        assert_ne!(stderr.read_line(&mut line).expect("read stderr"), 0, "no options logged before listening");
         let event: Value = serde_json::from_str(&line).expect("a JSON log line");
-        assert_ne!(event["message"], "in-process vector index", "PostgreSQL has no in-process index");
-        if event["level"] == "WARN" && event["message"].as_str().is_some_and(|m| m.starts_with("vector index")) {
+        assert_ne!(event["level"], "WARN", "{event}");
+        if event["message"] == "in-process vector index" {
             break event;
         }
     };
-    assert_eq!(warning["ignored"], "connectivity,ef_search");
+    assert_eq!(options["vector_ef_search"], 64);
+    assert_eq!(options["vector_connectivity"], 8);
     drop(server);
 }

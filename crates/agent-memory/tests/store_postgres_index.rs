@@ -1,8 +1,9 @@
-//! The PostgreSQL backend's in-process keyword index across processes: backends with their
-//! own pools on one schema stand for processes. Every keyword and hybrid answer from the
-//! index is compared, item for item and score for score, with the SQL statement's answer
-//! (a backend with the index configured off) on the same data, after each kind of write
-//! by another backend; the change numbers are checked to follow commit order.
+//! The PostgreSQL backend's in-process keyword and vector indexes across processes: backends
+//! with their own pools on one schema stand for processes. Every keyword, semantic and
+//! hybrid answer from the indexes is compared, item for item and score for score, with the
+//! SQL statements' answer (a backend with the indexes configured off) on the same data,
+//! after each kind of write by another backend; the change numbers are checked to follow
+//! commit order.
 
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used)]
@@ -11,21 +12,25 @@ mod store_postgres_support;
 
 use std::sync::Arc;
 
-use agent_memory::embed::HashEmbedder;
+use agent_memory::embed::{Embedder, HashEmbedder};
 use agent_memory::store::{
     Clock, Filter, KeywordQuery, ManualClock, MemoryBackend, MemoryStore, Namespace, NamespacePrefix, PostgresBackend,
     PostgresConfig, PutRequest, Scope, SearchHit, SearchMode, SearchQuery, StoreBackend, StoreOptions,
+    VectorIndexOptions, VectorQuery,
 };
 use serde_json::json;
 use store_postgres_support as support;
 
 const T0: f64 = 1_700_000_000.0;
 
-async fn open(schema: &str, keyword_index: bool) -> Arc<PostgresBackend> {
+/// A backend on `schema` with its in-process indexes on (`true`) or off (`false`: every
+/// search runs SQL).
+async fn open(schema: &str, indexes: bool) -> Arc<PostgresBackend> {
     let config = PostgresConfig::new(support::database_url())
         .schema(schema.to_owned())
         .max_connections(4)
-        .keyword_index(keyword_index);
+        .keyword_index(indexes)
+        .vector_index(indexes);
     Arc::new(PostgresBackend::connect(config).await.unwrap())
 }
 
@@ -73,8 +78,41 @@ fn keyword_queries(now: f64) -> Vec<KeywordQuery> {
     ]
 }
 
-/// Searches `reader` (index) and `sql` (no index) alike and asserts equal answers: keyword
-/// searches on the backends, hybrid and keyword searches through stores.
+/// The semantic searches compared: texts near and far, scopes, value filters, pages of 1
+/// to 50, as the stores' embedder embeds them.
+async fn vector_queries(now: f64) -> Vec<VectorQuery> {
+    let embedder = HashEmbedder::new(32);
+    let root = Scope::Prefix(NamespacePrefix::root());
+    let docs = Scope::Prefix(NamespacePrefix::new(["docs"]).unwrap());
+    let docs_b = Scope::Namespace(Namespace::new(["docs", "b"]).unwrap());
+    let rare = Filter::from_json(&json!({"n": {"$gte": 390}})).unwrap();
+    let even = Filter::from_json(&json!({"n": {"$in": [0, 2, 4, 6, 8, 10, 12, 14]}})).unwrap();
+    let mut queries = Vec::new();
+    for (text, scope, filter, limit) in [
+        ("topic 5 and colour 3", &root, &Filter::all(), 10),
+        ("fresh words", &docs, &Filter::all(), 10),
+        ("note 12 about colour", &docs_b, &Filter::all(), 15),
+        ("short lived", &docs, &Filter::all(), 50),
+        ("round 1 topic 12", &root, &rare, 5),
+        ("note about topic 3", &root, &even, 8),
+        ("note", &docs, &Filter::all(), 1),
+    ] {
+        queries.push(VectorQuery {
+            scope: scope.clone(),
+            filter: filter.clone(),
+            vector: embedder.embed_query(text).await.unwrap(),
+            model: embedder.model_id().to_owned(),
+            limit,
+            now,
+        });
+    }
+    queries
+}
+
+/// Searches `reader` (indexes) and `sql` (no index) alike and asserts equal answers:
+/// keyword and semantic searches on the backends, hybrid (with and without a value filter)
+/// and keyword searches through stores. 10 keyword, 7 semantic and 3 hybrid searches (one
+/// with a value filter) reach the reader's backend.
 async fn assert_same_answers(step: &str, reader: &MemoryStore, sql: &MemoryStore, now: f64) {
     let (reader_backend, sql_backend) = (reader.backend(), sql.backend());
     for query in keyword_queries(now) {
@@ -82,12 +120,23 @@ async fn assert_same_answers(step: &str, reader: &MemoryStore, sql: &MemoryStore
         let from_sql = sql_backend.keyword_search(&query).await.unwrap();
         assert_eq!(from_index, from_sql, "{step}: {:?} in {:?}", query.terms, query.scope);
     }
-    for (text, mode) in [
-        ("topic 5 and colour 3", SearchMode::Hybrid),
-        ("fresh words", SearchMode::Hybrid),
-        ("note about topic 7", SearchMode::Keyword),
+    for query in vector_queries(now).await {
+        let from_index = reader_backend.vector_search(&query).await.unwrap();
+        // pgvector returns any of the rows tied at its LIMIT (the hash embedder ties often):
+        // a deeper page, cut, holds the same rows in recency order.
+        let deeper = VectorQuery { limit: query.limit * 4 + 40, ..query.clone() };
+        let mut from_sql = sql_backend.vector_search(&deeper).await.unwrap();
+        from_sql.truncate(query.limit);
+        assert_eq!(from_index, from_sql, "{step}: semantic in {:?} ({:?})", query.scope, query.filter);
+    }
+    let odd = Filter::from_json(&json!({"n": {"$in": [1, 3, 5, 7, 9, 11, 13]}})).unwrap();
+    for (text, mode, filter) in [
+        ("topic 5 and colour 3", SearchMode::Hybrid, Filter::all()),
+        ("fresh words", SearchMode::Hybrid, Filter::all()),
+        ("topic 7 colour", SearchMode::Hybrid, odd),
+        ("note about topic 7", SearchMode::Keyword, Filter::all()),
     ] {
-        let query = SearchQuery::text(text).mode(mode).limit(12);
+        let query = SearchQuery::text(text).mode(mode).limit(12).filter(filter);
         let from_index: Vec<SearchHit> = reader.search(["docs"], query.clone()).await.unwrap();
         let from_sql: Vec<SearchHit> = sql.search(["docs"], query).await.unwrap();
         assert_eq!(from_index, from_sql, "{step}: {text:?} {mode:?}");
@@ -136,12 +185,14 @@ async fn another_process_writes_are_seen_by_the_next_search() {
     assert_eq!(writer.delete_namespace(("docs", "b")).await.unwrap(), 100);
     assert_same_answers("namespace deleted", &reader, &sql, clock.now()).await;
 
-    let (index_searches, sql_searches) = reader_backend.keyword_search_counts();
-    assert_eq!(sql_searches, 0, "every search of the reader was answered by its index");
-    assert!(index_searches >= 10 * 12, "{index_searches}");
+    // 10 steps; the filtered hybrid search ranks both item lists (keyword and semantic).
+    assert_eq!(reader_backend.keyword_search_counts(), (10 * (10 + 1 + 1), 0), "every search answered by an index");
+    assert_eq!(reader_backend.vector_search_counts(), (10 * (7 + 1), 0));
+    assert_eq!(reader_backend.hybrid_search_counts(), (10 * 2, 10), "fused by row id unless value-filtered");
     let (at, held) = reader_backend.keyword_index_status().unwrap();
     assert!(at > at_load);
     assert_eq!(held, 300 + 1 + 1);
+    assert_eq!(reader_backend.vector_index_status(), Some((at, 300 + 1 + 1)));
 }
 
 /// Four backends write and delete at once while a fifth searches (finding each writer's
@@ -229,7 +280,10 @@ async fn a_reader_behind_a_purged_log_reloads() {
     assert_same_answers("reloaded", &reader, &sql, clock.now()).await;
     let (reloaded_at, held) = reader_backend.keyword_index_status().unwrap();
     assert_eq!((reloaded_at, held), (at + 6, 104));
+    assert_eq!(reader_backend.vector_index_status(), Some((at + 6, 104)));
     assert_eq!(reader_backend.keyword_search_counts().1, 0);
+    assert_eq!(reader_backend.vector_search_counts().1, 0);
+    assert_eq!(reader_backend.hybrid_search_counts(), (2 * 2, 2));
 }
 
 /// Change numbers follow commit order: a second writer cannot take its number while the
@@ -356,4 +410,44 @@ async fn a_version_3_schema_is_upgraded_with_a_change_sequence() {
     }
     assert_eq!(backend.keyword_index_status(), Some((2, 299)));
     assert_eq!(backend.keyword_search_counts().1, 0);
+}
+
+/// The vector index's options reach the backend: with a graph from 50 vectors on (and no
+/// exact scan of small scopes), semantic searches are answered from the graph once the
+/// background builder has it: each item's own text finds it first, and the answers equal
+/// the SQL path's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_search_uses_the_graph_built_with_the_configured_options() {
+    let schema = support::fresh_schema();
+    let options = VectorIndexOptions { ann_min_vectors: 50, exact_scope_max: 0, ..VectorIndexOptions::default() };
+    let config = PostgresConfig::new(support::database_url())
+        .schema(schema.clone())
+        .max_connections(4)
+        .vector_index_options(options);
+    let backend = Arc::new(PostgresBackend::connect(config).await.unwrap());
+    let clock = ManualClock::new(T0);
+    let store = store_over(backend.clone(), &clock);
+    store.put_many(documents(&["docs", "a"], 200, 0)).await.unwrap();
+    assert_eq!(backend.vector_index_status(), None, "loaded by the first search");
+    let first = SearchQuery::text("note 0 about topic 0 and colour 0 round 0").mode(SearchMode::Semantic).limit(3);
+    assert_eq!(store.search(["docs"], first).await.unwrap()[0].item.key, "k00000");
+    backend.wait_for_vector_index();
+    for i in [7usize, 42, 123, 199] {
+        let text = format!("note {i} about topic {} and colour {} round 0", i % 37, i % 11);
+        let hits = store.search(["docs"], SearchQuery::text(text).mode(SearchMode::Semantic).limit(5)).await.unwrap();
+        assert_eq!(hits.len(), 5);
+        assert_eq!(hits[0].item.key, format!("k{i:05}"));
+    }
+    // The graph's answers equal the SQL path's (a deeper page cut: pgvector's ties at LIMIT).
+    let sql = open(&schema, false).await;
+    for query in vector_queries(clock.now()).await {
+        let from_graph = backend.vector_search(&query).await.unwrap();
+        let deeper = VectorQuery { limit: query.limit * 4 + 40, ..query.clone() };
+        let mut from_sql = sql.vector_search(&deeper).await.unwrap();
+        from_sql.truncate(query.limit);
+        assert_eq!(from_graph, from_sql, "semantic in {:?} ({:?})", query.scope, query.filter);
+    }
+    assert_eq!(backend.vector_search_counts(), (5 + 7, 0));
+    assert_eq!(backend.vector_index_status().unwrap().1, 200);
+    assert_eq!(backend.keyword_index_status().unwrap().1, 200, "loaded with the vectors");
 }

@@ -1,6 +1,6 @@
-//! The conformance suite on the PostgreSQL backend with its in-process keyword index
-//! configured off, so that keyword and hybrid searches run the SQL statement (the path a
-//! backend takes before its index is loaded, or when the index cannot answer).
+//! The conformance suite on the PostgreSQL backend with its in-process keyword and vector
+//! indexes configured off, so that keyword, semantic and hybrid searches run the SQL
+//! statements (the path a backend takes while its indexes load, or when they cannot answer).
 
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used)]
@@ -13,7 +13,7 @@ use agent_memory::store::StoreBackend;
 use store_postgres_support as support;
 
 async fn make_backend() -> Arc<dyn StoreBackend> {
-    Arc::new(support::backend_with(|config| config.keyword_index(false)).await)
+    Arc::new(support::backend_with(|config| config.keyword_index(false).vector_index(false)).await)
 }
 
 agent_memory::store_conformance!(make_backend());

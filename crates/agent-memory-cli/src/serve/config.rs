@@ -16,7 +16,7 @@
 //! tenant = "acme"
 //! key = "a-long-random-secret"
 //!
-//! [vector_index]                              # SQLite and in-memory stores; PostgreSQL ignores it
+//! [vector_index]                              # the in-process vector index (every backend)
 //! ann_min_vectors = 10000                     # vectors of one model from which the HNSW graph is built
 //! exact_scope_max = 20000                     # scopes with at most this many rows are scanned exactly
 //! connectivity = 16                           # HNSW M, 2 to 256
@@ -108,12 +108,12 @@ pub(crate) struct ServeArgs {
     pub(crate) vector_index: VectorIndexArgs,
 }
 
-/// The in-process vector index's settings (SQLite and in-memory stores), shared by `serve`
+/// The in-process vector index's settings (every backend's, PostgreSQL's beside pgvector), shared by `serve`
 /// and every command that opens a store. Each flag also reads an `AGENT_MEMORY_VECTOR_*`
 /// environment variable; `serve` then falls back to its config file's `[vector_index]`
 /// table, then to the library's defaults ([`VectorIndexOptions::default`]).
 #[derive(Debug, Default, Clone, clap::Args)]
-#[command(next_help_heading = "Vector index (SQLite and in-memory stores; PostgreSQL ignores these)")]
+#[command(next_help_heading = "In-process vector index (every backend)")]
 pub(crate) struct VectorIndexArgs {
     /// Vectors of one model from which an HNSW graph is built; below, every search is an
     /// exact scan [default: 10000].

@@ -296,8 +296,8 @@ pub(crate) struct OpenedStore {
     pub(crate) vector_index: Option<VectorIndexOptions>,
 }
 
-/// Opens `database`; the in-process backends get `vector_index`'s options. Logs the options
-/// the backend runs with, or, for PostgreSQL, that explicitly set ones are ignored.
+/// Opens `database`; every backend gets `vector_index`'s options for its in-process vector
+/// index (PostgreSQL's beside pgvector). Logs the options the backend runs with.
 pub(crate) async fn open_database(
     database: &DatabaseUrl,
     vector_index: &VectorIndexSettings,
@@ -308,10 +308,10 @@ pub(crate) async fn open_database(
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display())),
         DatabaseUrl::Postgres(url) => {
-            let store = MemoryStore::postgres(url)
+            let store = MemoryStore::open_with(url, vector_index.options)
                 .await
                 .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}"))?;
-            Ok(OpenedStore { store: store.without_embedder(), vector_index: None })
+            Ok(OpenedStore { store: store.without_embedder(), vector_index: Some(vector_index.options) })
         }
     }?;
     log_vector_index(opened.vector_index, vector_index);
@@ -332,7 +332,7 @@ async fn sqlite_store(path: &std::path::Path, options: VectorIndexOptions) -> Re
 }
 
 /// Opens a store by URL with [`MemoryStore::open_with`] (`memory:`, `sqlite:PATH`, a bare
-/// path, `postgres://…`; the built-in embedder), the in-process backends with
+/// path, `postgres://…`; the built-in embedder), every backend with
 /// `vector_index`'s options. For the commands that take `--db`.
 ///
 /// # Errors
@@ -340,8 +340,7 @@ async fn sqlite_store(path: &std::path::Path, options: VectorIndexOptions) -> Re
 /// [`MemoryStore::open`]'s.
 pub(crate) async fn open_store_url(url: &str, vector_index: &VectorIndexSettings) -> Result<MemoryStore, StoreError> {
     let store = MemoryStore::open_with(url, vector_index.options).await?;
-    let in_process = matches!(store.backend().kind(), "memory" | "sqlite");
-    log_vector_index(in_process.then_some(vector_index.options), vector_index);
+    log_vector_index(Some(vector_index.options), vector_index);
     Ok(store)
 }
 
@@ -360,8 +359,7 @@ fn log_vector_index(running: Option<VectorIndexOptions>, settings: &VectorIndexS
         ),
         None if !settings.explicit.is_empty() => tracing::warn!(
             ignored = %settings.explicit.join(","),
-            "vector index settings apply to SQLite and in-memory stores only: PostgreSQL searches with \
-             pgvector's HNSW index, and ignores them"
+            "vector index settings were given but the store has no in-process vector index: ignored"
         ),
         None => {}
     }

@@ -530,8 +530,8 @@ impl MemoryStore {
         MemoryStore::open_with(url, super::VectorIndexOptions::default()).await
     }
 
-    /// [`MemoryStore::open`] with the in-process vector index's options for the in-memory and
-    /// SQLite backends (PostgreSQL indexes its vectors with pgvector and takes none).
+    /// [`MemoryStore::open`] with the in-process vector index's options (every backend keeps
+    /// one; PostgreSQL's is described at [`super::PostgresConfig::vector_index`]).
     ///
     /// ```
     /// use agent_memory::store::{MemoryStore, VectorIndexOptions};
@@ -555,7 +555,7 @@ impl MemoryStore {
         }
         #[cfg(feature = "postgres")]
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return MemoryStore::postgres(url).await;
+            return MemoryStore::postgres_with(url, vector_index).await;
         }
         #[cfg(feature = "sqlite")]
         if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {

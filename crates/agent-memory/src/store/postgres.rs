@@ -32,7 +32,19 @@
 //!
 //! # Search
 //!
-//! * **Semantic**: `ORDER BY embedding::vector(N) <=> query LIMIT k` through the model's
+//! * **Semantic**: by default ([`PostgresConfig::vector_index`]) ranked in an in-process
+//!   vector index (the SQLite backend's: exact scans, and an HNSW
+//!   graph built in the background from [`VectorIndexOptions::ann_min_vectors`] vectors on),
+//!   kept exact across processes with the keyword index below (one cache, one change
+//!   number, one catch-up statement that reads the changed rows' postings and vectors): the
+//!   search ranks by model, scope and expiry in the index, then reads the ranked rows by
+//!   primary key in the one-statement snapshot check that keyword search does, checks value
+//!   filters on them and asks the index for more when a filter rejects too many. Scores are
+//!   [`crate::store::vector::cosine`] on the stored vectors, ties in recency order: an
+//!   exact search equals the statement below on the same data (which may return any of the
+//!   rows tied at its `LIMIT`). The statement answers while the indexes load, when they
+//!   cannot settle, and when the index is configured off:
+//!   `ORDER BY embedding::vector(N) <=> query LIMIT k` through the model's
 //!   HNSW index, with the namespace, expiry and value filters in the same `WHERE`. On
 //!   pgvector ≥ 0.8 every pooled session sets `hnsw.iterative_scan = strict_order`, so the
 //!   index keeps scanning until `k` rows pass the filters; older pgvector gets a larger
@@ -71,11 +83,17 @@
 //!   search waits for the load; concurrent ones do not), when catching up fails, and when
 //!   writers keep the number moving through four tries. Memory per process: the index
 //!   (postings, document lengths and each item's namespace, key, times), as on SQLite, plus
-//!   each item's address once more (shared by the two id maps); about twice this during a
-//!   full reload, which builds the new index beside the old.
-//! * **Hybrid**: the provided method runs the semantic and keyword rankings at once, on two pooled
-//!   connections, and fuses them as [`StoreBackend::hybrid_search`] says (the keyword ranking
-//!   from the in-process index as above).
+//!   each item's address once more (shared by the two id maps) and its `updated_at`; about
+//!   twice this during a full reload, which builds the new indexes beside the old. The
+//!   vector index adds each vector (4 bytes per dimension: 1 KB per item at 256), the
+//!   item's namespace, key and times again, and its graph once built
+//!   ([`PostgresConfig::vector_index`]).
+//! * **Hybrid**: without value filters, and with both in-process indexes on, both rankings
+//!   are taken from the indexes as row ids (the keyword one in the keyword search's order:
+//!   reported score, then recency), fused as [`StoreBackend::hybrid_search`] says, and only
+//!   the winners are read, in the same snapshot check. Otherwise (a value filter, an index
+//!   configured off or unable to answer) the provided method runs the semantic and keyword
+//!   searches at once, on two pooled connections, and fuses their items.
 //! * **Filters** are translated to SQL with the semantics of [`crate::store::Filter`]:
 //!   numbers compare as `numeric` (exact: `10 > 9`, and integers beyond 2^53 stay exact
 //!   where the other backends fall back to `f64`), strings bytewise, booleans as booleans,
@@ -90,9 +108,9 @@
 //! Each call is one statement (one round trip once the statement is prepared on that
 //! connection, which is cached), batch operations included; the first write with a new
 //! embedding model also registers it; a keyword search from the index that finds other
-//! writes runs one more to catch up.
+//! writes runs one more to catch up (for both in-process indexes at once).
 
-mod keyword_cache;
+mod index_cache;
 mod schema;
 mod sql;
 
@@ -107,12 +125,13 @@ use pgvector::Vector;
 use serde_json::Value;
 use tokio_postgres::{NoTls, Row};
 
-use self::keyword_cache::KeywordCache;
+use self::index_cache::{IndexCache, Indexed, SearchKind};
 use self::sql::Sql;
 use super::backend::{
-    ExportQuery, ExportRange, ExportedItem, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
-    StoreBackend, VectorQuery,
+    ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
+    ScoredItem, StoreBackend, VectorQuery, has_value_filter, hybrid_from_rankings,
 };
+use super::vector_index::VectorIndexOptions;
 use super::{
     Item, ItemIndex, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions,
     StoredVector,
@@ -150,6 +169,8 @@ pub struct PostgresConfig {
     schema: String,
     max_connections: usize,
     keyword_index: bool,
+    vector_index: bool,
+    vector_index_options: VectorIndexOptions,
 }
 
 impl PostgresConfig {
@@ -162,6 +183,8 @@ impl PostgresConfig {
             schema: DEFAULT_SCHEMA.to_owned(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             keyword_index: true,
+            vector_index: true,
+            vector_index_options: VectorIndexOptions::default(),
         }
     }
 
@@ -189,6 +212,29 @@ impl PostgresConfig {
         self
     }
 
+    /// Whether semantic search ranks in an in-process vector index (the default) or with
+    /// pgvector's HNSW index in SQL only, and whether hybrid search without value filters
+    /// fuses the in-process rankings by row id and reads only the winners; see the
+    /// [module documentation](self#search). The vectors are held in every process: 4 bytes
+    /// per dimension and item (1 KB at 256 dimensions) plus each item's namespace, key and
+    /// times and, from [`VectorIndexOptions::ann_min_vectors`] vectors of a model on, an HNSW
+    /// graph (by default 8-bit vectors, of half the dimensions for the built-in model, and
+    /// about 2 × `connectivity` edges of 4 bytes per item): measured about 2.2 KB per item
+    /// of `bench/load` data with the built-in model (46 MB at 20,845 items). Read in full by
+    /// the first search that needs an in-process index (keyword or semantic), together with
+    /// the keyword index.
+    pub fn vector_index(mut self, enabled: bool) -> PostgresConfig {
+        self.vector_index = enabled;
+        self
+    }
+
+    /// The in-process vector index's settings (when its HNSW graph is built, its width and
+    /// `ef`), as for the SQLite and in-memory backends; [`VectorIndexOptions::default`] unless set.
+    pub fn vector_index_options(mut self, options: VectorIndexOptions) -> PostgresConfig {
+        self.vector_index_options = options;
+        self
+    }
+
     /// The configured schema name.
     pub fn schema_name(&self) -> &str {
         &self.schema
@@ -209,8 +255,8 @@ pub struct PostgresBackend {
     pgvector_version: String,
     iterative_scan: bool,
     analyze: std::sync::Mutex<AnalyzeSchedule>,
-    /// The in-process keyword index, unless configured off.
-    keywords: Option<KeywordCache>,
+    /// The in-process keyword and vector indexes, unless both are configured off.
+    indexes: Option<IndexCache>,
     /// Rows this backend wrote since it last purged the change log.
     written_since_log_purge: std::sync::atomic::AtomicU64,
 }
@@ -352,7 +398,12 @@ impl PostgresBackend {
             pgvector_version,
             iterative_scan,
             analyze: std::sync::Mutex::new(analyze),
-            keywords: config.keyword_index.then(KeywordCache::new),
+            indexes: (config.keyword_index || config.vector_index).then(|| {
+                IndexCache::new(Indexed {
+                    keywords: config.keyword_index,
+                    vectors: config.vector_index.then_some(config.vector_index_options),
+                })
+            }),
             written_since_log_purge: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -470,13 +521,50 @@ impl PostgresBackend {
     /// Keyword searches answered so far from the in-process index and by the SQL statement
     /// (`(0, n)` when the index is configured off): to check which path serves a workload.
     pub fn keyword_search_counts(&self) -> (u64, u64) {
-        self.keywords.as_ref().map_or((0, 0), KeywordCache::counts)
+        self.keyword_cache().map_or((0, 0), |cache| cache.counts(SearchKind::Keyword))
     }
 
     /// The change number the in-process keyword index reflects and how many items it holds;
-    /// `None` before the first keyword search loads it, or when it is configured off.
+    /// `None` before the first search that needs an in-process index loads it, or when it is
+    /// configured off.
     pub fn keyword_index_status(&self) -> Option<(i64, usize)> {
-        self.keywords.as_ref()?.status()
+        self.keyword_cache()?.keyword_status()
+    }
+
+    /// Semantic searches answered so far from the in-process vector index and by SQL
+    /// (pgvector) instead (`(0, n)` when the index is configured off).
+    pub fn vector_search_counts(&self) -> (u64, u64) {
+        self.vector_cache().map_or((0, 0), |cache| cache.counts(SearchKind::Vector))
+    }
+
+    /// Hybrid searches answered so far by fusing the in-process rankings by row id, and by
+    /// fusing the two searches' items instead (a value filter, an index configured off or
+    /// unable to answer).
+    pub fn hybrid_search_counts(&self) -> (u64, u64) {
+        self.indexes.as_ref().map_or((0, 0), |cache| cache.counts(SearchKind::Hybrid))
+    }
+
+    /// The change number the in-process vector index reflects and how many vectors it
+    /// holds; `None` before the first search that needs an in-process index loads it, or
+    /// when it is configured off.
+    pub fn vector_index_status(&self) -> Option<(i64, usize)> {
+        self.vector_cache()?.vector_status()
+    }
+
+    /// Blocks until the in-process vector index's HNSW graphs hold every vector it has
+    /// loaded (searches are exact meanwhile): for benchmarks and tests that need the graph.
+    pub fn wait_for_vector_index(&self) {
+        if let Some(cache) = self.vector_cache() {
+            cache.wait_for_graphs();
+        }
+    }
+
+    fn keyword_cache(&self) -> Option<&IndexCache> {
+        self.indexes.as_ref().filter(|cache| cache.has_keywords())
+    }
+
+    fn vector_cache(&self) -> Option<&IndexCache> {
+        self.indexes.as_ref().filter(|cache| cache.has_vectors())
     }
 
     /// Deletes the oldest entries of the change log (`item_changes`), keeping the newest
@@ -1290,6 +1378,12 @@ impl StoreBackend for PostgresBackend {
         if slot.dimensions != query.vector.len() || query.limit == 0 {
             return Ok(Vec::new());
         }
+        if let Some(cache) = self.vector_cache() {
+            if let Some(hits) = cache.vector_search(self, query).await {
+                return Ok(hits);
+            }
+            cache.note_sql(SearchKind::Vector);
+        }
         let indexed = slot.dimensions <= MAX_INDEXED_DIMENSIONS;
         let mut hits = self.scored_vector_rows(&self.vector_sql(query, slot, indexed), query).await?;
         if indexed && hits.len() < query.limit {
@@ -1306,13 +1400,25 @@ impl StoreBackend for PostgresBackend {
         if query.terms.is_empty() || query.limit == 0 {
             return Ok(Vec::new());
         }
-        if let Some(cache) = &self.keywords {
-            if let Some(hits) = cache.search(self, query).await {
+        if let Some(cache) = self.keyword_cache() {
+            if let Some(hits) = cache.keyword_search(self, query).await {
                 return Ok(hits);
             }
-            cache.note_sql();
+            cache.note_sql(SearchKind::Keyword);
         }
         self.sql_keyword_search(query).await
+    }
+
+    async fn hybrid_search(&self, query: &HybridQuery) -> Result<Vec<ScoredItem>, StoreError> {
+        if let Some(cache) = &self.indexes {
+            let ranked_in_process =
+                cache.has_vectors() && (query.keyword.is_none() || cache.has_keywords()) && !has_value_filter(query);
+            if ranked_in_process && let Some(hits) = cache.hybrid_search(self, query).await {
+                return Ok(hits);
+            }
+            cache.note_sql(SearchKind::Hybrid);
+        }
+        hybrid_from_rankings(self, query).await
     }
 
     async fn list_namespaces(&self, query: &NamespaceQuery) -> Result<Vec<Namespace>, StoreError> {
@@ -1408,8 +1514,14 @@ impl MemoryStore {
     ///
     /// See [`PostgresBackend::connect`].
     pub async fn postgres(url: &str) -> Result<MemoryStore, StoreError> {
+        MemoryStore::postgres_with(url, VectorIndexOptions::default()).await
+    }
+
+    /// [`MemoryStore::postgres`] with the in-process vector index's options
+    /// ([`PostgresConfig::vector_index_options`]).
+    pub(crate) async fn postgres_with(url: &str, vector_index: VectorIndexOptions) -> Result<MemoryStore, StoreError> {
         let (url, schema) = split_schema_parameter(url);
-        let mut config = PostgresConfig::new(url);
+        let mut config = PostgresConfig::new(url).vector_index_options(vector_index);
         if let Some(schema) = schema {
             config = config.schema(schema);
         }
