@@ -16,7 +16,10 @@
 //! `updated_at`, `expires_at`, `ttl_seconds` (Unix seconds, exact), `vector` (`model`,
 //! `dimensions`, `f32le_base64`: the little-endian `f32`s, bit-exact) or `null`, and, only
 //! for an item put with its own index spec ([`crate::store::ItemIndex`]), `index`: `false`
-//! or an array of field paths; then, by
+//! or an array of field paths, and, only on `conversation_chunk` lines, `keyword_text`: what
+//! the chunk is keyword-indexed by ([`crate::store::ExportedItem::text`]: the stemmed terms
+//! of its header, of its own lines twice and of its neighbours' lines, in byte order, each
+//! as often as it occurs; every backend writes the same); then, by
 //! session id, one line per chat session (`"type":"session"`: `session_id`,
 //! `message_count`, `created_at`, `updated_at`, `messages` in the OpenAI JSON shape).
 //! Expired items are not exported.
@@ -26,7 +29,12 @@
 //! field does not raise it: dumps without it read as before. `index` is such a field
 //! (absent: the store's fields, which is what every item of an older dump was written
 //! with); a build older than it ignores the field, and indexes such items under its own
-//! store's fields.
+//! store's fields. `keyword_text` is another: without it (a dump written before it), a
+//! chunk is indexed by the stemmed terms of its own lines and header alone, so a word that
+//! only its neighbouring lines hold no longer finds it; a build older than it ignores the
+//! field and indexes a chunk by its search text. An item line's `keyword_text` is ignored:
+//! an item's text is always derived from its value and spec, so editing a value in a dump
+//! changes what it is found by.
 //!
 //! # Export
 //!
@@ -52,9 +60,12 @@
 //!    items or 256 sessions (or 16 MiB of dump lines), each batch one transaction
 //!    ([`crate::store::StoreBackend::restore_items`], [`SessionStore::restore`]).
 //!
-//! A vector made by the importing store's embedder (same model id and dimensions) is
-//! reused; any other item is embedded again with the importing store's embedder (the text
-//! it indexes: the value's text under the item's own `index` spec, or the importing store's
+//! An item is keyword-indexed by its value's text under its own `index` spec (or the
+//! importing store's `index_fields` without one), a chunk by its `keyword_text`, checked
+//! like a value (a string of at most [`MAX_KEYWORD_TEXT_BYTES`], no U+0000), so conversation
+//! search ranks the same after a round trip. A vector made by the importing store's
+//! embedder (same model id and dimensions) is reused; any other item is embedded again with the importing store's embedder (the text
+//! it is embedded from: the value's text under the item's own `index` spec, or the importing store's
 //! `index_fields` without one, or the chunk's search text), batch by batch, reporting
 //! progress. An item without search text (put with `index: false`, or whose fields hold no
 //! text) is never embedded and keeps no vector, as a put stores it. Without an embedder,
