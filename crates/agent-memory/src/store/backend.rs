@@ -202,7 +202,7 @@ pub fn canonical_index_text<S: AsRef<str>>(counts: impl IntoIterator<Item = (S, 
     text
 }
 
-/// [`canonical_index_text`] of `text`'s tokens.
+/// [`canonical_index_text`] of `text`'s tokens (as [`keyword::tokenize`] makes them).
 ///
 /// ```
 /// use agent_memory::store::canonical_text_of;
@@ -210,11 +210,33 @@ pub fn canonical_index_text<S: AsRef<str>>(counts: impl IntoIterator<Item = (S, 
 /// assert_eq!(canonical_text_of("Bo: I went, Bo went!"), "bo bo i went went");
 /// ```
 pub fn canonical_text_of(text: &str) -> String {
-    let mut counts: HashMap<String, u32> = HashMap::new();
-    for token in keyword::tokenize(text) {
-        *counts.entry(token).or_insert(0) += 1;
+    // Sorted tokens, repeats side by side: the canonical text without counting. Export
+    // calls this for every SQLite row, so ASCII tokens are lower-cased without allocating
+    // when they already are (`str::to_lowercase` is ASCII lower-casing on ASCII).
+    let mut tokens: Vec<std::borrow::Cow<'_, str>> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|token| !token.is_empty())
+        .map(|token| {
+            if token.is_ascii() && !token.bytes().any(|b| b.is_ascii_uppercase()) {
+                std::borrow::Cow::Borrowed(token)
+            } else {
+                std::borrow::Cow::Owned(token.to_lowercase())
+            }
+        })
+        .collect();
+    tokens.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    for token in &tokens {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if token.contains('\u{307}') {
+            out.push_str(&token.replace("i\u{307}", "\u{130}"));
+        } else {
+            out.push_str(token);
+        }
     }
-    canonical_index_text(counts)
+    out
 }
 
 /// One page of an export: the live items in scope after an address, in address order.
@@ -489,6 +511,13 @@ mod tests {
         }
         assert_eq!(back, counts);
         assert_eq!(canonical_text_of(&text), text, "canonical twice is canonical once");
+        // The same text as counting `tokenize`'s tokens, from a text of every character.
+        let mixed: String = (0..=0x10FFFF_u32).filter_map(char::from_u32).map(|c| format!("{c}x{c}, X{c}")).collect();
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        for token in keyword::tokenize(&mixed) {
+            *counts.entry(token).or_insert(0) += 1;
+        }
+        assert_eq!(canonical_text_of(&mixed), canonical_index_text(counts));
     }
 
     #[test]
