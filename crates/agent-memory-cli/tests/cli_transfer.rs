@@ -188,3 +188,44 @@ async fn progress_bars_are_drawn_on_a_terminal() {
     assert!(import.contains("re-embedding "), "{import:?}");
     assert!(import.contains("2/2 items"), "{import:?}");
 }
+
+/// Conversations indexed by `agent-memory conversations import` answer the same searches
+/// after `export` and `import`: a stemmed word ("painted" finds "painting") and a word of a
+/// neighbouring chunk's lines, with the same chunks in the same order and the same scores.
+#[test]
+fn conversation_search_is_the_same_after_export_and_import() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = sqlite(dir.path(), "a.db");
+    let conversation = json!({"user_id": "u1", "session_id": "s1", "metadata": {"topic": "hobbies"}, "messages": [
+        {"role": "user", "content": "I spent the weekend painting a lighthouse"},
+        {"role": "assistant", "content": "Watercolours or oils?"},
+        {"role": "user", "content": "Oils, on a big canvas"},
+        {"role": "assistant", "content": "Sounds lovely"},
+        {"role": "user", "content": "Next I want to try pottery"},
+        {"role": "assistant", "content": "Clay is fun"},
+    ]});
+    let line = format!("{conversation}\n");
+    let import = ["conversations", "--db", &source, "--embedder", "hash:64", "import", "--quiet"];
+    let output = agent_memory(
+        &[&import[..], &["--chunk-size", "2", "--chunk-overlap", "0", "-"]].concat(),
+        Some(line.as_bytes()),
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let dump = agent_memory(&["export", "--db", &source, "--embedder", "hash:64"], None);
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    let target = sqlite(dir.path(), "b.db");
+    let summary =
+        stdout_json(&agent_memory(&["import", "--db", &target, "--embedder", "hash:64", "-"], Some(&dump.stdout)));
+    assert_eq!(summary["conversation_chunks"], 3);
+
+    let search = |db: &str, mode: &str, query: &str| -> Value {
+        let args = ["conversations", "--db", db, "--embedder", "hash:64", "search", "--user", "u1", "--json"];
+        stdout_json(&agent_memory(&[&args[..], &["--mode", mode, "--limit", "10", query]].concat(), None))
+    };
+    for (query, found) in [("painted", 2), ("pottery", 2), ("hobbies", 3)] {
+        let before = search(&source, "keyword", query);
+        assert_eq!(before["results"].as_array().expect("results").len(), found, "{query}: {before}");
+        assert_eq!(search(&target, "keyword", query), before, "{query}");
+        assert_eq!(search(&target, "hybrid", query), search(&source, "hybrid", query), "{query}");
+    }
+}

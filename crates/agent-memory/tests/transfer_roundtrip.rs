@@ -14,7 +14,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use agent_memory::embed::{Embedder, HashEmbedder};
 use agent_memory::message::{Message, ToolCall};
-use agent_memory::recall::{ConversationMemory, RecallQuery};
+use agent_memory::recall::{ChunkingOptions, ConversationMemory, RecallQuery};
 use agent_memory::session::{InMemorySessions, PostgresSessions, RestoredSession, SessionStore, SqliteSessions};
 use agent_memory::store::{
     ExportQuery, ExportedItem, ItemIndex, ManualClock, MemoryBackend, MemoryStore, NamespacePrefix, PutRequest, Scope,
@@ -347,13 +347,137 @@ async fn per_item_index_specs_survive_the_round_trip_on_every_backend() {
     assert_eq!(search_keys(&target.store, SearchMode::Keyword, "alpine").await.len(), 2);
 }
 
+/// Three chunks of two lines: the first says "painting" and "lighthouse", the last
+/// "pottery"; the middle one holds neither, only its neighbours do.
+fn hobby_conversation() -> Vec<Message> {
+    vec![
+        Message::user("I spent the weekend painting a lighthouse"),
+        Message::assistant("Watercolours or oils?"),
+        Message::user("Oils, on a big canvas"),
+        Message::assistant("Sounds lovely"),
+        Message::user("Next I want to try pottery"),
+        Message::assistant("Clay is fun"),
+    ]
+}
+
+fn hobby_memory(store: &MemoryStore) -> ConversationMemory {
+    ConversationMemory::new(store.clone()).with_chunking(ChunkingOptions::new(2, 0).unwrap())
+}
+
+async fn index_hobbies(store: &MemoryStore) {
+    let metadata = json!({"topic": "hobbies", "date": "2025-02-01"});
+    hobby_memory(store)
+        .index_conversation("u1", "s2", &hobby_conversation(), metadata.as_object().unwrap())
+        .await
+        .unwrap();
+}
+
+/// Each query's results (chunk offset and score, bit for bit) in keyword and hybrid modes.
+async fn hobby_results(store: &MemoryStore) -> Vec<(SearchMode, &'static str, Vec<(usize, u64)>)> {
+    let memory = hobby_memory(store);
+    let mut all = Vec::new();
+    for mode in [SearchMode::Keyword, SearchMode::Hybrid] {
+        for text in ["painted", "pottery", "lighthouse oils", "hobbies"] {
+            let found = memory.search("u1", &RecallQuery::new(text).mode(mode).limit(10)).await.unwrap();
+            all.push((mode, text, found.iter().map(|r| (r.chunk.offset, r.score.to_bits())).collect()));
+        }
+    }
+    all
+}
+
+/// The offsets `query` finds by keyword.
+async fn keyword_offsets(store: &MemoryStore, query: &str) -> Vec<usize> {
+    let query = RecallQuery::new(query).mode(SearchMode::Keyword).limit(10);
+    hobby_memory(store).search("u1", &query).await.unwrap().iter().map(|r| r.chunk.offset).collect()
+}
+
+/// A conversation chunk is keyword-indexed by stemmed terms of its own lines (twice) and of
+/// its neighbours' lines: the dump carries that text (`keyword_text`), so after an export
+/// and an import conversation search answers exactly as in a store that indexed the
+/// conversation itself, on every pair of backends, with the same embedder (vectors reused)
+/// or another one (vectors made again from each chunk's search text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_keyword_search_is_the_same_after_a_round_trip() {
+    for source_kind in KINDS {
+        let source = place(source_kind, hash64()).await;
+        index_hobbies(&source.store).await;
+        // Stemmed ("painted" finds "painting") and by context (the middle chunk is found by
+        // its neighbours' words, ranked below the chunk that holds them).
+        assert_eq!(keyword_offsets(&source.store, "painted").await, [0, 2], "{source_kind:?}");
+        assert_eq!(keyword_offsets(&source.store, "pottery").await, [4, 2], "{source_kind:?}");
+        let dump = dump_of(&source).await;
+        let chunk_lines: Vec<Value> = dump.lines().skip(1).map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
+        assert_eq!(chunk_lines.len(), 3);
+        assert!(chunk_lines.iter().all(|l| l["type"] == "conversation_chunk" && l["keyword_text"].is_string()));
+        // The middle chunk's text: the terms of its header and neighbours once, of its own
+        // lines twice, in byte order.
+        let middle = chunk_lines.iter().find(|l| l["value"]["offset"] == 2).unwrap()["keyword_text"].as_str().unwrap();
+        assert_eq!(
+            middle,
+            "01 02 2025 assist assist assist assist big big canva canva clay date fun hobbi human human human human \
+             lighthous love love next oil oil oil paint potteri sound sound spent topic tri want watercolour weekend",
+            "{source_kind:?}"
+        );
+
+        for target_kind in KINDS {
+            for dimensions in [64, 32] {
+                let context = format!("{source_kind:?} → {target_kind:?}, hash {dimensions}");
+                let embedder: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(dimensions));
+                let target = place(target_kind, embedder.clone()).await;
+                let summary = import_dump(&target.store, None, Cursor::new(&dump), &|_, _| {}).await.unwrap();
+                let reused = if dimensions == 64 { 3 } else { 0 };
+                assert_eq!((summary.vectors_reused, summary.vectors_embedded), (reused, 3 - reused), "{context}");
+                // What the target answers had it indexed the conversation itself.
+                let direct = place(target_kind, embedder).await;
+                index_hobbies(&direct.store).await;
+                let expected = hobby_results(&direct.store).await;
+                assert_eq!(expected[1].2.len(), 2, "{context}: pottery by keyword, own and context");
+                assert_eq!(hobby_results(&target.store).await, expected, "{context}");
+                assert_eq!(items(&target).await, items(&direct).await, "{context}");
+            }
+        }
+    }
+
+    // A dump without the field (as every dump before it): each chunk is indexed with its own
+    // lines and header, stemmed, without its neighbours' lines.
+    let source = place(Kind::Memory, hash64()).await;
+    index_hobbies(&source.store).await;
+    let older: Vec<String> = dump_of(&source)
+        .await
+        .lines()
+        .map(|line| {
+            let mut value: Value = serde_json::from_str(line).unwrap();
+            value.as_object_mut().unwrap().remove("keyword_text");
+            value.to_string()
+        })
+        .collect();
+    for kind in KINDS {
+        let target = place(kind, hash64()).await;
+        import_dump(&target.store, None, Cursor::new(older.join("\n")), &|_, _| {}).await.unwrap();
+        assert_eq!(keyword_offsets(&target.store, "painted").await, [0], "{kind:?}: stemmed, no context");
+        assert_eq!(keyword_offsets(&target.store, "pottery").await, [4], "{kind:?}");
+        assert_eq!(keyword_offsets(&target.store, "hobbies").await.len(), 3, "{kind:?}: the header's terms");
+    }
+}
+
 #[tokio::test]
 async fn a_malformed_line_names_its_number_and_imports_nothing() {
     let source = place(Kind::Memory, hash64()).await;
     populate(&source).await;
     let dump = dump_of(&source).await;
     let mut lines: Vec<String> = dump.lines().map(str::to_owned).collect();
+    let chunk_with = |keyword_text: Value| {
+        let mut chunk: Value = serde_json::from_str(&lines[2]).unwrap();
+        assert_eq!(chunk["type"], "conversation_chunk");
+        chunk["keyword_text"] = keyword_text;
+        chunk.to_string()
+    };
+    let too_long = "a ".repeat(2 << 20) + "b";
     let cases = [
+        (3, chunk_with(json!(5)), "line 3: keyword_text must be a string, got a number"),
+        (3, chunk_with(json!(["printer"])), "line 3: keyword_text must be a string, got an array"),
+        (3, chunk_with(json!(too_long)), "line 3: keyword_text is 4194305 bytes, the limit is 4194304 (4 MiB)"),
+        (3, chunk_with(json!("printer\u{0}")), "line 3: keyword_text holds a U+0000 character"),
         (3, r#"{"type": "item", "namespace": [], "key": "k"}"#.to_owned(), "line 3: missing field `value`"),
         (3, r#"{"type": "item", "namespace": [], "key": "k", "value": {}, "created_at": 1, "updated_at": 1, "expires_at": null, "ttl_seconds": null, "vector": null}"#.to_owned(), "line 3: invalid namespace: a namespace needs at least one label"),
         (6, r#"{"type": "session", "session_id": "", "message_count": 0, "created_at": 0, "updated_at": 0, "messages": []}"#.to_owned(), "line 6: invalid session id \"\": it is empty"),

@@ -16,7 +16,10 @@
 use std::sync::OnceLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
+use serde_json::{Map, Value};
 
+use super::ConversationChunk;
+use super::transcript::metadata_header;
 use crate::store::keyword::{is_stopword, tokenize};
 
 /// Transcript lines on each side of a chunk that are indexed with it.
@@ -53,6 +56,19 @@ pub(crate) fn keyword_text(header: &str, before: &[String], transcript: &str, af
     parts.push(keyword_terms(&after.join("\n")).join(" "));
     parts.retain(|part| !part.is_empty());
     parts.join(" ")
+}
+
+/// The header a chunk is keyword-indexed with: its metadata header ([`metadata_header`])
+/// and its summary, one per line.
+pub(crate) fn chunk_header(metadata: &Map<String, Value>, summary: Option<&str>) -> String {
+    [metadata_header(metadata), summary.map(str::to_owned)].into_iter().flatten().collect::<Vec<_>>().join("\n")
+}
+
+/// The closest text to a chunk's [`keyword_text`] that the chunk alone gives: its header
+/// and its own lines, without the neighbours' lines (which only its session holds). An
+/// import of a dump that does not carry the indexed text indexes a chunk with it.
+pub(crate) fn keyword_text_alone(chunk: &ConversationChunk) -> String {
+    keyword_text(&chunk_header(&chunk.metadata, chunk.summary.as_deref()), &[], &chunk.text, &[])
 }
 
 /// A query as the keyword index reads it: its terms ([`keyword_terms`]), or the query

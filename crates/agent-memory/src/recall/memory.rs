@@ -9,8 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::chunk::chunks_in_context;
 use super::date::{check_bound, date_of_unix_seconds};
-use super::keyword::{CONTEXT_LINES, keyword_query, keyword_text};
-use super::transcript::metadata_header;
+use super::keyword::{CONTEXT_LINES, chunk_header, keyword_query, keyword_text};
 use super::{ChunkingOptions, ConversationChunk, RecallError, SearchResult, chunk_id, parse_date};
 use crate::embed::{EmbedError, Embedder};
 use crate::message::Message;
@@ -297,9 +296,8 @@ impl ConversationMemory {
                 Some(summarizer) => Some(summarizer.summarize(&planned.messages, None).await?),
                 None => None,
             };
-            let header = [metadata_header(metadata), summary.clone()].into_iter().flatten().collect::<Vec<_>>();
             keyword_texts.push(keyword_text(
-                &header.join("\n"),
+                &chunk_header(metadata, summary.as_deref()),
                 &in_context.before,
                 &planned.transcript,
                 &in_context.after,

@@ -29,6 +29,7 @@ mod transcript;
 pub use chunk::{ChunkingOptions, PlannedChunk, chunk_id, chunk_messages};
 pub use date::{date_of_unix_seconds, parse_date};
 pub use import::{ConversationRecord, read_conversations};
+pub(crate) use keyword::keyword_text_alone;
 pub use keyword::{CONTEXT_LINES, OWN_WEIGHT, keyword_terms};
 pub use memory::{CONVERSATIONS_LABEL, ConversationMemory, FusionWeights, RecallQuery};
 pub use result::{ConversationChunk, SearchResult};

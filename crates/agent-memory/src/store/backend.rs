@@ -160,6 +160,83 @@ pub struct ExportedItem {
     pub vector: Option<StoredVector>,
     /// The index spec it was written with.
     pub index: ItemIndex,
+    /// What it is keyword-indexed by, in a canonical form every backend writes alike
+    /// ([`canonical_index_text`]): its tokens in byte order, each as often as the indexed
+    /// text holds it. Indexed again, it gives the very same postings (each token's
+    /// frequency and the token count), hence the same BM25 scores.
+    pub text: String,
+}
+
+/// The canonical form of an indexed text ([`ExportedItem::text`]) from its tokens' counts
+/// (tokens as [`keyword::tokenize`] makes them; counts of zero are left out): the tokens in
+/// byte order, each `count` times, space-separated.
+///
+/// [`keyword::tokenize`] gives back exactly these tokens with these counts. The one token
+/// form that would not survive is U+0130 (İ) lower-cased, `i` + U+0307 (the combining dot
+/// is not alphanumeric): it is written as U+0130 again, which tokenizes to it.
+///
+/// ```
+/// use agent_memory::store::canonical_index_text;
+///
+/// let text = canonical_index_text([("went", 2), ("bo", 1), ("i\u{307}zmir", 1)]);
+/// assert_eq!(text, "bo \u{130}zmir went went");
+/// ```
+pub fn canonical_index_text<S: AsRef<str>>(counts: impl IntoIterator<Item = (S, u32)>) -> String {
+    let mut counts: Vec<(S, u32)> = counts.into_iter().filter(|(_, count)| *count > 0).collect();
+    counts.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+    let mut text = String::new();
+    for (token, count) in &counts {
+        let token = token.as_ref();
+        let written = if token.contains('\u{307}') {
+            std::borrow::Cow::Owned(token.replace("i\u{307}", "\u{130}"))
+        } else {
+            std::borrow::Cow::Borrowed(token)
+        };
+        for _ in 0..*count {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&written);
+        }
+    }
+    text
+}
+
+/// [`canonical_index_text`] of `text`'s tokens (as [`keyword::tokenize`] makes them).
+///
+/// ```
+/// use agent_memory::store::canonical_text_of;
+///
+/// assert_eq!(canonical_text_of("Bo: I went, Bo went!"), "bo bo i went went");
+/// ```
+pub fn canonical_text_of(text: &str) -> String {
+    // Sorted tokens, repeats side by side: the canonical text without counting. Export
+    // calls this for every SQLite row, so ASCII tokens are lower-cased without allocating
+    // when they already are (`str::to_lowercase` is ASCII lower-casing on ASCII).
+    let mut tokens: Vec<std::borrow::Cow<'_, str>> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|token| !token.is_empty())
+        .map(|token| {
+            if token.is_ascii() && !token.bytes().any(|b| b.is_ascii_uppercase()) {
+                std::borrow::Cow::Borrowed(token)
+            } else {
+                std::borrow::Cow::Owned(token.to_lowercase())
+            }
+        })
+        .collect();
+    tokens.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    for token in &tokens {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if token.contains('\u{307}') {
+            out.push_str(&token.replace("i\u{307}", "\u{130}"));
+        } else {
+            out.push_str(token);
+        }
+    }
+    out
 }
 
 /// One page of an export: the live items in scope after an address, in address order.
@@ -410,4 +487,43 @@ fn fuse(semantic: Vec<ScoredItem>, keyword: Vec<ScoredItem>, weights: &HybridWei
         items.entry(key(&hit)).or_insert(hit.item);
     }
     fused.into_iter().filter_map(|(k, score)| items.remove(&k).map(|item| ScoredItem { item, score })).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every token, of every alphanumeric character: the canonical text tokenizes back to
+    /// the same tokens with the same counts (the only lower-cased form that holds a
+    /// character that is not alphanumeric is U+0130's).
+    #[test]
+    fn canonical_text_tokenizes_back_to_its_counts() {
+        let mut tokens: Vec<String> = Vec::new();
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32).filter(|c| c.is_alphanumeric()) {
+            tokens.extend(keyword::tokenize(&format!("{c}a{c}")));
+        }
+        let counts: HashMap<String, u32> =
+            tokens.iter().enumerate().map(|(i, t)| (t.clone(), 1 + (i % 3) as u32)).collect();
+        let text = canonical_index_text(counts.iter().map(|(t, &n)| (t.as_str(), n)));
+        let mut back: HashMap<String, u32> = HashMap::new();
+        for token in keyword::tokenize(&text) {
+            *back.entry(token).or_insert(0) += 1;
+        }
+        assert_eq!(back, counts);
+        assert_eq!(canonical_text_of(&text), text, "canonical twice is canonical once");
+        // The same text as counting `tokenize`'s tokens, from a text of every character.
+        let mixed: String = (0..=0x10FFFF_u32).filter_map(char::from_u32).map(|c| format!("{c}x{c}, X{c}")).collect();
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        for token in keyword::tokenize(&mixed) {
+            *counts.entry(token).or_insert(0) += 1;
+        }
+        assert_eq!(canonical_text_of(&mixed), canonical_index_text(counts));
+    }
+
+    #[test]
+    fn zero_counts_and_empty_texts_write_nothing() {
+        assert_eq!(canonical_index_text([("a", 0), ("b", 2)]), "b b");
+        assert_eq!(canonical_index_text(Vec::<(String, u32)>::new()), "");
+        assert_eq!(canonical_text_of(" ,;"), "");
+    }
 }

@@ -235,6 +235,12 @@ impl KeywordIndex {
         self.total_tokens += u64::from(length);
     }
 
+    /// Row `id`'s distinct terms with their frequencies (in no particular order), if held.
+    pub(super) fn doc_terms(&self, id: i64) -> Option<impl Iterator<Item = (&str, u32)> + '_> {
+        let doc = self.docs.get(*self.slots.get(&id)? as usize)?.as_ref()?;
+        Some(doc.terms.iter().map(|&(slot, tf)| (&*self.postings[slot as usize].term, tf)))
+    }
+
     fn term_slot(&mut self, term: String) -> u32 {
         if let Some(&slot) = self.terms.get(term.as_str()) {
             return slot;

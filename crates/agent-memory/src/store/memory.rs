@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::backend::{
     ExportQuery, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
-    StoreBackend, VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
+    StoreBackend, VectorQuery, canonical_index_text, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
 use super::keyword_index::KeywordIndex;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
@@ -272,6 +272,8 @@ impl StoreBackend for MemoryBackend {
                     .vector(entry.id)
                     .map(|(model, vector)| StoredVector { model: model.to_owned(), vector: vector.to_vec() }),
                 index: entry.index.clone(),
+                // Every entry is in the keyword index (an empty text as a document without terms).
+                text: state.keywords.doc_terms(entry.id).map(canonical_index_text).unwrap_or_default(),
             })
             .collect())
     }

@@ -75,7 +75,7 @@ mod vector_index;
 
 pub use backend::{
     ExportQuery, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
-    StoreBackend, VectorQuery,
+    StoreBackend, VectorQuery, canonical_index_text, canonical_text_of,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use filter::{Condition, Filter, Operator};

@@ -129,7 +129,7 @@ use self::index_cache::{IndexCache, Indexed, SearchKind};
 use self::sql::Sql;
 use super::backend::{
     ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
-    ScoredItem, StoreBackend, VectorQuery, has_value_filter, hybrid_from_rankings,
+    ScoredItem, StoreBackend, VectorQuery, canonical_index_text, has_value_filter, hybrid_from_rankings,
 };
 use super::vector_index::VectorIndexOptions;
 use super::{
@@ -1155,7 +1155,7 @@ impl StoreBackend for PostgresBackend {
         let mut sql = Sql::new();
         let now = sql.bind(query.now);
         sql.push(&format!(
-            "SELECT {ITEM_COLUMNS}, i.embedding, m.model, i.index_spec FROM {s}.items AS i \
+            "SELECT {ITEM_COLUMNS}, i.embedding, m.model, i.index_spec, i.terms, i.tfs, i.doc_len FROM {s}.items AS i \
              LEFT JOIN {s}.models AS m ON m.id = i.embedding_model WHERE true",
             s = self.schema
         ));
@@ -1197,7 +1197,27 @@ impl StoreBackend for PostgresBackend {
                 let spec: Option<String> = row.try_get(9).map_err(corrupt)?;
                 let index = ItemIndex::from_column(spec.as_deref())
                     .map_err(|e| StoreError::backend(BACKEND, format!("corrupt row: {e}")))?;
-                Ok(ExportedItem { item, vector, index })
+                // PostgreSQL keeps postings, not texts: each term `tf` times is a text with the
+                // same postings (`postings` writes `doc_len` as the number of tokens, the sum of
+                // `tfs`; checked here, as a row that breaks it would not score the same).
+                let terms: Vec<String> = row.try_get(10).map_err(corrupt)?;
+                let tfs: Vec<i32> = row.try_get(11).map_err(corrupt)?;
+                let doc_len: i32 = row.try_get(12).map_err(corrupt)?;
+                let tokens: i64 = tfs.iter().map(|&tf| i64::from(tf)).sum();
+                if terms.len() != tfs.len() || tfs.iter().any(|&tf| tf <= 0) || tokens != i64::from(doc_len) {
+                    return Err(StoreError::backend(
+                        BACKEND,
+                        format!(
+                            "corrupt row {:?} {:?}: {} terms, {} counts summing to {tokens}, doc_len {doc_len}",
+                            item.namespace.labels(),
+                            item.key,
+                            terms.len(),
+                            tfs.len()
+                        ),
+                    ));
+                }
+                let text = canonical_index_text(terms.iter().zip(tfs.iter().map(|&tf| tf.unsigned_abs())));
+                Ok(ExportedItem { item, vector, index, text })
             })
             .collect()
     }

@@ -67,7 +67,7 @@ use serde_json::{Map, Value};
 
 use super::backend::{
     ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
-    ScoredItem, StoreBackend, VectorQuery, fused_row_ids, has_value_filter, hybrid_from_rankings,
+    ScoredItem, StoreBackend, VectorQuery, canonical_text_of, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
 use super::keyword::{self, fts5_match_expression};
 use super::keyword_index::{KeywordIndex, text_hash};
@@ -1008,7 +1008,7 @@ impl StoreBackend for SqliteBackend {
             params.push(SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
             let mut statement = connection
                 .prepare_cached(&format!(
-                    "SELECT {ITEM_COLUMNS}, embedding, embedding_model, index_spec FROM store_items \
+                    "SELECT {ITEM_COLUMNS}, embedding, embedding_model, index_spec, text FROM store_items \
                      WHERE {range} AND {live} ORDER BY namespace, key LIMIT ?{}",
                     params.len()
                 ))
@@ -1021,6 +1021,7 @@ impl StoreBackend for SqliteBackend {
                 let model: Option<String> = row.get(8).map_err(sql_error)?;
                 let index_spec: Option<String> = row.get(9).map_err(sql_error)?;
                 let index = ItemIndex::from_column(index_spec.as_deref()).map_err(corrupt)?;
+                let text: String = row.get(10).map_err(sql_error)?;
                 let vector = match (blob, model) {
                     (Some(blob), Some(model)) => {
                         let mut vector = Vec::with_capacity(blob.len() / 4);
@@ -1029,7 +1030,7 @@ impl StoreBackend for SqliteBackend {
                     }
                     _ => None,
                 };
-                items.push(ExportedItem { item, vector, index });
+                items.push(ExportedItem { item, vector, index, text: canonical_text_of(&text) });
             }
             Ok(items)
         })

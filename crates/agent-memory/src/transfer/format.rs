@@ -27,7 +27,7 @@ pub(super) enum Record {
     /// A store item.
     Item(ItemLine),
     /// A chunk of a past conversation (a store item that `recall::ConversationMemory`
-    /// wrote: its index text is the chunk's search text).
+    /// wrote: keyword-indexed by its `keyword_text`, embedded from its search text).
     ConversationChunk(ItemLine),
     /// A chat session.
     Session(SessionLine),
@@ -47,6 +47,12 @@ pub(super) struct ItemLine {
     /// of paths; absent (or null) for the store's fields, as in dumps written before it.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub(super) index: Value,
+    /// Conversation chunks only: the text the chunk is keyword-indexed by
+    /// ([`crate::store::ExportedItem::text`]: stemmed terms of its lines and its
+    /// neighbours'); absent (or null) in dumps written before it. A `Value`, so that a
+    /// wrong type is reported in the dump's own words.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub(super) keyword_text: Value,
 }
 
 /// A vector, bit-exact: little-endian `f32`s in standard base64.

@@ -16,7 +16,10 @@
 //! `updated_at`, `expires_at`, `ttl_seconds` (Unix seconds, exact), `vector` (`model`,
 //! `dimensions`, `f32le_base64`: the little-endian `f32`s, bit-exact) or `null`, and, only
 //! for an item put with its own index spec ([`crate::store::ItemIndex`]), `index`: `false`
-//! or an array of field paths; then, by
+//! or an array of field paths, and, only on `conversation_chunk` lines, `keyword_text`: what
+//! the chunk is keyword-indexed by ([`crate::store::ExportedItem::text`]: the stemmed terms
+//! of its header, of its own lines twice and of its neighbours' lines, in byte order, each
+//! as often as it occurs; every backend writes the same); then, by
 //! session id, one line per chat session (`"type":"session"`: `session_id`,
 //! `message_count`, `created_at`, `updated_at`, `messages` in the OpenAI JSON shape).
 //! Expired items are not exported.
@@ -26,7 +29,12 @@
 //! field does not raise it: dumps without it read as before. `index` is such a field
 //! (absent: the store's fields, which is what every item of an older dump was written
 //! with); a build older than it ignores the field, and indexes such items under its own
-//! store's fields.
+//! store's fields. `keyword_text` is another: without it (a dump written before it), a
+//! chunk is indexed by the stemmed terms of its own lines and header alone, so a word that
+//! only its neighbouring lines hold no longer finds it; a build older than it ignores the
+//! field and indexes a chunk by its search text. An item line's `keyword_text` is ignored:
+//! an item's text is always derived from its value and spec, so editing a value in a dump
+//! changes what it is found by.
 //!
 //! # Export
 //!
@@ -52,9 +60,12 @@
 //!    items or 256 sessions (or 16 MiB of dump lines), each batch one transaction
 //!    ([`crate::store::StoreBackend::restore_items`], [`SessionStore::restore`]).
 //!
-//! A vector made by the importing store's embedder (same model id and dimensions) is
-//! reused; any other item is embedded again with the importing store's embedder (the text
-//! it indexes: the value's text under the item's own `index` spec, or the importing store's
+//! An item is keyword-indexed by its value's text under its own `index` spec (or the
+//! importing store's `index_fields` without one), a chunk by its `keyword_text`, checked
+//! like a value (a string of at most [`MAX_KEYWORD_TEXT_BYTES`], no U+0000), so conversation
+//! search ranks the same after a round trip. A vector made by the importing store's
+//! embedder (same model id and dimensions) is reused; any other item is embedded again with the importing store's embedder (the text
+//! it is embedded from: the value's text under the item's own `index` spec, or the importing store's
 //! `index_fields` without one, or the chunk's search text), batch by batch, reporting
 //! progress. An item without search text (put with `index: false`, or whose fields hold no
 //! text) is never embedded and keeps no vector, as a put stores it. Without an embedder,
@@ -106,14 +117,15 @@ mod format;
 use std::io::{BufRead, Seek, SeekFrom, Write};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::embed::{EmbedError, Embedder};
-use crate::message::{messages_from_value, messages_to_value};
-use crate::recall::{CONVERSATIONS_LABEL, ConversationChunk};
+use crate::message::{json_kind, messages_from_value, messages_to_value};
+use crate::recall::{CONVERSATIONS_LABEL, ConversationChunk, keyword_text_alone};
 use crate::session::{RestoredSession, SessionError, SessionStore, system_time, unix_seconds, validate_session_id};
 use crate::store::{
-    ExportQuery, ExportedItem, Item, ItemIndex, ItemKey, MemoryStore, Namespace, NamespacePrefix, RestoredItem, Scope,
-    StoreError, StoredVector, validate_key, validate_ttl, validate_value,
+    ExportQuery, ExportedItem, Item, ItemIndex, ItemKey, MAX_VALUE_BYTES, MemoryStore, Namespace, NamespacePrefix,
+    RestoredItem, Scope, StoreError, StoredVector, validate_key, validate_ttl, validate_value,
 };
 use format::{Header, ItemLine, Record, SessionLine, VectorLine};
 
@@ -123,6 +135,10 @@ pub const FORMAT_NAME: &str = "agent-memory-dump";
 pub const FORMAT_VERSION: u32 = 1;
 /// How many texts are embedded per call when an import re-embeds.
 const EMBED_BATCH: usize = 64;
+/// The longest `keyword_text` an import accepts, in bytes: four times a value's limit
+/// ([`MAX_VALUE_BYTES`]), as a chunk's text holds its own lines twice beside its
+/// neighbours' and its header.
+pub const MAX_KEYWORD_TEXT_BYTES: usize = 4 * MAX_VALUE_BYTES;
 
 /// Which embedder made a dump's vectors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,7 +331,7 @@ pub async fn export_dump_with(
         let query = ExportQuery { scope: scope.clone(), after: after.clone(), limit, now };
         let page = store.backend().export_items(&query).await?;
         let last_page = page.len() < limit;
-        for ExportedItem { item, vector, index } in page {
+        for ExportedItem { item, vector, index, text } in page {
             let address = ItemKey { namespace: item.namespace.clone(), key: item.key.clone() };
             if after.as_ref().is_some_and(|previous| *previous >= address) || !scope.contains(&item.namespace) {
                 return Err(TransferError::Store(StoreError::backend(
@@ -337,6 +353,9 @@ pub async fn export_dump_with(
                 ttl_seconds: item.ttl_seconds,
                 vector: vector.map(|v| VectorLine::encode(&v.model, &v.vector)),
                 index: index.to_json(),
+                // An item's text is derived from its value and spec on import; a chunk's
+                // depends on its neighbours in the session, so it travels with it.
+                keyword_text: if is_chunk { Value::String(text) } else { Value::Null },
             };
             if is_chunk {
                 summary.conversation_chunks += 1;
@@ -423,7 +442,7 @@ pub async fn import_dump<R: BufRead + Seek>(
                 }
                 match &own {
                     Some(own) if needs_embedding(&item, own) => stale_total += 1,
-                    Some(_) if has_text(&item.text) => reused += 1,
+                    Some(_) if has_text(&item.embed_text) => reused += 1,
                     _ => {}
                 }
             }
@@ -468,7 +487,8 @@ const BATCH_BYTES: usize = 16 << 20;
 struct BatchWriter<'a> {
     store: &'a MemoryStore,
     sessions: Option<&'a dyn SessionStore>,
-    items: Vec<RestoredItem>,
+    /// Each item with the text its vector is made from (when it must be made).
+    items: Vec<(RestoredItem, String)>,
     item_bytes: usize,
     restored_sessions: Vec<RestoredSession>,
     session_bytes: usize,
@@ -481,13 +501,11 @@ impl BatchWriter<'_> {
     async fn push(&mut self, entry: Entry) -> Result<(), TransferError> {
         match entry {
             Entry::Item(parsed) => {
+                let parsed = *parsed;
                 self.item_bytes += parsed.line_bytes;
-                self.items.push(RestoredItem {
-                    item: parsed.item,
-                    text: parsed.text,
-                    vector: parsed.vector,
-                    index: parsed.index,
-                });
+                let restored =
+                    RestoredItem { item: parsed.item, text: parsed.text, vector: parsed.vector, index: parsed.index };
+                self.items.push((restored, parsed.embed_text));
                 if self.items.len() >= BATCH_ITEMS || self.item_bytes >= BATCH_BYTES {
                     self.flush_items().await?;
                 }
@@ -509,19 +527,20 @@ impl BatchWriter<'_> {
         if self.items.is_empty() {
             return Ok(());
         }
-        let mut batch = std::mem::take(&mut self.items);
+        let (mut batch, embed_texts): (Vec<RestoredItem>, Vec<String>) =
+            std::mem::take(&mut self.items).into_iter().unzip();
         self.item_bytes = 0;
         if let Some(embedder) = store.options().embedder.clone() {
             let own = identity(embedder.as_ref());
             // As a put stores it: no search text, no vector.
-            for restored in batch.iter_mut().filter(|restored| !has_text(&restored.text)) {
+            for (restored, _) in batch.iter_mut().zip(&embed_texts).filter(|(_, text)| !has_text(text)) {
                 restored.vector = None;
             }
             let stale: Vec<usize> = (0..batch.len())
-                .filter(|&i| has_text(&batch[i].text) && vector_is_stale(batch[i].vector.as_ref(), &own))
+                .filter(|&i| has_text(&embed_texts[i]) && vector_is_stale(batch[i].vector.as_ref(), &own))
                 .collect();
             for group in stale.chunks(EMBED_BATCH) {
-                let texts: Vec<String> = group.iter().map(|&i| batch[i].text.clone()).collect();
+                let texts: Vec<String> = group.iter().map(|&i| embed_texts[i].clone()).collect();
                 let vectors = embedder.embed(&texts).await?;
                 if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != own.dimensions) {
                     return Err(TransferError::Embed(EmbedError::Model(format!(
@@ -566,7 +585,7 @@ fn has_text(text: &str) -> bool {
 }
 
 fn needs_embedding(item: &ParsedItem, own: &EmbedderIdentity) -> bool {
-    has_text(&item.text) && vector_is_stale(item.vector.as_ref(), own)
+    has_text(&item.embed_text) && vector_is_stale(item.vector.as_ref(), own)
 }
 
 /// A dump read line by line: the header checked on construction, then one checked entry
@@ -579,14 +598,17 @@ struct DumpReader<'r, R: BufRead> {
 }
 
 enum Entry {
-    Item(ParsedItem),
+    Item(Box<ParsedItem>),
     Session(ParsedSession),
 }
 
 struct ParsedItem {
     item: Item,
     is_chunk: bool,
+    /// What it is keyword-indexed by.
     text: String,
+    /// What its vector is made from: the same text for an item, the search text for a chunk.
+    embed_text: String,
     vector: Option<StoredVector>,
     index: ItemIndex,
     line_bytes: usize,
@@ -640,8 +662,10 @@ impl<'r, R: BufRead> DumpReader<'r, R> {
             }
             let record: Record = serde_json::from_str(text).map_err(|e| malformed(number, e.to_string()))?;
             let entry = match record {
-                Record::Item(line) => parse_item(line, false, bytes, store).map(Entry::Item),
-                Record::ConversationChunk(line) => parse_item(line, true, bytes, store).map(Entry::Item),
+                Record::Item(line) => parse_item(line, false, bytes, store).map(|item| Entry::Item(Box::new(item))),
+                Record::ConversationChunk(line) => {
+                    parse_item(line, true, bytes, store).map(|item| Entry::Item(Box::new(item)))
+                }
                 Record::Session(line) => parse_session(line, bytes).map(Entry::Session),
             };
             return entry.map(Some).map_err(|reason| malformed(number, reason));
@@ -677,14 +701,34 @@ fn parse_item(line: ItemLine, is_chunk: bool, line_bytes: usize, store: &MemoryS
         ttl_seconds: line.ttl_seconds,
     };
     let index = ItemIndex::from_json(&line.index).map_err(|e| e.to_string())?;
-    let text = if is_chunk {
-        chunk_of(&item)
-            .ok_or("a conversation_chunk line must hold a chunk in a (user, \"conversations\", session) namespace")?
-            .search_text()
+    let (text, embed_text) = if is_chunk {
+        let chunk = chunk_of(&item)
+            .ok_or("a conversation_chunk line must hold a chunk in a (user, \"conversations\", session) namespace")?;
+        let keyword_text = match line.keyword_text {
+            Value::String(text) => checked_keyword_text(text)?,
+            // An older dump: the chunk's own lines, without its neighbours'.
+            Value::Null => keyword_text_alone(&chunk),
+            other => return Err(format!("keyword_text must be a string, got {}", json_kind(&other))),
+        };
+        (keyword_text, chunk.search_text())
     } else {
-        index.text(&item.value, &store.options().index_fields)
+        // An item's text follows its value and spec (`keyword_text`, for chunks only, is ignored).
+        let text = index.text(&item.value, &store.options().index_fields);
+        (text.clone(), text)
     };
-    Ok(ParsedItem { item, is_chunk, text, vector, index, line_bytes })
+    Ok(ParsedItem { item, is_chunk, text, embed_text, vector, index, line_bytes })
+}
+
+/// A chunk's `keyword_text` from a dump, within [`MAX_KEYWORD_TEXT_BYTES`] and without
+/// U+0000 (as values: every backend must accept it).
+fn checked_keyword_text(text: String) -> Result<String, String> {
+    if text.len() > MAX_KEYWORD_TEXT_BYTES {
+        return Err(format!("keyword_text is {} bytes, the limit is {MAX_KEYWORD_TEXT_BYTES} (4 MiB)", text.len()));
+    }
+    if text.contains('\0') {
+        return Err("keyword_text holds a U+0000 character".into());
+    }
+    Ok(text)
 }
 
 fn parse_session(line: SessionLine, line_bytes: usize) -> Result<ParsedSession, String> {
@@ -793,7 +837,10 @@ mod tests {
                 expires_at: None,
                 ttl_seconds: None,
             };
-            Ok(vec![ExportedItem { item, vector: None, index: ItemIndex::StoreDefault }; query.limit])
+            Ok(vec![
+                ExportedItem { item, vector: None, index: ItemIndex::StoreDefault, text: String::new() };
+                query.limit
+            ])
         }
     }
 
