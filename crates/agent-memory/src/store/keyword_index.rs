@@ -521,7 +521,9 @@ impl KeywordIndex {
                 .filter(|(_, tf)| **tf > 0)
                 .filter_map(|(idf, &tf)| Some(keyword::term_score((*idf)?, tf, length, average_length)))
                 .sum();
-            if full && score < threshold {
+            // Compared as reported: a sum a rounding below the page's worst may report the
+            // same score and be more recent.
+            if full && keyword::normalize(score) < keyword::normalize(threshold) {
                 continue;
             }
             // Only now the document itself: removed, expired, out of scope.
@@ -556,13 +558,7 @@ impl KeywordIndex {
                 }
             }
         }
-        let truncated = heap.len() == want;
-        let hits = heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|ranked| KeywordHit { id: ranked.id, score: keyword::normalize(ranked.score) })
-            .collect();
-        (hits, truncated)
+        reported(heap.into_vec(), want)
     }
 
     /// Top-k by scoring every match, term at a time: each query term's postings (`cursors`,
@@ -661,10 +657,15 @@ impl KeywordIndex {
         loop {
             let candidates: &[(f64, u32)] = if take < scored.len() {
                 scored.select_nth_unstable_by(take - 1, by_score);
-                let floor = scored[take - 1].0;
+                // Every sum that reports the same score as the last one taken: it may be more
+                // recent ([`Ranked`]'s order). Only sums within a rounding of it can (normalizing
+                // divides; most sums are far below and skip it).
+                let raw_floor = scored[take - 1].0;
+                let near = raw_floor - raw_floor.abs() * 1e-6;
+                let floor = keyword::normalize(raw_floor);
                 let mut end = take;
                 for at in take..scored.len() {
-                    if scored[at].0 == floor {
+                    if scored[at].0 >= near && keyword::normalize(scored[at].0) == floor {
                         scored.swap(at, end);
                         end += 1;
                     }
@@ -689,14 +690,7 @@ impl KeywordIndex {
                 });
             }
             if page.len() >= want || candidates.len() == scored.len() {
-                page.sort_unstable();
-                page.truncate(want);
-                let truncated = page.len() == want;
-                let hits = page
-                    .into_iter()
-                    .map(|ranked| KeywordHit { id: ranked.id, score: keyword::normalize(ranked.score) })
-                    .collect();
-                return (hits, truncated);
+                return reported(page, want);
             }
             take = take.saturating_mul(4);
         }
@@ -891,7 +885,24 @@ impl ScopeCheck {
     }
 }
 
+/// The best `want` of `page`, in [`Ranked`]'s order, with their reported scores; whether
+/// the page is full.
+fn reported(mut page: Vec<Ranked<'_>>, want: usize) -> (Vec<KeywordHit>, bool) {
+    page.sort_unstable();
+    page.truncate(want);
+    let truncated = page.len() == want;
+    (
+        page.into_iter().map(|ranked| KeywordHit { id: ranked.id, score: keyword::normalize(ranked.score) }).collect(),
+        truncated,
+    )
+}
+
 /// A result being ranked: smaller is better, so a max-heap keeps the worst on top.
+///
+/// The order is the one every backend reports keyword hits in: by reported score (the
+/// normalized sum, [`keyword::normalize`]), then recency (`updated_at` descending), then
+/// address. Sums a rounding apart can report the same score; they are then in recency
+/// order, as on every backend, so hybrid search fuses the same keyword ranking everywhere.
 struct Ranked<'a> {
     /// The BM25 sum.
     score: f64,
@@ -903,9 +914,8 @@ struct Ranked<'a> {
 
 impl Ord for Ranked<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
+        keyword::normalize(other.score)
+            .total_cmp(&keyword::normalize(self.score))
             .then_with(|| other.updated_at.total_cmp(&self.updated_at))
             .then_with(|| self.namespace.cmp(other.namespace))
             .then_with(|| self.key.cmp(other.key))
@@ -975,7 +985,8 @@ mod tests {
             }
         }
         scored.sort_by(|a, b| {
-            b.0.total_cmp(&a.0)
+            keyword::normalize(b.0)
+                .total_cmp(&keyword::normalize(a.0))
                 .then_with(|| b.1.updated_at.total_cmp(&a.1.updated_at))
                 .then_with(|| a.1.namespace.cmp(&b.1.namespace))
                 .then_with(|| a.1.key.cmp(&b.1.key))
@@ -1118,6 +1129,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn sums_that_report_the_same_score_are_in_recency_order() {
+        // Two sums an ulp apart that normalize to the same reported score.
+        let lower = 10.0_f64;
+        let higher = lower.next_up();
+        assert_eq!(keyword::normalize(lower), keyword::normalize(higher));
+        let ranked = |score, updated_at, key, id| Ranked { score, updated_at, namespace: "ns", key, id };
+        let page = vec![ranked(higher, 1.0, "old", 1), ranked(lower, 2.0, "new", 2), ranked(9.0, 3.0, "low", 3)];
+        let (hits, full) = reported(page, 2);
+        assert_eq!(hits.iter().map(|hit| hit.id).collect::<Vec<_>>(), [2, 1], "the more recent first");
+        assert!(full);
+        assert_eq!(hits[0].score, hits[1].score);
     }
 
     #[test]

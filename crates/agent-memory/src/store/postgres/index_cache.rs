@@ -331,9 +331,8 @@ impl IndexCache {
     /// `query` (without value filters: the caller checks) answered by fusing both indexes'
     /// rankings by row id and reading only the winners; `None` as for
     /// [`IndexCache::keyword_search`]. The keyword ranking is the keyword search's, ties at
-    /// the reported score in recency order (the memory and SQLite backends'
-    /// [`crate::store::backend::fused_row_ids`] takes the index's order of BM25 sums, which
-    /// can differ where sums a rounding apart report the same score), so the fused result is
+    /// the reported score in recency order (as the index ranks, and as the memory and SQLite
+    /// backends' [`crate::store::backend::fused_row_ids`] fuse it), so the fused result is
     /// exactly the SQL path's.
     pub(super) async fn hybrid_search(
         &self,
