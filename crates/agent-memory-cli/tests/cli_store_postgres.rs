@@ -62,3 +62,18 @@ fn store_commands_work_on_postgres() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown filter operator"));
 }
+
+#[test]
+fn put_index_specs_are_kept_on_postgres() {
+    let db = Db::new();
+    let none = "--embedding-provider=none";
+    db.ok(&["put", "docs", "hidden", r#"{"title":"rust notes"}"#, "--no-index", none]);
+    db.ok(&["put", "docs", "titled", r#"{"title":"python","body":"rust"}"#, "--index", "title", none]);
+    let keys = |query: &str| -> Vec<String> {
+        let hits = db.ok(&["search", "docs", query, "--mode", "keyword", none]);
+        hits.as_array().expect("array").iter().map(|h| h["key"].as_str().expect("key").to_owned()).collect()
+    };
+    assert_eq!(keys("rust"), Vec::<String>::new(), "neither the unindexed item nor an unindexed field");
+    assert_eq!(keys("python"), ["titled"]);
+    assert_eq!(db.ok(&["get", "docs", "hidden"])["value"], json!({"title": "rust notes"}));
+}
