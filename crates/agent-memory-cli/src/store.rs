@@ -6,8 +6,8 @@
 use std::process::ExitCode;
 
 use agent_memory::store::{
-    Filter, Namespace, NamespaceListing, NamespacePrefix, Page, SearchMode, SearchQuery, StoreError,
-    resolve_embedder_spec,
+    Filter, ItemIndex, Namespace, NamespaceListing, NamespacePrefix, Page, PutRequest, SearchMode, SearchQuery,
+    StoreError, resolve_embedder_spec,
 };
 use serde_json::{Value, json};
 
@@ -50,6 +50,14 @@ enum StoreCommand {
         /// Expire after this many seconds (> 0).
         #[arg(long, allow_negative_numbers = true)]
         ttl: Option<f64>,
+        /// Index this dotted JSON path of the value for search instead of the store's fields
+        /// (repeat for several: `--index title --index tags[*]`).
+        #[arg(long = "index", value_name = "PATH", conflicts_with = "no_index")]
+        index: Vec<String>,
+        /// Do not index the item for search: `get`, `list` and filters find it, a query
+        /// does not.
+        #[arg(long)]
+        no_index: bool,
     },
     /// Print the item at NS/KEY, or `null`.
     Get {
@@ -172,10 +180,16 @@ async fn execute(args: StoreArgs) -> Result<Value, StoreError> {
         }
     }
     let output = match args.command {
-        StoreCommand::Put { namespace, key, value, ttl } => {
+        StoreCommand::Put { namespace, key, value, ttl, index, no_index } => {
             let value: Value = serde_json::from_str(&value)
                 .map_err(|e| StoreError::InvalidValue(format!("the value is not valid JSON: {e}")))?;
-            to_json(&store.put(Namespace::parse(&namespace)?, key, value, ttl).await?)
+            let index = match (no_index, index.is_empty()) {
+                (true, _) => ItemIndex::Disabled,
+                (false, true) => ItemIndex::StoreDefault,
+                (false, false) => ItemIndex::Paths(index),
+            };
+            let request = PutRequest { namespace: Namespace::parse(&namespace)?, key, value, ttl_seconds: ttl, index };
+            to_json(&store.put_with(request).await?)
         }
         StoreCommand::Get { namespace, key } => to_json(&store.get(Namespace::parse(&namespace)?, key).await?),
         StoreCommand::Delete { namespace, key } => {

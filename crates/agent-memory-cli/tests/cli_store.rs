@@ -120,6 +120,59 @@ fn semantic_search_with_an_embedding_provider() {
     assert_eq!(spec, json!([]), "the hash vectors were replaced by built-in ones");
 }
 
+/// The keys of a JSON array of items or search results, in order.
+fn keys(items: &Value) -> Vec<&str> {
+    items.as_array().expect("array").iter().map(|item| item["key"].as_str().expect("key")).collect()
+}
+
+#[test]
+fn put_index_and_no_index_decide_what_a_query_matches() {
+    let db = Db::new();
+    let put = |key: &str, value: &str, index: &[&str]| {
+        let mut args = vec!["put", "docs", key, value, "--embedding-provider", "none"];
+        args.extend(index);
+        db.ok(&args)
+    };
+    let search = |query: &str| db.ok(&["search", "docs", query, "--mode", "keyword", "--embedding-provider", "none"]);
+    let hidden = put("hidden", r#"{"title":"rust notes","body":"borrow checker"}"#, &["--no-index"]);
+    put("titled", r#"{"title":"python recipes","body":"rust borrow checker"}"#, &["--index", "title"]);
+    put(
+        "both",
+        r#"{"title":"go notes","body":"rust tips","tags":["borrow"]}"#,
+        &["--index", "title", "--index", "tags"],
+    );
+    put("whole", r#"{"title":"c notes","body":"rust tips"}"#, &[]);
+
+    assert_eq!(keys(&search("rust")), ["whole"], "only the store's default indexes the body");
+    assert_eq!(keys(&search("python")), ["titled"]);
+    assert_eq!(keys(&search("borrow")), ["both"], "titled's body and hidden are not indexed");
+    assert_eq!(keys(&search("notes")).len(), 2, "'both' and 'whole' by their titles, not 'hidden'");
+    assert!(!keys(&search("notes")).contains(&"hidden"));
+
+    // An item that is not indexed is still stored, listed and filtered.
+    assert_eq!(db.ok(&["get", "docs", "hidden"]), hidden);
+    assert_eq!(hidden["value"], json!({"title": "rust notes", "body": "borrow checker"}));
+    let filtered = db.ok(&["search", "docs", "--filter", r#"{"title":"rust notes"}"#, "--embedding-provider", "none"]);
+    assert_eq!(keys(&filtered), ["hidden"]);
+    assert_eq!(db.ok(&["count", "docs"]), json!(4));
+
+    // A re-put without a spec goes back to the store's fields.
+    put("hidden", r#"{"title":"rust notes","body":"borrow checker"}"#, &[]);
+    assert_eq!(keys(&search("checker")), ["hidden"]);
+}
+
+#[test]
+fn put_index_flags_are_checked() {
+    let db = Db::new();
+    let output = db.command(&["put", "docs", "k", "{}", "--index", "title", "--no-index"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("'--index <PATH>' cannot be used with '--no-index'"), "{error}");
+    let error = db.fails(&["put", "docs", "k", "{}", "--index", ""]);
+    assert!(error.contains("invalid index"), "{error}");
+    assert_eq!(db.ok(&["get", "docs", "k"]), Value::Null, "nothing written");
+}
+
 #[test]
 fn purge_removes_expired_items() {
     let db = Db::new();

@@ -3,50 +3,28 @@
 //! The server comes from `AGENT_MEMORY_TEST_PG_URL` or `DATABASE_URL` (the test command
 //! sets both through `scripts/setup-test-deps`). Without either, the test fails with
 //! `CI=true`, and otherwise starts the throwaway server with `scripts/deps/postgres.sh`.
-//! Each run uses its own schema (`?schema=`), which the library's PostgreSQL tests drop
-//! once it is an hour old.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! Each test uses its own schema (`?schema=amtest_…`), dropped when the test ends
+//! (`common::PostgresSchema`).
 
 use assert_cmd::Command;
+use common::PostgresSchema;
 use serde_json::{Value, json};
 
-fn database_url() -> String {
-    for var in ["AGENT_MEMORY_TEST_PG_URL", "DATABASE_URL"] {
-        if let Ok(url) = std::env::var(var)
-            && !url.trim().is_empty()
-        {
-            return url;
-        }
-    }
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
-        "CI=true but neither AGENT_MEMORY_TEST_PG_URL nor DATABASE_URL is set: run the tests through scripts/test"
-    );
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/deps/postgres.sh");
-    let output = std::process::Command::new("bash").arg(&script).arg("start").output().expect("run postgres.sh");
-    assert!(output.status.success(), "postgres.sh start failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("export DATABASE_URL=").map(str::to_owned))
-        .expect("postgres.sh prints DATABASE_URL")
-}
+mod common;
 
+/// A fresh schema, dropped with the value.
 struct Db {
-    url: String,
+    schema: PostgresSchema,
 }
 
 impl Db {
     fn new() -> Db {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs();
-        let base = database_url();
-        let separator = if base.contains('?') { '&' } else { '?' };
-        Db { url: format!("{base}{separator}schema=amtest_{now}_{}_cli", std::process::id()) }
+        Db { schema: PostgresSchema::new() }
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
         let mut command = Command::cargo_bin("agent-memory").expect("binary");
-        command.env_remove("AGENT_MEMORY_DATABASE_URL").arg("store").args(args).arg("--db").arg(&self.url);
+        command.env_remove("AGENT_MEMORY_DATABASE_URL").arg("store").args(args).arg("--db").arg(&self.schema.url);
         command.output().expect("run")
     }
 
@@ -83,4 +61,19 @@ fn store_commands_work_on_postgres() {
     let bad = db.run(&["search", "user_123", "--filter", r#"{"level":{"$regex":"x"}}"#]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown filter operator"));
+}
+
+#[test]
+fn put_index_specs_are_kept_on_postgres() {
+    let db = Db::new();
+    let none = "--embedding-provider=none";
+    db.ok(&["put", "docs", "hidden", r#"{"title":"rust notes"}"#, "--no-index", none]);
+    db.ok(&["put", "docs", "titled", r#"{"title":"python","body":"rust"}"#, "--index", "title", none]);
+    let keys = |query: &str| -> Vec<String> {
+        let hits = db.ok(&["search", "docs", query, "--mode", "keyword", none]);
+        hits.as_array().expect("array").iter().map(|h| h["key"].as_str().expect("key").to_owned()).collect()
+    };
+    assert_eq!(keys("rust"), Vec::<String>::new(), "neither the unindexed item nor an unindexed field");
+    assert_eq!(keys("python"), ["titled"]);
+    assert_eq!(db.ok(&["get", "docs", "hidden"])["value"], json!({"title": "rust notes"}));
 }

@@ -4,40 +4,20 @@
 //!
 //! The server's URL comes from `AGENT_MEMORY_TEST_PG_URL` or `DATABASE_URL` (set by
 //! `scripts/setup-test-deps`); when neither is set, `scripts/deps/postgres.sh start` starts
-//! the project's throwaway server. Each run uses its own schema (`amtest_…`, which the
-//! store's PostgreSQL tests drop once stale).
+//! the project's throwaway server. Each test uses its own schema (`amtest_…`), dropped when
+//! the test ends (`common::PostgresSchema`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::Stdio;
 
-use common::{ChildGuard, agent_memory_command, read_listening_line};
+use common::{ChildGuard, PostgresSchema, agent_memory_command, read_listening_line};
 use serde_json::{Value, json};
 
 mod common;
 
 const ACME_KEY: &str = "acme-secret-0123456789";
 const GLOBEX_KEY: &str = "globex-secret-0123456789";
-
-fn database_url() -> String {
-    for var in ["AGENT_MEMORY_TEST_PG_URL", "DATABASE_URL"] {
-        if let Ok(url) = std::env::var(var)
-            && !url.trim().is_empty()
-        {
-            return url;
-        }
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/deps/postgres.sh");
-    let output = Command::new("bash").arg(&script).arg("start").output().expect("run scripts/deps/postgres.sh");
-    assert!(output.status.success(), "no DATABASE_URL and {} failed", script.display());
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .lines()
-        .find_map(|line| line.strip_prefix("export AGENT_MEMORY_TEST_PG_URL=").map(str::to_owned))
-        .expect("the script prints the URL")
-}
 
 /// A running server; dropping it stops the process (its [`ChildGuard`]).
 struct Server {
@@ -80,12 +60,9 @@ impl Server {
 
 #[test]
 fn two_servers_on_one_database_agree() {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
-    let base = database_url();
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}schema=amtest_serve_{}_{}", nanos / 1_000_000_000, std::process::id());
-    let a = Server::start(&url);
-    let b = Server::start(&url);
+    let schema = PostgresSchema::new(); // outlives both servers
+    let a = Server::start(&schema.url);
+    let b = Server::start(&schema.url);
     assert_eq!(a.call("GET", "/readyz", ACME_KEY, None), (200, json!({"status": "ready"})));
 
     let put = json!({"namespace": ["users", "u1"], "key": "lang", "value": {"text": "prefers Rust for systems work"}});
@@ -152,13 +129,11 @@ fn conversations_and_sessions_are_shared(a: &Server, b: &Server) {
 
 #[test]
 fn vector_index_settings_reach_the_in_process_index() {
-    let base = database_url();
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
-    let url = format!("{base}{separator}schema=amtest_vecopts_{}_{}", nanos / 1_000_000_000, std::process::id());
+    let schema = PostgresSchema::new();
+    let url = &schema.url;
     let mut command = agent_memory_command();
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url, "--embedder", "hash:64"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--embedder", "hash:64"])
         .args(["--vector-ef-search", "64", "--vector-connectivity", "8", "--log-format", "json"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())

@@ -588,3 +588,108 @@ async fn keyword_search_reads_postings_from_the_index() {
     assert_eq!(hits.len(), 10);
     assert!(hits.iter().all(|h| h.item.namespace.labels() == ["docs", "b"] && h.item.value["n"].as_u64().unwrap() > 9));
 }
+
+/// Creates `schema` on the test server with a backend, writes one item, and closes it.
+async fn create_schema_with_a_backend(schema: &str) {
+    let backend =
+        PostgresBackend::connect(PostgresConfig::new(support::database_url()).schema(schema.to_owned())).await.unwrap();
+    let store = MemoryStore::new(Arc::new(backend), StoreOptions::default());
+    store.put("ns", "k", json!({"text": "kept until the guard goes"}), None).await.unwrap();
+}
+
+/// Whether the test server lists `schema`, asked from a runtime of its own.
+fn schema_exists_now(schema: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async { support::schema_exists(&support::connect(&support::database_url()).await, schema).await })
+}
+
+#[tokio::test]
+async fn a_dropped_schema_guard_drops_its_schema() {
+    let url = support::database_url();
+    let guard = support::SchemaGuard::new(&url);
+    let schema = guard.name().to_owned();
+    assert!(schema.starts_with("amtest_"), "{schema}");
+    create_schema_with_a_backend(&schema).await;
+    let client = support::connect(&url).await;
+    assert!(support::schema_exists(&client, &schema).await);
+
+    drop(guard); // inside this test's runtime: the drop runs on a thread of its own
+    assert!(!support::schema_exists(&client, &schema).await, "{schema} is still there");
+}
+
+#[test]
+fn a_test_that_panics_still_drops_its_schema() {
+    let created = std::sync::Mutex::new(String::new());
+    let outcome = std::panic::catch_unwind(|| {
+        let guard = support::SchemaGuard::new(&support::database_url());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(create_schema_with_a_backend(guard.name()));
+        *created.lock().unwrap() = guard.name().to_owned();
+        assert!(schema_exists_now(guard.name()));
+        panic!("the test fails while its schema is in use");
+    });
+    assert!(outcome.is_err());
+    let schema = created.into_inner().unwrap();
+    assert!(schema.starts_with("amtest_"), "{schema:?}");
+    assert!(!schema_exists_now(&schema), "{schema} is still there");
+}
+
+#[test]
+fn a_schema_from_fresh_schema_is_dropped_when_its_test_thread_ends_even_on_a_panic() {
+    for panics in [false, true] {
+        let test = std::thread::spawn(move || {
+            let schema = support::fresh_schema();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(create_schema_with_a_backend(&schema));
+            assert!(schema_exists_now(&schema));
+            if panics {
+                std::panic::panic_any(schema);
+            }
+            schema
+        });
+        let schema = match test.join() {
+            Ok(schema) => schema,
+            Err(payload) => *payload.downcast::<String>().unwrap(),
+        };
+        assert!(!schema_exists_now(&schema), "{schema} is still there (panicked: {panics})");
+    }
+}
+
+#[test]
+fn test_schema_names_carry_their_creation_time() {
+    let name = support::schema_guard::fresh_schema_name();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let created = support::schema_guard::created_at(&name).unwrap();
+    assert!(created <= now && now - created < 5, "{name} at {now}");
+    assert_eq!(support::schema_guard::created_at("amtest_1764222109_4021_7"), Some(1_764_222_109));
+    assert_eq!(support::schema_guard::created_at("amtest_serve_1764222109_4021"), Some(1_764_222_109));
+    assert_eq!(support::schema_guard::created_at("amtest_4021_7"), None, "a process id is not a time");
+    assert_eq!(support::schema_guard::created_at("bench_1764222109_4021"), None);
+    assert!(support::schema_guard::is_stale("amtest_1764222109_1_1", 1_764_222_109 + 3601));
+    assert!(!support::schema_guard::is_stale("amtest_1764222109_1_1", 1_764_222_109 + 3600));
+    assert!(!support::schema_guard::is_stale("load_bench_1", u64::MAX));
+}
+
+#[tokio::test]
+async fn the_sweep_drops_only_test_schemas_older_than_an_hour() {
+    let url = support::database_url();
+    let client = support::connect(&url).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let pid = std::process::id();
+    let two_hours_ago = now - 7200;
+    let stale = [format!("amtest_{two_hours_ago}_{pid}_sweep"), format!("amtest_serve_{two_hours_ago}_{pid}")];
+    let young = format!("amtest_{}_{pid}_sweep", now - 60);
+    let not_ours = format!("sweep_{two_hours_ago}_{pid}");
+    for schema in stale.iter().chain([&young, &not_ours]) {
+        client.batch_execute(&format!("CREATE SCHEMA \"{schema}\"")).await.unwrap();
+    }
+
+    let swept = support::schema_guard::sweep_stale_schemas(&url);
+    assert!(swept.is_ok(), "{swept:?}");
+    for schema in &stale {
+        assert!(!support::schema_exists(&client, schema).await, "{schema} was not swept");
+    }
+    assert!(support::schema_exists(&client, &young).await, "a young test schema may be in use: {young}");
+    assert!(support::schema_exists(&client, &not_ours).await, "{not_ours} is not a test schema");
+    client.batch_execute(&format!("DROP SCHEMA \"{young}\"; DROP SCHEMA \"{not_ours}\"")).await.unwrap();
+}

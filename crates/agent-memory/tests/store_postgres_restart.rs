@@ -66,7 +66,8 @@ impl Drop for Cluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_pool_recovers_from_a_restart_and_from_terminated_sessions() {
     let cluster = Cluster::start();
-    let config = PostgresConfig::new(cluster.url.clone()).schema(support::fresh_schema()).max_connections(4);
+    let schema = support::SchemaGuard::new(&cluster.url); // dropped before the cluster stops
+    let config = PostgresConfig::new(cluster.url.clone()).schema(schema.name().to_owned()).max_connections(4);
     let store = MemoryStore::new(Arc::new(PostgresBackend::connect(config).await.unwrap()), StoreOptions::default());
     store.put("ns", "before", json!({"text": "written before the restart"}), None).await.unwrap();
     // Open every pooled connection, so that all of them are dead after the restart.

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests that run `agent-memory serve` as a process.
 //!
 //! Every long-running child a test spawns is held in a [`ChildGuard`], so that a test that
-//! panics before it stops its server leaves no process behind.
+//! panics before it stops its server leaves no process behind; every PostgreSQL schema a
+//! test makes is held in a [`PostgresSchema`], dropped with it.
 
 #![allow(dead_code)] // each test binary uses its own part of these helpers
 
@@ -10,6 +11,9 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "../../../agent-memory/tests/store_postgres_support/schema_guard.rs"]
+mod schema_guard;
 
 /// How long a dropped guard waits for the child to exit after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -110,4 +114,54 @@ pub(crate) fn read_listening_line(child: &mut ChildGuard) -> String {
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
     line.trim().to_owned()
+}
+
+/// The PostgreSQL server the tests use: `AGENT_MEMORY_TEST_PG_URL` or `DATABASE_URL` (set by
+/// `scripts/setup-test-deps`). Without either, the test fails with `CI=true` (CI never skips
+/// the PostgreSQL tests silently) and otherwise starts the project's throwaway server with
+/// `scripts/deps/postgres.sh start`.
+pub(crate) fn postgres_url() -> String {
+    for var in ["AGENT_MEMORY_TEST_PG_URL", "DATABASE_URL"] {
+        if let Ok(url) = std::env::var(var)
+            && !url.trim().is_empty()
+        {
+            return url;
+        }
+    }
+    assert!(
+        !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
+        "CI=true but neither AGENT_MEMORY_TEST_PG_URL nor DATABASE_URL is set: run the tests through scripts/test"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/deps/postgres.sh");
+    let output = Command::new("bash").arg(&script).arg("start").output().expect("run scripts/deps/postgres.sh");
+    assert!(output.status.success(), "postgres.sh start failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("export DATABASE_URL=").map(str::to_owned))
+        .expect("postgres.sh prints DATABASE_URL")
+}
+
+/// A fresh `amtest_…` schema on the test server, dropped (`CASCADE`) with this value, on a
+/// panic too. Declare it before the processes that use it, so that they stop first. The
+/// first one in a process also drops the server's test schemas older than an hour.
+#[derive(Debug)]
+pub(crate) struct PostgresSchema {
+    /// The store URL that opens this schema (`…?schema=amtest_…`).
+    pub(crate) url: String,
+    guard: schema_guard::SchemaGuard,
+}
+
+impl PostgresSchema {
+    /// A fresh schema on [`postgres_url`]'s server.
+    pub(crate) fn new() -> PostgresSchema {
+        let base = postgres_url();
+        let guard = schema_guard::SchemaGuard::new(&base);
+        let separator = if base.contains('?') { '&' } else { '?' };
+        PostgresSchema { url: format!("{base}{separator}schema={}", guard.name()), guard }
+    }
+
+    /// The schema's name.
+    pub(crate) fn name(&self) -> &str {
+        self.guard.name()
+    }
 }

@@ -1,5 +1,6 @@
-//! What the PostgreSQL tests share: the server's URL, a fresh schema per backend, and a
-//! plain connection for checks the store's API does not expose.
+//! What the PostgreSQL tests share: the server's URL, a fresh schema per backend (dropped
+//! when the test ends, see `schema_guard`), and a plain connection for checks the store's
+//! API does not expose.
 //!
 //! The URL comes from `AGENT_MEMORY_TEST_PG_URL` or `DATABASE_URL` (the test command sets
 //! both through `scripts/setup-test-deps`). When neither is set:
@@ -11,18 +12,16 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod schema_guard;
+
+use std::cell::RefCell;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use agent_memory::store::{PostgresBackend, PostgresConfig};
 use tokio_postgres::{Client, NoTls};
 
-/// Schemas made by these tests start with this, then the Unix time and the process id.
-const SCHEMA_PREFIX: &str = "amtest_";
-/// Schemas left by earlier runs are dropped once they are this old (seconds).
-const STALE_AFTER: u64 = 3600;
+pub(crate) use schema_guard::SchemaGuard;
 
 /// The repository's `scripts/deps/postgres.sh`.
 pub(crate) fn script() -> std::path::PathBuf {
@@ -70,11 +69,23 @@ pub(crate) fn url_from_exports(exports: &str) -> Option<String> {
     exports.lines().find_map(|line| line.strip_prefix("export DATABASE_URL=")).map(str::to_owned)
 }
 
-/// A schema name no other test uses.
+/// A schema name no other test uses, dropped (`CASCADE`) when the calling test's thread
+/// ends: after the test returns or panics, once its runtime, backends and connections are
+/// gone (the test harness runs each test on its own thread and joins it). For a schema that
+/// must go sooner, or one on another server, hold a [`SchemaGuard`] instead.
 pub(crate) fn fresh_schema() -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    format!("{SCHEMA_PREFIX}{now}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    let guard = SchemaGuard::new(&database_url());
+    let name = guard.name().to_owned();
+    drop_when_the_test_ends(guard);
+    name
+}
+
+/// Keeps `guard` until the current thread (the test) ends.
+pub(crate) fn drop_when_the_test_ends(guard: SchemaGuard) {
+    thread_local! {
+        static GUARDS: RefCell<Vec<SchemaGuard>> = const { RefCell::new(Vec::new()) };
+    }
+    GUARDS.with_borrow_mut(|guards| guards.push(guard));
 }
 
 /// A plain connection to the test server.
@@ -84,36 +95,25 @@ pub(crate) async fn connect(url: &str) -> Client {
     client
 }
 
-/// A backend on a fresh schema of the test server. Schemas older than an hour left by
-/// earlier runs are dropped (once per process).
+/// A backend on a fresh schema of the test server, dropped when the test ends (see
+/// [`fresh_schema`]).
 pub(crate) async fn backend() -> PostgresBackend {
     backend_with(|config| config).await
 }
 
 /// Like [`backend`], with the configuration adjusted by `adjust`.
 pub(crate) async fn backend_with(adjust: impl FnOnce(PostgresConfig) -> PostgresConfig) -> PostgresBackend {
-    let url = database_url();
-    drop_stale_schemas(&url).await;
-    let config = adjust(PostgresConfig::new(url).schema(fresh_schema()));
+    let config = adjust(PostgresConfig::new(database_url()).schema(fresh_schema()));
     PostgresBackend::connect(config).await.unwrap()
 }
 
-async fn drop_stale_schemas(url: &str) {
-    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    DONE.get_or_init(|| async {
-        let client = connect(url).await;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let rows = client.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'amtest\\_%'", &[]).await.unwrap();
-        for row in rows {
-            let name: String = row.get(0);
-            let created = name.trim_start_matches(SCHEMA_PREFIX).split('_').next().and_then(|t| t.parse::<u64>().ok());
-            if created.is_some_and(|t| t + STALE_AFTER < now) {
-                // Another process may drop it at the same time: that is fine.
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")).await;
-            }
-        }
-    })
-    .await;
+/// Whether `information_schema.schemata` lists `schema`.
+pub(crate) async fn schema_exists(client: &Client, schema: &str) -> bool {
+    let row = client
+        .query_one("SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1", &[&schema])
+        .await
+        .unwrap();
+    row.get::<_, i64>(0) == 1
 }
 
 /// An item's postings columns as the builds before the change log wrote them (version 2 and
