@@ -182,31 +182,19 @@ impl CacheState {
         if query.terms.is_empty() || query.limit == 0 {
             return Vec::new();
         }
-        let (hits, uncertain_from) = rank_keywords(&self.keywords, query, query.limit);
-        let mut ranked: Vec<(i64, f64, f64, (&str, &str))> = hits
-            .into_iter()
-            .filter(|hit| uncertain_from.is_none_or(|uncertain| hit.score > uncertain))
-            .filter_map(|hit| {
-                let address = split_address(self.addresses.get(&hit.id)?);
-                Some((hit.id, hit.score, *self.updated.get(&hit.id)?, address))
-            })
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.2.total_cmp(&a.2)).then_with(|| a.3.cmp(&b.3)));
-        ranked.truncate(query.limit);
-        ranked.into_iter().map(|(id, score, ..)| (id, score)).collect()
+        let (hits, _) = rank_keywords(&self.keywords, query, query.limit);
+        hits.into_iter().map(|hit| (hit.id, hit.score)).collect()
     }
 }
 
 /// A ranking by an index: row ids with their scores, best first.
 struct Ranked {
     ids: Vec<(i64, f64)>,
-    /// The score at and below which the list may lack some (keyword sums a rounding apart):
-    /// only hits scored above it are final.
-    uncertain_from: Option<f64>,
     /// Rows may have been left out: a filter that rejects too many asks for more.
     more: bool,
-    /// The hits are ordered again by score then recency once read (keyword: the index ranks
-    /// by BM25 sums); `false` keeps the index's order (a fused ranking).
+    /// The hits are sorted again once read, by reported score then recency as the SQL path
+    /// sorts them (the indexes already rank that way; this keeps one definition of the
+    /// order); `false` keeps the fused ranking's order.
     reorder: bool,
 }
 
@@ -306,9 +294,9 @@ impl IndexCache {
         query: &KeywordQuery,
     ) -> Option<Vec<ScoredItem>> {
         let rank = |state: &CacheState, want: usize| {
-            let (hits, uncertain_from) = rank_keywords(&state.keywords, query, want);
+            let (hits, more) = rank_keywords(&state.keywords, query, want);
             let ids = hits.into_iter().map(|hit| (hit.id, hit.score)).collect();
-            Ranked { ids, uncertain_from, more: uncertain_from.is_some(), reorder: true }
+            Ranked { ids, more, reorder: true }
         };
         self.search(backend, SearchKind::Keyword, &query.filter, query.limit, rank).await
     }
@@ -323,7 +311,7 @@ impl IndexCache {
         let rank = |state: &CacheState, want: usize| {
             let (candidates, more) = state.vectors.nearest(&query.model, &query.vector, &query.scope, query.now, want);
             let ids = candidates.into_iter().map(|candidate| (candidate.id, candidate.score)).collect();
-            Ranked { ids, uncertain_from: None, more, reorder: true }
+            Ranked { ids, more, reorder: true }
         };
         self.search(backend, SearchKind::Vector, &query.filter, query.limit, rank).await
     }
@@ -347,7 +335,7 @@ impl IndexCache {
             let keyword = query.keyword.as_ref().map(|keyword| state.keyword_ranking(keyword)).unwrap_or_default();
             let mut ids = fuse_rankings(semantic, keyword, &query.weights);
             ids.truncate(query.limit);
-            Ranked { ids, uncertain_from: None, more: false, reorder: false }
+            Ranked { ids, more: false, reorder: false }
         };
         self.search(backend, SearchKind::Hybrid, &Filter::all(), query.limit, rank).await
     }
@@ -406,7 +394,7 @@ impl IndexCache {
     ) -> Result<Attempt, StoreError> {
         let mut want = first_want(filter, limit);
         loop {
-            let (ranked, uncertain_from, more, reorder) = {
+            let (ranked, more, reorder) = {
                 let state = self.read();
                 if state.at != Some(at) {
                     return Ok(Attempt::Moved);
@@ -417,7 +405,7 @@ impl IndexCache {
                     .into_iter()
                     .filter_map(|(id, score)| Some((state.addresses.get(&id)?.clone(), score)))
                     .collect();
-                (ranked, ranking.uncertain_from, ranking.more, ranking.reorder)
+                (ranked, ranking.more, ranking.reorder)
             };
             let (seq, mut items) =
                 backend.read_addresses(ranked.iter().map(|(address, _)| split_address(address))).await?;
@@ -436,9 +424,6 @@ impl IndexCache {
             }
             if reorder {
                 scored.sort_by(by_score);
-            }
-            if let Some(uncertain) = uncertain_from {
-                scored.retain(|hit| hit.score > uncertain);
             }
             let mut hits = Vec::with_capacity(limit.min(scored.len()));
             for hit in scored {
@@ -511,29 +496,12 @@ impl IndexCache {
     }
 }
 
-/// At least the best `want` matches of `query` in the index, and, when there are more
-/// matches, the score at and below which the list may lack some.
-///
-/// The index ranks by BM25 sums; results are ordered by the reported score
-/// ([`crate::store::keyword::normalize`] of the sum) and then by recency, as the SQL
-/// statement orders them. Sums a rounding apart (the same terms added in another order) can
-/// report the same score, and must then be ordered by recency: so the list goes on until its
-/// last score is below the `want`-th, and the caller, once it has sorted the list, keeps only
-/// the hits scored above that last one (no match left out can score higher).
-fn rank_keywords(index: &KeywordIndex, query: &KeywordQuery, want: usize) -> (Vec<KeywordHit>, Option<f64>) {
-    let mut ask = want.saturating_add(1);
-    loop {
-        let (hits, truncated) = index.search(&query.terms, &query.scope, query.now, ask);
-        if !truncated || hits.len() <= want {
-            return (hits, None);
-        }
-        let boundary = hits[want - 1].score;
-        let last = hits[hits.len() - 1].score;
-        if last < boundary {
-            return (hits, Some(last));
-        }
-        ask = ask.saturating_mul(2);
-    }
+/// The best `want` matches of `query` in the index, in the order keyword search reports them
+/// (reported score, then recency, then address: [`KeywordIndex::search`] ranks that way, so
+/// sums a rounding apart that report the same score are already in recency order), and
+/// whether there may be more.
+fn rank_keywords(index: &KeywordIndex, query: &KeywordQuery, want: usize) -> (Vec<KeywordHit>, bool) {
+    index.search(&query.terms, &query.scope, query.now, want)
 }
 
 type Change = (String, String, Option<IndexedRow>);
