@@ -452,7 +452,7 @@ pub(crate) fn fused_row_ids(vectors: &VectorIndex, keywords: &KeywordIndex, quer
 /// Fuses the two rankings of a hybrid search, each `(key, score)` best first, as `weights`
 /// say: reciprocal rank over (semantic, keyword), or relative score over (keyword as BM25
 /// sums, semantic), each list first where scores tie.
-pub(crate) fn fuse_rankings<K: Clone + Eq + Hash>(
+fn fuse_rankings<K: Clone + Eq + Hash>(
     semantic: Vec<(K, f64)>,
     keyword: Vec<(K, f64)>,
     weights: &HybridWeights,

@@ -39,8 +39,8 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{ITEM_COLUMNS, PostgresBackend, by_score, item_from_row};
-use crate::store::backend::{HybridQuery, KeywordQuery, ScoredItem, VectorQuery, fuse_rankings};
-use crate::store::keyword_index::{KeywordHit, KeywordIndex};
+use crate::store::backend::{HybridQuery, KeywordQuery, ScoredItem, VectorQuery, fused_row_ids};
+use crate::store::keyword_index::KeywordIndex;
 use crate::store::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
 use crate::store::{Filter, Item, StoreError};
 
@@ -100,8 +100,6 @@ struct CacheState {
     /// Address (`ns`, NUL, `key`: PostgreSQL text never holds NUL) → the indexes' row id.
     ids: FxHashMap<Arc<str>, i64>,
     addresses: FxHashMap<i64, Arc<str>>,
-    /// Each row's `updated_at`, to order keyword ties by recency without reading rows.
-    updated: FxHashMap<i64, f64>,
     next_id: i64,
 }
 
@@ -131,7 +129,6 @@ impl CacheState {
             vectors: VectorIndex::new(indexed.vectors.unwrap_or_else(VectorIndexOptions::exact)),
             ids: FxHashMap::default(),
             addresses: FxHashMap::default(),
-            updated: FxHashMap::default(),
             next_id: 0,
         }
     }
@@ -143,7 +140,6 @@ impl CacheState {
         let Some(row) = row else {
             if let Some(id) = self.ids.remove(joined.as_str()) {
                 self.addresses.remove(&id);
-                self.updated.remove(&id);
                 self.keywords.remove(id);
                 self.vectors.remove(id);
             }
@@ -160,7 +156,6 @@ impl CacheState {
                 id
             }
         };
-        self.updated.insert(id, row.updated_at);
         let meta = RowMeta { namespace: ns, key, updated_at: row.updated_at, expires_at: row.expires_at };
         match &row.vector {
             Some((model, vector)) => self.vectors.upsert(id, Some((model, vector.as_slice())), meta.clone()),
@@ -171,19 +166,6 @@ impl CacheState {
             // Nothing compares texts here (`holds` is SQLite's): the row's number stands in.
             self.keywords.upsert_counted(id, counts, doc_len.max(0) as u32, 0, meta);
         }
-    }
-}
-
-impl CacheState {
-    /// The best `query.limit` keyword matches as row ids, in the order the keyword search
-    /// returns them (reported score, then recency: see [`rank_keywords`]), without reading
-    /// rows. `query` has no value filter.
-    fn keyword_ranking(&self, query: &KeywordQuery) -> Vec<(i64, f64)> {
-        if query.terms.is_empty() || query.limit == 0 {
-            return Vec::new();
-        }
-        let (hits, _) = rank_keywords(&self.keywords, query, query.limit);
-        hits.into_iter().map(|hit| (hit.id, hit.score)).collect()
     }
 }
 
@@ -294,7 +276,8 @@ impl IndexCache {
         query: &KeywordQuery,
     ) -> Option<Vec<ScoredItem>> {
         let rank = |state: &CacheState, want: usize| {
-            let (hits, more) = rank_keywords(&state.keywords, query, want);
+            // The index ranks as keyword search reports: by reported score, then recency.
+            let (hits, more) = state.keywords.search(&query.terms, &query.scope, query.now, want);
             let ids = hits.into_iter().map(|hit| (hit.id, hit.score)).collect();
             Ranked { ids, more, reorder: true }
         };
@@ -317,23 +300,15 @@ impl IndexCache {
     }
 
     /// `query` (without value filters: the caller checks) answered by fusing both indexes'
-    /// rankings by row id and reading only the winners; `None` as for
-    /// [`IndexCache::keyword_search`]. The keyword ranking is the keyword search's, ties at
-    /// the reported score in recency order (as the index ranks, and as the memory and SQLite
-    /// backends' [`crate::store::backend::fused_row_ids`] fuse it), so the fused result is
-    /// exactly the SQL path's.
+    /// rankings by row id ([`fused_row_ids`], as the memory and SQLite backends do) and
+    /// reading only the winners; `None` as for [`IndexCache::keyword_search`].
     pub(super) async fn hybrid_search(
         &self,
         backend: &PostgresBackend,
         query: &HybridQuery,
     ) -> Option<Vec<ScoredItem>> {
         let rank = |state: &CacheState, _want: usize| {
-            let vector = &query.vector;
-            let (candidates, _) =
-                state.vectors.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
-            let semantic = candidates.into_iter().map(|candidate| (candidate.id, candidate.score)).collect();
-            let keyword = query.keyword.as_ref().map(|keyword| state.keyword_ranking(keyword)).unwrap_or_default();
-            let mut ids = fuse_rankings(semantic, keyword, &query.weights);
+            let mut ids = fused_row_ids(&state.vectors, &state.keywords, query);
             ids.truncate(query.limit);
             Ranked { ids, more: false, reorder: false }
         };
@@ -494,14 +469,6 @@ impl IndexCache {
         tracing::debug!(at, texts, vectors, "postgres index: loaded");
         Ok(())
     }
-}
-
-/// The best `want` matches of `query` in the index, in the order keyword search reports them
-/// (reported score, then recency, then address: [`KeywordIndex::search`] ranks that way, so
-/// sums a rounding apart that report the same score are already in recency order), and
-/// whether there may be more.
-fn rank_keywords(index: &KeywordIndex, query: &KeywordQuery, want: usize) -> (Vec<KeywordHit>, bool) {
-    index.search(&query.terms, &query.scope, query.now, want)
 }
 
 type Change = (String, String, Option<IndexedRow>);
