@@ -68,6 +68,13 @@ const EXHAUSTIVE_POSTINGS_PER_RESULT: usize = 256;
 const SCOPE_SCAN_COST: usize = 8;
 /// Dead slots tolerated beyond the live documents before the index is renumbered.
 const MIN_DEAD_SLOTS: usize = 4096;
+/// Documents appended since the last renumbering, beyond a quarter of those it laid out,
+/// from which the index is renumbered again (see [`KeywordIndex::renumber`]): at least this.
+#[cfg(not(test))]
+const MIN_APPENDED_SLOTS: usize = 4096;
+/// Small in tests, so that writes renumber often.
+#[cfg(test)]
+const MIN_APPENDED_SLOTS: usize = 4;
 
 /// One search result: a document's row id and its keyword score ([`keyword::normalize`] of
 /// its BM25 sum).
@@ -85,8 +92,16 @@ pub(super) struct KeywordIndex {
     postings: Vec<Postings>,
     /// Slots of `postings` whose term is gone.
     free_terms: Vec<u32>,
-    /// Documents by slot; `None` once removed (until the index is renumbered).
+    /// Documents by slot; `None` once removed (until the index is renumbered). Slots below
+    /// `laid_out` are in namespace order (each namespace's documents next to each other, the
+    /// namespaces in order), so that a scoped search reads one stretch of memory.
     docs: Vec<Option<Doc>>,
+    /// See `docs`.
+    laid_out: usize,
+    /// Every document's distinct terms (their slots in `postings`, ascending) with their
+    /// frequencies, one stretch per document (`Doc::terms`), in slot order up to `laid_out`;
+    /// removed documents leave their stretch behind until the index is renumbered.
+    doc_terms: Vec<(u32, u32)>,
     /// Row id → slot in `docs`.
     slots: FxHashMap<i64, u32>,
     /// Encoded namespace → its number (`Doc::namespace`), in order, so that a prefix's
@@ -113,9 +128,8 @@ struct Doc {
     expires_at: Option<f64>,
     length: u32,
     text_hash: u64,
-    /// This document's distinct terms (their slots in `postings`, ascending) and their
-    /// frequencies in it.
-    terms: Box<[(u32, u32)]>,
+    /// Where this document's terms lie in `KeywordIndex::doc_terms`: start and count.
+    terms: (usize, u32),
 }
 
 #[derive(Debug, Default)]
@@ -197,7 +211,7 @@ impl KeywordIndex {
         let counts = counts.into_iter();
         let slot = u32::try_from(self.docs.len()).expect("fewer than 2^32 document slots (renumbered when half dead)");
         let namespace = self.namespace_id(meta.namespace);
-        let mut terms = Vec::with_capacity(counts.size_hint().0);
+        let terms_start = self.doc_terms.len();
         for (term, tf) in counts {
             let term_slot = self.term_slot(term);
             let postings = &mut self.postings[term_slot as usize];
@@ -216,9 +230,10 @@ impl KeywordIndex {
             }
             postings.entries.push(Posting { doc: slot, tf, length, namespace });
             postings.live += 1;
-            terms.push((term_slot, tf));
+            self.doc_terms.push((term_slot, tf));
         }
-        terms.sort_unstable();
+        self.doc_terms[terms_start..].sort_unstable();
+        let terms = (terms_start, u32::try_from(self.doc_terms.len() - terms_start).unwrap_or(u32::MAX));
         self.namespace_docs[namespace as usize].push(slot);
         self.docs.push(Some(Doc {
             id,
@@ -228,17 +243,25 @@ impl KeywordIndex {
             expires_at: meta.expires_at,
             length,
             text_hash,
-            terms: terms.into_boxed_slice(),
+            terms,
         }));
         self.slots.insert(id, slot);
         self.live += 1;
         self.total_tokens += u64::from(length);
+        if self.docs.len() - self.laid_out > (self.laid_out / 4).max(MIN_APPENDED_SLOTS) {
+            self.renumber();
+        }
+    }
+
+    /// A document's distinct terms (slots in `postings`, ascending) with their frequencies.
+    fn terms_of(&self, doc: &Doc) -> &[(u32, u32)] {
+        &self.doc_terms[doc.terms.0..doc.terms.0 + doc.terms.1 as usize]
     }
 
     /// Row `id`'s distinct terms with their frequencies (in no particular order), if held.
     pub(super) fn doc_terms(&self, id: i64) -> Option<impl Iterator<Item = (&str, u32)> + '_> {
         let doc = self.docs.get(*self.slots.get(&id)? as usize)?.as_ref()?;
-        Some(doc.terms.iter().map(|&(slot, tf)| (&*self.postings[slot as usize].term, tf)))
+        Some(self.terms_of(doc).iter().map(|&(slot, tf)| (&*self.postings[slot as usize].term, tf)))
     }
 
     fn term_slot(&mut self, term: String) -> u32 {
@@ -279,7 +302,7 @@ impl KeywordIndex {
         self.dead += 1;
         self.live -= 1;
         self.total_tokens -= u64::from(doc.length);
-        for &(term_slot, _) in doc.terms.iter() {
+        for &(term_slot, _) in &self.doc_terms[doc.terms.0..doc.terms.0 + doc.terms.1 as usize] {
             let postings = &mut self.postings[term_slot as usize];
             postings.live -= 1;
             if postings.live == 0 {
@@ -324,50 +347,61 @@ impl KeywordIndex {
         }
     }
 
-    /// Drops every removed document: slots, posting entries and unused namespaces.
+    /// Drops every removed document (slots, posting entries, term stretches and unused
+    /// namespaces) and lays the rest out in namespace order: namespaces numbered in order,
+    /// each one's documents on consecutive slots with their terms next to each other, and the
+    /// posting lists rebuilt in that slot order. Runs when dead slots outnumber live documents
+    /// and when the documents appended since the last time outnumber a quarter of those it laid
+    /// out, so a store that grows in many users' namespaces at once keeps most of each user's
+    /// documents together (a scoped search reads them as one stretch) at an amortized cost of a
+    /// few moves per document.
     fn renumber(&mut self) {
-        let mut new_slot = vec![u32::MAX; self.docs.len()];
-        let mut namespace_map = vec![u32::MAX; self.namespaces.len()];
-        let mut namespaces: Vec<Box<str>> = Vec::new();
-        let mut docs = Vec::with_capacity(self.slots.len());
-        for (old, doc) in std::mem::take(&mut self.docs).into_iter().enumerate() {
-            let Some(mut doc) = doc else { continue };
-            let namespace = &mut namespace_map[doc.namespace as usize];
-            if *namespace == u32::MAX {
-                *namespace = namespaces.len() as u32;
-                namespaces.push(std::mem::take(&mut self.namespaces[doc.namespace as usize]));
-            }
-            doc.namespace = *namespace;
-            new_slot[old] = docs.len() as u32;
-            docs.push(Some(doc));
-        }
+        let mut old_docs = std::mem::take(&mut self.docs);
+        let old_terms = std::mem::take(&mut self.doc_terms);
+        let mut old_names = std::mem::take(&mut self.namespaces);
+        let old_namespace_docs = std::mem::take(&mut self.namespace_docs);
+        let old_ids = std::mem::take(&mut self.namespace_ids);
         for postings in &mut self.postings {
-            postings.entries.retain_mut(|posting| {
-                posting.doc = new_slot[posting.doc as usize];
-                if posting.doc == u32::MAX {
-                    return false;
-                }
-                // A live document's namespace has its new number by now.
-                posting.namespace = namespace_map[posting.namespace as usize];
-                true
-            });
+            postings.entries.clear();
         }
-        self.docs = docs;
+        let mut docs = Vec::with_capacity(self.slots.len());
+        let live_terms = old_docs.iter().flatten().map(|doc| doc.terms.1 as usize).sum();
+        let mut doc_terms = Vec::with_capacity(live_terms);
+        for (_, old_namespace) in old_ids {
+            let namespace = self.namespaces.len() as u32;
+            let mut slots = Vec::new();
+            for &old_slot in &old_namespace_docs[old_namespace as usize] {
+                let Some(mut doc) = old_docs[old_slot as usize].take() else { continue };
+                let slot = docs.len() as u32;
+                let (start, count) = doc.terms;
+                let terms = &old_terms[start..start + count as usize];
+                for &(term, tf) in terms {
+                    self.postings[term as usize].entries.push(Posting { doc: slot, tf, length: doc.length, namespace });
+                }
+                doc.terms = (doc_terms.len(), count);
+                doc_terms.extend_from_slice(terms);
+                doc.namespace = namespace;
+                slots.push(slot);
+                docs.push(Some(doc));
+            }
+            if slots.is_empty() {
+                continue;
+            }
+            let name = std::mem::take(&mut old_names[old_namespace as usize]);
+            self.namespace_ids.insert(name.clone(), namespace);
+            self.namespaces.push(name);
+            self.namespace_docs.push(slots);
+        }
         for postings in &mut self.postings {
             if postings.live > 0 {
-                compact_postings(postings, &self.docs);
+                postings.entries.shrink_to(2 * postings.entries.len());
+                recompute_bounds(postings);
             }
         }
-        self.slots =
-            self.docs.iter().enumerate().filter_map(|(slot, doc)| Some((doc.as_ref()?.id, slot as u32))).collect();
-        self.namespace_ids = namespaces.iter().enumerate().map(|(id, name)| (name.clone(), id as u32)).collect();
-        self.namespace_docs = vec![Vec::new(); namespaces.len()];
-        for (slot, doc) in self.docs.iter().enumerate() {
-            if let Some(doc) = doc {
-                self.namespace_docs[doc.namespace as usize].push(slot as u32);
-            }
-        }
-        self.namespaces = namespaces;
+        self.slots = docs.iter().enumerate().filter_map(|(slot, doc)| Some((doc.as_ref()?.id, slot as u32))).collect();
+        self.laid_out = docs.len();
+        self.docs = docs;
+        self.doc_terms = doc_terms;
         self.dead = 0;
     }
 
@@ -629,17 +663,58 @@ impl KeywordIndex {
         average_length: f64,
     ) -> (Vec<KeywordHit>, bool) {
         let mut scored: Vec<(f64, u32)> = Vec::new();
+        // The query's term slots as a bit set: a document's terms are tested against it in one
+        // pass (the documents of a scope lie together, see `renumber`), and its matches summed
+        // in query order like every other path. More than 64 query terms: a binary search per
+        // term and document.
+        let query_terms = (cursors.len() <= 64).then(|| {
+            let mut bits = vec![0u64; self.postings.len().div_ceil(64)];
+            for cursor in cursors {
+                bits[cursor.term as usize / 64] |= 1 << (cursor.term % 64);
+            }
+            bits
+        });
+        let mut tfs = vec![0u32; cursors.len()];
         for &namespace in in_scope.namespaces().unwrap_or_default() {
             for &slot in &self.namespace_docs[namespace as usize] {
                 let Some(doc) = &self.docs[slot as usize] else { continue };
-                let (mut score, mut matched) = (0.0, false);
-                for cursor in cursors {
-                    if let Ok(at) = doc.terms.binary_search_by_key(&cursor.term, |&(term, _)| term) {
-                        score += keyword::term_score(cursor.idf, doc.terms[at].1, doc.length, average_length);
-                        matched = true;
+                let terms = self.terms_of(doc);
+                let score = match &query_terms {
+                    Some(bits) => {
+                        let mut matched = 0u64;
+                        for &(term, tf) in terms {
+                            if bits[term as usize / 64] & (1 << (term % 64)) != 0 {
+                                for (at, cursor) in cursors.iter().enumerate() {
+                                    if cursor.term == term {
+                                        tfs[at] = tf;
+                                        matched |= 1 << at;
+                                    }
+                                }
+                            }
+                        }
+                        (matched != 0).then(|| {
+                            cursors
+                                .iter()
+                                .enumerate()
+                                .filter(|(at, _)| matched & (1 << at) != 0)
+                                .map(|(at, cursor)| {
+                                    keyword::term_score(cursor.idf, tfs[at], doc.length, average_length)
+                                })
+                                .fold(0.0, |sum, score| sum + score)
+                        })
                     }
-                }
-                if matched {
+                    None => {
+                        let (mut score, mut matched) = (0.0, false);
+                        for cursor in cursors {
+                            if let Ok(at) = terms.binary_search_by_key(&cursor.term, |&(term, _)| term) {
+                                score += keyword::term_score(cursor.idf, terms[at].1, doc.length, average_length);
+                                matched = true;
+                            }
+                        }
+                        matched.then_some(score)
+                    }
+                };
+                if let Some(score) = score {
                     scored.push((score, slot));
                 }
             }
@@ -774,6 +849,11 @@ enum TopK {
 /// Drops `postings`' entries of removed documents and tightens its bounds.
 fn compact_postings(postings: &mut Postings, docs: &[Option<Doc>]) {
     postings.entries.retain(|posting| docs[posting.doc as usize].is_some());
+    recompute_bounds(postings);
+}
+
+/// Sets a posting list's bounds and block bounds from its entries.
+fn recompute_bounds(postings: &mut Postings) {
     postings.max_tf = postings.entries.iter().map(|p| p.tf).max().unwrap_or(0);
     postings.min_length = postings.entries.iter().map(|p| p.length).min().unwrap_or(0);
     postings.blocks = postings
@@ -1143,6 +1223,61 @@ mod tests {
         assert_eq!(hits.iter().map(|hit| hit.id).collect::<Vec<_>>(), [2, 1], "the more recent first");
         assert!(full);
         assert_eq!(hits[0].score, hits[1].score);
+    }
+
+    #[test]
+    fn renumbering_lays_each_namespace_out_together() {
+        let names = namespaces();
+        let mut index = KeywordIndex::new();
+        // Three namespaces written in turn, as many users' conversations arrive.
+        for id in 0..30 {
+            let text = format!("word{} shared", id % 7);
+            index.upsert(id, &text, meta(&names[id as usize % 3], &format!("k{id}"), id as f64, None));
+        }
+        index.renumber();
+        assert_eq!(index.laid_out, 30);
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(index.namespaces.iter().map(|name| name.to_string()).collect::<Vec<_>>(), sorted);
+        let mut next_slot = 0;
+        let mut next_term = 0;
+        for (number, slots) in index.namespace_docs.iter().enumerate() {
+            assert_eq!(*slots, (next_slot..next_slot + 10).collect::<Vec<u32>>(), "namespace {number}");
+            for &slot in slots {
+                let doc = index.docs[slot as usize].as_ref().expect("live");
+                assert_eq!(doc.namespace as usize, number);
+                assert_eq!(doc.terms.0, next_term, "terms in slot order");
+                next_term += doc.terms.1 as usize;
+            }
+            next_slot += 10;
+        }
+        assert_eq!(index.doc_terms.len(), next_term);
+        let shared = &index.postings[index.terms["shared"] as usize];
+        assert!(shared.entries.windows(2).all(|pair| pair[0].doc < pair[1].doc), "lists sorted by slot");
+        let scope = Scope::Prefix(NamespacePrefix::new(["users"]).unwrap());
+        let (hits, _) = index.search_with(&["word3".into()], &scope, 0.0, 10, Some(TopK::ScopeScan));
+        // word3: ids 3, 10, 17, 24; "other" holds 17 (17 % 3 == 2), the rest are users'.
+        assert_eq!(hits.iter().map(|hit| hit.id).collect::<Vec<_>>(), [24, 10, 3]);
+    }
+
+    #[test]
+    fn a_scope_scan_of_more_than_64_query_terms_equals_a_full_sort() {
+        let names = namespaces();
+        let mut index = KeywordIndex::new();
+        let mut docs = Vec::new();
+        for id in 0..200i64 {
+            let text = (0..5).map(|j| format!("t{}", (id * 7 + j * 13) % 90)).collect::<Vec<_>>().join(" ");
+            let meta = meta(&names[id as usize % 3], &format!("k{id}"), (id % 11) as f64, None);
+            index.upsert(id, &text, meta.clone());
+            docs.push((id, text, meta));
+        }
+        let scope = Scope::Prefix(NamespacePrefix::new(["users"]).unwrap());
+        for count in [3, 64, 65, 90] {
+            let terms: Vec<String> = (0..count).map(|t| format!("t{t}")).collect();
+            let expected = brute_force(&docs, &terms, &scope, 0.0, 15);
+            let (hits, _) = index.search_with(&terms, &scope, 0.0, 15, Some(TopK::ScopeScan));
+            assert_eq!(hits, expected, "{count} terms");
+        }
     }
 
     #[test]
