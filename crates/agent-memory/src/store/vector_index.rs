@@ -59,7 +59,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockRead
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use super::backend::Scope;
 use super::vector;
@@ -268,8 +268,11 @@ struct VectorSet {
     position: FxHashMap<i64, usize>,
     /// The row of each live sequence number (graph nodes of other numbers are dead).
     row_of_seq: FxHashMap<u64, usize>,
-    /// Row ids by encoded namespace, to count and list a scope's rows.
-    by_namespace: BTreeMap<String, FxHashSet<i64>>,
+    /// Rows by encoded namespace (in no particular order), to count and list a scope's rows
+    /// (kept as rows move).
+    by_namespace: BTreeMap<String, Vec<u32>>,
+    /// Each row's position in its namespace's list in `by_namespace`.
+    namespace_slot: Vec<u32>,
     graph: Option<Graph>,
     /// The graph could not be built or updated (usearch error): stay exact.
     graph_failed: bool,
@@ -350,7 +353,9 @@ impl VectorSet {
         self.norms.push(vector::norm(vector));
         self.ids.push(id);
         self.seqs.push(seq);
-        self.by_namespace.entry(meta.namespace.clone()).or_default().insert(id);
+        let rows = self.by_namespace.entry(meta.namespace.clone()).or_default();
+        self.namespace_slot.push(rows.len() as u32);
+        rows.push(row as u32);
         self.meta.push(meta);
         if let Some(graph) = &mut self.graph {
             graph.pending.insert(seq, id);
@@ -361,24 +366,33 @@ impl VectorSet {
         let Some(row) = self.position.remove(&id) else { return };
         let seq = self.seqs[row];
         self.row_of_seq.remove(&seq);
+        let namespace = &self.meta[row].namespace;
+        if let Some(rows) = self.by_namespace.get_mut(namespace) {
+            let at = self.namespace_slot[row] as usize;
+            rows.swap_remove(at);
+            if let Some(&moved) = rows.get(at) {
+                self.namespace_slot[moved as usize] = at as u32;
+            }
+            if rows.is_empty() {
+                self.by_namespace.remove(namespace);
+            }
+        }
         let last = self.ids.len() - 1;
         if row != last {
             let (dims, moved) = (self.dims, self.ids[last]);
             self.data.copy_within(last * dims..(last + 1) * dims, row * dims);
             self.position.insert(moved, row);
             self.row_of_seq.insert(self.seqs[last], row);
+            if let Some(rows) = self.by_namespace.get_mut(&self.meta[last].namespace) {
+                rows[self.namespace_slot[last] as usize] = row as u32;
+            }
         }
         self.data.truncate(last * self.dims);
         self.norms.swap_remove(row);
         self.ids.swap_remove(row);
         self.seqs.swap_remove(row);
-        let meta = self.meta.swap_remove(row);
-        if let Some(ids) = self.by_namespace.get_mut(&meta.namespace) {
-            ids.remove(&id);
-            if ids.is_empty() {
-                self.by_namespace.remove(&meta.namespace);
-            }
-        }
+        self.meta.swap_remove(row);
+        self.namespace_slot.swap_remove(row);
         // A row already in the graph leaves a dead node there, which the predicate rejects.
         if let Some(graph) = &mut self.graph {
             graph.pending.remove(&seq);
@@ -489,29 +503,29 @@ impl VectorSet {
     /// there are at most `max` of them and fewer than half the set (`None`: scan everything).
     fn small_scope_rows(&self, scope: &Scope, max: usize) -> Option<Vec<usize>> {
         let max = max.min(self.len() / 2);
-        let rows = |ids: &mut dyn Iterator<Item = &i64>| {
-            let mut rows: Vec<usize> = ids.filter_map(|id| self.position.get(id).copied()).collect();
+        let rows = |found: &mut dyn Iterator<Item = &u32>| {
+            let mut rows: Vec<usize> = found.map(|&row| row as usize).collect();
             rows.sort_unstable();
             rows
         };
         match scope {
             Scope::Namespace(namespace) => {
-                let ids = self.by_namespace.get(&namespace.encoded());
-                let count = ids.map_or(0, FxHashSet::len);
-                (count <= max).then(|| ids.map(|ids| rows(&mut ids.iter())).unwrap_or_default())
+                let found = self.by_namespace.get(&namespace.encoded());
+                let count = found.map_or(0, Vec::len);
+                (count <= max).then(|| found.map(|found| rows(&mut found.iter())).unwrap_or_default())
             }
             Scope::Prefix(prefix) => {
                 let (low, high) = prefix.encoded_range()?;
                 let mut count = 0;
                 let range =
                     self.by_namespace.range::<str, _>((Bound::Included(low.as_str()), Bound::Excluded(high.as_str())));
-                for ids in range.clone().map(|(_, ids)| ids) {
-                    count += ids.len();
+                for found in range.clone().map(|(_, found)| found) {
+                    count += found.len();
                     if count > max {
                         return None;
                     }
                 }
-                Some(rows(&mut range.flat_map(|(_, ids)| ids)))
+                Some(rows(&mut range.flat_map(|(_, found)| found)))
             }
         }
     }
@@ -1462,5 +1476,39 @@ mod tests {
         assert_eq!((found, truncated), ((2001..=2030).collect::<Vec<_>>(), false));
         let exactly = Scope::Namespace(Namespace::new(["small", "x"]).expect("valid"));
         assert_eq!(index.nearest("m", &rows[0], &exactly, 0.0, 100).0.len(), 30);
+    }
+
+    #[test]
+    fn scope_row_lists_follow_rows_as_removals_move_them() {
+        // Rows move when others are removed (the last one fills the gap); each namespace's
+        // list of rows must follow, or a small scope would scan another namespace's rows.
+        let mut index = VectorIndex::new(VectorIndexOptions::exact());
+        let names = ["a", "b", "c"];
+        let mut held: Vec<(i64, usize)> = Vec::new();
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for step in 0..2000i64 {
+            if held.len() > 5 && next() % 3 == 0 {
+                let (id, _) = held.swap_remove(next() % held.len());
+                index.remove(id);
+            } else {
+                let namespace = next() % names.len();
+                let angle = step as f32;
+                index.upsert(step, Some(("m", &[angle.cos(), angle.sin()])), meta(&[names[namespace]], "k", 1.0, None));
+                held.push((step, namespace));
+            }
+        }
+        for (number, name) in names.iter().enumerate() {
+            let scope = Scope::Namespace(Namespace::new([*name]).expect("valid"));
+            let (found, _) = index.nearest("m", &[1.0, 0.0], &scope, 0.0, usize::MAX);
+            let mut found: Vec<i64> = found.iter().map(|c| c.id).collect();
+            found.sort_unstable();
+            let mut expected: Vec<i64> = held.iter().filter(|(_, n)| *n == number).map(|(id, _)| *id).collect();
+            expected.sort_unstable();
+            assert_eq!(found, expected, "namespace {name}");
+        }
     }
 }
