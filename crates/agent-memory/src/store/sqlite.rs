@@ -1409,8 +1409,13 @@ fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> R
         (true, false) => "embedding_model, embedding, NULL",
         _ => "NULL, NULL, text",
     };
+    // In namespace order (the UNIQUE (namespace, key) index), so that rows new to the indexes
+    // (all of them on a first load) join them with each namespace's rows together: a scoped
+    // search (one user's conversations) then reads one stretch of each index's memory.
     let mut statement = tx
-        .prepare(&format!("SELECT id, namespace, key, updated_at, expires_at, {columns} FROM store_items"))
+        .prepare(&format!(
+            "SELECT id, namespace, key, updated_at, expires_at, {columns} FROM store_items ORDER BY namespace, key"
+        ))
         .map_err(sql_error)?;
     let mut rows = statement.query([]).map_err(sql_error)?;
     let mut vector = Vec::new();
