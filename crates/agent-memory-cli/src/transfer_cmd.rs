@@ -20,7 +20,9 @@ use agent_memory::transfer::{ExportOptions, TransferError, export_dump_with, imp
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use crate::serve::config::{ConfigError, DEFAULT_DATABASE_URL, DEFAULT_EMBEDDER, DatabaseUrl, VectorIndexSettings};
+use crate::serve::config::{
+    ConfigError, DEFAULT_DATABASE_URL, DEFAULT_EMBEDDER, DatabaseUrl, PostgresIndexSettings, VectorIndexSettings,
+};
 
 /// `agent-memory export` flags.
 #[derive(Debug, clap::Args)]
@@ -82,7 +84,13 @@ async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
             NamespacePrefix::parse(prefix).map_err(|error| BadInput(format!("--namespace-prefix: {error}")))?;
         options = options.namespace_prefix(prefix);
     }
-    let store = crate::serve::open_plain_store(&database, &args.embedder, &VectorIndexSettings::defaults()).await?;
+    let store = crate::serve::open_plain_store(
+        &database,
+        &args.embedder,
+        &VectorIndexSettings::defaults(),
+        &PostgresIndexSettings::defaults(),
+    )
+    .await?;
     let sessions = match args.namespace_prefix {
         Some(_) => None,
         None => Some(crate::serve::open_sessions(&database).await?),
@@ -150,7 +158,13 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         let file = File::open(&path).map_err(|error| BadInput(format!("cannot open {}: {error}", path.display())))?;
         BufReader::new(file)
     };
-    let store = crate::serve::open_plain_store(&database, &args.embedder, &VectorIndexSettings::defaults()).await?;
+    let store = crate::serve::open_plain_store(
+        &database,
+        &args.embedder,
+        &VectorIndexSettings::defaults(),
+        &PostgresIndexSettings::defaults(),
+    )
+    .await?;
     let sessions = crate::serve::open_sessions(&database).await?;
     let bar = TerminalBar::new("re-embedding {bar:40} {pos}/{len} items ({eta} left)");
     let progress = |done: usize, total: usize| bar.show(done as u64, total as u64);

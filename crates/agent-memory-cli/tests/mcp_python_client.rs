@@ -32,7 +32,8 @@ def trim(item):
     return {k: item[k] for k in ("namespace", "key", "value")}
 "#;
 
-/// Over stdio: list the tools, remember, recall, forget, recall again.
+/// Over stdio: list the tools, remember, recall, forget, recall again; a memory remembered
+/// with `index=False` is listed but not found by a query.
 const STDIO_SCRIPT: &str = r#"
 from mcp import StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -63,6 +64,12 @@ async def main():
             out["after_forget"] = [m["key"] for m in found["memories"]]
             out["forget_namespace"] = await call(session, "forget", namespace=["notes"])
             out["bad_input"] = await call(session, "remember", namespace=["x"], key="k")
+            await call(session, "remember", namespace=["vault"], key="pin", text="the safe code is 4711", index=False)
+            found = await call(session, "recall_memories", query="safe code", namespace_prefix=["vault"])
+            out["unindexed_by_query"] = found["memories"]
+            found = await call(session, "recall_memories", namespace_prefix=["vault"])
+            out["unindexed_listed"] = [m["key"] for m in found["memories"]]
+            out["bad_index"] = await call(session, "remember", namespace=["vault"], key="k", text="x", index=["a..b"])
             messages = [{"role": "user", "content": "My printer shows error E42"},
                         {"role": "assistant", "content": "Roll back the firmware."}]
             indexed = await call(session, "index_conversation", user_id="u1", session_id="s1", messages=messages,
@@ -191,6 +198,9 @@ fn the_python_client_remembers_recalls_and_forgets_over_stdio() {
         "after_forget": ["editor"],
         "forget_namespace": {"deleted": 1},
         "bad_input": ["error", "invalid_request: give exactly one of `text` and `value`"],
+        "unindexed_by_query": [],
+        "unindexed_listed": ["pin"],
+        "bad_index": ["error", "invalid_index: invalid index: index path \"a..b\" is not a valid path (dot-separated, non-empty names)"],
         "indexed": ["u1", "s1", 1],
         "conversations": [["u1", "s1", "[Topic: printer, Date: 2025-01-15]\n\nHuman: My printer shows error E42\nAssistant: Roll back the firmware."]],
         "conversations_later": [],

@@ -1,6 +1,7 @@
 //! Two `agent-memory serve` processes on one PostgreSQL database give consistent results:
 //! what one writes, the other reads, searches, lists and deletes, and tenants stay apart.
-//! Vector index settings reach the PostgreSQL backend's in-process vector index.
+//! Vector index settings reach the PostgreSQL backend's in-process vector index, and a
+//! server with its in-process indexes turned off answers from SQL.
 //!
 //! The server's URL comes from `AGENT_MEMORY_TEST_PG_URL` or `DATABASE_URL` (set by
 //! `scripts/setup-test-deps`); when neither is set, `scripts/deps/postgres.sh start` starts
@@ -155,4 +156,111 @@ fn vector_index_settings_reach_the_in_process_index() {
     assert_eq!(options["vector_ef_search"], 64);
     assert_eq!(options["vector_connectivity"], 8);
     drop(server);
+}
+
+/// The keys each of a keyword, a semantic and a hybrid search returns on a server over `url`
+/// started with `args` and `envs`, and the JSON log events it wrote (debug for the
+/// PostgreSQL backend, so that loading an in-process index shows).
+fn search_and_log(url: &str, args: &[&str], envs: &[(&str, &str)]) -> (Vec<Vec<String>>, Vec<Value>) {
+    let workdir = tempfile::tempdir().expect("temp dir");
+    let log = workdir.path().join("server.log");
+    let mut command = agent_memory_command();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--embedder", "hash:64"])
+        .args(["--log-format", "json"])
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("AGENT_MEMORY_API_KEYS", format!("acme:{ACME_KEY}"))
+        .env("RUST_LOG", "info,agent_memory::store::postgres=debug")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"));
+    let mut child = ChildGuard::spawn(&mut command);
+    let line = read_listening_line(&mut child);
+    let address = line.strip_prefix("listening on http://").expect("listening line").to_owned();
+    let mut server = Server { child, address };
+    for (key, text) in [("tea", "green tea at five"), ("bike", "the bicycle needs new brakes")] {
+        let put = json!({"namespace": ["notes"], "key": key, "value": {"text": text}});
+        assert_eq!(server.call("PUT", "/store/items", ACME_KEY, Some(put)).0, 200);
+    }
+    let searches = [
+        json!({"query": "bicycle brakes", "mode": "keyword"}),
+        json!({"query": "green tea at five", "mode": "semantic", "limit": 1}),
+        json!({"query": "green tea", "mode": "hybrid", "limit": 1}),
+    ];
+    let found = searches
+        .into_iter()
+        .map(|search| {
+            let (status, found) = server.call("POST", "/store/items/search", ACME_KEY, Some(search));
+            assert_eq!(status, 200, "{found}");
+            found["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|item| item["key"].as_str().expect("key").to_owned())
+                .collect()
+        })
+        .collect();
+    assert!(server.child.terminate().success(), "a clean shutdown");
+    let events = std::fs::read_to_string(&log)
+        .expect("read the log")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("a JSON log line: {line}")))
+        .collect();
+    (found, events)
+}
+
+/// The messages of the in-process indexes' own log events (`postgres index: loaded`, …).
+fn index_messages(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|event| event["message"].as_str())
+        .filter(|message| message.starts_with("postgres index:"))
+        .collect()
+}
+
+#[test]
+fn a_server_with_both_in_process_indexes_off_answers_from_sql() {
+    let expected = [vec!["bike"], vec!["tea"], vec!["tea"]];
+
+    // The control: by default the first search loads the in-process indexes.
+    let schema = PostgresSchema::new();
+    let (found, events) = search_and_log(&schema.url, &[], &[]);
+    assert_eq!(found, expected);
+    assert!(index_messages(&events).contains(&"postgres index: loaded"), "{events:?}");
+
+    // Off by a flag and by an environment variable: the same answers, no index ever loaded.
+    let schema = PostgresSchema::new();
+    let (found, events) = search_and_log(
+        &schema.url,
+        &["--postgres-keyword-index", "false"],
+        &[("AGENT_MEMORY_POSTGRES_VECTOR_INDEX", "false")],
+    );
+    assert_eq!(found, expected);
+    assert_eq!(index_messages(&events), Vec::<&str>::new(), "{events:?}");
+    let settings = events.iter().find(|event| event["message"] == "postgres in-process indexes").expect("logged");
+    assert_eq!((&settings["keyword_index"], &settings["vector_index"]), (&json!(false), &json!(false)));
+    assert!(!events.iter().any(|event| event["level"] == "WARN"), "{events:?}");
+}
+
+#[test]
+fn the_postgres_index_flags_are_refused_with_sqlite() {
+    for command in [&["serve", "--listen", "127.0.0.1:0"][..], &["mcp"]] {
+        let workdir = tempfile::tempdir().expect("temp dir");
+        let output = agent_memory_command()
+            .args(command)
+            .args(["--database-url", "sqlite:x.db", "--postgres-vector-index", "false"])
+            .current_dir(workdir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the command");
+        assert_eq!(output.status.code(), Some(2), "{command:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(
+                "the postgres setting vector_index applies to PostgreSQL databases only, and the database is sqlite:x.db"
+            ),
+            "{command:?}: {stderr}"
+        );
+        assert!(!workdir.path().join("x.db").exists(), "{command:?}: nothing opened");
+    }
 }

@@ -8,7 +8,8 @@
 //!
 //! Tools: `remember`, `recall_memories`, `forget` (the store), `search_past_conversations`
 //! and `index_conversation` (conversation memory, as `POST /conversations/search` and
-//! `POST /conversations`).
+//! `POST /conversations`). `remember` takes LangGraph's per-item `index` as `PUT
+//! /store/items` does (`false`, or a list of field paths; checked by `ItemIndex::from_json`).
 //!
 //! **Invariant:** over HTTP every namespace goes through `serve::tenancy` with the tenant
 //! the API key of *that very request* names (read from the request's `http::request::Parts`,
@@ -20,7 +21,7 @@ pub(crate) mod stdio;
 
 use std::sync::Arc;
 
-use agent_memory::store::{Filter, Item, MemoryStore, Namespace, NamespacePrefix, SearchQuery};
+use agent_memory::store::{Filter, Item, ItemIndex, MemoryStore, Namespace, NamespacePrefix, PutRequest, SearchQuery};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, ServerCapabilities, ServerConfig};
@@ -80,6 +81,24 @@ pub(crate) struct RememberArgs {
     value: Option<Map<String, Value>>,
     /// Forget it after this many seconds; never by default.
     ttl_seconds: Option<f64>,
+    /// What a query searches in this memory (LangGraph's per-item `index`): absent or null
+    /// for the whole value; `false` for nothing, so that no query recalls it (recalling
+    /// without a query, by user id or namespace, still lists it); or a list of dotted field
+    /// paths, e.g. ["title", "meta.topic"], to search only the text under those fields.
+    #[serde(default)]
+    #[schemars(schema_with = "index_schema")]
+    index: Option<Value>,
+}
+
+/// The JSON schema of `remember`'s `index`: `false`, a list of field paths, or null.
+fn index_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            {"type": "boolean", "const": false},
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "null"}
+        ]
+    })
 }
 
 /// Arguments of `recall_memories`.
@@ -118,7 +137,8 @@ impl MemoryTools {
 
     /// Stores a memory.
     #[tool(description = "Remember something for later: store a memory (free text or a JSON object) under a \
-                          namespace or a user id. Returns the stored memory with its key.")]
+                          namespace or a user id; `index` chooses what a query searches in it (false: nothing, \
+                          or a list of field paths). Returns the stored memory with its key.")]
     async fn remember(
         &self,
         Parameters(args): Parameters<RememberArgs>,
@@ -132,9 +152,12 @@ impl MemoryTools {
                 (None, Some(value)) => value,
                 _ => return Err(ApiError::invalid("give exactly one of `text` and `value`")),
             };
+            let index = args.index.as_ref().map(ItemIndex::from_json).transpose()?.unwrap_or_default();
             let key = args.key.unwrap_or_else(|| content_key(&value));
             let namespace = scope.namespace(&labels)?;
-            let item = self.store.put(namespace, key, Value::Object(value), args.ttl_seconds).await?;
+            let request =
+                PutRequest { namespace, key, value: Value::Object(value), ttl_seconds: args.ttl_seconds, index };
+            let item = self.store.put_with(request).await?;
             scope.item_json(item, None)
         };
         respond(outcome.await)

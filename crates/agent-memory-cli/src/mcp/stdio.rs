@@ -6,7 +6,9 @@
 use rmcp::ServiceExt;
 
 use super::{MemoryTools, Scope};
-use crate::serve::config::{ConfigError, DEFAULT_DATABASE_URL, DEFAULT_EMBEDDER, DatabaseUrl, Tenant, VectorIndexArgs};
+use crate::serve::config::{
+    ConfigError, DEFAULT_DATABASE_URL, DEFAULT_EMBEDDER, DatabaseUrl, PostgresIndexArgs, Tenant, VectorIndexArgs,
+};
 
 /// `agent-memory mcp` flags.
 #[derive(Debug, clap::Args)]
@@ -23,6 +25,8 @@ pub(crate) struct McpArgs {
     tenant: Option<String>,
     #[command(flatten)]
     vector_index: VectorIndexArgs,
+    #[command(flatten)]
+    postgres_index: PostgresIndexArgs,
 }
 
 /// Serves the tools on stdio until the client closes stdin.
@@ -38,8 +42,9 @@ pub(crate) async fn run(args: McpArgs) -> anyhow::Result<()> {
         None => Scope::Root,
     };
     let vector_index = args.vector_index.resolve()?;
+    let postgres_index = args.postgres_index.resolve(&database)?;
     init_logging();
-    let store = crate::serve::open_plain_store(&database, &args.embedder, &vector_index).await?;
+    let store = crate::serve::open_plain_store(&database, &args.embedder, &vector_index, &postgres_index).await?;
     let service = MemoryTools::new(store, scope)
         .serve(rmcp::transport::stdio())
         .await

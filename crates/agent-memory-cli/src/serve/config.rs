@@ -23,6 +23,10 @@
 //! ef_construction = 320
 //! ef_search = 96                              # lower: faster, lower recall
 //! graph_precision = "i8"                      # or "f32", "bf16", "f16"
+//!
+//! [postgres]                                  # a postgres:// database only (an error otherwise)
+//! keyword_index = true                        # false: keyword search ranks in SQL only
+//! vector_index = true                         # false: semantic search ranks with pgvector only
 //! ```
 
 use std::collections::HashMap;
@@ -106,6 +110,8 @@ pub(crate) struct ServeArgs {
     pub(crate) otel_endpoint: Option<String>,
     #[command(flatten)]
     pub(crate) vector_index: VectorIndexArgs,
+    #[command(flatten)]
+    pub(crate) postgres_index: PostgresIndexArgs,
 }
 
 /// The in-process vector index's settings (every backend's, PostgreSQL's beside pgvector), shared by `serve`
@@ -298,6 +304,93 @@ impl VectorIndexArgs {
     }
 }
 
+/// Whether a PostgreSQL database's searches rank in this process's own indexes (the
+/// default) or in SQL only. Each index costs memory in every process (measured about
+/// 1.1 KB per item for the keyword index and 2.2 KB per item at 256 dimensions for the
+/// vector index) and one full read of the table on the first search; an operator running
+/// many processes on one big database turns them off. Each flag also reads an
+/// `AGENT_MEMORY_POSTGRES_*` environment variable; `serve` then falls back to its config
+/// file's `[postgres]` table, then to on. Setting either with another database is an error.
+#[derive(Debug, Default, Clone, clap::Args)]
+#[command(next_help_heading = "PostgreSQL in-process indexes")]
+pub(crate) struct PostgresIndexArgs {
+    /// Rank keyword search (and hybrid search's keyword half) in an in-process index of the
+    /// database's items; `false`: in SQL only, keeping no index in this process [default: true].
+    #[arg(
+        id = "postgres_keyword_index",
+        long = "postgres-keyword-index",
+        env = "AGENT_MEMORY_POSTGRES_KEYWORD_INDEX",
+        value_name = "BOOL",
+        global = true
+    )]
+    pub(crate) keyword_index: Option<bool>,
+    /// Rank semantic search (and hybrid search's semantic half) in an in-process vector index
+    /// of the database's vectors; `false`: with pgvector in SQL only, keeping no vectors in
+    /// this process [default: true].
+    #[arg(
+        id = "postgres_vector_index",
+        long = "postgres-vector-index",
+        env = "AGENT_MEMORY_POSTGRES_VECTOR_INDEX",
+        value_name = "BOOL",
+        global = true
+    )]
+    pub(crate) vector_index: Option<bool>,
+}
+
+/// The config file's `[postgres]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePostgres {
+    keyword_index: Option<bool>,
+    vector_index: Option<bool>,
+}
+
+/// The resolved PostgreSQL index settings, and which of them were set (by flag, environment
+/// or file) rather than defaulted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PostgresIndexSettings {
+    /// Keep the in-process keyword index ([`agent_memory::store::PostgresConfig::keyword_index`]).
+    pub(crate) keyword_index: bool,
+    /// Keep the in-process vector index ([`agent_memory::store::PostgresConfig::vector_index`]).
+    pub(crate) vector_index: bool,
+    /// The config file names of the explicitly set fields, in declaration order.
+    pub(crate) explicit: Vec<&'static str>,
+}
+
+impl PostgresIndexSettings {
+    /// Both indexes on, none set explicitly (the library's defaults).
+    pub(crate) fn defaults() -> PostgresIndexSettings {
+        PostgresIndexSettings { keyword_index: true, vector_index: true, explicit: Vec::new() }
+    }
+}
+
+impl PostgresIndexArgs {
+    /// Flags and environment over the defaults (commands without a config file), for
+    /// `database`.
+    pub(crate) fn resolve(&self, database: &DatabaseUrl) -> Result<PostgresIndexSettings, ConfigError> {
+        self.resolve_over(&FilePostgres::default(), database)
+    }
+
+    /// Flags and environment over `file` over the defaults; an error when anything is set
+    /// and `database` is not PostgreSQL.
+    fn resolve_over(&self, file: &FilePostgres, database: &DatabaseUrl) -> Result<PostgresIndexSettings, ConfigError> {
+        let mut explicit = Vec::new();
+        let mut pick = |name: &'static str, flag: Option<bool>, file: Option<bool>| {
+            let value = flag.or(file);
+            if value.is_some() {
+                explicit.push(name);
+            }
+            value.unwrap_or(true)
+        };
+        let keyword_index = pick("keyword_index", self.keyword_index, file.keyword_index);
+        let vector_index = pick("vector_index", self.vector_index, file.vector_index);
+        if !explicit.is_empty() && !matches!(database, DatabaseUrl::Postgres(_)) {
+            return Err(ConfigError::PostgresOnly { settings: explicit.join(" and "), database: database.to_string() });
+        }
+        Ok(PostgresIndexSettings { keyword_index, vector_index, explicit })
+    }
+}
+
 /// `f32`, `bf16`, `f16` or `i8`: how flags and config files spell `precision`.
 pub(crate) fn precision_name(precision: GraphPrecision) -> &'static str {
     match precision {
@@ -334,6 +427,8 @@ struct FileConfig {
     api_keys: Vec<FileApiKey>,
     #[serde(default)]
     vector_index: FileVectorIndex,
+    #[serde(default)]
+    postgres: FilePostgres,
 }
 
 #[derive(Debug, Deserialize)]
@@ -364,6 +459,12 @@ pub(crate) enum ConfigError {
     ApiKey(String),
     #[error("invalid vector index setting {0}")]
     VectorIndex(String),
+    #[error(
+        "the postgres setting {settings} applies to PostgreSQL databases only, and the database is {database}: \
+         remove it (--postgres-*, AGENT_MEMORY_POSTGRES_* or [postgres] in the config file) or use a postgres:// \
+         database url"
+    )]
+    PostgresOnly { settings: String, database: String },
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
     #[error(
@@ -538,6 +639,7 @@ pub(crate) struct ServeConfig {
     pub(crate) log_format: LogFormat,
     pub(crate) otel_endpoint: Option<String>,
     pub(crate) vector_index: VectorIndexSettings,
+    pub(crate) postgres_index: PostgresIndexSettings,
 }
 
 impl ServeConfig {
@@ -574,7 +676,6 @@ impl ServeConfig {
         }
         let config = Self {
             listen,
-            database,
             embedder: args.embedder.or(file.embedder).unwrap_or_else(|| DEFAULT_EMBEDDER.to_owned()),
             chat_model: args.chat_model.or(file.chat_model).filter(|model| !model.is_empty()),
             api_keys,
@@ -582,6 +683,8 @@ impl ServeConfig {
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             otel_endpoint: check_otel_endpoint(args.otel_endpoint.or(file.otel_endpoint))?,
             vector_index: args.vector_index.resolve_over(&file.vector_index)?,
+            postgres_index: args.postgres_index.resolve_over(&file.postgres, &database)?,
+            database,
         };
         config.check_exposure()?;
         Ok(config)
@@ -946,6 +1049,117 @@ graph_precision = "bf16"
         ] {
             let mut file = tempfile::NamedTempFile::new().expect("temp file");
             writeln!(file, "[vector_index]\n{table}").expect("write");
+            let args = ServeArgs { config: Some(file.path().to_owned()), ..ServeArgs::default() };
+            let message = resolve(args).expect_err(table).to_string();
+            assert!(message.contains(expected), "{table}: {message}");
+        }
+    }
+
+    const PG_URL: &str = "postgres://u:secret@db.internal/agents?schema=team_a";
+
+    fn postgres_index_of(args: ServeArgs) -> Result<PostgresIndexSettings, ConfigError> {
+        resolve(args).map(|config| config.postgres_index)
+    }
+
+    fn on_postgres(postgres_index: PostgresIndexArgs) -> ServeArgs {
+        ServeArgs { database_url: Some(PG_URL.to_owned()), postgres_index, ..ServeArgs::default() }
+    }
+
+    #[test]
+    fn postgres_indexes_are_on_by_default() {
+        assert_eq!(postgres_index_of(ServeArgs::default()).expect("defaults"), PostgresIndexSettings::defaults());
+        let settings = postgres_index_of(on_postgres(PostgresIndexArgs::default())).expect("valid");
+        assert_eq!(settings, PostgresIndexSettings { keyword_index: true, vector_index: true, explicit: vec![] });
+    }
+
+    #[test]
+    fn postgres_index_flags_override_the_file_table_which_overrides_defaults() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(file, "database_url = \"{PG_URL}\"\n\n[postgres]\nkeyword_index = false\nvector_index = false")
+            .expect("write");
+        let from_file = ServeArgs { config: Some(file.path().to_owned()), ..ServeArgs::default() };
+        assert_eq!(
+            postgres_index_of(from_file).expect("valid"),
+            PostgresIndexSettings {
+                keyword_index: false,
+                vector_index: false,
+                explicit: vec!["keyword_index", "vector_index"]
+            }
+        );
+        let flag = PostgresIndexArgs { vector_index: Some(true), ..PostgresIndexArgs::default() };
+        let args = ServeArgs { config: Some(file.path().to_owned()), postgres_index: flag, ..ServeArgs::default() };
+        let config = resolve(args).expect("valid");
+        assert_eq!((config.postgres_index.keyword_index, config.postgres_index.vector_index), (false, true));
+        assert_eq!(config.database, DatabaseUrl::Postgres(PG_URL.to_owned()));
+
+        let flag = PostgresIndexArgs { keyword_index: Some(false), ..PostgresIndexArgs::default() };
+        let settings = postgres_index_of(on_postgres(flag)).expect("valid");
+        assert_eq!(
+            settings,
+            PostgresIndexSettings { keyword_index: false, vector_index: true, explicit: vec!["keyword_index"] }
+        );
+    }
+
+    #[test]
+    fn postgres_index_settings_with_another_database_are_errors() {
+        let both = PostgresIndexArgs { keyword_index: Some(false), vector_index: Some(true) };
+        let args = ServeArgs { postgres_index: both.clone(), ..ServeArgs::default() };
+        assert_eq!(
+            postgres_index_of(args).expect_err("sqlite").to_string(),
+            "the postgres setting keyword_index and vector_index applies to PostgreSQL databases only, and the \
+             database is sqlite:agent-memory.db: remove it (--postgres-*, AGENT_MEMORY_POSTGRES_* or [postgres] in \
+             the config file) or use a postgres:// database url"
+        );
+        assert!(matches!(both.resolve(&DatabaseUrl::Memory), Err(ConfigError::PostgresOnly { .. })));
+        let settings = both.resolve(&DatabaseUrl::Postgres(PG_URL.to_owned())).expect("postgres");
+        assert_eq!((settings.keyword_index, settings.vector_index), (false, true));
+
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(file, "database_url = \"memory\"\n[postgres]\nvector_index = true").expect("write");
+        let args = ServeArgs { config: Some(file.path().to_owned()), ..ServeArgs::default() };
+        let message = postgres_index_of(args).expect_err("memory").to_string();
+        assert!(
+            message.starts_with(
+                "the postgres setting vector_index applies to PostgreSQL databases only, and the database is memory:"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn postgres_index_flags_parse_and_name_their_environment_variables() {
+        use clap::Parser as _;
+
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            postgres_index: PostgresIndexArgs,
+        }
+        let cli =
+            Cli::try_parse_from(["serve", "--postgres-keyword-index", "false", "--postgres-vector-index", "true"])
+                .expect("flags parse");
+        assert_eq!((cli.postgres_index.keyword_index, cli.postgres_index.vector_index), (Some(false), Some(true)));
+        let cli = Cli::try_parse_from(["serve"]).expect("no flags");
+        assert_eq!((cli.postgres_index.keyword_index, cli.postgres_index.vector_index), (None, None));
+        let command = <Cli as clap::CommandFactory>::command();
+        let envs: Vec<String> = command
+            .get_arguments()
+            .filter_map(|arg| arg.get_env().map(|env| env.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(envs, ["AGENT_MEMORY_POSTGRES_KEYWORD_INDEX", "AGENT_MEMORY_POSTGRES_VECTOR_INDEX"]);
+        let error = Cli::try_parse_from(["serve", "--postgres-vector-index", "off"]).err().expect("not a bool");
+        assert!(error.to_string().contains("invalid value 'off' for '--postgres-vector-index <BOOL>'"), "{error}");
+    }
+
+    #[test]
+    fn bad_postgres_file_values_are_errors() {
+        for (table, expected) in [
+            ("keyword_index = \"off\"", "invalid type: string \"off\", expected a boolean"),
+            ("vector_index = 0", "invalid type: integer `0`, expected a boolean"),
+            ("keyword_indexes = false", "unknown field `keyword_indexes`, expected `keyword_index` or `vector_index`"),
+        ] {
+            let mut file = tempfile::NamedTempFile::new().expect("temp file");
+            writeln!(file, "database_url = \"{PG_URL}\"\n[postgres]\n{table}").expect("write");
             let args = ServeArgs { config: Some(file.path().to_owned()), ..ServeArgs::default() };
             let message = resolve(args).expect_err(table).to_string();
             assert!(message.contains(expected), "{table}: {message}");

@@ -48,9 +48,10 @@ use agent_memory::embed::{Embedder, EmbedderOptions};
 use agent_memory::llm::ChatModel;
 use agent_memory::session::{InMemorySessions, SessionStore};
 use agent_memory::store::{
-    MemoryBackend, MemoryStore, SqliteBackend, SqliteOptions, StoreError, StoreOptions, VectorIndexOptions,
+    MemoryBackend, MemoryStore, PostgresBackend, PostgresConfig, SqliteBackend, SqliteOptions, StoreError,
+    StoreOptions, VectorIndexOptions,
 };
-use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, ServeConfig, VectorIndexSettings};
+use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, PostgresIndexSettings, ServeConfig, VectorIndexSettings};
 use error::ApiError;
 use metrics::{Metrics, TimedEmbedder};
 
@@ -260,9 +261,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// How often expired items are physically removed.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Opens the configured database with the configured embedder and vector index settings.
+/// Opens the configured database with the configured embedder and index settings.
 async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Result<MemoryStore> {
-    let store = open_database(&config.database, &config.vector_index).await?.store;
+    let store = open_database(&config.database, &config.vector_index, &config.postgres_index).await?.store;
     Ok(match embedder_from_spec(&config.embedder)? {
         Some(embedder) => {
             tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");
@@ -275,14 +276,15 @@ async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Res
     })
 }
 
-/// Opens `database` with the embedder `spec` and the vector index settings, without metrics
+/// Opens `database` with the embedder `spec` and the index settings, without metrics
 /// (for `agent-memory mcp`, `export` and `import`).
 pub(crate) async fn open_plain_store(
     database: &DatabaseUrl,
     spec: &str,
     vector_index: &VectorIndexSettings,
+    postgres_index: &PostgresIndexSettings,
 ) -> anyhow::Result<MemoryStore> {
-    let store = open_database(database, vector_index).await?.store;
+    let store = open_database(database, vector_index, postgres_index).await?.store;
     Ok(match embedder_from_spec(spec)? {
         Some(embedder) => store.with_embedder(embedder),
         None => store.without_embedder(),
@@ -290,29 +292,28 @@ pub(crate) async fn open_plain_store(
 }
 
 /// A store just opened (without an embedder), and the vector index options its backend
-/// reports running with (`None` for PostgreSQL, whose vectors pgvector indexes).
+/// runs with (`None` for PostgreSQL with its in-process vector index off).
 pub(crate) struct OpenedStore {
     pub(crate) store: MemoryStore,
     pub(crate) vector_index: Option<VectorIndexOptions>,
 }
 
 /// Opens `database`; every backend gets `vector_index`'s options for its in-process vector
-/// index (PostgreSQL's beside pgvector). Logs the options the backend runs with.
+/// index (PostgreSQL's beside pgvector), and PostgreSQL keeps its in-process keyword and
+/// vector indexes as `postgres_index` says. Logs the options the backend runs with.
 pub(crate) async fn open_database(
     database: &DatabaseUrl,
     vector_index: &VectorIndexSettings,
+    postgres_index: &PostgresIndexSettings,
 ) -> anyhow::Result<OpenedStore> {
     let opened = match database {
         DatabaseUrl::Memory => Ok(in_memory_store(vector_index.options)),
         DatabaseUrl::Sqlite(path) => sqlite_store(path, vector_index.options)
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display())),
-        DatabaseUrl::Postgres(url) => {
-            let store = MemoryStore::open_with(url, vector_index.options)
-                .await
-                .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}"))?;
-            Ok(OpenedStore { store: store.without_embedder(), vector_index: Some(vector_index.options) })
-        }
+        DatabaseUrl::Postgres(url) => postgres_store(url, vector_index.options, postgres_index)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}")),
     }?;
     log_vector_index(opened.vector_index, vector_index);
     Ok(opened)
@@ -322,6 +323,27 @@ fn in_memory_store(options: VectorIndexOptions) -> OpenedStore {
     let backend = Arc::new(MemoryBackend::with_vector_index(options));
     let vector_index = Some(backend.vector_index_options());
     OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index }
+}
+
+/// A store on PostgreSQL at `url` (`?schema=NAME` honoured) with the in-process indexes
+/// `postgres_index` asks for.
+async fn postgres_store(
+    url: &str,
+    options: VectorIndexOptions,
+    postgres_index: &PostgresIndexSettings,
+) -> Result<OpenedStore, StoreError> {
+    let config = PostgresConfig::from_url(url)
+        .keyword_index(postgres_index.keyword_index)
+        .vector_index(postgres_index.vector_index)
+        .vector_index_options(options);
+    let backend = Arc::new(PostgresBackend::connect(config).await?);
+    tracing::info!(
+        keyword_index = postgres_index.keyword_index,
+        vector_index = postgres_index.vector_index,
+        "postgres in-process indexes"
+    );
+    let vector_index = postgres_index.vector_index.then_some(options);
+    Ok(OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index })
 }
 
 async fn sqlite_store(path: &std::path::Path, options: VectorIndexOptions) -> Result<OpenedStore, StoreError> {

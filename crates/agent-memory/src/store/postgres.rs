@@ -188,6 +188,25 @@ impl PostgresConfig {
         }
     }
 
+    /// A configuration from a store URL as [`MemoryStore::postgres`] takes it: the schema
+    /// named by a `schema=NAME` parameter (which is not passed on to the server), else
+    /// [`DEFAULT_SCHEMA`]. For opening such a URL with other settings.
+    ///
+    /// ```
+    /// use agent_memory::store::PostgresConfig;
+    ///
+    /// let config = PostgresConfig::from_url("postgres://app@db/agents?schema=team_a").keyword_index(false);
+    /// assert_eq!(config.schema_name(), "team_a");
+    /// ```
+    pub fn from_url(url: &str) -> PostgresConfig {
+        let (url, schema) = split_schema_parameter(url);
+        let config = PostgresConfig::new(url);
+        match schema {
+            Some(schema) => config.schema(schema),
+            None => config,
+        }
+    }
+
     /// The schema holding the store's tables: lower-case ASCII letters, digits and `_`,
     /// starting with a letter or `_`, at most 63 bytes. Several stores can share a database
     /// under different schemas.
@@ -1540,11 +1559,7 @@ impl MemoryStore {
     /// [`MemoryStore::postgres`] with the in-process vector index's options
     /// ([`PostgresConfig::vector_index_options`]).
     pub(crate) async fn postgres_with(url: &str, vector_index: VectorIndexOptions) -> Result<MemoryStore, StoreError> {
-        let (url, schema) = split_schema_parameter(url);
-        let mut config = PostgresConfig::new(url).vector_index_options(vector_index);
-        if let Some(schema) = schema {
-            config = config.schema(schema);
-        }
+        let config = PostgresConfig::from_url(url).vector_index_options(vector_index);
         let backend = PostgresBackend::connect(config).await?;
         Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()).with_default_embedder())
     }

@@ -4,6 +4,7 @@ mod basics;
 mod context;
 mod conversations;
 mod invalid_input;
+mod mcp;
 mod never_5xx;
 mod sessions;
 mod store;

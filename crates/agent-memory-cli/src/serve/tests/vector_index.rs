@@ -3,7 +3,7 @@
 use agent_memory::store::{GraphPrecision, VectorIndexOptions};
 use serde_json::json;
 
-use crate::serve::config::{DatabaseUrl, VectorIndexSettings};
+use crate::serve::config::{DatabaseUrl, PostgresIndexSettings, VectorIndexSettings};
 use crate::serve::{open_database, open_store_url};
 
 fn tuned() -> VectorIndexSettings {
@@ -23,10 +23,13 @@ fn tuned() -> VectorIndexSettings {
 async fn in_process_backends_run_with_the_configured_options() {
     let dir = tempfile::tempdir().expect("temp dir");
     for database in [DatabaseUrl::Memory, DatabaseUrl::Sqlite(dir.path().join("tuned.db"))] {
-        let opened = open_database(&database, &tuned()).await.expect("opens");
+        let opened = open_database(&database, &tuned(), &PostgresIndexSettings::defaults()).await.expect("opens");
         assert_eq!(opened.vector_index, Some(tuned().options), "{database}");
     }
-    let opened = open_database(&DatabaseUrl::Memory, &VectorIndexSettings::defaults()).await.expect("opens");
+    let opened =
+        open_database(&DatabaseUrl::Memory, &VectorIndexSettings::defaults(), &PostgresIndexSettings::defaults())
+            .await
+            .expect("opens");
     assert_eq!(opened.vector_index, Some(VectorIndexOptions::default()));
 }
 
