@@ -273,6 +273,9 @@ struct VectorSet {
     by_namespace: BTreeMap<String, Vec<u32>>,
     /// Each row's position in its namespace's list in `by_namespace`.
     namespace_slot: Vec<u32>,
+    /// Rows inserted since the rows were last laid out in namespace order
+    /// ([`VectorSet::lay_out`]).
+    appended: usize,
     graph: Option<Graph>,
     /// The graph could not be built or updated (usearch error): stay exact.
     graph_failed: bool,
@@ -335,6 +338,14 @@ impl GraphQuery<'_> {
     }
 }
 
+/// Rows inserted since the last layout, beyond a quarter of the others, from which a set lays
+/// its rows out again ([`VectorSet::lay_out`]): at least this.
+#[cfg(not(test))]
+const MIN_APPENDED_ROWS: usize = 4096;
+/// Small in tests, so that inserts lay rows out often.
+#[cfg(test)]
+const MIN_APPENDED_ROWS: usize = 4;
+
 /// A row of `data` as a slice.
 fn row_of(data: &[f32], dims: usize, row: usize) -> &[f32] {
     &data[row * dims..(row + 1) * dims]
@@ -360,6 +371,51 @@ impl VectorSet {
         if let Some(graph) = &mut self.graph {
             graph.pending.insert(seq, id);
         }
+        self.appended += 1;
+        if self.appended > (self.len().saturating_sub(self.appended) / 4).max(MIN_APPENDED_ROWS) {
+            self.lay_out();
+        }
+    }
+
+    /// Moves the rows into namespace order (the namespaces in order, each one's rows in their
+    /// present order), so that a small scope's rows are one stretch of the matrix. Runs when
+    /// the rows inserted since the last time outnumber a quarter of the others: a store that
+    /// grows in many users' namespaces at once keeps most of each user's vectors together, at
+    /// an amortized cost of a few copies per row. Graph keys are sequence numbers, which do
+    /// not move.
+    fn lay_out(&mut self) {
+        let order: Vec<usize> = self
+            .by_namespace
+            .values()
+            .flat_map(|rows| {
+                let mut rows = rows.clone();
+                rows.sort_unstable();
+                rows
+            })
+            .map(|row| row as usize)
+            .collect();
+        let dims = self.dims;
+        let mut data = Vec::with_capacity(self.data.len());
+        for &row in &order {
+            data.extend_from_slice(row_of(&self.data, dims, row));
+        }
+        self.data = data;
+        self.norms = order.iter().map(|&row| self.norms[row]).collect();
+        self.ids = order.iter().map(|&row| self.ids[row]).collect();
+        self.seqs = order.iter().map(|&row| self.seqs[row]).collect();
+        let mut old_meta: Vec<Option<RowMeta>> = std::mem::take(&mut self.meta).into_iter().map(Some).collect();
+        self.meta = order.iter().filter_map(|&row| old_meta[row].take()).collect();
+        self.position = self.ids.iter().enumerate().map(|(row, &id)| (id, row)).collect();
+        self.row_of_seq = self.seqs.iter().enumerate().map(|(row, &seq)| (seq, row)).collect();
+        let mut next = 0u32;
+        for rows in self.by_namespace.values_mut() {
+            let count = rows.len() as u32;
+            rows.clear();
+            rows.extend(next..next + count);
+            next += count;
+        }
+        self.namespace_slot = self.by_namespace.values().flat_map(|rows| 0..rows.len() as u32).collect();
+        self.appended = 0;
     }
 
     fn remove(&mut self, id: i64) {
@@ -1476,6 +1532,37 @@ mod tests {
         assert_eq!((found, truncated), ((2001..=2030).collect::<Vec<_>>(), false));
         let exactly = Scope::Namespace(Namespace::new(["small", "x"]).expect("valid"));
         assert_eq!(index.nearest("m", &rows[0], &exactly, 0.0, 100).0.len(), 30);
+    }
+
+    #[test]
+    fn laying_rows_out_puts_each_namespace_together_and_changes_no_answer() {
+        let options = VectorIndexOptions { ann_min_vectors: 1, exact_scope_max: 100, ..Default::default() };
+        let mut index = VectorIndex::new(options);
+        let rows = vectors(300, 8, 5);
+        fill(&mut index, &rows, |i| vec!["users", ["a", "b", "c"][i % 3]]);
+        let query = &rows[7];
+        let scopes = [
+            Scope::Prefix(NamespacePrefix::new(["users"]).expect("valid")),
+            Scope::Namespace(Namespace::new(["users", "b"]).expect("valid")),
+        ];
+        let before: Vec<_> = scopes.iter().map(|scope| ids(&index.nearest("m", query, scope, 0.0, 20))).collect();
+        let mut sets = index.sets_mut();
+        let set = sets.get_mut(&("m".to_owned(), 8)).expect("set");
+        set.lay_out();
+        for (name, rows) in &set.by_namespace {
+            let mut sorted = rows.clone();
+            sorted.sort_unstable();
+            assert!(sorted.windows(2).all(|pair| pair[1] == pair[0] + 1), "{name}: {sorted:?}");
+            for &row in rows {
+                assert_eq!(&set.meta[row as usize].namespace, name);
+                assert_eq!(set.position[&set.ids[row as usize]], row as usize);
+                assert_eq!(set.row_of_seq[&set.seqs[row as usize]], row as usize);
+                assert_eq!(rows[set.namespace_slot[row as usize] as usize], row);
+            }
+        }
+        drop(sets);
+        let after: Vec<_> = scopes.iter().map(|scope| ids(&index.nearest("m", query, scope, 0.0, 20))).collect();
+        assert_eq!(before, after);
     }
 
     #[test]
