@@ -98,6 +98,10 @@ pub(super) struct KeywordIndex {
     docs: Vec<Option<Doc>>,
     /// See `docs`.
     laid_out: usize,
+    /// Whether the documents after `laid_out` arrived in namespace order (as a load in that
+    /// order brings them), and the namespace of the last of them.
+    appended_in_order: bool,
+    last_appended: u32,
     /// Every document's distinct terms (their slots in `postings`, ascending) with their
     /// frequencies, one stretch per document (`Doc::terms`), in slot order up to `laid_out`;
     /// removed documents leave their stretch behind until the index is renumbered.
@@ -248,8 +252,17 @@ impl KeywordIndex {
         self.slots.insert(id, slot);
         self.live += 1;
         self.total_tokens += u64::from(length);
+        self.appended_in_order = slot as usize == self.laid_out
+            || (self.appended_in_order
+                && self.namespaces[self.last_appended as usize] <= self.namespaces[namespace as usize]);
+        self.last_appended = namespace;
         if self.docs.len() - self.laid_out > (self.laid_out / 4).max(MIN_APPENDED_SLOTS) {
-            self.renumber();
+            if self.appended_in_order {
+                // Each namespace's new documents already lie together: no need to move them.
+                self.laid_out = self.docs.len();
+            } else {
+                self.renumber();
+            }
         }
     }
 

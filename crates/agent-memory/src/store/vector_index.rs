@@ -276,6 +276,10 @@ struct VectorSet {
     /// Rows inserted since the rows were last laid out in namespace order
     /// ([`VectorSet::lay_out`]).
     appended: usize,
+    /// Whether those rows arrived in namespace order (as a load in that order brings them),
+    /// and the namespace of the last of them.
+    appended_in_order: bool,
+    last_appended: String,
     graph: Option<Graph>,
     /// The graph could not be built or updated (usearch error): stay exact.
     graph_failed: bool,
@@ -371,9 +375,19 @@ impl VectorSet {
         if let Some(graph) = &mut self.graph {
             graph.pending.insert(seq, id);
         }
+        let namespace = &self.meta[row].namespace;
+        self.appended_in_order = self.appended == 0 || (self.appended_in_order && self.last_appended <= *namespace);
+        if self.last_appended != *namespace {
+            self.last_appended.clone_from(namespace);
+        }
         self.appended += 1;
         if self.appended > (self.len().saturating_sub(self.appended) / 4).max(MIN_APPENDED_ROWS) {
-            self.lay_out();
+            if self.appended_in_order {
+                // Each namespace's new rows already lie together: no need to move them.
+                self.appended = 0;
+            } else {
+                self.lay_out();
+            }
         }
     }
 
