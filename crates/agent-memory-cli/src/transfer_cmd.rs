@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
-use agent_memory::store::NamespacePrefix;
+use agent_memory::store::{MemoryStore, NamespacePrefix};
 use agent_memory::transfer::{ExportOptions, TransferError, export_dump_with, import_dump};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -84,13 +84,7 @@ async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
             NamespacePrefix::parse(prefix).map_err(|error| BadInput(format!("--namespace-prefix: {error}")))?;
         options = options.namespace_prefix(prefix);
     }
-    let store = crate::serve::open_plain_store(
-        &database,
-        &args.embedder,
-        &VectorIndexSettings::defaults(),
-        &PostgresIndexSettings::defaults(),
-    )
-    .await?;
+    let store = open_store(&database, &args.embedder).await?;
     let sessions = match args.namespace_prefix {
         Some(_) => None,
         None => Some(crate::serve::open_sessions(&database).await?),
@@ -110,6 +104,14 @@ async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
     let line = json!({"items": summary.items, "conversation_chunks": summary.conversation_chunks, "sessions": summary.sessions});
     eprintln!("{line}");
     Ok(())
+}
+
+/// The store at `database` with the default index settings (a dump moves items; it never
+/// searches them).
+async fn open_store(database: &DatabaseUrl, embedder: &str) -> anyhow::Result<MemoryStore> {
+    let vector_index = VectorIndexSettings::defaults();
+    let postgres = PostgresIndexSettings::defaults();
+    crate::serve::open_plain_store(database, embedder, &vector_index, &postgres).await
 }
 
 /// A progress bar on stderr, created on the first report; drawn only when stderr is a
@@ -158,13 +160,7 @@ async fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         let file = File::open(&path).map_err(|error| BadInput(format!("cannot open {}: {error}", path.display())))?;
         BufReader::new(file)
     };
-    let store = crate::serve::open_plain_store(
-        &database,
-        &args.embedder,
-        &VectorIndexSettings::defaults(),
-        &PostgresIndexSettings::defaults(),
-    )
-    .await?;
+    let store = open_store(&database, &args.embedder).await?;
     let sessions = crate::serve::open_sessions(&database).await?;
     let bar = TerminalBar::new("re-embedding {bar:40} {pos}/{len} items ({eta} left)");
     let progress = |done: usize, total: usize| bar.show(done as u64, total as u64);

@@ -6,15 +6,14 @@ use std::sync::Arc;
 use agent_memory::embed::HashEmbedder;
 use agent_memory::store::MemoryStore;
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::super::metrics::Metrics;
 use super::super::{AppState, router};
-use super::{ACME_KEY, keys, limits};
+use super::{keys, limits, mcp_post};
 
 /// One MCP session of tenant acme on one router (the router holds the sessions).
 struct McpSession {
@@ -29,12 +28,12 @@ impl McpSession {
         let app = router(AppState::new(keys(), limits(), store, Arc::new(Metrics::new())));
         let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}});
-        let response = app.clone().oneshot(post(None, &initialize)).await.expect("infallible");
+        let response = app.clone().oneshot(mcp_post(None, &initialize)).await.expect("infallible");
         assert_eq!(response.status(), StatusCode::OK);
         let session = response.headers()["mcp-session-id"].to_str().expect("text").to_owned();
         response.into_body().collect().await.expect("body");
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let response = app.clone().oneshot(post(Some(&session), &initialized)).await.expect("infallible");
+        let response = app.clone().oneshot(mcp_post(Some(&session), &initialized)).await.expect("infallible");
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         McpSession { app, session, next_id: 1 }
     }
@@ -44,7 +43,7 @@ impl McpSession {
         let id = self.next_id;
         self.next_id += 1;
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let response = self.app.clone().oneshot(post(Some(&self.session), &body)).await.expect("infallible");
+        let response = self.app.clone().oneshot(mcp_post(Some(&self.session), &body)).await.expect("infallible");
         assert_eq!(response.status(), StatusCode::OK);
         let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
@@ -77,18 +76,6 @@ impl McpSession {
             .map(|memory| memory["key"].as_str().expect("key").to_owned())
             .collect()
     }
-}
-
-fn post(session: Option<&str>, body: &Value) -> Request<Body> {
-    let mut request = Request::post("/mcp")
-        .header(header::HOST, "127.0.0.1")
-        .header("x-api-key", ACME_KEY)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCEPT, "application/json, text/event-stream");
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    request.body(Body::from(body.to_string())).expect("request")
 }
 
 #[tokio::test]

@@ -32,6 +32,19 @@ pub(super) const GLOBEX_KEY: &str = "globex-key-0123456789";
 /// 2023-11-14T22:13:20Z.
 pub(super) const T0: f64 = 1_700_000_000.0;
 
+/// A JSON-RPC POST to the MCP endpoint as tenant acme, in `session` when given.
+pub(super) fn mcp_post(session: Option<&str>, body: &Value) -> Request<Body> {
+    let mut request = Request::post("/mcp")
+        .header(header::HOST, "127.0.0.1")
+        .header("x-api-key", ACME_KEY)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT, "application/json, text/event-stream");
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.body(Body::from(body.to_string())).expect("request")
+}
+
 pub(super) fn limits() -> Limits {
     Limits { max_body_bytes: 64 * 1024, request_timeout: Duration::from_secs(5) }
 }

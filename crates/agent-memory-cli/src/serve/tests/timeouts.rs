@@ -16,24 +16,12 @@ use super::super::config::Limits;
 use super::super::metrics::Metrics;
 use super::super::{AppState, router};
 
-use super::{ACME_KEY, keys};
+use super::{ACME_KEY, keys, mcp_post};
 
 /// A server whose requests time out after one second.
 fn one_second_server() -> AppState {
     let limits = Limits { max_body_bytes: 64 * 1024, request_timeout: Duration::from_secs(1) };
     AppState::new(keys(), limits, MemoryStore::in_memory().without_embedder(), Arc::new(Metrics::new()))
-}
-
-fn mcp_post(session: Option<&str>, body: serde_json::Value) -> Request<Body> {
-    let mut request = Request::post("/mcp")
-        .header(header::HOST, "127.0.0.1")
-        .header("x-api-key", ACME_KEY)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::ACCEPT, "application/json, text/event-stream");
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    request.body(Body::from(body.to_string())).expect("request")
 }
 
 #[tokio::test]
@@ -42,13 +30,13 @@ async fn the_mcp_event_stream_outlives_the_request_timeout() {
     let app = router(one_second_server());
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}});
-    let response = app.clone().oneshot(mcp_post(None, initialize)).await.expect("infallible");
+    let response = app.clone().oneshot(mcp_post(None, &initialize)).await.expect("infallible");
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.expect("body").to_bytes();
     assert_eq!(parts.status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
     let session = parts.headers["mcp-session-id"].to_str().expect("text").to_owned();
     let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let response = app.clone().oneshot(mcp_post(Some(&session), initialized)).await.expect("infallible");
+    let response = app.clone().oneshot(mcp_post(Some(&session), &initialized)).await.expect("infallible");
     let status = response.status();
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&bytes));
