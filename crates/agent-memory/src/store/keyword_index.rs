@@ -369,6 +369,7 @@ impl KeywordIndex {
     /// documents together (a scoped search reads them as one stretch) at an amortized cost of a
     /// few moves per document.
     fn renumber(&mut self) {
+        let started = std::time::Instant::now();
         let mut old_docs = std::mem::take(&mut self.docs);
         let old_terms = std::mem::take(&mut self.doc_terms);
         let mut old_names = std::mem::take(&mut self.namespaces);
@@ -416,6 +417,11 @@ impl KeywordIndex {
         self.docs = docs;
         self.doc_terms = doc_terms;
         self.dead = 0;
+        tracing::debug!(
+            documents = self.laid_out,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "keyword index: laid out in namespace order"
+        );
     }
 
     /// The best `want` live documents in `scope` that contain at least one of `terms`, best

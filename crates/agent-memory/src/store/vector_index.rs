@@ -398,6 +398,7 @@ impl VectorSet {
     /// an amortized cost of a few copies per row. Graph keys are sequence numbers, which do
     /// not move.
     fn lay_out(&mut self) {
+        let started = std::time::Instant::now();
         let order: Vec<usize> = self
             .by_namespace
             .values()
@@ -430,6 +431,11 @@ impl VectorSet {
         }
         self.namespace_slot = self.by_namespace.values().flat_map(|rows| 0..rows.len() as u32).collect();
         self.appended = 0;
+        tracing::debug!(
+            rows = self.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "vector index: rows laid out in namespace order"
+        );
     }
 
     fn remove(&mut self, id: i64) {
