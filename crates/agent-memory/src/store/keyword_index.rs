@@ -42,6 +42,7 @@ use rustc_hash::FxHashMap;
 
 use super::backend::Scope;
 use super::keyword;
+use super::layout::Layout;
 use super::vector_index::RowMeta;
 
 /// Relative slack on score bounds: the bounds are summed in another order than scores, so
@@ -68,13 +69,6 @@ const EXHAUSTIVE_POSTINGS_PER_RESULT: usize = 256;
 const SCOPE_SCAN_COST: usize = 8;
 /// Dead slots tolerated beyond the live documents before the index is renumbered.
 const MIN_DEAD_SLOTS: usize = 4096;
-/// Documents appended since the last renumbering, beyond a quarter of those it laid out,
-/// from which the index is renumbered again (see [`KeywordIndex::renumber`]): at least this.
-#[cfg(not(test))]
-const MIN_APPENDED_SLOTS: usize = 4096;
-/// Small in tests, so that writes renumber often.
-#[cfg(test)]
-const MIN_APPENDED_SLOTS: usize = 4;
 
 /// One search result: a document's row id and its keyword score ([`keyword::normalize`] of
 /// its BM25 sum).
@@ -92,18 +86,15 @@ pub(super) struct KeywordIndex {
     postings: Vec<Postings>,
     /// Slots of `postings` whose term is gone.
     free_terms: Vec<u32>,
-    /// Documents by slot; `None` once removed (until the index is renumbered). Slots below
-    /// `laid_out` are in namespace order (each namespace's documents next to each other, the
-    /// namespaces in order), so that a scoped search reads one stretch of memory.
+    /// Documents by slot; `None` once removed (until the index is renumbered). In namespace
+    /// order (each namespace's documents next to each other, the namespaces in order) but for
+    /// those appended since the last renumbering (`layout`), so that a scoped search reads one
+    /// stretch of memory.
     docs: Vec<Option<Doc>>,
-    /// See `docs`.
-    laid_out: usize,
-    /// Whether the documents after `laid_out` arrived in namespace order (as a load in that
-    /// order brings them), and the namespace of the last of them.
-    appended_in_order: bool,
-    last_appended: u32,
+    /// When the appended documents call for renumbering ([`KeywordIndex::renumber`]).
+    layout: Layout,
     /// Every document's distinct terms (their slots in `postings`, ascending) with their
-    /// frequencies, one stretch per document (`Doc::terms`), in slot order up to `laid_out`;
+    /// frequencies, one stretch per document (`Doc::terms`), in slot order like `docs`;
     /// removed documents leave their stretch behind until the index is renumbered.
     doc_terms: Vec<(u32, u32)>,
     /// Row id → slot in `docs`.
@@ -134,6 +125,13 @@ struct Doc {
     text_hash: u64,
     /// Where this document's terms lie in `KeywordIndex::doc_terms`: start and count.
     terms: (usize, u32),
+}
+
+impl Doc {
+    /// This document's stretch of a term arena (`KeywordIndex::doc_terms`).
+    fn terms_in<'a>(&self, arena: &'a [(u32, u32)]) -> &'a [(u32, u32)] {
+        &arena[self.terms.0..self.terms.0 + self.terms.1 as usize]
+    }
 }
 
 #[derive(Debug, Default)]
@@ -252,23 +250,14 @@ impl KeywordIndex {
         self.slots.insert(id, slot);
         self.live += 1;
         self.total_tokens += u64::from(length);
-        self.appended_in_order = slot as usize == self.laid_out
-            || (self.appended_in_order
-                && self.namespaces[self.last_appended as usize] <= self.namespaces[namespace as usize]);
-        self.last_appended = namespace;
-        if self.docs.len() - self.laid_out > (self.laid_out / 4).max(MIN_APPENDED_SLOTS) {
-            if self.appended_in_order {
-                // Each namespace's new documents already lie together: no need to move them.
-                self.laid_out = self.docs.len();
-            } else {
-                self.renumber();
-            }
+        if self.layout.appended(&self.namespaces[namespace as usize], self.docs.len()) {
+            self.renumber();
         }
     }
 
     /// A document's distinct terms (slots in `postings`, ascending) with their frequencies.
     fn terms_of(&self, doc: &Doc) -> &[(u32, u32)] {
-        &self.doc_terms[doc.terms.0..doc.terms.0 + doc.terms.1 as usize]
+        doc.terms_in(&self.doc_terms)
     }
 
     /// Row `id`'s distinct terms with their frequencies (in no particular order), if held.
@@ -315,7 +304,7 @@ impl KeywordIndex {
         self.dead += 1;
         self.live -= 1;
         self.total_tokens -= u64::from(doc.length);
-        for &(term_slot, _) in &self.doc_terms[doc.terms.0..doc.terms.0 + doc.terms.1 as usize] {
+        for &(term_slot, _) in doc.terms_in(&self.doc_terms) {
             let postings = &mut self.postings[term_slot as usize];
             postings.live -= 1;
             if postings.live == 0 {
@@ -387,12 +376,11 @@ impl KeywordIndex {
             for &old_slot in &old_namespace_docs[old_namespace as usize] {
                 let Some(mut doc) = old_docs[old_slot as usize].take() else { continue };
                 let slot = docs.len() as u32;
-                let (start, count) = doc.terms;
-                let terms = &old_terms[start..start + count as usize];
+                let terms = doc.terms_in(&old_terms);
                 for &(term, tf) in terms {
                     self.postings[term as usize].entries.push(Posting { doc: slot, tf, length: doc.length, namespace });
                 }
-                doc.terms = (doc_terms.len(), count);
+                doc.terms = (doc_terms.len(), doc.terms.1);
                 doc_terms.extend_from_slice(terms);
                 doc.namespace = namespace;
                 slots.push(slot);
@@ -413,12 +401,12 @@ impl KeywordIndex {
             }
         }
         self.slots = docs.iter().enumerate().filter_map(|(slot, doc)| Some((doc.as_ref()?.id, slot as u32))).collect();
-        self.laid_out = docs.len();
+        self.layout.laid_out();
         self.docs = docs;
         self.doc_terms = doc_terms;
         self.dead = 0;
         tracing::debug!(
-            documents = self.laid_out,
+            documents = self.docs.len(),
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
             "keyword index: laid out in namespace order"
         );
@@ -1254,7 +1242,7 @@ mod tests {
             index.upsert(id, &text, meta(&names[id as usize % 3], &format!("k{id}"), id as f64, None));
         }
         index.renumber();
-        assert_eq!(index.laid_out, 30);
+        assert_eq!((index.layout.pending(), index.docs.len()), (0, 30), "every slot laid out");
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(index.namespaces.iter().map(|name| name.to_string()).collect::<Vec<_>>(), sorted);

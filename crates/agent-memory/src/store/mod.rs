@@ -59,6 +59,7 @@ pub mod fusion;
 mod item;
 pub mod keyword;
 mod keyword_index;
+mod layout;
 mod memory;
 mod memory_store;
 mod namespace;

@@ -62,6 +62,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 
 use super::backend::Scope;
+use super::layout::Layout;
 use super::vector;
 
 /// The most candidates a search takes from the graph; a larger `want` scans exactly.
@@ -273,13 +274,9 @@ struct VectorSet {
     by_namespace: BTreeMap<String, Vec<u32>>,
     /// Each row's position in its namespace's list in `by_namespace`.
     namespace_slot: Vec<u32>,
-    /// Rows inserted since the rows were last laid out in namespace order
-    /// ([`VectorSet::lay_out`]).
-    appended: usize,
-    /// Whether those rows arrived in namespace order (as a load in that order brings them),
-    /// and the namespace of the last of them.
-    appended_in_order: bool,
-    last_appended: String,
+    /// When the rows inserted since they were last laid out in namespace order call for
+    /// another layout ([`VectorSet::lay_out`]).
+    layout: Layout,
     graph: Option<Graph>,
     /// The graph could not be built or updated (usearch error): stay exact.
     graph_failed: bool,
@@ -342,14 +339,6 @@ impl GraphQuery<'_> {
     }
 }
 
-/// Rows inserted since the last layout, beyond a quarter of the others, from which a set lays
-/// its rows out again ([`VectorSet::lay_out`]): at least this.
-#[cfg(not(test))]
-const MIN_APPENDED_ROWS: usize = 4096;
-/// Small in tests, so that inserts lay rows out often.
-#[cfg(test)]
-const MIN_APPENDED_ROWS: usize = 4;
-
 /// A row of `data` as a slice.
 fn row_of(data: &[f32], dims: usize, row: usize) -> &[f32] {
     &data[row * dims..(row + 1) * dims]
@@ -375,28 +364,14 @@ impl VectorSet {
         if let Some(graph) = &mut self.graph {
             graph.pending.insert(seq, id);
         }
-        let namespace = &self.meta[row].namespace;
-        self.appended_in_order = self.appended == 0 || (self.appended_in_order && self.last_appended <= *namespace);
-        if self.last_appended != *namespace {
-            self.last_appended.clone_from(namespace);
-        }
-        self.appended += 1;
-        if self.appended > (self.len().saturating_sub(self.appended) / 4).max(MIN_APPENDED_ROWS) {
-            if self.appended_in_order {
-                // Each namespace's new rows already lie together: no need to move them.
-                self.appended = 0;
-            } else {
-                self.lay_out();
-            }
+        if self.layout.appended(&self.meta[row].namespace, self.len()) {
+            self.lay_out();
         }
     }
 
     /// Moves the rows into namespace order (the namespaces in order, each one's rows in their
-    /// present order), so that a small scope's rows are one stretch of the matrix. Runs when
-    /// the rows inserted since the last time outnumber a quarter of the others: a store that
-    /// grows in many users' namespaces at once keeps most of each user's vectors together, at
-    /// an amortized cost of a few copies per row. Graph keys are sequence numbers, which do
-    /// not move.
+    /// present order), so that a small scope's rows are one stretch of the matrix; when, see
+    /// [`Layout`]. Graph keys are sequence numbers, which do not move.
     fn lay_out(&mut self) {
         let started = std::time::Instant::now();
         let order: Vec<usize> = self
@@ -430,7 +405,7 @@ impl VectorSet {
             next += count;
         }
         self.namespace_slot = self.by_namespace.values().flat_map(|rows| 0..rows.len() as u32).collect();
-        self.appended = 0;
+        self.layout.laid_out();
         tracing::debug!(
             rows = self.len(),
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
