@@ -20,9 +20,12 @@
 //! the weakest of them stop producing candidates; they are only looked up (binary search)
 //! for documents the other terms bring. A frequent word next to a rare one therefore costs
 //! about as much as the rare word's list. A scope with few documents next to the query
-//! terms' lists (one user's conversations in a store of everyone's) is scored document by
-//! document instead, each from its own term list: the namespaces are kept in order, so a
-//! prefix's namespaces are one range, and each lists its documents. Ties are broken in the
+//! terms' lists (one user's conversations in a store of everyone's) is scored from the
+//! stretches of the lists that fall in its slots: documents are laid out in namespace
+//! order, so a prefix's documents are one run of slots plus those appended since, and a
+//! binary search per run and term finds them. A scope scattered over many runs is scored
+//! document by document instead, each from its own term list (the namespaces are kept in
+//! order, so a prefix's namespaces are one range, and each lists its documents). Ties are broken in the
 //! store's recency order (`updated_at` descending, namespace, key), so results equal a full
 //! sort of every match, whichever way they were found.
 //!
@@ -67,6 +70,10 @@ const EXHAUSTIVE_POSTINGS_PER_RESULT: usize = 256;
 /// terms' posting entries is searched document by document ([`TopK::ScopeScan`]): looking a
 /// term up in a document's term list (a binary search) costs several merge steps.
 const SCOPE_SCAN_COST: usize = 8;
+/// A scope is scored from its stretches of the posting lists ([`TopK::ScopeRuns`]) when its
+/// documents lie in at most one run of consecutive slots per this many documents: each run
+/// costs a binary search per query term, each entry outside the runs a step that this skips.
+const SCOPE_DOCS_PER_RUN: usize = 16;
 /// Dead slots tolerated beyond the live documents before the index is renumbered.
 const MIN_DEAD_SLOTS: usize = 4096;
 
@@ -474,13 +481,34 @@ impl KeywordIndex {
             EXHAUSTIVE_MAX_POSTINGS.saturating_add(want.saturating_mul(EXHAUSTIVE_POSTINGS_PER_RESULT));
         let scope_is_small = in_scope_docs
             .is_some_and(|docs| docs.saturating_mul(cursors.len()).saturating_mul(SCOPE_SCAN_COST) < postings);
-        let method = forced.unwrap_or(if scope_is_small {
+        let chosen = if scope_is_small {
             TopK::ScopeScan
         } else if postings <= exhaustive_max {
             if self.docs.len() <= DENSE_ACCUMULATOR_MAX_SLOTS { TopK::Exhaustive } else { TopK::ExhaustiveSparse }
         } else {
             TopK::MaxScore
-        });
+        };
+        // A scope whose documents lie in a few stretches of slots (its namespaces laid out
+        // together, see `renumber`) is scored from just those stretches of each list, unless
+        // the lists are long enough for MaxScore to skip most of them.
+        let mut runs = None;
+        let method = match forced {
+            Some(method) => method,
+            None if chosen == TopK::MaxScore => chosen,
+            None => {
+                runs = in_scope
+                    .namespaces()
+                    .zip(in_scope_docs)
+                    .and_then(|(namespaces, docs)| self.scope_runs(namespaces, docs / SCOPE_DOCS_PER_RUN));
+                if runs.is_some() { TopK::ScopeRuns } else { chosen }
+            }
+        };
+        if method == TopK::ScopeRuns
+            && let Some(runs) =
+                runs.or_else(|| in_scope.namespaces().and_then(|namespaces| self.scope_runs(namespaces, usize::MAX)))
+        {
+            return self.search_runs(&cursors, &runs, now, want, average_length);
+        }
         match method {
             TopK::Exhaustive => return self.search_exhaustive(&cursors, &in_scope, now, want, average_length),
             TopK::ExhaustiveSparse => {
@@ -489,7 +517,7 @@ impl KeywordIndex {
             TopK::ScopeScan if in_scope.namespaces().is_some() => {
                 return self.search_scope(&cursors, &in_scope, now, want, average_length);
             }
-            TopK::ScopeScan | TopK::MaxScore => {}
+            TopK::ScopeScan | TopK::ScopeRuns | TopK::MaxScore => {}
         }
         // Cheapest bound first: terms leave the essential set from the front.
         cursors.sort_by(|a, b| a.bound.total_cmp(&b.bound));
@@ -654,6 +682,72 @@ impl KeywordIndex {
         }
         let scored =
             sums.into_iter().filter(|(_, (_, in_scope))| *in_scope).map(|(slot, (sum, _))| (sum, slot)).collect();
+        self.select_page(scored, now, want)
+    }
+
+    /// The slots of the documents of `namespaces` (ascending numbers) as runs of
+    /// consecutive slots, `(first, end)`, ascending; `None` when they make more than
+    /// `max_runs` runs. Once the index is laid out in namespace order, a prefix's documents
+    /// are one run, plus those appended since.
+    fn scope_runs(&self, namespaces: &[u32], max_runs: usize) -> Option<Vec<(u32, u32)>> {
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for &namespace in namespaces {
+            for &slot in &self.namespace_docs[namespace as usize] {
+                match runs.last_mut() {
+                    Some((_, end)) if *end == slot => *end += 1,
+                    _ => {
+                        if runs.len() == max_runs {
+                            return None;
+                        }
+                        runs.push((slot, slot + 1));
+                    }
+                }
+            }
+        }
+        // A namespace's documents appended after the layout follow other namespaces' runs.
+        runs.sort_unstable();
+        runs.dedup_by(|next, run| {
+            let adjacent = run.1 == next.0;
+            if adjacent {
+                run.1 = next.1;
+            }
+            adjacent
+        });
+        Some(runs)
+    }
+
+    /// Top-k by scoring, term at a time like [`KeywordIndex::search_exhaustive`], only the
+    /// entries of each query term's list that fall in the scope's `runs` of slots (found by
+    /// binary search): the same sums in the same order, without reading the other
+    /// namespaces' entries (one user's conversations in a store of everyone's) or every term
+    /// of the scope's documents.
+    fn search_runs(
+        &self,
+        cursors: &[Cursor<'_>],
+        runs: &[(u32, u32)],
+        now: f64,
+        want: usize,
+        average_length: f64,
+    ) -> (Vec<KeywordHit>, bool) {
+        let scored = ACCUMULATOR.with_borrow_mut(|accumulator| {
+            accumulator.prepare(self.docs.len());
+            for cursor in cursors {
+                let mut entries = cursor.entries;
+                for &(first, end) in runs {
+                    entries = &entries[entries.partition_point(|posting| posting.doc < first)..];
+                    let inside = entries.partition_point(|posting| posting.doc < end);
+                    for posting in &entries[..inside] {
+                        let score = keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
+                        accumulator.add(posting, score, || true);
+                    }
+                    entries = &entries[inside..];
+                    if entries.is_empty() {
+                        break;
+                    }
+                }
+            }
+            accumulator.drain_in_scope()
+        });
         self.select_page(scored, now, want)
     }
 
@@ -851,6 +945,9 @@ enum TopK {
     /// Every document in scope scored from its own terms ([`KeywordIndex::search_scope`]);
     /// MaxScore when the scope has no namespace list (it spans every namespace).
     ScopeScan,
+    /// Only the scope's stretches of each list scored ([`KeywordIndex::search_runs`]);
+    /// MaxScore when the scope has no namespace list.
+    ScopeRuns,
 }
 
 /// Drops `postings`' entries of removed documents and tightens its bounds.
@@ -1209,7 +1306,7 @@ mod tests {
                 };
                 let now = f64::from(now);
                 let expected = if docs.is_empty() { Vec::new() } else { brute_force(&docs, &terms, &scope, now, want) };
-                for method in [TopK::MaxScore, TopK::Exhaustive, TopK::ExhaustiveSparse, TopK::ScopeScan] {
+                for method in [TopK::MaxScore, TopK::Exhaustive, TopK::ExhaustiveSparse, TopK::ScopeScan, TopK::ScopeRuns] {
                     let (hits, truncated) = index.search_with(&terms, &scope, now, want, Some(method));
                     prop_assert_eq!(&hits, &expected, "{:?}: terms {:?} scope {:?} want {}", method, terms, scope, want);
                     prop_assert_eq!(truncated, hits.len() == want);
@@ -1265,6 +1362,45 @@ mod tests {
         let (hits, _) = index.search_with(&["word3".into()], &scope, 0.0, 10, Some(TopK::ScopeScan));
         // word3: ids 3, 10, 17, 24; "other" holds 17 (17 % 3 == 2), the rest are users'.
         assert_eq!(hits.iter().map(|hit| hit.id).collect::<Vec<_>>(), [24, 10, 3]);
+    }
+
+    #[test]
+    fn a_laid_out_scope_is_searched_by_its_runs_of_slots() {
+        let names = namespaces();
+        let mut index = KeywordIndex::new();
+        let mut docs = Vec::new();
+        let mut put = |index: &mut KeywordIndex, id: i64| {
+            let text = format!("word{} shared w{}", id % 7, id % 5);
+            let meta = meta(&names[id as usize % 3], &format!("k{id}"), (id % 13) as f64, None);
+            index.upsert(id, &text, meta.clone());
+            docs.push((id, text, meta));
+        };
+        // Three namespaces interleaved, laid out, then more of them appended.
+        for id in 0..600 {
+            put(&mut index, id);
+        }
+        index.renumber();
+        for id in 600..620 {
+            put(&mut index, id);
+        }
+        let users = NamespacePrefix::new(["users"]).unwrap();
+        let ScopeCheck::Namespaces { namespaces, .. } = ScopeCheck::new(&index, &Scope::Prefix(users.clone())).unwrap()
+        else {
+            panic!("two of the three namespaces are users'")
+        };
+        let runs = index.scope_runs(&namespaces, usize::MAX).unwrap();
+        // The two users' namespaces laid out side by side after the other one (slots 200 to
+        // 599), then their appended documents: two of every three, the first two adjacent.
+        assert_eq!(runs[0], (200, 602), "{runs:?}");
+        assert_eq!(runs[1..], [(603, 605), (606, 608), (609, 611), (612, 614), (615, 617), (618, 620)]);
+        assert!(runs.windows(2).all(|pair| pair[0].1 < pair[1].0), "ascending, apart: {runs:?}");
+        assert!(runs.len() <= 414 / SCOPE_DOCS_PER_RUN, "few enough for a search to choose them");
+        for scope in [Scope::Prefix(users), Scope::Namespace(Namespace::new(["users", "b"]).unwrap())] {
+            for terms in [vec!["word3".to_owned()], vec!["shared".to_owned(), "w2".to_owned(), "word1".to_owned()]] {
+                let expected = brute_force(&docs, &terms, &scope, 0.0, 25);
+                assert_eq!(index.search(&terms, &scope, 0.0, 25).0, expected, "{terms:?} in {scope:?}");
+            }
+        }
     }
 
     #[test]
