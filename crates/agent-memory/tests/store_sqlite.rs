@@ -284,6 +284,35 @@ mod file {
         assert_eq!(via_url.count("user_1").await.expect("count"), 2);
     }
 
+    /// Writes reach the database file soon after they commit, through the store's
+    /// background checkpoints: the writer's own checkpoint threshold (SQLite's, raised) is
+    /// far above what these writes fill, so without them everything would stay in the WAL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_checkpointed_into_the_file_in_the_background() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("checkpointed.db");
+        let store = MemoryStore::sqlite(&path).await.expect("open");
+        let wal = dir.path().join("checkpointed.db-wal");
+        let file_len = || std::fs::metadata(&path).expect("database file").len();
+        // Let the schema's own checkpoint (if any) settle, then measure.
+        store.put(("user_1", "notes"), "first", json!({"text": "first note"}), None).await.expect("put");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let before = file_len();
+        for n in 0..200 {
+            let value = json!({"text": format!("note number {n} about the garden and the {n}th plant")});
+            store.put(("user_1", "notes"), &format!("k{n}"), value, None).await.expect("put");
+        }
+        assert!(std::fs::metadata(&wal).expect("WAL").len() > 0, "the writes are in the WAL");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while file_len() <= before {
+            assert!(std::time::Instant::now() < deadline, "nothing checkpointed: the file stayed at {before} bytes");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // A second store on the file reads everything (the WAL and the file agree).
+        let other = MemoryStore::sqlite(&path).await.expect("open again");
+        assert_eq!(other.count("user_1").await.expect("count"), 201);
+    }
+
     /// The version-1 schema, as builds before per-item index specs created it.
     const VERSION_1_SCHEMA: &str = r#"
 CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

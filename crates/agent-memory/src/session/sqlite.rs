@@ -26,6 +26,7 @@ use super::{
     validate_session_id,
 };
 use crate::message::Message;
+use crate::store::checkpoint::{BACKSTOP_CHECKPOINT_PAGES, Checkpointer};
 use crate::store::sqlite::open_connection;
 
 const MAX_IDLE_READERS: usize = 4;
@@ -72,7 +73,9 @@ pub struct SqliteSessions {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// Checkpoints the WAL after writes, beside them (`None`: the writer does).
+    checkpointer: Option<Checkpointer>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -96,8 +99,17 @@ impl SqliteSessions {
         tokio::task::spawn_blocking(move || {
             let writer = open_connection(&path).map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
             writer.execute_batch(SCHEMA).map_err(backend)?;
+            let checkpointer = Checkpointer::start(&path, open_connection);
+            if checkpointer.is_some() {
+                writer.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES).map_err(backend)?;
+            }
             Ok(SqliteSessions {
-                inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+                inner: Arc::new(Inner {
+                    path,
+                    writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                    checkpointer,
+                    readers: Mutex::new(Vec::new()),
+                }),
             })
         })
         .await
@@ -114,12 +126,16 @@ impl SqliteSessions {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
+        // Writers queue as tasks, in arrival order (see the store's `SqliteBackend::write`).
+        let mut connection = self.inner.writer.clone().lock_owned().await;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut connection = lock(&inner.writer);
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let result = work(&tx).map_err(backend)?;
             tx.commit().map_err(backend)?;
+            if let Some(checkpointer) = &inner.checkpointer {
+                checkpointer.wrote();
+            }
             Ok(result)
         })
         .await

@@ -53,6 +53,8 @@
 //! ```
 
 mod backend;
+#[cfg(feature = "sqlite")]
+pub(crate) mod checkpoint;
 mod clock;
 pub mod filter;
 pub mod fusion;

@@ -69,6 +69,7 @@ use super::backend::{
     ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
     ScoredItem, StoreBackend, VectorQuery, canonical_text_of, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
+use super::checkpoint::{BACKSTOP_CHECKPOINT_PAGES, Checkpointer};
 use super::keyword::{self, fts5_match_expression};
 use super::keyword_index::{KeywordIndex, text_hash};
 use super::vector;
@@ -190,7 +191,10 @@ pub struct SqliteOptions {
 struct Inner {
     path: PathBuf,
     sync: SqliteSync,
-    writer: Mutex<Connection>,
+    /// Writers wait for it as tasks, in arrival order ([`SqliteBackend::write`]).
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    /// Checkpoints the WAL after writes, beside them (`None`: the writer does).
+    checkpointer: Option<Checkpointer>,
     readers: Mutex<Vec<Connection>>,
     indexes: RwLock<IndexCache>,
 }
@@ -338,11 +342,17 @@ impl SqliteBackend {
         let mut writer = open_connection_with(&path, options.sync)
             .map_err(|e| StoreError::backend("sqlite", format!("cannot open {}: {e}", path.display())))?;
         migrate(&mut writer)?;
+        let sync = options.sync;
+        let checkpointer = Checkpointer::start(&path, move |path| open_connection_with(path, sync));
+        if checkpointer.is_some() {
+            writer.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES).map_err(sql_error)?;
+        }
         Ok(SqliteBackend {
             inner: Arc::new(Inner {
                 path,
                 sync: options.sync,
-                writer: Mutex::new(writer),
+                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                checkpointer,
                 readers: Mutex::new(Vec::new()),
                 indexes: RwLock::new(IndexCache {
                     vectors_at: None,
@@ -380,9 +390,17 @@ impl SqliteBackend {
         F: FnOnce(&mut Connection, &Inner) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
+        // Waiting for the writer as a task, not as a thread: Tokio's mutex serves waiters in
+        // arrival order, where a thread-blocking mutex lets a newcomer take it ahead of
+        // threads already asleep on it, so under many concurrent puts some waited for dozens
+        // of turns (p90 22 ms at p50 5 ms). No thread sits blocked on the lock either.
+        let mut connection = inner.writer.clone().lock_owned().await;
         run_blocking(move || {
-            let mut connection = lock(&inner.writer);
-            work(&mut connection, &inner)
+            let result = work(&mut connection, &inner);
+            if let Some(checkpointer) = &inner.checkpointer {
+                checkpointer.wrote();
+            }
+            result
         })
         .await
     }
@@ -492,6 +510,7 @@ fn open_connection_with(path: &Path, sync: SqliteSync) -> rusqlite::Result<Conne
     // Checkpoint every ~16 MB of WAL instead of every ~4 MB: a checkpoint (which syncs)
     // runs inside the commit that triggers it, and hot pages (the change counter, index
     // leaves, FTS5 structure) written many times between two checkpoints are copied once.
+    // (The store's writer leaves checkpoints to a `Checkpointer` and raises this.)
     connection.pragma_update(None, "wal_autocheckpoint", 4000)?;
     connection.set_prepared_statement_cache_capacity(64);
     Ok(connection)
