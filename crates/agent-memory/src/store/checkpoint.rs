@@ -69,6 +69,7 @@ fn checkpoint_after_writes(
     writes: &mpsc::Receiver<()>,
 ) {
     let mut connection: Option<Connection> = None;
+    let mut warned = false;
     while writes.recv().is_ok() {
         let due = Instant::now() + CHECKPOINT_DELAY;
         loop {
@@ -83,7 +84,11 @@ fn checkpoint_after_writes(
             match open(path) {
                 Ok(opened) => connection = Some(opened),
                 Err(error) => {
-                    tracing::warn!(%error, path = %path.display(), "sqlite: the checkpoint thread cannot open the database");
+                    // Once: it is tried again after every write, and the writer's backstop
+                    // checkpoints meanwhile.
+                    if !std::mem::replace(&mut warned, true) {
+                        tracing::warn!(%error, path = %path.display(), "sqlite: the checkpoint thread cannot open the database");
+                    }
                     continue;
                 }
             }
