@@ -554,31 +554,30 @@ impl VectorSet {
     /// there are at most `max` of them and fewer than half the set (`None`: scan everything).
     fn small_scope_rows(&self, scope: &Scope, max: usize) -> Option<Vec<usize>> {
         let max = max.min(self.len() / 2);
-        let rows = |found: &mut dyn Iterator<Item = &u32>| {
-            let mut rows: Vec<usize> = found.map(|&row| row as usize).collect();
-            rows.sort_unstable();
-            rows
-        };
+        let mut rows: Vec<usize> = Vec::new();
         match scope {
             Scope::Namespace(namespace) => {
-                let found = self.by_namespace.get(&namespace.encoded());
-                let count = found.map_or(0, Vec::len);
-                (count <= max).then(|| found.map(|found| rows(&mut found.iter())).unwrap_or_default())
+                let found = self.by_namespace.get(&namespace.encoded()).map_or(&[][..], Vec::as_slice);
+                if found.len() > max {
+                    return None;
+                }
+                rows.extend(found.iter().map(|&row| row as usize));
             }
             Scope::Prefix(prefix) => {
                 let (low, high) = prefix.encoded_range()?;
-                let mut count = 0;
                 let range =
                     self.by_namespace.range::<str, _>((Bound::Included(low.as_str()), Bound::Excluded(high.as_str())));
-                for found in range.clone().map(|(_, found)| found) {
-                    count += found.len();
-                    if count > max {
+                for (_, found) in range {
+                    if rows.len() + found.len() > max {
                         return None;
                     }
+                    rows.extend(found.iter().map(|&row| row as usize));
                 }
-                Some(rows(&mut range.flat_map(|(_, found)| found)))
             }
         }
+        // In memory order: laid out, a scope's rows are one stretch of the matrix.
+        rows.sort_unstable();
+        Some(rows)
     }
 }
 
