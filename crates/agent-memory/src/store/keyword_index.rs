@@ -40,6 +40,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::hash::{Hash, Hasher};
+use std::ops::Bound;
 
 use rustc_hash::FxHashMap;
 
@@ -74,6 +75,10 @@ const SCOPE_SCAN_COST: usize = 8;
 /// documents lie in at most one run of consecutive slots per this many documents: each run
 /// costs a binary search per query term, each entry outside the runs a step that this skips.
 const SCOPE_DOCS_PER_RUN: usize = 16;
+/// Namespaces added out of name order since the last renumbering up to which a prefix's
+/// namespaces are found by binary search over the ordered ones plus a test of each of these;
+/// beyond, by walking the name map's range (a pointer chase per namespace).
+const APPENDED_NAMESPACES_TESTED_MAX: usize = 256;
 /// Dead slots tolerated beyond the live documents before the index is renumbered.
 const MIN_DEAD_SLOTS: usize = 4096;
 
@@ -110,6 +115,10 @@ pub(super) struct KeywordIndex {
     /// namespaces are one range.
     namespace_ids: BTreeMap<Box<str>, u32>,
     namespaces: Vec<Box<str>>,
+    /// How many of the first `namespaces` (by number) are in name order: all of them after a
+    /// renumbering, and those added since in order (a load sorted by namespace). A prefix's
+    /// namespaces among them are one range of numbers, found by binary search.
+    ordered_namespaces: usize,
     /// The document slots of each namespace (by number), ascending; may hold removed
     /// documents' slots until the index is renumbered.
     namespace_docs: Vec<Vec<u32>>,
@@ -298,10 +307,37 @@ impl KeywordIndex {
         }
         let id = u32::try_from(self.namespaces.len()).expect("fewer than 2^32 namespaces");
         let namespace = namespace.into_boxed_str();
+        if self.ordered_namespaces == self.namespaces.len()
+            && self.namespaces.last().is_none_or(|last| *last < namespace)
+        {
+            self.ordered_namespaces += 1;
+        }
         self.namespaces.push(namespace.clone());
         self.namespace_docs.push(Vec::new());
         self.namespace_ids.insert(namespace, id);
         id
+    }
+
+    /// The numbers of the namespaces in `[low, high)`, in no particular order. The ordered
+    /// ones are a range found by binary search; the few added out of order since are tested
+    /// one by one, and when there are many, the name map's range is walked instead.
+    fn namespaces_in(&self, low: &str, high: &str) -> Vec<u32> {
+        let (ordered, appended) = self.namespaces.split_at(self.ordered_namespaces);
+        if appended.len() > APPENDED_NAMESPACES_TESTED_MAX {
+            return self
+                .namespace_ids
+                .range::<str, _>((Bound::Included(low), Bound::Excluded(high)))
+                .map(|(_, &id)| id)
+                .collect();
+        }
+        let first = ordered.partition_point(|name| &**name < low);
+        let end = ordered.partition_point(|name| &**name < high);
+        let appended_in_range = appended
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| low <= &***name && &***name < high)
+            .map(|(at, _)| ordered.len() + at);
+        (first..end).chain(appended_in_range).map(|id| id as u32).collect()
     }
 
     /// Forgets row `id` (nothing when it is not held).
@@ -408,6 +444,7 @@ impl KeywordIndex {
             }
         }
         self.slots = docs.iter().enumerate().filter_map(|(slot, doc)| Some((doc.as_ref()?.id, slot as u32))).collect();
+        self.ordered_namespaces = self.namespaces.len();
         self.layout.laid_out();
         self.docs = docs;
         self.doc_terms = doc_terms;
@@ -1037,7 +1074,7 @@ impl ScopeCheck {
                 if first.is_some_and(|first| *first >= low) && last.is_some_and(|last| *last < high) {
                     return Some(ScopeCheck::All);
                 }
-                let mut namespaces: Vec<u32> = index.namespace_ids.range(low..high).map(|(_, &id)| id).collect();
+                let mut namespaces = index.namespaces_in(&low, &high);
                 if namespaces.is_empty() {
                     return None;
                 }
@@ -1400,6 +1437,56 @@ mod tests {
                 let expected = brute_force(&docs, &terms, &scope, 0.0, 25);
                 assert_eq!(index.search(&terms, &scope, 0.0, 25).0, expected, "{terms:?} in {scope:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_prefix_finds_its_namespaces_whether_they_arrived_in_order_or_not() {
+        let mut index = KeywordIndex::new();
+        let expected = |index: &KeywordIndex, low: &str, high: &str| {
+            let mut found = index.namespaces_in(low, high);
+            found.sort_unstable();
+            let mut walked: Vec<u32> = index
+                .namespace_ids
+                .range::<str, _>((Bound::Included(low), Bound::Excluded(high)))
+                .map(|(_, &id)| id)
+                .collect();
+            walked.sort_unstable();
+            assert_eq!(
+                found,
+                walked,
+                "[{low}, {high}) with {} of {} in order",
+                index.ordered_namespaces,
+                index.namespaces.len()
+            );
+        };
+        let mut next = 7u64;
+        let mut id = 0;
+        // In order (a sorted load), then out of order, then past the appended maximum, then
+        // renumbered.
+        for phase in 0..4 {
+            let count = if phase == 2 { APPENDED_NAMESPACES_TESTED_MAX + 50 } else { 120 };
+            for n in 0..count {
+                next = next.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let user = if phase == 0 { n / 10 } else { (next >> 33) as usize % 40 };
+                let name = format!("users\u{1f}u{user:03}\u{1f}s{phase}-{n:04}");
+                index.upsert(id, "some words", meta(&name, "k", 0.0, None));
+                id += 1;
+            }
+            if phase == 0 {
+                assert_eq!(index.ordered_namespaces, 120, "added in name order");
+            }
+            if phase == 3 {
+                index.renumber();
+                assert_eq!(index.ordered_namespaces, index.namespaces.len());
+            }
+            for user in [0, 3, 11, 39, 40] {
+                let low = format!("users\u{1f}u{user:03}\u{1f}");
+                let high = format!("users\u{1f}u{user:03}\u{20}");
+                expected(&index, &low, &high);
+            }
+            expected(&index, "users", "users\u{1f}u020");
+            expected(&index, "a", "z");
         }
     }
 
