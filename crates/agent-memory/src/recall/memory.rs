@@ -411,8 +411,9 @@ impl ConversationMemory {
         let hits = self.store.search(scope, search).await?;
         hits.into_iter()
             .map(|hit| {
-                let owner = hit.item.namespace.labels().first().cloned().unwrap_or_default();
-                let chunk = ConversationChunk::from_value(&owner, &hit.item.key, hit.item.created_at, &hit.item.value)?;
+                let item = hit.item;
+                let owner = item.namespace.labels().first().map_or("", String::as_str);
+                let chunk = ConversationChunk::from_value(owner, &item.key, item.created_at, item.value)?;
                 Ok(SearchResult::new(chunk, hit.score.unwrap_or(0.0)))
             })
             .collect()
@@ -434,7 +435,7 @@ impl ConversationMemory {
             .scan(&scan)
             .await?
             .into_iter()
-            .map(|item| ConversationChunk::from_value(user_id, &item.key, item.created_at, &item.value))
+            .map(|item| ConversationChunk::from_value(user_id, &item.key, item.created_at, item.value))
             .collect::<Result<Vec<_>, _>>()?;
         chunks.sort_by_key(|chunk| chunk.offset);
         Ok(chunks)

@@ -71,25 +71,31 @@ impl ConversationChunk {
         })
     }
 
-    /// Reads a chunk back from its stored value; [`RecallError::Corrupt`] when the value is
-    /// not one that [`ConversationChunk::to_value`] wrote.
+    /// Reads a chunk back from its stored value, taking its parts out of it;
+    /// [`RecallError::Corrupt`] when the value is not one that [`ConversationChunk::to_value`]
+    /// wrote.
     pub(crate) fn from_value(
         user_id: &str,
         chunk_id: &str,
         created_at: f64,
-        map: &Map<String, Value>,
+        mut map: Map<String, Value>,
     ) -> Result<ConversationChunk, RecallError> {
         let corrupt = |what: &str| RecallError::Corrupt(format!("chunk {chunk_id:?} of user {user_id:?}: {what}"));
-        let text_field = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+        let mut text_field = |key: &str| match map.remove(key) {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
         let session_id = text_field("session_id").ok_or_else(|| corrupt("no session_id"))?;
         let text = text_field("text").ok_or_else(|| corrupt("no text"))?;
+        let summary = text_field("summary");
+        let date = text_field("date");
         let offset = map.get("offset").and_then(Value::as_u64).ok_or_else(|| corrupt("no offset"))?;
-        let metadata = match map.get("metadata") {
+        let metadata = match map.remove("metadata") {
             None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(metadata)) => metadata.clone(),
+            Some(Value::Object(metadata)) => metadata,
             Some(_) => return Err(corrupt("metadata is not an object")),
         };
-        let messages = messages_from_value(map.get("messages").cloned().unwrap_or(Value::Array(Vec::new())))
+        let messages = messages_from_value(map.remove("messages").unwrap_or(Value::Array(Vec::new())))
             .map_err(|err| corrupt(&format!("messages: {err}")))?;
         Ok(ConversationChunk {
             chunk_id: chunk_id.to_owned(),
@@ -98,9 +104,9 @@ impl ConversationChunk {
             offset: usize::try_from(offset).map_err(|_| corrupt("offset out of range"))?,
             messages,
             text,
-            summary: text_field("summary"),
+            summary,
             metadata,
-            date: text_field("date"),
+            date,
             created_at,
         })
     }
@@ -151,13 +157,15 @@ mod tests {
             date: Some("2025-01-15".into()),
             created_at: 12.5,
         };
-        let back = ConversationChunk::from_value("u", "abc", 12.5, chunk.to_value().as_object().unwrap()).unwrap();
+        let back =
+            ConversationChunk::from_value("u", "abc", 12.5, chunk.to_value().as_object().unwrap().clone()).unwrap();
         assert_eq!(back, chunk);
     }
 
     #[test]
     fn corrupt_values_are_errors() {
-        let err = ConversationChunk::from_value("u", "k", 0.0, json!({"text": "x"}).as_object().unwrap()).unwrap_err();
+        let err = ConversationChunk::from_value("u", "k", 0.0, json!({"text": "x"}).as_object().unwrap().clone())
+            .unwrap_err();
         assert_eq!(err.to_string(), "stored chunk is corrupt: chunk \"k\" of user \"u\": no session_id");
     }
 }

@@ -755,7 +755,7 @@ fn parse_session(line: SessionLine, line_bytes: usize) -> Result<ParsedSession, 
 fn chunk_of(item: &Item) -> Option<ConversationChunk> {
     match item.namespace.labels() {
         [user, label, _session] if label == CONVERSATIONS_LABEL => {
-            ConversationChunk::from_value(user, &item.key, item.created_at, &item.value).ok()
+            ConversationChunk::from_value(user, &item.key, item.created_at, item.value.clone()).ok()
         }
         _ => None,
     }
