@@ -75,8 +75,6 @@ const SCOPE_SCAN_COST: usize = 8;
 /// documents lie in at most one run of consecutive slots per this many documents: each run
 /// costs a binary search per query term, each entry outside the runs a step that this skips.
 const SCOPE_DOCS_PER_RUN: usize = 16;
-/// Every document slot, as one run ([`KeywordIndex::search_exhaustive`]).
-const ALL_SLOTS: (u32, u32) = (0, u32::MAX);
 /// Namespaces added out of name order since the last renumbering up to which a prefix's
 /// namespaces are found by binary search over the ordered ones plus a test of each of these;
 /// beyond, by walking the name map's range (a pointer chase per namespace).
@@ -546,12 +544,10 @@ impl KeywordIndex {
             && let Some(runs) =
                 runs.or_else(|| in_scope.namespaces().and_then(|namespaces| self.scope_runs(namespaces, usize::MAX)))
         {
-            return self.search_exhaustive(&cursors, &runs, &in_scope, now, want, average_length);
+            return self.search_runs(&cursors, &runs, now, want, average_length);
         }
         match method {
-            TopK::Exhaustive => {
-                return self.search_exhaustive(&cursors, &[ALL_SLOTS], &in_scope, now, want, average_length);
-            }
+            TopK::Exhaustive => return self.search_exhaustive(&cursors, &in_scope, now, want, average_length),
             TopK::ExhaustiveSparse => {
                 return self.search_exhaustive_sparse(&cursors, &in_scope, now, want, average_length);
             }
@@ -671,22 +667,17 @@ impl KeywordIndex {
         reported(heap.into_vec(), want)
     }
 
-    /// Top-k by scoring every match inside `runs` of document slots (`(first, end)`, ascending;
-    /// [`ALL_SLOTS`] for every document), term at a time: each query term's postings in the
-    /// runs (`cursors`, in query order; each run found by binary search) add their term
-    /// scores into a per-thread accumulator indexed by document slot, then the page is picked
-    /// by selection on the sums, so only the documents that can make the page are looked at.
-    /// Each document's sum is built in query order, as the MaxScore walk builds it, so the
-    /// scores are the same bit for bit. Cheaper than MaxScore when the lists are short next
-    /// to the page (hybrid search asks for 100 candidates, and a low 100th score prunes
-    /// little), and cheaper than merging the lists document by document, which compares
-    /// every list's head at every step. A scope's runs skip the other namespaces' entries
-    /// (one user's conversations in a store of everyone's) without reading every term of the
-    /// scope's documents.
+    /// Top-k by scoring every match, term at a time: each query term's postings (`cursors`,
+    /// in query order) add their term scores into a per-thread accumulator indexed by
+    /// document slot, then the page is picked by selection on the sums, so only the
+    /// documents that can make the page are looked at. Each document's sum is built in query
+    /// order, as the MaxScore walk builds it, so the scores are the same bit for bit. Cheaper
+    /// than MaxScore when the lists are short next to the page (hybrid search asks for 100
+    /// candidates, and a low 100th score prunes little), and cheaper than merging the lists
+    /// document by document, which compares every list's head at every step.
     fn search_exhaustive(
         &self,
         cursors: &[Cursor<'_>],
-        runs: &[(u32, u32)],
         in_scope: &ScopeCheck,
         now: f64,
         want: usize,
@@ -695,18 +686,9 @@ impl KeywordIndex {
         let scored = ACCUMULATOR.with_borrow_mut(|accumulator| {
             accumulator.prepare(self.docs.len());
             for cursor in cursors {
-                let mut entries = cursor.entries;
-                for &(first, end) in runs {
-                    entries = &entries[entries.partition_point(|posting| posting.doc < first)..];
-                    let inside = entries.partition_point(|posting| posting.doc < end);
-                    for posting in &entries[..inside] {
-                        let score = keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
-                        accumulator.add(posting, score, || in_scope.contains(posting.namespace));
-                    }
-                    entries = &entries[inside..];
-                    if entries.is_empty() {
-                        break;
-                    }
+                for posting in cursor.entries {
+                    let score = keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
+                    accumulator.add(posting, score, || in_scope.contains(posting.namespace));
                 }
             }
             accumulator.drain_in_scope()
@@ -769,6 +751,41 @@ impl KeywordIndex {
             adjacent
         });
         Some(runs)
+    }
+
+    /// Top-k by scoring, term at a time like [`KeywordIndex::search_exhaustive`], only the
+    /// entries of each query term's list that fall in the scope's `runs` of slots (found by
+    /// binary search): the same sums in the same order, without reading the other
+    /// namespaces' entries (one user's conversations in a store of everyone's) or every term
+    /// of the scope's documents.
+    fn search_runs(
+        &self,
+        cursors: &[Cursor<'_>],
+        runs: &[(u32, u32)],
+        now: f64,
+        want: usize,
+        average_length: f64,
+    ) -> (Vec<KeywordHit>, bool) {
+        let scored = ACCUMULATOR.with_borrow_mut(|accumulator| {
+            accumulator.prepare(self.docs.len());
+            for cursor in cursors {
+                let mut entries = cursor.entries;
+                for &(first, end) in runs {
+                    entries = &entries[entries.partition_point(|posting| posting.doc < first)..];
+                    let inside = entries.partition_point(|posting| posting.doc < end);
+                    for posting in &entries[..inside] {
+                        let score = keyword::term_score(cursor.idf, posting.tf, posting.length, average_length);
+                        accumulator.add(posting, score, || true);
+                    }
+                    entries = &entries[inside..];
+                    if entries.is_empty() {
+                        break;
+                    }
+                }
+            }
+            accumulator.drain_in_scope()
+        });
+        self.select_page(scored, now, want)
     }
 
     /// Top-k by scoring each document of a small scope from its own term list, in query
@@ -965,7 +982,7 @@ enum TopK {
     /// Every document in scope scored from its own terms ([`KeywordIndex::search_scope`]);
     /// MaxScore when the scope has no namespace list (it spans every namespace).
     ScopeScan,
-    /// Only the scope's stretches of each list scored ([`KeywordIndex::search_exhaustive`]);
+    /// Only the scope's stretches of each list scored ([`KeywordIndex::search_runs`]);
     /// MaxScore when the scope has no namespace list.
     ScopeRuns,
 }
