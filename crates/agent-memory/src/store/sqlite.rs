@@ -47,7 +47,11 @@
 //! # Concurrency and durability
 //!
 //! One writer connection behind a mutex and a small pool of reader connections; WAL lets
-//! readers run while a write commits. All database work runs on Tokio's blocking pool.
+//! readers run while a write commits. Writers wait for the writer connection as tasks, in
+//! arrival order (Tokio's mutex). The WAL is checkpointed by a thread of the store's own
+//! ([`super::checkpoint`]), passively and beside the writes that follow, so no commit
+//! copies and syncs the pages of its predecessors while others wait. All database work runs
+//! on Tokio's blocking pool.
 //! Every write call is one `BEGIN IMMEDIATE` transaction (a deferred
 //! transaction that reads before it writes fails with `SQLITE_BUSY` when another
 //! connection committed in between). `synchronous = NORMAL` in WAL mode: a committed
