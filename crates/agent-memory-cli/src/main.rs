@@ -22,12 +22,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use outcome::{Described, EXIT_BAD_INPUT};
 
-/// mimalloc instead of the system allocator: a request allocates and frees many small
-/// buffers (JSON, rows, candidate lists) on two worker threads, where glibc's malloc spent
-/// 8-9% of a search's server CPU (`bench/load/README.md`, "Session 10").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The memory layer for LLM agents.
 #[derive(Debug, Parser)]
 #[command(name = "agent-memory", version, about)]
