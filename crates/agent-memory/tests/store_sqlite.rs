@@ -253,6 +253,37 @@ async fn keyword_search_equals_fts5_bm25() {
     check(backend, "purged").await;
 }
 
+/// A purge that finds nothing expired commits nothing: the change counter, which tells
+/// every store on the file (other processes too) that its in-process indexes are stale,
+/// stays put, so the server's sweeper never sends other stores re-reading every row.
+#[tokio::test]
+async fn a_purge_with_nothing_expired_leaves_the_change_counter() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let backend = SqliteBackend::open(&path).await.expect("open sqlite");
+    let write = |key: &str, ttl_seconds: Option<f64>| ItemWrite {
+        namespace: Namespace::new(["users", "a"]).expect("namespace"),
+        key: key.to_owned(),
+        value: serde_json::json!({ "text": key }).as_object().cloned().expect("object"),
+        ttl_seconds,
+        vector: None,
+        text: key.to_owned(),
+        index: Default::default(),
+    };
+    backend.put_many(vec![write("stays", None), write("expires", Some(5.0))], 1000.0).await.expect("put");
+    let counter = || -> i64 {
+        let connection = rusqlite::Connection::open(&path).expect("open");
+        connection.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).expect("counter")
+    };
+    let before = counter();
+    assert_eq!(backend.purge_expired(1001.0).await.expect("purge"), 0);
+    assert_eq!(counter(), before, "nothing expired, nothing committed");
+    assert_eq!(backend.purge_expired(1006.0).await.expect("purge"), 1);
+    assert_eq!(counter(), before + 1, "a purge that removes rows is a write like any other");
+    let scope = Scope::Prefix(agent_memory::store::NamespacePrefix::root());
+    assert_eq!(backend.count(&scope, 1006.0).await.expect("count"), 1);
+}
+
 mod file {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};

@@ -1125,12 +1125,19 @@ impl StoreBackend for SqliteBackend {
     async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
         self.write(move |connection, inner| {
             let tx = begin_write(connection)?;
-            let before = bump_counter(&tx)?;
             let deltas = deleted_ids(
                 &tx,
                 "DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?1 RETURNING id",
                 vec![SqlValue::Real(now)],
             )?;
+            if deltas.is_empty() {
+                // Nothing expired: roll back (on drop) without bumping the change counter.
+                // A bump would tell every other store on the file (other processes) that
+                // their indexes are stale, and each would compare every row on its next
+                // search, under its index lock: the server's sweeper runs every minute.
+                return Ok(0);
+            }
+            let before = bump_counter(&tx)?;
             let removed = deltas.len() as u64;
             commit_with(inner, tx, before, deltas)?;
             Ok(removed)
