@@ -17,7 +17,9 @@
 //!   when that index cannot settle on a snapshot.
 //! * `store_meta(key, value)`: `schema_version`.
 //! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
-//!   whether anyone else (another store on the file, another process) has written.
+//!   whether anyone else (another store on the file, another process) has written. A purge
+//!   that finds nothing expired commits nothing, so a server's periodic sweeper does not
+//!   make the other stores on the file catch up.
 //!
 //! # Semantic search
 //!
