@@ -253,11 +253,12 @@ async fn keyword_search_equals_fts5_bm25() {
     check(backend, "purged").await;
 }
 
-/// A purge that finds nothing expired commits nothing: the change counter, which tells
+/// A purge that finds nothing expired, or a delete of nothing, commits nothing: the change
+/// counter, which tells
 /// every store on the file (other processes too) that its in-process indexes are stale,
 /// stays put, so the server's sweeper never sends other stores re-reading every row.
 #[tokio::test]
-async fn a_purge_with_nothing_expired_leaves_the_change_counter() {
+async fn purges_and_deletes_of_nothing_leave_the_change_counter() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let backend = SqliteBackend::open(&path).await.expect("open sqlite");
@@ -282,6 +283,15 @@ async fn a_purge_with_nothing_expired_leaves_the_change_counter() {
     assert_eq!(counter(), before + 1, "a purge that removes rows is a write like any other");
     let scope = Scope::Prefix(agent_memory::store::NamespacePrefix::root());
     assert_eq!(backend.count(&scope, 1006.0).await.expect("count"), 1);
+    // Deletes of nothing are not writes either.
+    let missing = ItemKey { namespace: Namespace::new(["users", "a"]).expect("namespace"), key: "missing".into() };
+    assert_eq!(backend.delete_many(&[missing], 1006.0).await.expect("delete"), [false]);
+    let empty = Scope::Prefix(agent_memory::store::NamespacePrefix::new(["nobody"]).expect("prefix"));
+    assert_eq!(backend.delete_scope(&empty, 1006.0).await.expect("delete scope"), 0);
+    assert_eq!(counter(), before + 1, "deleting nothing commits nothing");
+    let stays = ItemKey { namespace: Namespace::new(["users", "a"]).expect("namespace"), key: "stays".into() };
+    assert_eq!(backend.delete_many(&[stays], 1006.0).await.expect("delete"), [true]);
+    assert_eq!(counter(), before + 2);
 }
 
 mod file {

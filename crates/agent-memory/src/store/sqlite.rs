@@ -18,7 +18,7 @@
 //! * `store_meta(key, value)`: `schema_version`.
 //! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
 //!   whether anyone else (another store on the file, another process) has written. A purge
-//!   that finds nothing expired commits nothing, so a server's periodic sweeper does not
+//!   or delete that removes nothing commits nothing, so a server's periodic sweeper does not
 //!   make the other stores on the file catch up.
 //!
 //! # Semantic search
@@ -858,6 +858,10 @@ impl StoreBackend for SqliteBackend {
                     removed.push(matches!(expires_at, Some(at) if at.is_none_or(|at| now < at)));
                 }
             }
+            if deltas.is_empty() {
+                // No such keys: roll back (on drop), counter bump included (see `purge_expired`).
+                return Ok(removed);
+            }
             commit_with(inner, tx, before, deltas)?;
             Ok(removed)
         })
@@ -1016,6 +1020,10 @@ impl StoreBackend for SqliteBackend {
                 .map_err(sql_error)?;
             params.pop();
             let deltas = deleted_ids(&tx, &format!("DELETE FROM store_items WHERE {scope} RETURNING id"), params)?;
+            if deltas.is_empty() {
+                // An empty scope: roll back (on drop), counter bump included (see `purge_expired`).
+                return Ok(0);
+            }
             commit_with(inner, tx, before, deltas)?;
             Ok(removed.max(0) as u64)
         })
