@@ -253,12 +253,12 @@ async fn keyword_search_equals_fts5_bm25() {
     check(backend, "purged").await;
 }
 
-/// A purge that finds nothing expired, or a delete of nothing, commits nothing: the change
-/// counter, which tells
+/// A purge that finds nothing expired, a delete of nothing or a refreshing read of items
+/// without a TTL commits nothing: the change counter, which tells
 /// every store on the file (other processes too) that its in-process indexes are stale,
 /// stays put, so the server's sweeper never sends other stores re-reading every row.
 #[tokio::test]
-async fn purges_and_deletes_of_nothing_leave_the_change_counter() {
+async fn writes_that_change_nothing_leave_the_change_counter() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let backend = SqliteBackend::open(&path).await.expect("open sqlite");
@@ -289,8 +289,12 @@ async fn purges_and_deletes_of_nothing_leave_the_change_counter() {
     let empty = Scope::Prefix(agent_memory::store::NamespacePrefix::new(["nobody"]).expect("prefix"));
     assert_eq!(backend.delete_scope(&empty, 1006.0).await.expect("delete scope"), 0);
     assert_eq!(counter(), before + 1, "deleting nothing commits nothing");
-    let stays = ItemKey { namespace: Namespace::new(["users", "a"]).expect("namespace"), key: "stays".into() };
-    assert_eq!(backend.delete_many(&[stays], 1006.0).await.expect("delete"), [true]);
+    // A refreshing read of an item without a TTL (LangGraph's `get` refreshes by default).
+    let stays_key = ItemKey { namespace: Namespace::new(["users", "a"]).expect("namespace"), key: "stays".into() };
+    let read = backend.get_many(std::slice::from_ref(&stays_key), 1006.0, true).await.expect("get");
+    assert_eq!(read[0].as_ref().map(|item| item.key.as_str()), Some("stays"));
+    assert_eq!(counter(), before + 1, "nothing to refresh, nothing committed");
+    assert_eq!(backend.delete_many(&[stays_key], 1006.0).await.expect("delete"), [true]);
     assert_eq!(counter(), before + 2);
 }
 

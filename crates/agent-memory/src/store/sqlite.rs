@@ -18,8 +18,9 @@
 //! * `store_meta(key, value)`: `schema_version`.
 //! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
 //!   whether anyone else (another store on the file, another process) has written. A purge
-//!   or delete that removes nothing commits nothing, so a server's periodic sweeper does not
-//!   make the other stores on the file catch up.
+//!   or delete that removes nothing, or a refreshing read of items without a TTL, commits
+//!   nothing, so neither a server's periodic sweeper nor LangGraph-style reads (which refresh
+//!   by default) make the other stores on the file catch up.
 //!
 //! # Semantic search
 //!
@@ -809,6 +810,11 @@ impl StoreBackend for SqliteBackend {
                                 None => None,
                             });
                         }
+                    }
+                    if deltas.is_empty() {
+                        // Nothing had a TTL to refresh: roll back (on drop), counter bump
+                        // included (see `purge_expired`); what was read stands.
+                        return Ok(found);
                     }
                     commit_with(inner, tx, before, deltas)?;
                     Ok(found)
