@@ -22,6 +22,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use outcome::{Described, EXIT_BAD_INPUT};
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small
+/// buffers (JSON, rows, candidate lists) on two worker threads, where glibc's malloc spent
+/// 8-9% of a search's server CPU (`bench/load/README.md`, "Session 10"). Built without
+/// transparent huge pages (`no_thp`): with them, the indexes' relayouts (new arrays of
+/// 100+ MB, under their write lock) faulted in and zeroed 2 MB pages and took 2-4x longer.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The memory layer for LLM agents.
 #[derive(Debug, Parser)]
 #[command(name = "agent-memory", version, about)]
