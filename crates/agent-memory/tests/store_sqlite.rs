@@ -254,16 +254,18 @@ async fn keyword_search_equals_fts5_bm25() {
 }
 
 /// A purge that finds nothing expired, a delete of nothing or a refreshing read of items
-/// without a TTL commits nothing: the change counter, which tells
-/// every store on the file (other processes too) that its in-process indexes are stale,
-/// stays put, so the server's sweeper never sends other stores re-reading every row.
+/// without a TTL commits nothing: the change counter, which tells every store on the file
+/// (other processes too) that its in-process indexes are stale, stays put, so neither the
+/// server's sweeper nor a LangGraph `get` sends other stores re-reading every row.
 #[tokio::test]
 async fn writes_that_change_nothing_leave_the_change_counter() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let backend = SqliteBackend::open(&path).await.expect("open sqlite");
+    let namespace = Namespace::new(["users", "a"]).expect("namespace");
+    let item_key = |key: &str| ItemKey { namespace: namespace.clone(), key: key.to_owned() };
     let write = |key: &str, ttl_seconds: Option<f64>| ItemWrite {
-        namespace: Namespace::new(["users", "a"]).expect("namespace"),
+        namespace: namespace.clone(),
         key: key.to_owned(),
         value: serde_json::json!({ "text": key }).as_object().cloned().expect("object"),
         ttl_seconds,
@@ -284,17 +286,15 @@ async fn writes_that_change_nothing_leave_the_change_counter() {
     let scope = Scope::Prefix(agent_memory::store::NamespacePrefix::root());
     assert_eq!(backend.count(&scope, 1006.0).await.expect("count"), 1);
     // Deletes of nothing are not writes either.
-    let missing = ItemKey { namespace: Namespace::new(["users", "a"]).expect("namespace"), key: "missing".into() };
-    assert_eq!(backend.delete_many(&[missing], 1006.0).await.expect("delete"), [false]);
+    assert_eq!(backend.delete_many(&[item_key("missing")], 1006.0).await.expect("delete"), [false]);
     let empty = Scope::Prefix(agent_memory::store::NamespacePrefix::new(["nobody"]).expect("prefix"));
     assert_eq!(backend.delete_scope(&empty, 1006.0).await.expect("delete scope"), 0);
     assert_eq!(counter(), before + 1, "deleting nothing commits nothing");
     // A refreshing read of an item without a TTL (LangGraph's `get` refreshes by default).
-    let stays_key = ItemKey { namespace: Namespace::new(["users", "a"]).expect("namespace"), key: "stays".into() };
-    let read = backend.get_many(std::slice::from_ref(&stays_key), 1006.0, true).await.expect("get");
+    let read = backend.get_many(&[item_key("stays")], 1006.0, true).await.expect("get");
     assert_eq!(read[0].as_ref().map(|item| item.key.as_str()), Some("stays"));
     assert_eq!(counter(), before + 1, "nothing to refresh, nothing committed");
-    assert_eq!(backend.delete_many(&[stays_key], 1006.0).await.expect("delete"), [true]);
+    assert_eq!(backend.delete_many(&[item_key("stays")], 1006.0).await.expect("delete"), [true]);
     assert_eq!(counter(), before + 2);
 }
 

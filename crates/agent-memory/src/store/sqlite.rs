@@ -17,10 +17,9 @@
 //!   when that index cannot settle on a snapshot.
 //! * `store_meta(key, value)`: `schema_version`.
 //! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
-//!   whether anyone else (another store on the file, another process) has written. A purge
-//!   or delete that removes nothing, or a refreshing read of items without a TTL, commits
-//!   nothing, so neither a server's periodic sweeper nor LangGraph-style reads (which refresh
-//!   by default) make the other stores on the file catch up.
+//!   whether anyone else (another store on the file, another process) has written. A write
+//!   transaction that changes no row (a purge of nothing, a refreshing read of items without
+//!   a TTL) is rolled back instead, so it sends no other store catching up.
 //!
 //! # Semantic search
 //!
@@ -267,7 +266,17 @@ fn bump_counter(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 
 /// Commits `tx` (whose counter was `before`) and applies `deltas` to the cache, holding the
 /// cache's write lock across the commit so no search sees the new rows with the old index.
+///
+/// Every row a write changes has its delta, so no deltas means `tx` changed no row (a purge
+/// with nothing expired, a delete of missing keys, a refreshing read of items without a
+/// TTL): it is rolled back, counter bump included. A bump would tell every other store on
+/// the file (other processes) that its indexes are stale, and each would compare every row
+/// on its next search, under its index lock; the server's sweeper purges every minute, and
+/// LangGraph's `get` refreshes by default.
 fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<IndexDelta>) -> Result<(), StoreError> {
+    if deltas.is_empty() {
+        return tx.rollback().map_err(sql_error);
+    }
     let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(error) = tx.commit() {
         cache.vectors_at = None;
@@ -811,11 +820,6 @@ impl StoreBackend for SqliteBackend {
                             });
                         }
                     }
-                    if deltas.is_empty() {
-                        // Nothing had a TTL to refresh: roll back (on drop), counter bump
-                        // included (see `purge_expired`); what was read stands.
-                        return Ok(found);
-                    }
                     commit_with(inner, tx, before, deltas)?;
                     Ok(found)
                 })
@@ -863,10 +867,6 @@ impl StoreBackend for SqliteBackend {
                     let expires_at = deleted.map(|(at, _)| at);
                     removed.push(matches!(expires_at, Some(at) if at.is_none_or(|at| now < at)));
                 }
-            }
-            if deltas.is_empty() {
-                // No such keys: roll back (on drop), counter bump included (see `purge_expired`).
-                return Ok(removed);
             }
             commit_with(inner, tx, before, deltas)?;
             Ok(removed)
@@ -1026,10 +1026,6 @@ impl StoreBackend for SqliteBackend {
                 .map_err(sql_error)?;
             params.pop();
             let deltas = deleted_ids(&tx, &format!("DELETE FROM store_items WHERE {scope} RETURNING id"), params)?;
-            if deltas.is_empty() {
-                // An empty scope: roll back (on drop), counter bump included (see `purge_expired`).
-                return Ok(0);
-            }
             commit_with(inner, tx, before, deltas)?;
             Ok(removed.max(0) as u64)
         })
@@ -1141,19 +1137,12 @@ impl StoreBackend for SqliteBackend {
     async fn purge_expired(&self, now: f64) -> Result<u64, StoreError> {
         self.write(move |connection, inner| {
             let tx = begin_write(connection)?;
+            let before = bump_counter(&tx)?;
             let deltas = deleted_ids(
                 &tx,
                 "DELETE FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?1 RETURNING id",
                 vec![SqlValue::Real(now)],
             )?;
-            if deltas.is_empty() {
-                // Nothing expired: roll back (on drop) without bumping the change counter.
-                // A bump would tell every other store on the file (other processes) that
-                // their indexes are stale, and each would compare every row on its next
-                // search, under its index lock: the server's sweeper runs every minute.
-                return Ok(0);
-            }
-            let before = bump_counter(&tx)?;
             let removed = deltas.len() as u64;
             commit_with(inner, tx, before, deltas)?;
             Ok(removed)
