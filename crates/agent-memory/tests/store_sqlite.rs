@@ -298,6 +298,46 @@ async fn writes_that_change_nothing_leave_the_change_counter() {
     assert_eq!(counter(), before + 2);
 }
 
+/// A refreshing read finds out first whether anything it read has a TTL: without one there
+/// is nothing to write, so it needs neither the store's writer nor SQLite's write lock and
+/// answers while another connection (another process) holds that lock.
+#[tokio::test]
+async fn refreshing_reads_without_ttl_do_not_wait_for_the_write_lock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let backend = SqliteBackend::open(&path).await.expect("open sqlite");
+    let namespace = Namespace::new(["users", "a"]).expect("namespace");
+    let item_key = |key: &str| ItemKey { namespace: namespace.clone(), key: key.to_owned() };
+    let write = |key: &str, ttl_seconds: Option<f64>| ItemWrite {
+        namespace: namespace.clone(),
+        key: key.to_owned(),
+        value: serde_json::json!({ "text": key }).as_object().cloned().expect("object"),
+        ttl_seconds,
+        vector: None,
+        text: key.to_owned(),
+        index: Default::default(),
+    };
+    backend.put_many(vec![write("plain", None), write("expiring", Some(60.0))], 1000.0).await.expect("put");
+    let other = rusqlite::Connection::open(&path).expect("open");
+    other.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        backend.get_many(&[item_key("plain"), item_key("missing")], 1010.0, true),
+    )
+    .await
+    .expect("answered while another connection holds the write lock")
+    .expect("get");
+    assert_eq!(read[0].as_ref().map(|item| item.key.as_str()), Some("plain"));
+    assert!(read[1].is_none());
+    other.execute_batch("COMMIT").expect("release the write lock");
+    // An item with a TTL is still refreshed (through the writer), and so is its expiry.
+    let read = backend.get_many(&[item_key("plain"), item_key("expiring")], 1030.0, true).await.expect("get");
+    assert_eq!(read[1].as_ref().and_then(|item| item.expires_at), Some(1090.0));
+    assert_eq!(read[0].as_ref().and_then(|item| item.expires_at), None);
+    let scope = Scope::Prefix(agent_memory::store::NamespacePrefix::root());
+    assert_eq!(backend.count(&scope, 1080.0).await.expect("count"), 2, "refreshed at 1030, expires at 1090");
+}
+
 mod file {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};

@@ -18,8 +18,10 @@
 //! * `store_meta(key, value)`: `schema_version`.
 //! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
 //!   whether anyone else (another store on the file, another process) has written. A write
-//!   transaction that changes no row (a purge of nothing, a refreshing read of items without
-//!   a TTL) is rolled back instead, so it sends no other store catching up.
+//!   transaction that changes no row (a purge of nothing, a delete of missing keys) is
+//!   rolled back instead, so it sends no other store catching up. A refreshing read (LangGraph's
+//!   `get` refreshes by default) reads first and writes only when an item it found has a
+//!   TTL, so reads of items without one never wait for the writer.
 //!
 //! # Semantic search
 //!
@@ -256,6 +258,22 @@ enum IndexDelta {
     SetExpiry(i64, Option<f64>),
 }
 
+/// The live item at `key` through `select` (a prepared `SELECT {ITEM_COLUMNS} … WHERE
+/// namespace = :ns AND key = :key AND {LIVE}`).
+fn select_item(
+    select: &mut rusqlite::CachedStatement<'_>,
+    key: &ItemKey,
+    now: f64,
+) -> Result<Option<Item>, StoreError> {
+    let mut rows = select
+        .query(rusqlite::named_params! {":now": now, ":ns": key.namespace.encoded(), ":key": key.key})
+        .map_err(sql_error)?;
+    match rows.next().map_err(sql_error)? {
+        Some(row) => Ok(Some(item_from_row(row, 0)?)),
+        None => Ok(None),
+    }
+}
+
 /// Bumps the change counter inside write transaction `tx`; returns the value before.
 fn bump_counter(tx: &Transaction<'_>) -> Result<i64, StoreError> {
     tx.query_row("UPDATE store_changes SET counter = counter + 1 WHERE id = 1 RETURNING counter - 1", [], |row| {
@@ -268,8 +286,8 @@ fn bump_counter(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 /// cache's write lock across the commit so no search sees the new rows with the old index.
 ///
 /// Every row a write changes has its delta, so no deltas means `tx` changed no row (a purge
-/// with nothing expired, a delete of missing keys, a refreshing read of items without a
-/// TTL): it is rolled back, counter bump included. A bump would tell every other store on
+/// with nothing expired, a delete of missing keys, a refreshing read whose items lost their
+/// TTL since it looked): it is rolled back, counter bump included. A bump would tell every other store on
 /// the file (other processes) that its indexes are stale, and each would compare every row
 /// on its next search, under its index lock; the server's sweeper purges every minute, and
 /// LangGraph's `get` refreshes by default.
@@ -784,7 +802,17 @@ impl StoreBackend for SqliteBackend {
     async fn get_many(&self, keys: &[ItemKey], now: f64, refresh_ttl: bool) -> Result<Vec<Option<Item>>, StoreError> {
         let keys = keys.to_vec();
         let select = format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE namespace = :ns AND key = :key AND {LIVE}");
-        if refresh_ttl {
+        let read_keys = keys.clone();
+        let read_select = select.clone();
+        let found = self
+            .read(move |connection, _| {
+                let tx = connection.unchecked_transaction().map_err(sql_error)?;
+                let mut select = tx.prepare_cached(&read_select).map_err(sql_error)?;
+                read_keys.iter().map(|key| select_item(&mut select, key, now)).collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        // Refreshing needs the writer only when an item found has a TTL to refresh.
+        if refresh_ttl && found.iter().flatten().any(|item| item.ttl_seconds.is_some()) {
             return self
                 .write(move |connection, inner| {
                     let tx = begin_write(connection)?;
@@ -811,13 +839,7 @@ impl StoreBackend for SqliteBackend {
                             if let Some((id, expires_at)) = refreshed {
                                 deltas.push(IndexDelta::SetExpiry(id, expires_at));
                             }
-                            let mut rows = select
-                                .query(rusqlite::named_params! {":now": now, ":ns": ns, ":key": key.key})
-                                .map_err(sql_error)?;
-                            found.push(match rows.next().map_err(sql_error)? {
-                                Some(row) => Some(item_from_row(row, 0)?),
-                                None => None,
-                            });
+                            found.push(select_item(&mut select, key, now)?);
                         }
                     }
                     commit_with(inner, tx, before, deltas)?;
@@ -825,22 +847,7 @@ impl StoreBackend for SqliteBackend {
                 })
                 .await;
         }
-        self.read(move |connection, _| {
-            let tx = connection.unchecked_transaction().map_err(sql_error)?;
-            let mut select = tx.prepare_cached(&select).map_err(sql_error)?;
-            let mut found = Vec::with_capacity(keys.len());
-            for key in &keys {
-                let mut rows = select
-                    .query(rusqlite::named_params! {":now": now, ":ns": key.namespace.encoded(), ":key": key.key})
-                    .map_err(sql_error)?;
-                found.push(match rows.next().map_err(sql_error)? {
-                    Some(row) => Some(item_from_row(row, 0)?),
-                    None => None,
-                });
-            }
-            Ok(found)
-        })
-        .await
+        Ok(found)
     }
 
     async fn delete_many(&self, keys: &[ItemKey], now: f64) -> Result<Vec<bool>, StoreError> {
