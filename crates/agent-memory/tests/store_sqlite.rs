@@ -450,7 +450,7 @@ INSERT INTO store_meta (key, value) VALUES ('schema_version', '1');
             .expect("open")
             .query_row("SELECT value FROM store_meta WHERE key = 'schema_version'", [], |row| row.get(0))
             .expect("version row");
-        assert_eq!(version, "2");
+        assert_eq!(version, "3");
         let a = store.get("docs", "a").await.expect("get").expect("kept");
         assert_eq!((a.value["text"].as_str(), a.created_at, a.updated_at), (Some("alpine lake"), 10.0, 20.0));
         let keyword = |text: &'static str| SearchQuery::text(text).mode(SearchMode::Keyword);

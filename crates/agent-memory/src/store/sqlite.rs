@@ -1,7 +1,7 @@
 //! The SQLite backend: one file, WAL, an FTS5 keyword index, vectors as f32 BLOBs, and
 //! in-process keyword and vector indexes that rank every search.
 //!
-//! # Schema (version 2)
+//! # Schema (version 3)
 //!
 //! * `store_items(id, namespace, key, value, text, created_at, updated_at, expires_at,
 //!   ttl_seconds, embedding, embedding_model, embedding_dims, index_spec)`, unique on
@@ -10,18 +10,25 @@
 //!   the vector as little-endian f32 bytes, with the model id and dimension beside it.
 //!   `index_spec` is the item's own [`ItemIndex`] as JSON (`false` or an array of paths),
 //!   NULL for the store's fields; version 2 added it (`ALTER TABLE … ADD COLUMN`: a
-//!   version-1 file upgrades in place when opened, its items keeping NULL).
+//!   version-1 file upgrades in place when opened, its items keeping NULL). `changed_at`
+//!   (version 3) is the change counter of the transaction that last inserted or updated
+//!   the row, set by triggers (so by every writer); rows from before the upgrade keep NULL.
 //! * `store_fts`: an FTS5 external-content index of `store_items.text`
 //!   (`unicode61 remove_diacritics 0`), kept in sync by triggers. Searches rank from the
 //!   in-process keyword index (below) and use FTS5's `bm25()`, which scores the same, only
 //!   when that index cannot settle on a snapshot.
 //! * `store_meta(key, value)`: `schema_version`.
-//! * `store_changes(id = 1, counter)`: bumped by every write transaction, so a store sees
-//!   whether anyone else (another store on the file, another process) has written. A write
-//!   transaction that changes no row (a purge of nothing, a delete of missing keys) is
-//!   rolled back instead, so it sends no other store catching up. A refreshing read (LangGraph's
-//!   `get` refreshes by default) reads first and writes only when an item it found has a
-//!   TTL, so reads of items without one never wait for the writer.
+//! * `store_changes(id = 1, counter, removed_floor)`: `counter` is bumped by every write
+//!   transaction, so a store sees whether anyone else (another store on the file, another
+//!   process) has written. A write transaction that changes no row (a purge of nothing, a
+//!   delete of missing keys) is rolled back instead, so it sends no other store catching
+//!   up. A refreshing read (LangGraph's `get` refreshes by default) reads first and writes
+//!   only when an item it found has a TTL, so reads of items without one never wait for
+//!   the writer.
+//! * `store_removed(changed_at, id)` (version 3): the ids of deleted rows with the counter
+//!   of the transaction that deleted them, written by a trigger and kept for
+//!   [`REMOVED_WINDOW`] counter values; `removed_floor` is the counter up to which they may
+//!   be gone.
 //!
 //! # Semantic search
 //!
@@ -31,8 +38,10 @@
 //! search and updated by this backend's own writes under the same lock as their commit (an
 //! O(1) update: the index's background worker extends the HNSW graph outside that lock). A
 //! search reads `store_changes.counter` in the same snapshot as the rows it returns: when
-//! another connection has written since, the index first catches up (every stored row is
-//! compared with it; only rows that differ are applied). Value
+//! another connection has written since, the index first catches up, reading only the rows
+//! written (`changed_at`) and deleted (`store_removed`) since its own counter, or every
+//! row when the deletions since are no longer on record; only rows that differ are
+//! applied. Value
 //! filters are checked on the candidates in score order, widening to every row in scope
 //! when the nearest do not fill the page, so a filtered search returns `limit` results
 //! whenever that many match. Scores are always exact; results equal a full scan's below the
@@ -84,11 +93,48 @@ use super::vector;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
 use super::{Filter, Item, ItemIndex, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// The steps from each schema version to the next: entry `i` takes version `i + 1` to
 /// `i + 2`. [`SCHEMA`] is version 1.
-const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] = ["ALTER TABLE store_items ADD COLUMN index_spec TEXT"];
+const MIGRATIONS: [&str; (SCHEMA_VERSION - 1) as usize] =
+    ["ALTER TABLE store_items ADD COLUMN index_spec TEXT", CHANGE_LOG];
+
+/// Version 3: what each write changed, so that another store on the file catches up by
+/// reading only that (see [`reload_index`]). Triggers keep it, so every writer does,
+/// whatever its code: each inserted or updated row gets the change counter of its
+/// transaction in `changed_at`, each deleted row's id goes to `store_removed` with that
+/// counter. Rows from before the upgrade keep `changed_at` NULL: no store has an index from
+/// before it to catch up (`removed_floor` starts at the counter).
+const CHANGE_LOG: &str = r#"
+ALTER TABLE store_items ADD COLUMN changed_at INTEGER;
+CREATE INDEX store_items_changed ON store_items (changed_at);
+ALTER TABLE store_changes ADD COLUMN removed_floor INTEGER NOT NULL DEFAULT 0;
+UPDATE store_changes SET removed_floor = counter;
+CREATE TABLE store_removed (
+    changed_at INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (changed_at, id)
+) WITHOUT ROWID;
+CREATE TRIGGER store_items_changed_insert AFTER INSERT ON store_items BEGIN
+    UPDATE store_items SET changed_at = (SELECT counter FROM store_changes WHERE id = 1) WHERE id = new.id;
+END;
+CREATE TRIGGER store_items_changed_update AFTER UPDATE ON store_items WHEN new.changed_at IS old.changed_at BEGIN
+    UPDATE store_items SET changed_at = (SELECT counter FROM store_changes WHERE id = 1) WHERE id = new.id;
+END;
+CREATE TRIGGER store_items_removed AFTER DELETE ON store_items BEGIN
+    INSERT OR IGNORE INTO store_removed (changed_at, id)
+    VALUES ((SELECT counter FROM store_changes WHERE id = 1), old.id);
+END;
+"#;
+
+/// How many change counter values the deletions in `store_removed` are kept for: a store
+/// whose index is older catches up by comparing every row instead.
+#[cfg(not(test))]
+const REMOVED_WINDOW: i64 = 100_000;
+/// Small in tests, so that the window passes.
+#[cfg(test)]
+const REMOVED_WINDOW: i64 = 8;
 const MAX_IDLE_READERS: usize = 8;
 
 const SCHEMA: &str = r#"
@@ -217,6 +263,8 @@ struct IndexCache {
     vectors: VectorIndex,
     keywords_at: Option<i64>,
     keywords: KeywordIndex,
+    /// How the indexes last caught up with the stored rows (for tests and the log).
+    last_catch_up: Option<CatchUp>,
 }
 
 /// Which indexes a search reads.
@@ -258,6 +306,19 @@ enum IndexDelta {
     SetExpiry(i64, Option<f64>),
 }
 
+/// Drops the deletions recorded more than [`REMOVED_WINDOW`] counter values before `counter`
+/// (this transaction's) and raises `removed_floor` to match, inside write transaction `tx`.
+fn forget_old_removals(tx: &Transaction<'_>, counter: i64) -> Result<(), StoreError> {
+    let floor = counter - REMOVED_WINDOW;
+    tx.prepare_cached("DELETE FROM store_removed WHERE changed_at <= ?1")
+        .and_then(|mut statement| statement.execute([floor]))
+        .map_err(sql_error)?;
+    tx.prepare_cached("UPDATE store_changes SET removed_floor = ?1 WHERE id = 1 AND removed_floor < ?1")
+        .and_then(|mut statement| statement.execute([floor]))
+        .map_err(sql_error)?;
+    Ok(())
+}
+
 /// The live item at `key` through `select` (a prepared `SELECT {ITEM_COLUMNS} … WHERE
 /// namespace = :ns AND key = :key AND {LIVE}`).
 fn select_item(
@@ -287,13 +348,17 @@ fn bump_counter(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 ///
 /// Every row a write changes has its delta, so no deltas means `tx` changed no row (a purge
 /// with nothing expired, a delete of missing keys, a refreshing read whose items lost their
-/// TTL since it looked): it is rolled back, counter bump included. A bump would tell every other store on
-/// the file (other processes) that its indexes are stale, and each would compare every row
-/// on its next search, under its index lock; the server's sweeper purges every minute, and
-/// LangGraph's `get` refreshes by default.
+/// TTL since it looked): it is rolled back, counter bump included. A bump would tell every
+/// other store on the file (other processes) that its indexes are stale, and each would
+/// catch up on its next search, under its index lock; the server's sweeper purges every
+/// minute. A transaction that deletes also forgets the deletions older than
+/// [`REMOVED_WINDOW`] counter values.
 fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<IndexDelta>) -> Result<(), StoreError> {
     if deltas.is_empty() {
         return tx.rollback().map_err(sql_error);
+    }
+    if deltas.iter().any(|delta| matches!(delta, IndexDelta::Remove(_))) {
+        forget_old_removals(&tx, before + 1)?;
     }
     let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(error) = tx.commit() {
@@ -393,6 +458,7 @@ impl SqliteBackend {
                     vectors: VectorIndex::new(options.vector_index),
                     keywords_at: None,
                     keywords: KeywordIndex::new(),
+                    last_catch_up: None,
                 }),
             }),
         })
@@ -1427,11 +1493,15 @@ fn search_snapshot(
 }
 
 /// Brings the indexes that `needs` names to `tx`'s snapshot (whose counter is `counter`),
-/// except those another search already brought to that state or beyond. Incremental: every
-/// stored row is read and compared with the indexes' copies (the vector itself; the text by
-/// hash, with the metadata), and only rows that differ (new, changed, gone) are applied, so
-/// another process's few writes neither rebuild a large vector index's graph nor
-/// re-tokenize the store.
+/// except those another search already brought to that state or beyond.
+///
+/// Indexes that are loaded and newer than `store_changes.removed_floor` catch up from the
+/// change log: the rows written since the older of their counters (`changed_at`) and the
+/// ids deleted since (`store_removed`), so another process's few writes cost a few row
+/// reads. Otherwise (the first load, or an index older than the deletions still on record)
+/// every stored row is read and compared with the indexes' copies (the vector itself; the
+/// text by hash, with the metadata). Either way only rows that differ are applied, so
+/// neither re-tokenizes the store nor rebuilds a large vector index's graph.
 fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> Result<(), StoreError> {
     let mut cache = inner.indexes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let vectors = needs.vectors() && cache.vectors_at.is_none_or(|at| at < counter);
@@ -1439,6 +1509,16 @@ fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> R
     if !vectors && !keywords {
         return Ok(());
     }
+    let removed_floor: i64 = tx
+        .prepare_cached("SELECT removed_floor FROM store_changes WHERE id = 1")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(sql_error)?;
+    let loaded_at = |needed: bool, at: Option<i64>| if needed { at.map(Some) } else { Some(None) };
+    // The counter to catch up from: the older loaded index's, when the log reaches back to it.
+    let since = match (loaded_at(vectors, cache.vectors_at), loaded_at(keywords, cache.keywords_at)) {
+        (Some(a), Some(b)) => a.into_iter().chain(b).min().filter(|&since| since >= removed_floor),
+        _ => None,
+    };
     // Until this load completes the indexes it touches match no snapshot.
     if vectors {
         cache.vectors_at = None;
@@ -1446,25 +1526,114 @@ fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> R
     if keywords {
         cache.keywords_at = None;
     }
+    let cache = &mut *cache;
+    let mut apply = RowApplier { vectors, keywords, cache, vector: Vec::new(), changed: 0, read: 0 };
     let columns = match (vectors, keywords) {
         (true, true) => "embedding_model, embedding, text",
         (true, false) => "embedding_model, embedding, NULL",
         _ => "NULL, NULL, text",
     };
-    // In namespace order (the UNIQUE (namespace, key) index), so that rows new to the indexes
-    // (all of them on a first load) join them with each namespace's rows together: a scoped
-    // search (one user's conversations) then reads one stretch of each index's memory.
-    let mut statement = tx
-        .prepare(&format!(
-            "SELECT id, namespace, key, updated_at, expires_at, {columns} FROM store_items ORDER BY namespace, key"
-        ))
-        .map_err(sql_error)?;
-    let mut rows = statement.query([]).map_err(sql_error)?;
-    let mut vector = Vec::new();
-    let mut with_vectors = rustc_hash::FxHashSet::default();
-    let mut present = rustc_hash::FxHashSet::default();
-    let (mut changed_vectors, mut changed_texts) = (0usize, 0usize);
-    while let Some(row) = rows.next().map_err(sql_error)? {
+    let select = format!("SELECT id, namespace, key, updated_at, expires_at, {columns} FROM store_items");
+    match since {
+        Some(since) => {
+            let mut removed =
+                tx.prepare_cached("SELECT id FROM store_removed WHERE changed_at > ?1").map_err(sql_error)?;
+            let mut ids = removed.query([since]).map_err(sql_error)?;
+            while let Some(row) = ids.next().map_err(sql_error)? {
+                apply.remove(row.get(0).map_err(|e| corrupt(format!("unreadable removal: {e}")))?);
+            }
+            // Applied after the deletions: a deleted id that SQLite gave to a new row since
+            // comes back with that row.
+            let mut statement = tx.prepare_cached(&format!("{select} WHERE changed_at > ?1")).map_err(sql_error)?;
+            let mut rows = statement.query([since]).map_err(sql_error)?;
+            while let Some(row) = rows.next().map_err(sql_error)? {
+                apply.row(row, None)?;
+            }
+        }
+        None => {
+            // In namespace order (the UNIQUE (namespace, key) index), so that rows new to the
+            // indexes (all of them on a first load) join them with each namespace's rows
+            // together: a scoped search (one user's conversations) then reads one stretch of
+            // each index's memory.
+            let mut statement = tx.prepare(&format!("{select} ORDER BY namespace, key")).map_err(sql_error)?;
+            let mut rows = statement.query([]).map_err(sql_error)?;
+            let mut present = Present::default();
+            while let Some(row) = rows.next().map_err(sql_error)? {
+                apply.row(row, Some(&mut present))?;
+            }
+            if vectors {
+                apply.cache.vectors.retain(|id| present.with_vectors.contains(&id));
+            }
+            if keywords {
+                apply.cache.keywords.retain(|id| present.with_text.contains(&id));
+            }
+        }
+    }
+    let (changed, read) = (apply.changed, apply.read);
+    if vectors {
+        cache.vectors.maintain();
+        cache.vectors_at = Some(counter);
+    }
+    if keywords {
+        cache.keywords_at = Some(counter);
+    }
+    cache.last_catch_up = Some(CatchUp { incremental: since.is_some(), rows_read: read, rows_changed: changed });
+    tracing::debug!(
+        vectors = cache.vectors.len(),
+        texts = cache.keywords.len(),
+        incremental = since.is_some(),
+        rows_read = read,
+        rows_changed = changed,
+        counter,
+        "sqlite store: indexes caught up"
+    );
+    Ok(())
+}
+
+/// How an index caught up with other connections' writes (kept for tests and the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CatchUp {
+    /// From the change log (rather than by comparing every row).
+    incremental: bool,
+    /// Rows (and deletions) read.
+    rows_read: usize,
+    /// Rows that differed from the indexes' copies (and deletions applied).
+    rows_changed: usize,
+}
+
+/// The ids of a full load's rows: those the indexes keep.
+#[derive(Default)]
+struct Present {
+    with_vectors: rustc_hash::FxHashSet<i64>,
+    with_text: rustc_hash::FxHashSet<i64>,
+}
+
+/// Applies stored rows to the indexes that a catch-up brings up to date.
+struct RowApplier<'a> {
+    vectors: bool,
+    keywords: bool,
+    cache: &'a mut IndexCache,
+    vector: Vec<f32>,
+    changed: usize,
+    read: usize,
+}
+
+impl RowApplier<'_> {
+    fn remove(&mut self, id: i64) {
+        self.read += 1;
+        self.changed += 1;
+        if self.keywords {
+            self.cache.keywords.remove(id);
+        }
+        if self.vectors {
+            self.cache.vectors.remove(id);
+        }
+    }
+
+    /// Applies one row of `SELECT id, namespace, key, updated_at, expires_at, model, vector,
+    /// text` where it differs; a full load notes the ids it keeps in `present`.
+    fn row(&mut self, row: &rusqlite::Row<'_>, mut present: Option<&mut Present>) -> Result<(), StoreError> {
+        self.read += 1;
         let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
         let id: i64 = row.get(0).map_err(get_err)?;
         let meta = RowMeta {
@@ -1473,51 +1642,49 @@ fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> R
             updated_at: row.get(3).map_err(get_err)?,
             expires_at: row.get(4).map_err(get_err)?,
         };
-        if keywords {
+        let mut changed = false;
+        if self.keywords {
             let text =
                 row.get_ref(7).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable text: {e}")))?;
-            present.insert(id);
-            if !cache.keywords.holds(id, &meta, text_hash(text)) {
-                changed_texts += 1;
-                cache.keywords.upsert(id, text, meta.clone());
+            if let Some(present) = present.as_deref_mut() {
+                present.with_text.insert(id);
+            }
+            if !self.cache.keywords.holds(id, &meta, text_hash(text)) {
+                changed = true;
+                self.cache.keywords.upsert(id, text, meta.clone());
             }
         }
-        if !vectors {
-            continue;
+        if self.vectors {
+            let model = row
+                .get_ref(5)
+                .map_err(get_err)?
+                .as_str_or_null()
+                .map_err(|e| corrupt(format!("unreadable model: {e}")))?;
+            let blob = row
+                .get_ref(6)
+                .map_err(get_err)?
+                .as_blob_or_null()
+                .map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
+            match (model, blob) {
+                (Some(model), Some(blob)) => {
+                    blob_to_vector(blob, &mut self.vector);
+                    if let Some(present) = present {
+                        present.with_vectors.insert(id);
+                    }
+                    if !self.cache.vectors.holds(id, model, &self.vector, &meta) {
+                        changed = true;
+                        self.cache.vectors.upsert(id, Some((model, &self.vector)), meta);
+                    }
+                }
+                // A row without a vector is in no vector set (a full load drops it by not
+                // noting it present).
+                _ if present.is_none() => self.cache.vectors.remove(id),
+                _ => {}
+            }
         }
-        let model =
-            row.get_ref(5).map_err(get_err)?.as_str_or_null().map_err(|e| corrupt(format!("unreadable model: {e}")))?;
-        let blob = row
-            .get_ref(6)
-            .map_err(get_err)?
-            .as_blob_or_null()
-            .map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
-        let (Some(model), Some(blob)) = (model, blob) else { continue };
-        blob_to_vector(blob, &mut vector);
-        with_vectors.insert(id);
-        if !cache.vectors.holds(id, model, &vector, &meta) {
-            changed_vectors += 1;
-            cache.vectors.upsert(id, Some((model, &vector)), meta);
-        }
+        self.changed += usize::from(changed);
+        Ok(())
     }
-    if vectors {
-        cache.vectors.retain(|id| with_vectors.contains(&id));
-        cache.vectors.maintain();
-        cache.vectors_at = Some(counter);
-    }
-    if keywords {
-        cache.keywords.retain(|id| present.contains(&id));
-        cache.keywords_at = Some(counter);
-    }
-    tracing::debug!(
-        vectors = cache.vectors.len(),
-        texts = cache.keywords.len(),
-        changed_vectors,
-        changed_texts,
-        counter,
-        "sqlite store: indexes caught up"
-    );
-    Ok(())
 }
 
 fn read_cache(inner: &Inner) -> std::sync::RwLockReadGuard<'_, IndexCache> {
@@ -1606,4 +1773,135 @@ fn sort_candidates(candidates: &mut [(f64, f64, String, String, i64)]) {
     candidates.sort_by(|a, b| {
         b.0.total_cmp(&a.0).then_with(|| b.1.total_cmp(&a.1)).then_with(|| a.2.cmp(&b.2)).then_with(|| a.3.cmp(&b.3))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NamespacePrefix, StoreBackend};
+
+    const MODEL: &str = "test-model";
+
+    fn vector_of(seed: usize) -> Vec<f32> {
+        (0..8).map(|d| ((seed * 7 + d * 3) % 11) as f32 - 5.0 + 0.1 * d as f32).collect()
+    }
+
+    fn write(key: usize, text: &str, vector: Option<usize>, ttl_seconds: Option<f64>) -> ItemWrite {
+        ItemWrite {
+            namespace: Namespace::new(["docs".to_owned(), format!("n{}", key % 3)]).expect("namespace"),
+            key: format!("k{key}"),
+            value: serde_json::json!({ "text": text }).as_object().cloned().expect("object"),
+            ttl_seconds,
+            text: text.to_owned(),
+            vector: vector.map(|seed| StoredVector { model: MODEL.to_owned(), vector: vector_of(seed) }),
+            index: Default::default(),
+        }
+    }
+
+    fn key(key: usize) -> ItemKey {
+        ItemKey {
+            namespace: Namespace::new(["docs".to_owned(), format!("n{}", key % 3)]).expect("ns"),
+            key: format!("k{key}"),
+        }
+    }
+
+    /// Every live item's key and score for a few vector and keyword queries.
+    async fn rankings(backend: &SqliteBackend, now: f64) -> Vec<Vec<(String, f64)>> {
+        let scope = Scope::Prefix(NamespacePrefix::root());
+        let mut rankings = Vec::new();
+        for seed in [1, 4, 9] {
+            let query = VectorQuery {
+                scope: scope.clone(),
+                filter: Filter::all(),
+                vector: vector_of(seed),
+                model: MODEL.to_owned(),
+                limit: 100,
+                now,
+            };
+            rankings.push(backend.vector_search(&query).await.expect("vector search"));
+        }
+        for term in ["common", "word1", "fresh"] {
+            let query = KeywordQuery {
+                scope: scope.clone(),
+                filter: Filter::all(),
+                terms: vec![term.to_owned()],
+                limit: 100,
+                now,
+            };
+            rankings.push(backend.keyword_search(&query).await.expect("keyword search"));
+        }
+        rankings.into_iter().map(|hits| hits.into_iter().map(|hit| (hit.item.key, hit.score)).collect()).collect()
+    }
+
+    fn last_catch_up(backend: &SqliteBackend) -> Option<CatchUp> {
+        read_cache(&backend.inner).last_catch_up
+    }
+
+    /// Another store's writes (new rows, changed texts and vectors, a vector dropped, deletes,
+    /// a deleted id that SQLite hands to a new row, a refreshed TTL, a purge) reach this
+    /// store's indexes by reading only the rows they changed, and leave them equal to those a
+    /// fresh store loads from every row.
+    #[tokio::test]
+    async fn another_stores_writes_are_read_back_from_the_change_log() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let (this, other) =
+            (SqliteBackend::open(&path).await.expect("open"), SqliteBackend::open(&path).await.expect("open"));
+        let initial: Vec<ItemWrite> = (0..40)
+            .map(|i| write(i, &format!("word{} common", i % 5), Some(i), (i % 4 == 0).then_some(100.0)))
+            .collect();
+        other.put_many(initial, 1000.0).await.expect("put");
+        rankings(&this, 1001.0).await;
+        assert_eq!(last_catch_up(&this).map(|c| (c.incremental, c.rows_read)), Some((false, 40)));
+
+        let changes = vec![
+            write(40, "fresh common", Some(40), None),
+            write(41, "fresh", Some(41), None),
+            write(1, "word1 fresh", Some(101), None),
+            write(2, "word2 without vector", None, None),
+        ];
+        other.put_many(changes, 1002.0).await.expect("put");
+        let id_of = |key: &str| -> i64 {
+            let connection = Connection::open(&path).expect("open");
+            connection.query_row("SELECT id FROM store_items WHERE key = ?1", [key], |row| row.get(0)).expect("id")
+        };
+        let reused = id_of("k41");
+        assert_eq!(other.delete_many(&[key(3), key(41)], 1003.0).await.expect("delete"), [true, true]);
+        // k41 had the largest id: SQLite gives it to the next new row.
+        other.put_many(vec![write(42, "fresh again", Some(42), None)], 1004.0).await.expect("put");
+        assert_eq!(id_of("k42"), reused);
+        other.get_many(&[key(4)], 1050.0, true).await.expect("refresh");
+        assert_eq!(other.purge_expired(1120.0).await.expect("purge"), 9, "k0, k8, … k36 expired; k4 was refreshed");
+
+        let caught_up = rankings(&this, 1121.0).await;
+        let log = last_catch_up(&this).expect("caught up");
+        assert!(log.incremental, "{log:?}");
+        // The rows written and still there (k40, k1, k2, k42, and k4 refreshed), and the
+        // 2 + 9 deletions: not the 30 other rows.
+        assert_eq!(log.rows_read, 5 + 2 + 9, "{log:?}");
+        let fresh = SqliteBackend::open(&path).await.expect("open");
+        assert_eq!(caught_up, rankings(&fresh, 1121.0).await);
+        assert!(caught_up[5].iter().any(|(key, _)| key == "k42"), "the reused id serves the new row");
+    }
+
+    /// A store whose indexes are older than the deletions on record compares every row.
+    #[tokio::test]
+    async fn an_index_older_than_the_recorded_deletions_compares_every_row() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let (this, other) =
+            (SqliteBackend::open(&path).await.expect("open"), SqliteBackend::open(&path).await.expect("open"));
+        let initial: Vec<ItemWrite> =
+            (0..30).map(|i| write(i, &format!("word{} common", i % 5), Some(i), None)).collect();
+        other.put_many(initial, 1000.0).await.expect("put");
+        rankings(&this, 1001.0).await;
+        for i in 0..REMOVED_WINDOW as usize + 1 {
+            assert_eq!(other.delete_many(&[key(i)], 1002.0).await.expect("delete"), [true]);
+        }
+        let caught_up = rankings(&this, 1003.0).await;
+        let log = last_catch_up(&this).expect("caught up");
+        assert_eq!((log.incremental, log.rows_read), (false, 30 - REMOVED_WINDOW as usize - 1), "{log:?}");
+        let fresh = SqliteBackend::open(&path).await.expect("open");
+        assert_eq!(caught_up, rankings(&fresh, 1003.0).await);
+    }
 }
