@@ -299,6 +299,8 @@ impl VectorIndexArgs {
             graph_precision,
             // The built-in model's half-width graph: no setting (the library's option).
             leading_half_graph: defaults.leading_half_graph,
+            // `serve` partitions by tenant itself (`open_store`); the other commands do not.
+            partition_by_first_label: defaults.partition_by_first_label,
         };
         Ok(VectorIndexSettings { options, explicit })
     }
@@ -960,6 +962,7 @@ graph_precision = "bf16"
             expansion_search: 64,
             graph_precision: GraphPrecision::F32,
             leading_half_graph: true,
+            partition_by_first_label: false,
         };
         assert_eq!(config.vector_index.options, expected);
         assert_eq!(

@@ -261,9 +261,19 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// How often expired items are physically removed.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The vector index settings of the served store: the configured ones, partitioned by first
+/// label. Every namespace the service stores starts with its tenant's label, so each tenant
+/// gets its own vector set (matrix and graph) and its searches never walk another's rows.
+fn served_vector_index(config: &ServeConfig) -> VectorIndexSettings {
+    VectorIndexSettings {
+        options: VectorIndexOptions { partition_by_first_label: true, ..config.vector_index.options },
+        explicit: config.vector_index.explicit.clone(),
+    }
+}
+
 /// Opens the configured database with the configured embedder and index settings.
 async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Result<MemoryStore> {
-    let store = open_database(&config.database, &config.vector_index, &config.postgres_index).await?.store;
+    let store = open_database(&config.database, &served_vector_index(config), &config.postgres_index).await?.store;
     Ok(match embedder_from_spec(&config.embedder)? {
         Some(embedder) => {
             tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");

@@ -15,6 +15,7 @@ fn tuned() -> VectorIndexSettings {
         expansion_search: 16,
         graph_precision: GraphPrecision::F16,
         leading_half_graph: false,
+        partition_by_first_label: false,
     };
     VectorIndexSettings { options, explicit: vec!["ann_min_vectors", "ef_search"] }
 }
@@ -56,4 +57,17 @@ async fn store_urls_open_in_process_backends_with_the_options_and_the_built_in_e
     assert!(bare.exists(), "a bare path is a SQLite file");
     let error = open_store_url("mysql://h/db", &tuned()).await.expect_err("unsupported");
     assert!(error.to_string().contains("unsupported store url \"mysql://h/db\""), "{error}");
+}
+
+#[test]
+fn the_served_store_keeps_each_tenant_apart_in_the_vector_index() {
+    let config = crate::serve::config::ServeConfig::resolve(Default::default()).expect("the defaults are valid");
+    assert!(!config.vector_index.options.partition_by_first_label, "the other commands keep one set");
+    let served = crate::serve::served_vector_index(&config);
+    assert!(served.options.partition_by_first_label, "one set per tenant label");
+    assert_eq!(
+        VectorIndexOptions { partition_by_first_label: false, ..served.options },
+        config.vector_index.options,
+        "every other setting as configured"
+    );
 }
