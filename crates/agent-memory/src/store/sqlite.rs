@@ -868,13 +868,14 @@ impl StoreBackend for SqliteBackend {
     async fn get_many(&self, keys: &[ItemKey], now: f64, refresh_ttl: bool) -> Result<Vec<Option<Item>>, StoreError> {
         let keys = keys.to_vec();
         let select = format!("SELECT {ITEM_COLUMNS} FROM store_items WHERE namespace = :ns AND key = :key AND {LIVE}");
-        let read_keys = keys.clone();
-        let read_select = select.clone();
-        let found = self
+        let (found, keys, select) = self
             .read(move |connection, _| {
-                let tx = connection.unchecked_transaction().map_err(sql_error)?;
-                let mut select = tx.prepare_cached(&read_select).map_err(sql_error)?;
-                read_keys.iter().map(|key| select_item(&mut select, key, now)).collect::<Result<Vec<_>, _>>()
+                let found = {
+                    let tx = connection.unchecked_transaction().map_err(sql_error)?;
+                    let mut statement = tx.prepare_cached(&select).map_err(sql_error)?;
+                    keys.iter().map(|key| select_item(&mut statement, key, now)).collect::<Result<Vec<_>, _>>()?
+                };
+                Ok((found, keys, select))
             })
             .await?;
         // Refreshing needs the writer only when an item found has a TTL to refresh.
@@ -1513,12 +1514,15 @@ fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> R
         .prepare_cached("SELECT removed_floor FROM store_changes WHERE id = 1")
         .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
         .map_err(sql_error)?;
-    let loaded_at = |needed: bool, at: Option<i64>| if needed { at.map(Some) } else { Some(None) };
-    // The counter to catch up from: the older loaded index's, when the log reaches back to it.
-    let since = match (loaded_at(vectors, cache.vectors_at), loaded_at(keywords, cache.keywords_at)) {
-        (Some(a), Some(b)) => a.into_iter().chain(b).min().filter(|&since| since >= removed_floor),
-        _ => None,
-    };
+    // The counter to catch up from: the older of the indexes to bring up, when both are
+    // loaded and the deletions since that counter are still on record.
+    let since = [(vectors, cache.vectors_at), (keywords, cache.keywords_at)]
+        .into_iter()
+        .filter(|&(needed, _)| needed)
+        .map(|(_, at)| at)
+        .collect::<Option<Vec<i64>>>()
+        .and_then(|counters| counters.into_iter().min())
+        .filter(|&since| since >= removed_floor);
     // Until this load completes the indexes it touches match no snapshot.
     if vectors {
         cache.vectors_at = None;

@@ -1020,14 +1020,17 @@ impl VectorIndex {
         want: usize,
     ) -> (Vec<Candidate>, bool) {
         let sets = self.sets();
-        let partition = self.scope_partition(scope);
-        let matching: Vec<&VectorSet> = sets
-            .iter()
-            .filter(|(key, _)| {
-                key.model == model && key.dims == query.len() && partition.is_none_or(|p| key.partition == p)
-            })
-            .map(|(_, set)| set)
-            .collect();
+        let matching: Vec<&VectorSet> = match self.scope_partition(scope) {
+            Some(partition) => {
+                let key = SetKey { partition: partition.to_owned(), model: model.to_owned(), dims: query.len() };
+                sets.get(&key).into_iter().collect()
+            }
+            None => sets
+                .iter()
+                .filter(|(key, _)| key.model == model && key.dims == query.len())
+                .map(|(_, set)| set)
+                .collect(),
+        };
         if want == 0 || query.is_empty() {
             return (Vec::new(), false);
         }
