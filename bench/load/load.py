@@ -118,7 +118,13 @@ def main():
     parser.add_argument("--on-stall", help="shell command run once while a request hangs")
     parser.add_argument("--stall-after", type=float, default=10.0)
     parser.add_argument("--retries", type=int, default=0)
+    parser.add_argument("--api-key", help="sent as x-api-key (the tenant the lines go to)")
+    parser.add_argument("--skip", type=int, default=0, help="lines of FILE to skip first")
+    parser.add_argument("--lines", type=int, help="lines to post at most (after --skip)")
     args = parser.parse_args()
+    headers = {"Content-Type": "application/json"}
+    if args.api_key:
+        headers["x-api-key"] = args.api_key
     retryable = {None, 408, 502, 503, 504}
 
     url = urllib.parse.urlparse(args.url)
@@ -129,12 +135,16 @@ def main():
     started, requests = time.monotonic(), 0
     with open(args.file, "rb") as lines:
         for number, line in enumerate(lines, start=1):
+            if number <= args.skip:
+                continue
+            if args.lines is not None and number > args.skip + args.lines:
+                break
             for attempt in range(args.retries + 1):
                 began_at, began = utc_now(), time.monotonic()
                 heartbeat.take()
                 watch.start()
                 try:
-                    connection.request("POST", args.endpoint, body=line, headers={"Content-Type": "application/json"})
+                    connection.request("POST", args.endpoint, body=line, headers=headers)
                     response = connection.getresponse()
                     status, body = response.status, response.read()
                 except (OSError, http.client.HTTPException) as error:

@@ -5,6 +5,10 @@ for line in io.lines(os.getenv("QUERIES")) do
     queries[#queries + 1] = line
 end
 headers = { ["Content-Type"] = "application/json" }
+-- $API_KEY: sent as x-api-key (a server with keys; bench/load/tenants.sh).
+if os.getenv("API_KEY") then
+    headers["x-api-key"] = os.getenv("API_KEY")
+end
 local next_thread = 0
 
 function setup(thread)
