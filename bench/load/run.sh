@@ -31,18 +31,11 @@ scenarios=${SCENARIOS:-keyword semantic hybrid put conversations}
 if ! command -v wrk >/dev/null; then
     apt-get install -y wrk >/dev/null
 fi
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-# The CLI without candle (local models) or OpenTelemetry: the built-in embedder needs none of it.
-if [ -n "${AGENT_MEMORY_BIN:-}" ]; then
-    bin=$AGENT_MEMORY_BIN
-else
-    cargo build -q --release -p agent-memory-cli --no-default-features
-    bin=$CARGO_TARGET_DIR/release/agent-memory
-fi
+source "$here/server.sh"
+find_bin
 prefix=${PG_SCHEMA_PREFIX:-load}
 data=$here/data
 mkdir -p "$data" "$here/results"
-source "$here/server.sh"
 [ -f "$data/queries.txt" ] || python3 "$here/gen.py" queries 5000 "$data/queries.txt"
 
 run=$here/results/$(date -u +%Y%m%dT%H%M%SZ)

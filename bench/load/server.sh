@@ -1,5 +1,6 @@
-# Sourced by the load scripts, which set $bin (the agent-memory program). Makes $work (a
-# scratch folder, removed on exit with any server still running).
+# Sourced by the load scripts (from the repository root). Makes $work (a scratch folder,
+# removed on exit with any server still running). `find_bin` sets $bin, the agent-memory
+# program that the servers run.
 # `start_server DATABASE_URL [SERVE ARGS…]` starts `$bin serve` on a free loopback port and
 # sets $server (its pid) and $url; `stop_server` stops it.
 
@@ -10,6 +11,18 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+# $AGENT_MEMORY_BIN (an A/B against another build), or a release build of the CLI without
+# candle (local models) or OpenTelemetry: the built-in embedder needs neither.
+find_bin() {
+    if [ -n "${AGENT_MEMORY_BIN:-}" ]; then
+        bin=$AGENT_MEMORY_BIN
+    else
+        export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+        cargo build -q --release -p agent-memory-cli --no-default-features
+        bin=$CARGO_TARGET_DIR/release/agent-memory
+    fi
+}
 
 start_server() { # database-url [serve args…]
     "$bin" serve --database-url "$1" --listen 127.0.0.1:0 "${@:2}" >"$work/serve.out" 2>"$work/serve.err" &

@@ -19,15 +19,9 @@ duration=${DURATION:-10s}
 schema=${PG_SCHEMA:-sessions_bench}
 tenant=$(printf 'tenant%04d' $((tenants / 2)))
 key=bench-key-0123456789abcdef
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-if [ -n "${AGENT_MEMORY_BIN:-}" ]; then
-    bin=$AGENT_MEMORY_BIN
-else
-    cargo build -q --release -p agent-memory-cli --no-default-features
-    bin=$CARGO_TARGET_DIR/release/agent-memory
-fi
 here=$PWD/bench/load
 source "$here/server.sh"
+find_bin
 
 
 # One line: backend, sessions returned, req/s, mean and p50/p99 latency.

@@ -18,18 +18,12 @@ per_tenant=${ITEMS_PER_TENANT:-25000}
 duration=${DURATION:-8s}
 scenarios=${SCENARIOS:-keyword semantic hybrid}
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-if [ -n "${AGENT_MEMORY_BIN:-}" ]; then
-    bin=$AGENT_MEMORY_BIN
-else
-    cargo build -q --release -p agent-memory-cli --no-default-features
-    bin=$CARGO_TARGET_DIR/release/agent-memory
-fi
+source "$here/server.sh"
+find_bin
 data=$here/data
 mkdir -p "$data"
 [ -f "$data/queries.txt" ] || python3 "$here/gen.py" queries 5000 "$data/queries.txt"
 [ -f "$data/items-100000.jsonl" ] || python3 "$here/gen.py" items 100000 "$data/items-100000.jsonl"
-source "$here/server.sh"
 lines=$((per_tenant / 100)) # 100 puts per line
 ticks=$(getconf CLK_TCK)
 key() { printf 'tenant-%02d-bench-key-0123456789' "$1"; }

@@ -253,6 +253,24 @@ async fn keyword_search_equals_fts5_bm25() {
     check(backend, "purged").await;
 }
 
+/// Key `key` in namespace `["users", "a"]`.
+fn item_key(key: &str) -> ItemKey {
+    ItemKey { namespace: Namespace::new(["users", "a"]).expect("namespace"), key: key.to_owned() }
+}
+
+/// A write of `{"text": key}` (no vector) at [`item_key`]`(key)`.
+fn write(key: &str, ttl_seconds: Option<f64>) -> ItemWrite {
+    ItemWrite {
+        namespace: item_key(key).namespace,
+        key: key.to_owned(),
+        value: serde_json::json!({ "text": key }).as_object().cloned().expect("object"),
+        ttl_seconds,
+        vector: None,
+        text: key.to_owned(),
+        index: Default::default(),
+    }
+}
+
 /// A purge that finds nothing expired, a delete of nothing or a refreshing read of items
 /// without a TTL commits nothing: the change counter, which tells every store on the file
 /// (other processes too) that its in-process indexes are stale, stays put, so neither the
@@ -262,17 +280,6 @@ async fn writes_that_change_nothing_leave_the_change_counter() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let backend = SqliteBackend::open(&path).await.expect("open sqlite");
-    let namespace = Namespace::new(["users", "a"]).expect("namespace");
-    let item_key = |key: &str| ItemKey { namespace: namespace.clone(), key: key.to_owned() };
-    let write = |key: &str, ttl_seconds: Option<f64>| ItemWrite {
-        namespace: namespace.clone(),
-        key: key.to_owned(),
-        value: serde_json::json!({ "text": key }).as_object().cloned().expect("object"),
-        ttl_seconds,
-        vector: None,
-        text: key.to_owned(),
-        index: Default::default(),
-    };
     backend.put_many(vec![write("stays", None), write("expires", Some(5.0))], 1000.0).await.expect("put");
     let counter = || -> i64 {
         let connection = rusqlite::Connection::open(&path).expect("open");
@@ -306,17 +313,6 @@ async fn refreshing_reads_without_ttl_do_not_wait_for_the_write_lock() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let backend = SqliteBackend::open(&path).await.expect("open sqlite");
-    let namespace = Namespace::new(["users", "a"]).expect("namespace");
-    let item_key = |key: &str| ItemKey { namespace: namespace.clone(), key: key.to_owned() };
-    let write = |key: &str, ttl_seconds: Option<f64>| ItemWrite {
-        namespace: namespace.clone(),
-        key: key.to_owned(),
-        value: serde_json::json!({ "text": key }).as_object().cloned().expect("object"),
-        ttl_seconds,
-        vector: None,
-        text: key.to_owned(),
-        index: Default::default(),
-    };
     backend.put_many(vec![write("plain", None), write("expiring", Some(60.0))], 1000.0).await.expect("put");
     let other = rusqlite::Connection::open(&path).expect("open");
     other.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");

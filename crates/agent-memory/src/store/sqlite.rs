@@ -1837,6 +1837,22 @@ mod tests {
         rankings.into_iter().map(|hits| hits.into_iter().map(|hit| (hit.item.key, hit.score)).collect()).collect()
     }
 
+    /// Two stores on one new file in `dir`: `other` has written `items` rows (k0, k1, …,
+    /// each with a vector, TTL `ttl(i)`) at time 1000, and `this` has loaded both indexes.
+    async fn two_stores(
+        dir: &Path,
+        items: usize,
+        ttl: impl Fn(usize) -> Option<f64>,
+    ) -> (std::path::PathBuf, SqliteBackend, SqliteBackend) {
+        let path = dir.join("store.db");
+        let (this, other) =
+            (SqliteBackend::open(&path).await.expect("open"), SqliteBackend::open(&path).await.expect("open"));
+        let initial = (0..items).map(|i| write(i, &format!("word{} common", i % 5), Some(i), ttl(i))).collect();
+        other.put_many(initial, 1000.0).await.expect("put");
+        rankings(&this, 1001.0).await;
+        (path, this, other)
+    }
+
     fn last_catch_up(backend: &SqliteBackend) -> Option<CatchUp> {
         read_cache(&backend.inner).last_catch_up
     }
@@ -1848,14 +1864,7 @@ mod tests {
     #[tokio::test]
     async fn another_stores_writes_are_read_back_from_the_change_log() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("store.db");
-        let (this, other) =
-            (SqliteBackend::open(&path).await.expect("open"), SqliteBackend::open(&path).await.expect("open"));
-        let initial: Vec<ItemWrite> = (0..40)
-            .map(|i| write(i, &format!("word{} common", i % 5), Some(i), (i % 4 == 0).then_some(100.0)))
-            .collect();
-        other.put_many(initial, 1000.0).await.expect("put");
-        rankings(&this, 1001.0).await;
+        let (path, this, other) = two_stores(dir.path(), 40, |i| (i % 4 == 0).then_some(100.0)).await;
         assert_eq!(last_catch_up(&this).map(|c| (c.incremental, c.rows_read)), Some((false, 40)));
 
         let changes = vec![
@@ -1892,13 +1901,7 @@ mod tests {
     #[tokio::test]
     async fn an_index_older_than_the_recorded_deletions_compares_every_row() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("store.db");
-        let (this, other) =
-            (SqliteBackend::open(&path).await.expect("open"), SqliteBackend::open(&path).await.expect("open"));
-        let initial: Vec<ItemWrite> =
-            (0..30).map(|i| write(i, &format!("word{} common", i % 5), Some(i), None)).collect();
-        other.put_many(initial, 1000.0).await.expect("put");
-        rankings(&this, 1001.0).await;
+        let (path, this, other) = two_stores(dir.path(), 30, |_| None).await;
         for i in 0..REMOVED_WINDOW as usize + 1 {
             assert_eq!(other.delete_many(&[key(i)], 1002.0).await.expect("delete"), [true]);
         }
