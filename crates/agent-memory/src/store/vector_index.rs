@@ -767,6 +767,9 @@ pub(super) struct VectorIndex {
     location: FxHashMap<i64, SetKey>,
     /// The last write sequence number handed out.
     last_seq: u64,
+    /// The sets that writes changed since the last [`VectorIndex::maintain`], which visits
+    /// only these: with one set per tenant (or per user's conversations) there may be many.
+    touched: rustc_hash::FxHashSet<SetKey>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -836,6 +839,7 @@ impl VectorIndex {
             shared: Arc::new(Shared::default()),
             location: FxHashMap::default(),
             last_seq: 0,
+            touched: Default::default(),
             worker: None,
         }
     }
@@ -868,16 +872,17 @@ impl VectorIndex {
                 ..VectorSet::default()
             })
             .insert(id, seq, vector, meta);
+        self.touched.insert(set_key.clone());
         self.location.insert(id, set_key);
     }
 
     /// Removes row `id` if present.
     pub(super) fn remove(&mut self, id: i64) {
-        if let Some(set_key) = self.location.remove(&id)
-            && let Some(set) = self.sets_mut().get_mut(&set_key)
-        {
+        let Some(set_key) = self.location.remove(&id) else { return };
+        if let Some(set) = self.sets_mut().get_mut(&set_key) {
             set.remove(id);
         }
+        self.touched.insert(set_key);
     }
 
     /// Sets row `id`'s expiry (after a TTL refresh).
@@ -924,10 +929,21 @@ impl VectorIndex {
     /// the graph work happens on the worker.
     pub(super) fn maintain(&mut self) {
         let options = self.options;
+        let touched = std::mem::take(&mut self.touched);
         let work = {
             let mut sets = self.sets_mut();
-            sets.retain(|_, set| set.len() > 0);
-            sets.values_mut().fold(false, |work, set| set.maintain(&options) | work)
+            let mut work = false;
+            for key in touched {
+                let Some(set) = sets.get_mut(&key) else { continue };
+                #[cfg(test)]
+                tests::MAINTAINED_SETS.with(|count| count.set(count.get() + 1));
+                if set.len() == 0 {
+                    sets.remove(&key);
+                } else {
+                    work |= set.maintain(&options);
+                }
+            }
+            work
         };
         if !work {
             return;
@@ -1235,6 +1251,8 @@ mod tests {
     thread_local! {
         /// Searches on this thread that the graph answered without its predicate.
         pub(super) static UNFILTERED_SEARCHES: Cell<usize> = const { Cell::new(0) };
+        /// Sets that [`VectorIndex::maintain`] visited on this thread.
+        pub(super) static MAINTAINED_SETS: Cell<usize> = const { Cell::new(0) };
     }
 
     fn unfiltered_searches() -> usize {
@@ -1416,6 +1434,35 @@ mod tests {
         assert_eq!(ids(&partitioned.nearest("m", &rows[0], &t9, 0.0, 5)), [1]);
         let t1 = Scope::Prefix(NamespacePrefix::new(["t1"]).expect("valid"));
         assert!(!ids(&partitioned.nearest("m", &rows[0], &t1, 0.0, 200)).contains(&1));
+    }
+
+    /// `maintain` visits the sets that writes changed since its last call, not every set:
+    /// with one set per tenant or per user there can be thousands. A set left empty goes.
+    #[test]
+    fn maintenance_visits_only_the_sets_written_to() {
+        let mut index =
+            VectorIndex::new(VectorIndexOptions { partition_by_first_label: true, ..VectorIndexOptions::default() });
+        let rows = vectors(200, 8, 9);
+        for (i, v) in rows.iter().enumerate() {
+            index.upsert(i as i64 + 1, Some(("m", v)), meta(&[&format!("u{i}"), "notes"], "k", 0.0, None));
+        }
+        index.maintain();
+        assert_eq!(index.sets().len(), 200);
+        let visited = || MAINTAINED_SETS.with(Cell::get);
+        let before = visited();
+        index.upsert(1, Some(("m", &rows[1])), meta(&["u0", "notes"], "k", 1.0, None));
+        index.upsert(500, Some(("m", &rows[2])), meta(&["u7", "notes"], "k2", 1.0, None));
+        index.maintain();
+        assert_eq!(visited() - before, 2, "u0 and u7 only");
+        index.remove(500);
+        index.remove(8);
+        index.maintain();
+        assert_eq!(visited() - before, 3, "then u7 alone");
+        assert_eq!(index.sets().len(), 199, "u7 is empty: its set is gone");
+        let u7 = Scope::Prefix(NamespacePrefix::new(["u7"]).expect("valid"));
+        assert!(index.nearest("m", &rows[2], &u7, 0.0, 5).0.is_empty());
+        let u0 = Scope::Prefix(NamespacePrefix::new(["u0"]).expect("valid"));
+        assert_eq!(ids(&index.nearest("m", &rows[1], &u0, 0.0, 5)), [1]);
     }
 
     /// A label's search walks its own graph without a predicate (its set holds only its rows),
