@@ -16,7 +16,7 @@
 //! file (safe from a process kill) and is synced at the next checkpoint, whichever
 //! connection runs it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -40,7 +40,7 @@ pub(crate) struct Checkpointer {
 }
 
 /// The running checkpoint threads of this process, by database file (canonical path).
-static RUNNING: Mutex<Option<HashMap<PathBuf, Weak<mpsc::Sender<()>>>>> = Mutex::new(None);
+static RUNNING: Mutex<BTreeMap<PathBuf, Weak<mpsc::Sender<()>>>> = Mutex::new(BTreeMap::new());
 
 impl Checkpointer {
     /// A handle on the file's checkpoint thread, started unless one runs for it already.
@@ -52,7 +52,6 @@ impl Checkpointer {
     ) -> Option<Checkpointer> {
         let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         let mut running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
-        let running = running.get_or_insert_with(HashMap::new);
         running.retain(|_, thread| thread.strong_count() > 0);
         if let Some(wrote) = running.get(&file).and_then(Weak::upgrade) {
             return Some(Checkpointer { wrote });

@@ -1573,7 +1573,7 @@ fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> R
             }
         }
     }
-    let (changed, read) = (apply.changed, apply.read);
+    let catch_up = CatchUp { incremental: since.is_some(), rows_read: apply.read, rows_changed: apply.changed };
     if vectors {
         cache.vectors.maintain();
         cache.vectors_at = Some(counter);
@@ -1581,16 +1581,16 @@ fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> R
     if keywords {
         cache.keywords_at = Some(counter);
     }
-    cache.last_catch_up = Some(CatchUp { incremental: since.is_some(), rows_read: read, rows_changed: changed });
     tracing::debug!(
         vectors = cache.vectors.len(),
         texts = cache.keywords.len(),
-        incremental = since.is_some(),
-        rows_read = read,
-        rows_changed = changed,
+        incremental = catch_up.incremental,
+        rows_read = catch_up.rows_read,
+        rows_changed = catch_up.rows_changed,
         counter,
         "sqlite store: indexes caught up"
     );
+    cache.last_catch_up = Some(catch_up);
     Ok(())
 }
 

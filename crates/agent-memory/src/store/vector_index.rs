@@ -929,11 +929,11 @@ impl VectorIndex {
     /// the graph work happens on the worker.
     pub(super) fn maintain(&mut self) {
         let options = self.options;
-        let touched = std::mem::take(&mut self.touched);
         let work = {
-            let mut sets = self.sets_mut();
+            // The field, not `sets_mut()`: `touched` is drained (keeping its buffer) meanwhile.
+            let mut sets = self.shared.sets.write().unwrap_or_else(PoisonError::into_inner);
             let mut work = false;
-            for key in touched {
+            for key in self.touched.drain() {
                 let Some(set) = sets.get_mut(&key) else { continue };
                 #[cfg(test)]
                 tests::MAINTAINED_SETS.with(|count| count.set(count.get() + 1));
