@@ -56,6 +56,7 @@ mod backend;
 #[cfg(feature = "sqlite")]
 pub(crate) mod checkpoint;
 mod clock;
+mod exact_scan;
 pub mod filter;
 pub mod fusion;
 mod item;
