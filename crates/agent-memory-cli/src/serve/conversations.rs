@@ -29,6 +29,7 @@ use super::AppState;
 use super::config::Tenant;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
+use super::respond::JsonPage;
 use super::store::{MAX_PAGE, MAX_QUERY_CHARS, SearchModeDto, rfc3339};
 use super::tenancy::{scope_id, unscope_id};
 
@@ -196,8 +197,10 @@ pub(crate) async fn search_conversations(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
     ApiJson(request): ApiJson<SearchRequest>,
-) -> Result<Json<SearchResponse>, ApiError> {
-    Ok(Json(search_for(state.store(), Some(&tenant), request).await?))
+) -> Result<JsonPage<SearchResponse>, ApiError> {
+    let found = search_for(state.store(), Some(&tenant), request).await?;
+    let results = found.results.len();
+    Ok(JsonPage::new(found, results))
 }
 
 /// Lists the sessions indexed for a user, one page at a time.

@@ -23,6 +23,7 @@ mod metrics;
 mod openapi;
 #[cfg(feature = "otel")]
 mod otel;
+mod respond;
 mod sessions;
 pub(crate) mod store;
 mod summarize;

@@ -31,6 +31,7 @@ use super::AppState;
 use super::config::Tenant;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
+use super::respond::JsonPage;
 use super::tenancy::{scope_namespace, scope_prefix, unscope};
 
 /// The most operations one batch may carry.
@@ -337,8 +338,10 @@ pub(crate) async fn search_items(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
     ApiJson(request): ApiJson<SearchItemsRequest>,
-) -> Result<Json<SearchItemsResponse>, ApiError> {
-    Ok(Json(search_scoped(&state, &tenant, request).await?))
+) -> Result<JsonPage<SearchItemsResponse>, ApiError> {
+    let found = search_scoped(&state, &tenant, request).await?;
+    let results = found.items.len();
+    Ok(JsonPage::new(found, results))
 }
 
 /// Lists the namespaces that hold items.
