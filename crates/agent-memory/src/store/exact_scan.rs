@@ -71,16 +71,17 @@ impl RowCodes {
         }
         let largest = vector.iter().fold(0.0f64, |largest, &x| largest.max(f64::from(x).abs()));
         let scale = if largest > 0.0 && largest.is_finite() { largest / 127.0 } else { 0.0 };
+        let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+        let start = self.codes.len();
+        self.codes.extend(vector.iter().map(|&x| nearest_code(f64::from(x) * inverse)));
         let (mut decoded_norm, mut error) = (0.0f64, 0.0f64);
-        for &x in vector {
-            let x = f64::from(x);
-            // `as` saturates (and maps NaN to 0); NaN or infinite rows get an infinite error.
-            let code = if scale > 0.0 { (x / scale).round() as i8 } else { 0 };
+        for (&x, &code) in vector.iter().zip(&self.codes[start..]) {
+            // The bounds hold for whatever code a component got: they use its decoded value.
             let decoded = f64::from(code) * scale;
             decoded_norm += decoded * decoded;
-            error += (x - decoded) * (x - decoded);
-            self.codes.push(code);
+            error += (f64::from(x) - decoded) * (f64::from(x) - decoded);
         }
+        // NaN or infinite rows get an infinite error (every search scores them exactly).
         let error = if error.is_finite() { error.sqrt() * (1.0 + 1e-12) } else { f64::INFINITY };
         self.rows.push(RowCode { scale, decoded_norm: decoded_norm.sqrt(), error });
     }
@@ -211,9 +212,9 @@ impl QueryCode {
         };
         for &y in query {
             let y = f64::from(y);
-            let coarse = (y / coarse_scale).round() as i8;
+            let coarse = nearest_code(y / coarse_scale);
             let left = y - f64::from(coarse) * coarse_scale;
-            let fine = (left / fine_scale).round() as i8;
+            let fine = nearest_code(left / fine_scale);
             let residual = left - f64::from(fine) * fine_scale;
             code.coarse.push(coarse);
             code.fine.push(fine);
@@ -224,6 +225,13 @@ impl QueryCode {
         code.norm = code.norm.sqrt();
         Some(code)
     }
+}
+
+/// The code nearest to `scaled` (at most 127 in magnitude), halves away from zero, by the
+/// CPU's conversion (`f64::round` is a library call on baseline x86-64); NaN gives 0.
+fn nearest_code(scaled: f64) -> i8 {
+    // `as` saturates.
+    (scaled + 0.5f64.copysign(scaled)) as i8
 }
 
 /// How far [`cosine`](super::vector::cosine)'s `f32` arithmetic (a dot product, two norms, a division)
