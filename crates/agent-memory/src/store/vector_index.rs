@@ -4,8 +4,8 @@
 //!
 //! Per (model id, dimension), and per first namespace label with
 //! [`VectorIndexOptions::partition_by_first_label`] (the service's tenants; a search across
-//! labels searches each label's set and merges in the store's order), one contiguous `f32`
-//! matrix (row-major) with each row's norm,
+//! labels searches each label's set and merges in the store's order), an `f32` matrix (each
+//! row's vector in a slot of its own, which layouts do not move) with each row's norm,
 //! row id and the metadata that scoping and ordering need (encoded namespace, key,
 //! `updated_at`, `expires_at`), so a search reads no storage until it has its winners.
 //! Scores are always exactly those of [`vector::cosine`] on the stored vectors (graph
@@ -449,8 +449,9 @@ impl VectorSet {
     }
 
     /// Moves the rows into namespace order (the namespaces in order, each one's rows in their
-    /// present order), so that a small scope's rows are one stretch of the matrix; when, see
-    /// [`Layout`]. Graph keys are sequence numbers, which do not move.
+    /// present order), so that a small scope's rows (their 8-bit codes, norms and metadata,
+    /// which a scan reads) are one stretch of memory; when, see [`Layout`]. The `f32` vectors
+    /// stay in their slots ([`Matrix`]); graph keys are sequence numbers, which do not move.
     fn lay_out(&mut self) {
         let started = std::time::Instant::now();
         let order: Vec<usize> = self
@@ -650,7 +651,7 @@ impl VectorSet {
                 }
             }
         }
-        // In memory order: laid out, a scope's rows are one stretch of the matrix.
+        // In memory order: laid out, a scope's rows are one stretch of the codes.
         rows.sort_unstable();
         Some(rows)
     }
