@@ -24,7 +24,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 /// Rows up to which a scan scores every row (bounding costs more than it saves).
-pub(super) const MIN_ROWS: usize = 64;
+const MIN_ROWS: usize = 64;
 
 /// An exact score, ordered by [`f32::total_cmp`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,10 +111,11 @@ impl RowCodes {
         &self.codes[row * self.dims..(row + 1) * self.dims]
     }
 
-    /// Rows among `rows` that may be among the `want` best by `score` (a cosine against
-    /// `query`, whose norm is `query_norm`; `norms` are the rows' norms), each with its
-    /// exact score: every row of the best `want` is there. Scores every row when bounding
-    /// cannot pay (few rows, or a query without direction).
+    /// Rows among `rows` that may be among the `want` best by `score` (the cosine of a row
+    /// and `query`; `norms` are the rows' norms), each with its exact score: every row of the
+    /// best `want` is there, whatever the order of ties. Scores every row when bounding
+    /// cannot pay or cannot be trusted (few rows; a query without direction, or whose `f32`
+    /// norm under- or overflows).
     pub(super) fn candidates(
         &self,
         rows: Vec<u32>,
