@@ -1,7 +1,7 @@
 //! The keyword side of conversation search: what a chunk's BM25 index holds and how a
 //! query is matched against it.
 //!
-//! Both go through the same [`terms`]: the store's tokens (alphanumeric runs, lowercased),
+//! Both go through the same [`keyword_terms`]: the store's tokens (alphanumeric runs, lowercased),
 //! English stopwords dropped, each word reduced to its Snowball (Porter 2) stem, so
 //! "painting", "paints" and "painted" all match "paint", and "did she go to the…" matches
 //! on "go" alone.
