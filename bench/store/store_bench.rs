@@ -26,6 +26,14 @@
 //! stores (exact, graph), and each of 200 queries (prefix `["users"]`, limit 10) is timed on
 //! both; recall@10 is against the exact store's keys.
 //!
+//! `cargo bench -p agent-memory --bench store -- ann-scope ITEMS.jsonl QUERIES.txt N USERS[,USERS…]`
+//! asks where `VectorIndexOptions::exact_scope_max` should lie: the first N items of
+//! `bench/load/gen.py` (100 users) regrouped so that each first label holds USERS users'
+//! items, in two in-memory stores, one without a graph (every scope scanned exactly) and
+//! one with a graph over every row through which every scope is searched, with the scope as
+//! its predicate; 200 queries, each within one group (prefix `["gK"]`, limit 10), timed on both
+//! (thread CPU), recall@10 of the graph against the scan.
+//!
 //! `cargo bench -p agent-memory --bench store -- fusion-depth ITEMS.jsonl QUERIES.txt N DEPTH[,DEPTH…]`
 //! measures what hybrid search's fusion depth (`StoreOptions::hybrid_candidates`: how many
 //! candidates each ranking gives to reciprocal-rank fusion) costs and changes: N items of
@@ -126,6 +134,9 @@ async fn main() {
     }
     if args.first().is_some_and(|a| a == "ann-text") {
         return ann::run_text(&args[1..]).await;
+    }
+    if args.first().is_some_and(|a| a == "ann-scope") {
+        return ann::run_scope(&args[1..]).await;
     }
     if args.first().is_some_and(|a| a == "fusion-depth") {
         return ann::run_fusion_depth(&args[1..]).await;
@@ -533,6 +544,85 @@ mod ann {
                 });
                 println!("{line}");
             }
+        }
+    }
+
+    /// See the crate documentation (`ann-scope`).
+    pub(super) async fn run_scope(args: &[String]) {
+        let [items, queries, n, groupings] = args else {
+            eprintln!("usage: store_bench ann-scope ITEMS.jsonl QUERIES.txt N USERS[,USERS...]");
+            std::process::exit(2);
+        };
+        let n: usize = n.parse().expect("N");
+        let groupings: Vec<usize> = groupings.split(',').map(|g| g.parse().expect("USERS")).collect();
+        let puts = read_puts(items, n);
+        let queries: Vec<String> =
+            std::fs::read_to_string(queries).expect("queries file").lines().take(QUERIES).map(str::to_owned).collect();
+        let embedder = agent_memory::embed::default_embedder();
+        let options = StoreOptions { index_fields: IndexFields::paths(["text"]), ..StoreOptions::default() };
+        for users_per_group in groupings {
+            let group_of = |namespace: &[String]| {
+                let user: usize = namespace[1].trim_start_matches("user-").parse().expect("user-NNN");
+                format!("g{}", user / users_per_group)
+            };
+            let groups = 100usize.div_ceil(users_per_group);
+            let scan_options =
+                VectorIndexOptions { ann_min_vectors: 1, exact_scope_max: usize::MAX, ..index_options() };
+            let graph_options = VectorIndexOptions { ann_min_vectors: 1, exact_scope_max: 0, ..index_options() };
+            let scan_backend = Arc::new(MemoryBackend::with_vector_index(scan_options));
+            let graph_backend = Arc::new(MemoryBackend::with_vector_index(graph_options));
+            let scan = MemoryStore::new(scan_backend.clone(), options.clone()).with_embedder(embedder.clone());
+            let graph = MemoryStore::new(graph_backend.clone(), options.clone()).with_embedder(embedder.clone());
+            for chunk in puts.chunks(1000) {
+                let requests = || {
+                    chunk
+                        .iter()
+                        .map(|(namespace, key, value)| {
+                            let mut grouped = vec![group_of(namespace)];
+                            grouped.extend(namespace[1..].iter().cloned());
+                            PutRequest::new(grouped, key.clone(), value.clone())
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .expect("valid")
+                };
+                scan.put_many(requests()).await.expect("put_many");
+                graph.put_many(requests()).await.expect("put_many");
+            }
+            scan_backend.wait_for_vector_index();
+            graph_backend.wait_for_vector_index();
+            wait_for_quiet();
+            let search = |q: &str| SearchQuery::text(q).mode(SearchMode::Semantic).limit(10);
+            let (mut scan_cpu, mut graph_cpu) = (Vec::new(), Vec::new());
+            let (mut found, mut wanted) = (0usize, 0usize);
+            for (number, q) in queries.iter().enumerate() {
+                let scope = [format!("g{}", number % groups)];
+                let started = thread_cpu_ms();
+                let truth = scan.search(scope.clone(), search(q)).await.expect("search");
+                scan_cpu.push(thread_cpu_ms() - started);
+                let started = thread_cpu_ms();
+                let hits = graph.search(scope, search(q)).await.expect("search");
+                graph_cpu.push(thread_cpu_ms() - started);
+                let keys: Vec<&str> = truth.iter().map(|hit| hit.item.key.as_str()).collect();
+                found += hits.iter().filter(|hit| keys.contains(&hit.item.key.as_str())).count();
+                wanted += keys.len();
+            }
+            let mean = |cpu: &[f64]| cpu.iter().sum::<f64>() / cpu.len().max(1) as f64;
+            scan_cpu.sort_by(f64::total_cmp);
+            graph_cpu.sort_by(f64::total_cmp);
+            let line = json!({
+                "vectors": "built-in embedder, bench/load/gen.py items",
+                "n": n,
+                "users_per_scope": users_per_group,
+                "rows_per_scope": n / groups,
+                "ef_search": graph_options.expansion_search,
+                "scan_cpu_mean_ms": mean(&scan_cpu),
+                "scan_cpu_p99_ms": percentile(&scan_cpu, 0.99),
+                "graph_cpu_mean_ms": mean(&graph_cpu),
+                "graph_cpu_p99_ms": percentile(&graph_cpu, 0.99),
+                "graph_recall_at_10": found as f64 / wanted.max(1) as f64,
+                "load_now": load(),
+            });
+            println!("{line}");
         }
     }
 
