@@ -566,8 +566,7 @@ mod ann {
                 format!("g{}", user / users_per_group)
             };
             let groups = 100usize.div_ceil(users_per_group);
-            let scan_options =
-                VectorIndexOptions { ann_min_vectors: 1, exact_scope_max: usize::MAX, ..index_options() };
+            let scan_options = VectorIndexOptions { ann_min_vectors: usize::MAX, ..index_options() };
             let graph_options = VectorIndexOptions { ann_min_vectors: 1, exact_scope_max: 0, ..index_options() };
             let scan_backend = Arc::new(MemoryBackend::with_vector_index(scan_options));
             let graph_backend = Arc::new(MemoryBackend::with_vector_index(graph_options));
