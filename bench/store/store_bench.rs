@@ -459,8 +459,7 @@ mod ann {
         let efs: Vec<usize> = efs.split(',').map(|e| e.parse().expect("EF")).collect();
         let largest = sizes.iter().copied().max().unwrap_or(0);
         let puts = read_puts(items, largest);
-        let queries: Vec<String> =
-            std::fs::read_to_string(queries).expect("queries file").lines().take(QUERIES).map(str::to_owned).collect();
+        let queries = read_queries(queries, QUERIES);
         let embedder = agent_memory::embed::default_embedder();
         let options = StoreOptions { index_fields: IndexFields::paths(["text"]), ..StoreOptions::default() };
         let graph_options = VectorIndexOptions { ann_min_vectors: 1, ..index_options() };
@@ -556,8 +555,7 @@ mod ann {
         let n: usize = n.parse().expect("N");
         let groupings: Vec<usize> = groupings.split(',').map(|g| g.parse().expect("USERS")).collect();
         let puts = read_puts(items, n);
-        let queries: Vec<String> =
-            std::fs::read_to_string(queries).expect("queries file").lines().take(QUERIES).map(str::to_owned).collect();
+        let queries = read_queries(queries, QUERIES);
         let embedder = agent_memory::embed::default_embedder();
         let options = StoreOptions { index_fields: IndexFields::paths(["text"]), ..StoreOptions::default() };
         for users_per_group in groupings {
@@ -625,6 +623,11 @@ mod ann {
         }
     }
 
+    /// The first `count` lines of a queries file (`bench/load/gen.py queries`).
+    fn read_queries(path: &str, count: usize) -> Vec<String> {
+        std::fs::read_to_string(path).expect("queries file").lines().take(count).map(str::to_owned).collect()
+    }
+
     /// The first `n` puts of a `bench/load/gen.py items` file: (namespace, key, value).
     fn read_puts(items: &str, n: usize) -> Vec<(Vec<String>, String, serde_json::Value)> {
         let mut puts = Vec::new();
@@ -650,8 +653,7 @@ mod ann {
         let n: usize = n.parse().expect("N");
         let depths: Vec<usize> = depths.split(',').map(|d| d.parse().expect("DEPTH")).collect();
         let puts = read_puts(items, n);
-        let queries: Vec<String> =
-            std::fs::read_to_string(queries).expect("queries file").lines().take(1000).map(str::to_owned).collect();
+        let queries = read_queries(queries, 1000);
         let embedder = agent_memory::embed::default_embedder();
         let backend = Arc::new(MemoryBackend::with_vector_index(index_options()));
         let store_with = |depth: usize| {
