@@ -112,7 +112,7 @@ impl RowCodes {
     }
 
     /// Rows among `rows` that may be among the `want` best by `score` (the cosine of a row
-    /// and `query`; `norms` are the rows' norms), each with its exact score: every row of the
+    /// and `query`, from the norms `query_norm` and `norms`), each with its exact score: every row of the
     /// best `want` is there, whatever the order of ties. Scores every row when bounding
     /// cannot pay or cannot be trusted (few rows; a query without direction, or whose `f32`
     /// norm under- or overflows).
@@ -120,6 +120,7 @@ impl RowCodes {
         &self,
         rows: Vec<u32>,
         query: &[f32],
+        query_norm: f32,
         norms: &[f32],
         want: usize,
         score: impl Fn(usize) -> f32,
@@ -130,7 +131,7 @@ impl RowCodes {
             return exact(&mut rows.into_iter());
         }
         // The exact score divides by `f32` norms: bound only where they are plainly accurate.
-        let Some(coded) = QueryCode::of(query).filter(|_| is_ordinary_norm(super::vector::norm(query))) else {
+        let Some(coded) = QueryCode::of(query).filter(|_| is_ordinary_norm(query_norm)) else {
             return exact(&mut rows.into_iter());
         };
         let slack = rounding_slack(self.dims);
@@ -331,7 +332,8 @@ mod tests {
                 let score = |row: usize| cosine(&vectors[row], &query);
                 for want in [1, 10, 100] {
                     SCORED.with(|scored| scored.set(0));
-                    let mut found = codes.candidates(in_scope.clone(), &query, &norms, want, score);
+                    let mut found =
+                        codes.candidates(in_scope.clone(), &query, vector::norm(&query), &norms, want, score);
                     let scored = SCORED.with(Cell::get);
                     if query_number == 2 {
                         // A query too small for an accurate `f32` norm: every row scored.
@@ -399,7 +401,7 @@ mod tests {
         let mut codes = RowCodes::default();
         vectors.iter().for_each(|row| codes.push(row));
         let norms: Vec<f32> = vectors.iter().map(|row| vector::norm(row)).collect();
-        let found = codes.candidates((0..300).collect(), &[0.0; 8], &norms, 5, |_| 0.0);
+        let found = codes.candidates((0..300).collect(), &[0.0; 8], 0.0, &norms, 5, |_| 0.0);
         assert_eq!(found.len(), 300);
     }
 }

@@ -385,8 +385,10 @@ impl Matrix {
             self.dims = vector.len();
         }
         self.data.extend_from_slice(vector);
-        self.row_of_slot.push(self.slot_of_row.len() as u32);
-        self.slot_of_row.push(self.row_of_slot.len() as u32 - 1);
+        // The new row takes the new slot: both are numbered by how many there were.
+        let index = self.slot_of_row.len() as u32;
+        self.row_of_slot.push(index);
+        self.slot_of_row.push(index);
     }
 
     fn row(&self, row: usize) -> &[f32] {
@@ -1087,6 +1089,9 @@ impl VectorIndex {
         now: f64,
         want: usize,
     ) -> (Vec<Candidate>, bool) {
+        if want == 0 || query.is_empty() {
+            return (Vec::new(), false);
+        }
         let sets = self.sets();
         let matching: Vec<&VectorSet> = match self.scope_partition(scope) {
             Some(partition) => {
@@ -1099,9 +1104,6 @@ impl VectorIndex {
                 .map(|(_, set)| set)
                 .collect(),
         };
-        if want == 0 || query.is_empty() {
-            return (Vec::new(), false);
-        }
         let candidate = |set: &VectorSet, (score, row): (f32, u32)| Candidate {
             id: set.ids[row as usize],
             score: f64::from(score),
@@ -1181,7 +1183,7 @@ impl VectorIndex {
         // answers them and how many rows it admitted.
         let scan = |rows: Vec<u32>| {
             let admitted = rows.len();
-            (set.codes.candidates(rows, query, &set.norms, want, score), admitted)
+            (set.codes.candidates(rows, query, query_norm, &set.norms, want, score), admitted)
         };
         let scan_all = || scan((0..set.len()).filter(|&row| test.admits(row)).map(|row| row as u32).collect());
         let mut admitted = 0;
