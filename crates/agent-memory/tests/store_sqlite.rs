@@ -271,16 +271,23 @@ fn write(key: &str, ttl_seconds: Option<f64>) -> ItemWrite {
     }
 }
 
+/// A SQLite store on a new file (in the returned directory, removed when it drops) holding
+/// `writes`, put at time 1000.
+async fn store_holding(writes: Vec<ItemWrite>) -> (tempfile::TempDir, std::path::PathBuf, SqliteBackend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let backend = SqliteBackend::open(&path).await.expect("open sqlite");
+    backend.put_many(writes, 1000.0).await.expect("put");
+    (dir, path, backend)
+}
+
 /// A purge that finds nothing expired, a delete of nothing or a refreshing read of items
 /// without a TTL commits nothing: the change counter, which tells every store on the file
 /// (other processes too) that its in-process indexes are stale, stays put, so neither the
 /// server's sweeper nor a LangGraph `get` sends other stores re-reading every row.
 #[tokio::test]
 async fn writes_that_change_nothing_leave_the_change_counter() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("store.db");
-    let backend = SqliteBackend::open(&path).await.expect("open sqlite");
-    backend.put_many(vec![write("stays", None), write("expires", Some(5.0))], 1000.0).await.expect("put");
+    let (_dir, path, backend) = store_holding(vec![write("stays", None), write("expires", Some(5.0))]).await;
     let counter = || -> i64 {
         let connection = rusqlite::Connection::open(&path).expect("open");
         connection.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).expect("counter")
@@ -310,10 +317,7 @@ async fn writes_that_change_nothing_leave_the_change_counter() {
 /// answers while another connection (another process) holds that lock.
 #[tokio::test]
 async fn refreshing_reads_without_ttl_do_not_wait_for_the_write_lock() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("store.db");
-    let backend = SqliteBackend::open(&path).await.expect("open sqlite");
-    backend.put_many(vec![write("plain", None), write("expiring", Some(60.0))], 1000.0).await.expect("put");
+    let (_dir, path, backend) = store_holding(vec![write("plain", None), write("expiring", Some(60.0))]).await;
     let other = rusqlite::Connection::open(&path).expect("open");
     other.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
     let read = tokio::time::timeout(
