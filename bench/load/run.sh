@@ -67,15 +67,7 @@ warm_up() {
                 "$url/store/items/search"
         done
     fi
-    local ticks=$(getconf CLK_TCK) idle=0 last now
-    last=$(awk '{print $14 + $15}' "/proc/$server/stat")
-    for _ in $(seq 300); do
-        sleep 1
-        now=$(awk '{print $14 + $15}' "/proc/$server/stat")
-        if [ $((now - last)) -le $((ticks / 20)) ]; then idle=$((idle + 1)); else idle=0; fi
-        last=$now
-        [ $idle -ge 2 ] && break
-    done
+    wait_until_idle
 }
 
 record() { # backend n scenario json

@@ -2,7 +2,8 @@
 # removed on exit with any server still running). `find_bin` sets $bin, the agent-memory
 # program that the servers run.
 # `start_server DATABASE_URL [SERVE ARGS…]` starts `$bin serve` on a free loopback port and
-# sets $server (its pid) and $url; `stop_server` stops it.
+# sets $server (its pid) and $url; `wait_until_idle` waits for it to settle; `stop_server`
+# stops it.
 
 work=$(mktemp -d)
 server=
@@ -33,6 +34,22 @@ start_server() { # database-url [serve args…]
     done
     url=$(sed -n 's/^listening on //p' "$work/serve.out")
     [ -n "$url" ] || { cat "$work/serve.err"; exit 1; }
+}
+
+# Waits until the server has been idle for 2 s (under 5% of a core; at most 300 s): the
+# in-process indexes load and the HNSW graph builds in the background after the first
+# searches, and a scenario should measure the steady state.
+wait_until_idle() {
+    local ticks idle=0 last now
+    ticks=$(getconf CLK_TCK)
+    last=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    for _ in $(seq 300); do
+        sleep 1
+        now=$(awk '{print $14 + $15}' "/proc/$server/stat")
+        if [ $((now - last)) -le $((ticks / 20)) ]; then idle=$((idle + 1)); else idle=0; fi
+        last=$now
+        [ $idle -ge 2 ] && break
+    done
 }
 
 stop_server() {

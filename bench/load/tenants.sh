@@ -44,14 +44,7 @@ for count in $counts; do
         curl -sf -o /dev/null -H "x-api-key: $API_KEY" -H 'Content-Type: application/json' \
             -d "{\"namespace_prefix\":[],\"query\":\"warm up\",\"limit\":1,\"mode\":\"$mode\"}" "$url/store/items/search"
     done
-    # Wait until the server has been idle for 2 s (the graphs build in the background).
-    idle=0 last=$(awk '{print $14 + $15}' "/proc/$server/stat")
-    while [ $idle -lt 2 ]; do
-        sleep 1
-        now=$(awk '{print $14 + $15}' "/proc/$server/stat")
-        if [ $((now - last)) -le $((ticks / 20)) ]; then idle=$((idle + 1)); else idle=0; fi
-        last=$now
-    done
+    wait_until_idle
     for scenario in $scenarios; do
         before=$(awk '{print $14 + $15}' "/proc/$server/stat")
         result=$(MODE=$scenario wrk -t1 -c16 -d"$duration" -s "$here/search.lua" "$url" | tail -1)
