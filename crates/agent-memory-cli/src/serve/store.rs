@@ -5,7 +5,7 @@
 //! | method and path | body or query | answer |
 //! |---|---|---|
 //! | `PUT /store/items` | `{namespace, key, value, ttl?, index?}` | 200, the stored item |
-//! | `GET /store/items` | `?namespace=a.b&key=k[&refresh_ttl=true]` | 200 item, 404 |
+//! | `GET /store/items` | `?namespace=a.b&key=k[&refresh_ttl=true]` | 200 item, or `null` when there is none |
 //! | `DELETE /store/items` | `{namespace, key}` | 200 `{"deleted": bool}` |
 //! | `POST /store/items/search` | `{namespace_prefix, query?, filter?, limit, offset, mode?, min_score?}` | `{"items": [...]}` |
 //! | `POST /store/namespaces` | `{prefix?, suffix?, max_depth?, limit, offset}` | `{"namespaces": [[...]]}` |
@@ -299,20 +299,18 @@ pub(crate) async fn put_item(
     Ok(Json(ItemDto::new(&tenant, item, None)?))
 }
 
-/// Reads an item.
+/// Reads an item: `null` when no live item has that key, as the LangGraph server answers
+/// (both official SDKs turn it into `None` / `null`; a 404 would be an exception there).
 #[utoipa::path(get, path = "/store/items", tag = "store", params(GetItemQuery), responses(
-    (status = 200, description = "the item", body = ItemDto),
-    (status = 404, description = "no live item at that key", body = ErrorBody),
+    (status = 200, description = "the item, or `null` when no live item has that key", body = Option<ItemDto>),
     (status = 400, description = "invalid namespace or key", body = ErrorBody)))]
 pub(crate) async fn get_item(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
     ApiQuery(query): ApiQuery<GetItemQuery>,
-) -> Result<Json<ItemDto>, ApiError> {
+) -> Result<Json<Option<ItemDto>>, ApiError> {
     let labels = parse_query_namespace(&query.namespace)?;
-    let item = get_scoped(state.store(), &tenant, &labels, query.key.clone(), query.refresh_ttl.unwrap_or(false))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no item {:?} in namespace {}", query.key, show(&labels))))?;
+    let item = get_scoped(state.store(), &tenant, &labels, query.key, query.refresh_ttl.unwrap_or(false)).await?;
     Ok(Json(item))
 }
 
@@ -603,10 +601,6 @@ fn parse_query_namespace(text: &str) -> Result<Vec<String>, ApiError> {
         return Ok(Vec::new());
     }
     Ok(text.split('.').map(str::to_owned).collect())
-}
-
-fn show(labels: &[String]) -> String {
-    serde_json::to_string(labels).unwrap_or_default()
 }
 
 /// Unix seconds → `2026-11-26T10:00:00.123456+00:00` (UTC, microseconds).

@@ -178,6 +178,7 @@ async fn metrics_count_requests_searches_and_items_without_client_strings() {
     let search = json!({"query": "hello", "mode": "keyword"});
     harness.call(Method::POST, "/store/items/search", Some(ACME_KEY), Some(search)).await;
     harness.call(Method::GET, "/store/items?namespace=x&key=y", Some(ACME_KEY), None).await;
+    harness.call(Method::GET, "/store/items?namespace=x..y&key=y", Some(ACME_KEY), None).await;
 
     let response = router(harness.state.clone()).oneshot(get("/metrics")).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
@@ -186,7 +187,8 @@ async fn metrics_count_requests_searches_and_items_without_client_strings() {
     let text = super::body_text(&harness, request).await;
     for line in [
         r#"agent_memory_http_requests_total{method="PUT",route="/store/items",status="200"} 1"#,
-        r#"agent_memory_http_requests_total{method="GET",route="/store/items",status="404"} 1"#,
+        r#"agent_memory_http_requests_total{method="GET",route="/store/items",status="200"} 1"#,
+        r#"agent_memory_http_requests_total{method="GET",route="/store/items",status="400"} 1"#,
         r#"agent_memory_store_search_duration_seconds_count{mode="keyword"} 1"#,
         "agent_memory_store_items 1",
     ] {

@@ -1,7 +1,7 @@
 //! The store endpoints: exact answers for the LangGraph-shaped routes and the batch route.
 
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{ACME_KEY, Harness};
 
@@ -63,8 +63,7 @@ async fn ttl_is_in_minutes_and_expired_items_are_gone() {
     assert_eq!(status, StatusCode::OK);
     harness.clock.advance(1.0);
     let (status, body) = harness.call(Method::GET, "/store/items?namespace=n&key=k", Some(ACME_KEY), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body, json!({"code": "not_found", "message": "no item \"k\" in namespace [\"n\"]"}));
+    assert_eq!((status, body), (StatusCode::OK, Value::Null), "an expired item reads as null, as in LangGraph");
 }
 
 #[tokio::test]
@@ -88,8 +87,8 @@ async fn delete_reports_whether_it_removed_something() {
     assert_eq!((status, answer), (StatusCode::OK, json!({"deleted": true})));
     let (status, answer) = harness.call(Method::DELETE, "/store/items", Some(ACME_KEY), Some(body)).await;
     assert_eq!((status, answer), (StatusCode::OK, json!({"deleted": false})));
-    let (status, _) = harness.call(Method::GET, "/store/items?namespace=n&key=k", Some(ACME_KEY), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = harness.call(Method::GET, "/store/items?namespace=n&key=k", Some(ACME_KEY), None).await;
+    assert_eq!((status, body), (StatusCode::OK, Value::Null));
 }
 
 #[tokio::test]
@@ -215,8 +214,8 @@ async fn an_invalid_batch_operation_runs_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(answer["code"], "invalid_value");
     assert!(answer["message"].as_str().expect("message").starts_with("ops[1]: invalid value"), "{answer}");
-    let (status, _) = harness.call(Method::GET, "/store/items?namespace=n&key=a", Some(ACME_KEY), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the valid first op must not have run");
+    let (status, body) = harness.call(Method::GET, "/store/items?namespace=n&key=a", Some(ACME_KEY), None).await;
+    assert_eq!((status, body), (StatusCode::OK, Value::Null), "the valid first op must not have run");
 
     let ops: Vec<_> = (0..101).map(|i| json!({"op": "get", "namespace": ["n"], "key": format!("k{i}")})).collect();
     let (status, answer) = harness.call(Method::POST, "/store/batch", Some(ACME_KEY), Some(json!({"ops": ops}))).await;
@@ -284,8 +283,8 @@ async fn an_invalid_index_is_a_400_and_writes_nothing() {
         let (status, answer) = harness.call(Method::PUT, "/store/items", Some(ACME_KEY), Some(body)).await;
         assert_eq!((status, answer), (StatusCode::BAD_REQUEST, json!({"code": "invalid_index", "message": message})));
     }
-    let (status, _) = harness.call(Method::GET, "/store/items?namespace=docs&key=k", Some(ACME_KEY), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = harness.call(Method::GET, "/store/items?namespace=docs&key=k", Some(ACME_KEY), None).await;
+    assert_eq!((status, body), (StatusCode::OK, Value::Null), "nothing was stored");
 }
 
 #[tokio::test]
@@ -314,6 +313,6 @@ async fn batch_puts_honour_the_index_spec_and_an_invalid_one_runs_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(answer["code"], "invalid_index");
     assert!(answer["message"].as_str().expect("message").starts_with("ops[1]: invalid index"), "{answer}");
-    let (status, _) = harness.call(Method::GET, "/store/items?namespace=n&key=c", Some(ACME_KEY), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the valid first op must not have run");
+    let (status, body) = harness.call(Method::GET, "/store/items?namespace=n&key=c", Some(ACME_KEY), None).await;
+    assert_eq!((status, body), (StatusCode::OK, Value::Null), "the valid first op must not have run");
 }

@@ -2,7 +2,7 @@
 //! items through any endpoint, and the tenant label never shows.
 
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{ACME_KEY, GLOBEX_KEY, Harness};
 
@@ -31,7 +31,7 @@ async fn another_tenant_cannot_get_an_item() {
     for namespace in ["shared.ns", "globex.ns", "acme.shared.ns", "ns"] {
         let uri = format!("/store/items?namespace={namespace}&key=secret");
         let (status, body) = harness.call(Method::GET, &uri, Some(GLOBEX_KEY), None).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{namespace}: {body}");
+        assert_eq!((status, &body), (StatusCode::OK, &Value::Null), "{namespace}: {body}");
     }
 }
 
