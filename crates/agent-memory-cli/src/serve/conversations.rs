@@ -41,7 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/conversations", post(index_conversation))
         .route("/conversations/search", post(search_conversations))
-        .route("/conversations/{user_id}", get(list_sessions).delete(delete_user_conversations))
+        .route("/conversations/{user_id}", get(list_conversation_sessions).delete(delete_user_conversations))
         .route("/conversations/{user_id}/{session_id}", axum::routing::delete(delete_conversation))
 }
 
@@ -209,7 +209,7 @@ pub(crate) async fn search_conversations(
     responses(
     (status = 200, description = "a page of the user's sessions, ascending", body = SessionsResponse),
     (status = 400, description = "invalid user id, limit or offset", body = ErrorBody)))]
-pub(crate) async fn list_sessions(
+pub(crate) async fn list_conversation_sessions(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
     Path(user_id): Path<String>,

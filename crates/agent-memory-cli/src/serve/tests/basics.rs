@@ -97,6 +97,37 @@ async fn openapi_document_lists_the_routes_and_security() {
     }
     assert_eq!(body["components"]["securitySchemes"]["api_key"]["name"], "x-api-key");
     assert_eq!(body["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // Client generators name their methods by operationId: each must be unique.
+    let mut operations: Vec<&str> = body["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|methods| methods.as_object().expect("methods").values())
+        .map(|operation| operation["operationId"].as_str().expect("every operation has an operationId"))
+        .collect();
+    let count = operations.len();
+    operations.sort_unstable();
+    operations.dedup();
+    assert_eq!(operations.len(), count, "duplicate operationIds among {operations:?}");
+    // Every status the server sends is documented: 401 behind the key check (the open
+    // routes need no key), 413/415/422 wherever a JSON body is read.
+    for (path, methods) in body["paths"].as_object().expect("paths") {
+        for (method, operation) in methods.as_object().expect("methods") {
+            let responses = operation["responses"].as_object().expect("responses");
+            if ["/healthz", "/readyz", "/metrics"].contains(&path.as_str()) {
+                assert_eq!(operation["security"], json!([]), "{method} {path} needs no key");
+                assert!(!responses.contains_key("401"), "{method} {path}");
+                continue;
+            }
+            assert!(operation.get("security").is_none(), "{method} {path} takes the document's security");
+            assert!(responses.contains_key("401"), "{method} {path} documents 401");
+            if operation.get("requestBody").is_some() {
+                for status in ["413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{method} {path} documents {status}");
+                }
+            }
+        }
+    }
 }
 
 #[tokio::test]
