@@ -30,6 +30,7 @@ use super::config::Tenant;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::respond::JsonPage;
+use super::schema::Label;
 use super::store::{MAX_PAGE, MAX_QUERY_CHARS, SearchModeDto, rfc3339};
 use super::tenancy::{scope_id, unscope_id};
 
@@ -50,10 +51,10 @@ pub(crate) fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct IndexRequest {
     /// Whose conversation it is.
-    #[schema(example = "user_123")]
+    #[schema(value_type = Label, example = "user_123")]
     user_id: String,
     /// Which session; indexing a session again replaces its chunks.
-    #[schema(example = "session_001")]
+    #[schema(value_type = Label, example = "session_001")]
     session_id: String,
     /// The conversation, in the OpenAI / LangChain JSON shape (at most 1000 messages).
     #[schema(value_type = Vec<Object>, example = json!([{"role": "user", "content": "I'm getting an auth error"}]))]
@@ -80,17 +81,22 @@ pub(crate) struct IndexResponse {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchRequest {
     /// Whose conversations to search.
+    #[schema(value_type = Label)]
     user_id: String,
-    /// What to look for (at most 4096 characters).
-    #[schema(example = "how did we fix the JWT auth error?")]
+    /// What to look for (at most 4096 characters, not all blank).
+    #[schema(example = "how did we fix the JWT auth error?", max_length = 4096, pattern = r"\S")]
     query: String,
     /// The most results (default 5, at most 1000).
+    #[schema(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Only this session.
+    #[schema(value_type = Option<Label>)]
     session_id: Option<String>,
     /// Only conversations dated on or after this day (`YYYY-MM-DD`).
+    #[schema(format = Date)]
     date_from: Option<String>,
     /// Only conversations dated on or before this day (`YYYY-MM-DD`).
+    #[schema(format = Date)]
     date_to: Option<String>,
     /// Drop results scoring below this (on the scale of the search mode).
     min_score: Option<f64>,
@@ -161,7 +167,7 @@ pub(crate) struct ListConversationsQuery {
     #[param(minimum = 1, maximum = 10000, example = 1000)]
     limit: Option<usize>,
     /// How many session ids to skip: the previous page's `next_offset` (0 by default).
-    #[param(example = 0)]
+    #[param(example = 0, maximum = 9007199254740991_u64)]
     offset: Option<usize>,
 }
 
@@ -205,7 +211,7 @@ pub(crate) async fn search_conversations(
 
 /// Lists the sessions indexed for a user, one page at a time.
 #[utoipa::path(get, path = "/conversations/{user_id}", tag = "conversations",
-    params(("user_id" = String, Path, description = "the user"), ListConversationsQuery),
+    params(("user_id" = Label, Path, description = "the user"), ListConversationsQuery),
     responses(
     (status = 200, description = "a page of the user's sessions, ascending", body = SessionsResponse),
     (status = 400, description = "invalid user id, limit or offset", body = ErrorBody)))]
@@ -232,7 +238,7 @@ pub(crate) async fn list_conversation_sessions(
 
 /// Deletes every conversation of a user.
 #[utoipa::path(delete, path = "/conversations/{user_id}", tag = "conversations",
-    params(("user_id" = String, Path, description = "the user")),
+    params(("user_id" = Label, Path, description = "the user")),
     responses(
     (status = 200, description = "how many chunks were removed", body = DeletedChunks),
     (status = 400, description = "invalid user id", body = ErrorBody)))]
@@ -248,7 +254,7 @@ pub(crate) async fn delete_user_conversations(
 
 /// Deletes one conversation session of a user.
 #[utoipa::path(delete, path = "/conversations/{user_id}/{session_id}", tag = "conversations",
-    params(("user_id" = String, Path, description = "the user"), ("session_id" = String, Path, description = "the session")),
+    params(("user_id" = Label, Path, description = "the user"), ("session_id" = Label, Path, description = "the session")),
     responses(
     (status = 200, description = "how many chunks were removed", body = DeletedChunks),
     (status = 400, description = "invalid user or session id", body = ErrorBody)))]

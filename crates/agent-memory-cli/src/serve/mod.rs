@@ -24,6 +24,7 @@ mod openapi;
 #[cfg(feature = "otel")]
 mod otel;
 mod respond;
+mod schema;
 mod sessions;
 pub(crate) mod store;
 mod summarize;

@@ -28,6 +28,7 @@ use super::config::Tenant;
 use super::conversations::parse_messages;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
+use super::schema::Label;
 use super::store::rfc3339;
 use super::tenancy::{scope_id, scope_id_prefix, unscope_id};
 
@@ -99,10 +100,11 @@ pub(crate) struct SessionSummary {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListSessionsQuery {
     /// Only sessions whose id starts with this, byte for byte (all by default).
-    #[param(example = "thread_")]
+    #[param(example = "thread_", pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     prefix: Option<String>,
     /// Only sessions whose id comes after this one (bytewise): the previous page's
     /// `next_after`.
+    #[param(value_type = Option<Label>)]
     after: Option<String>,
     /// The most sessions to return: 1 to 1000 (100 by default).
     #[param(minimum = 1, maximum = 1000, example = 100)]
@@ -152,7 +154,7 @@ pub(crate) async fn list_sessions(
 
 /// Loads a session's messages.
 #[utoipa::path(get, path = "/sessions/{session_id}", tag = "sessions",
-    params(("session_id" = String, Path, description = "the session")),
+    params(("session_id" = Label, Path, description = "the session")),
     responses(
     (status = 200, description = "the messages, in order", body = SessionMessages),
     (status = 400, description = "invalid session id", body = ErrorBody)))]
@@ -168,7 +170,7 @@ pub(crate) async fn load_session(
 
 /// Appends messages to a session (creating it).
 #[utoipa::path(post, path = "/sessions/{session_id}/messages", tag = "sessions", request_body = MessagesRequest,
-    params(("session_id" = String, Path, description = "the session")),
+    params(("session_id" = Label, Path, description = "the session")),
     responses(
     (status = 200, description = "the messages were appended", body = AppendResponse),
     (status = 400, description = "invalid session id or messages", body = ErrorBody),
@@ -187,7 +189,7 @@ pub(crate) async fn append_messages(
 
 /// Replaces a session's messages (for example with a summarized history).
 #[utoipa::path(put, path = "/sessions/{session_id}", tag = "sessions", request_body = MessagesRequest,
-    params(("session_id" = String, Path, description = "the session")),
+    params(("session_id" = Label, Path, description = "the session")),
     responses(
     (status = 200, description = "the session now holds these messages", body = ReplaceResponse),
     (status = 400, description = "invalid session id or messages", body = ErrorBody),
@@ -206,7 +208,7 @@ pub(crate) async fn replace_session(
 
 /// Deletes a session.
 #[utoipa::path(delete, path = "/sessions/{session_id}", tag = "sessions",
-    params(("session_id" = String, Path, description = "the session")),
+    params(("session_id" = Label, Path, description = "the session")),
     responses(
     (status = 200, description = "whether the session existed", body = DeletedSession),
     (status = 400, description = "invalid session id", body = ErrorBody)))]

@@ -32,6 +32,7 @@ use super::config::Tenant;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::respond::JsonPage;
+use super::schema::{Key, Label};
 use super::tenancy::{scope_namespace, scope_prefix, unscope};
 
 /// The most operations one batch may carry.
@@ -87,15 +88,16 @@ impl ItemDto {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct PutItemRequest {
     /// The namespace: one or more labels.
-    #[schema(example = json!(["user_123", "preferences"]))]
+    #[schema(value_type = Vec<Label>, min_items = 1, max_items = 32, example = json!(["user_123", "preferences"]))]
     namespace: Vec<String>,
     /// The key within the namespace.
-    #[schema(example = "language")]
+    #[schema(value_type = Key, example = "language")]
     key: String,
     /// The JSON object to store (at most 1 MiB).
     #[schema(value_type = Object, example = json!({"preference": "Python"}))]
     value: Value,
     /// Time to live in minutes (LangGraph's unit); absent or null for never.
+    #[schema(exclusive_minimum = 0.0, maximum = 1e300)]
     ttl: Option<f64>,
     /// What the item indexes for search (LangGraph's `index`): absent or null for the
     /// server's fields (the whole value); `false` for none, so that no query finds the item
@@ -123,9 +125,10 @@ pub(crate) enum IndexSpec {
 pub(crate) struct GetItemQuery {
     /// The namespace: labels joined with `.` (LangGraph's form), or a JSON array of labels
     /// for labels that contain a `.`.
-    #[param(example = "user_123.preferences")]
+    #[param(example = "user_123.preferences", pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")]
     namespace: String,
     /// The key.
+    #[param(value_type = Key)]
     key: String,
     /// Push back the item's expiry (when it has a TTL).
     refresh_ttl: Option<bool>,
@@ -135,8 +138,10 @@ pub(crate) struct GetItemQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct DeleteItemRequest {
     /// The namespace.
+    #[schema(value_type = Vec<Label>, min_items = 1, max_items = 32)]
     namespace: Vec<String>,
     /// The key.
+    #[schema(value_type = Key)]
     key: String,
 }
 
@@ -185,6 +190,7 @@ fn default_namespace_limit() -> usize {
 pub(crate) struct SearchItemsRequest {
     /// Only items whose namespace starts with these labels (none: every namespace).
     #[serde(default)]
+    #[schema(value_type = Vec<Label>, max_items = 32)]
     namespace_prefix: Vec<String>,
     /// Natural-language query; without one, items come in recency order without score.
     query: Option<String>,
@@ -194,9 +200,11 @@ pub(crate) struct SearchItemsRequest {
     filter: Option<Value>,
     /// The most items to return (at most 1000).
     #[serde(default = "default_search_limit")]
+    #[schema(maximum = 1000)]
     limit: usize,
     /// How many items to skip.
     #[serde(default)]
+    #[schema(maximum = 9007199254740991_u64)]
     offset: usize,
     /// Ranking for queries; `auto` by default.
     mode: Option<SearchModeDto>,
@@ -218,16 +226,21 @@ pub(crate) struct SearchItemsResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct ListNamespacesRequest {
     /// Only namespaces starting with these labels.
+    #[schema(value_type = Option<Vec<Label>>, max_items = 32)]
     prefix: Option<Vec<String>>,
     /// Only namespaces ending with these labels.
+    #[schema(value_type = Option<Vec<Label>>, max_items = 32)]
     suffix: Option<Vec<String>>,
     /// Cut longer namespaces to this many labels (then deduplicated).
+    #[schema(minimum = 1)]
     max_depth: Option<usize>,
     /// The most namespaces to return (at most 1000).
     #[serde(default = "default_namespace_limit")]
+    #[schema(maximum = 1000)]
     limit: usize,
     /// How many namespaces to skip.
     #[serde(default)]
+    #[schema(maximum = 9007199254740991_u64)]
     offset: usize,
 }
 
@@ -260,8 +273,10 @@ pub(crate) enum BatchOp {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct GetOp {
     /// The namespace.
+    #[schema(value_type = Vec<Label>, min_items = 1, max_items = 32)]
     namespace: Vec<String>,
     /// The key.
+    #[schema(value_type = Key)]
     key: String,
     /// Push back the item's expiry (when it has a TTL).
     #[serde(default)]

@@ -109,6 +109,15 @@ async fn openapi_document_lists_the_routes_and_security() {
     operations.sort_unstable();
     operations.dedup();
     assert_eq!(operations.len(), count, "duplicate operationIds among {operations:?}");
+    // Identifiers carry the checks the server makes, so generated clients send what passes.
+    let schemas = &body["components"]["schemas"];
+    for (schema, max) in [("Label", 255), ("Key", 1024)] {
+        assert_eq!(schemas[schema]["pattern"], r"^[^\u0000-\u001F\u007F-\u009F]+$", "{schema}");
+        assert_eq!((&schemas[schema]["minLength"], &schemas[schema]["maxLength"]), (&json!(1), &json!(max)));
+    }
+    let namespace = &schemas["PutItemRequest"]["properties"]["namespace"];
+    assert_eq!((&namespace["minItems"], &namespace["maxItems"]), (&json!(1), &json!(32)));
+    assert_eq!(namespace["items"]["$ref"], "#/components/schemas/Label");
     // Every status the server sends is documented: 401 behind the key check (the open
     // routes need no key), 413/415/422 wherever a JSON body is read.
     for (path, methods) in body["paths"].as_object().expect("paths") {
