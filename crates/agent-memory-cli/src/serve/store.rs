@@ -294,8 +294,8 @@ pub(crate) struct BatchRequest {
 /// The answer to a batch.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BatchResponse {
-    /// One result per operation, in order.
-    #[schema(value_type = Vec<Object>)]
+    /// One result per operation, in order (`null` for a `get` that found nothing).
+    #[schema(value_type = Vec<Option<Object>>)]
     results: Vec<Value>,
 }
 
