@@ -251,6 +251,21 @@ struct Inner {
     checkpointer: Option<Checkpointer>,
     readers: Mutex<Vec<Connection>>,
     indexes: RwLock<IndexCache>,
+    /// Puts waiting for the writer; whichever put takes the writer first commits every put
+    /// waiting then, in one transaction ([`SqliteBackend::put_many`]).
+    pending_puts: Mutex<Vec<PendingPut>>,
+    /// Numbers the queued puts.
+    next_put: std::sync::atomic::AtomicU64,
+}
+
+/// One `put_many` call waiting for the writer, and where its answer goes.
+#[derive(Debug)]
+struct PendingPut {
+    /// Tells it apart in the queue ([`QueuedPut`]).
+    id: u64,
+    writes: Vec<ItemWrite>,
+    now: f64,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Item>, StoreError>>,
 }
 
 /// The in-process vector and keyword indexes, each with the `store_changes.counter` value
@@ -406,6 +421,127 @@ fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<Inde
     Ok(())
 }
 
+/// Commits `queued` puts in one transaction, each under its own savepoint, and answers each:
+/// a put whose own writes failed gets its error (its savepoint rolled back, the others kept);
+/// when the transaction itself fails, every other put gets that error.
+fn commit_puts(connection: &mut Connection, inner: &Inner, queued: Vec<PendingPut>) {
+    let mut outcomes: Vec<Option<Result<Vec<Item>, StoreError>>> = queued.iter().map(|_| None).collect();
+    let (requests, replies): (Vec<_>, Vec<_>) =
+        queued.into_iter().map(|put| ((put.writes, put.now), put.reply)).unzip();
+    let committed = (|| {
+        let mut tx = begin_write(connection)?;
+        let before = bump_counter(&tx)?;
+        let mut deltas = Vec::new();
+        for ((writes, now), outcome) in requests.into_iter().zip(&mut outcomes) {
+            let savepoint = tx.savepoint().map_err(sql_error)?;
+            // Dropping a savepoint that is not committed rolls its writes back.
+            *outcome = Some(upsert_writes(&savepoint, writes, now).and_then(|(stored, written)| {
+                savepoint.commit().map_err(sql_error)?;
+                deltas.extend(written);
+                Ok(stored)
+            }));
+        }
+        commit_with(inner, tx, before, deltas)
+    })();
+    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let answer = match (outcome, &committed) {
+            (Some(Err(own)), _) => Err(own),
+            (Some(Ok(stored)), Ok(())) => Ok(stored),
+            (_, Err(error)) => Err(copy_of(error)),
+            (None, Ok(())) => Err(StoreError::backend("sqlite", "a queued put was not run")),
+        };
+        // A caller that stopped waiting no longer needs its answer.
+        let _ = reply.send(answer);
+    }
+}
+
+/// `error` again, for a second caller (errors are not `Clone`).
+fn copy_of(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Backend { backend, message } => StoreError::backend(backend, message.clone()),
+        other => StoreError::backend("sqlite", other.to_string()),
+    }
+}
+
+/// Takes a put out of the queue when its caller stops waiting before a writer took it, so
+/// that a cancelled put is never committed later (after writes that came after it).
+struct QueuedPut<'a> {
+    queue: &'a Mutex<Vec<PendingPut>>,
+    id: u64,
+}
+
+impl Drop for QueuedPut<'_> {
+    fn drop(&mut self) {
+        lock(self.queue).retain(|put| put.id != self.id);
+    }
+}
+
+/// Upserts `writes` at `now` in `tx`: the stored items and their index deltas.
+fn upsert_writes(
+    tx: &Connection,
+    writes: Vec<ItemWrite>,
+    now: f64,
+) -> Result<(Vec<Item>, Vec<IndexDelta>), StoreError> {
+    let mut deltas = Vec::with_capacity(writes.len());
+    let mut stored = Vec::with_capacity(writes.len());
+    let mut upsert = tx
+        .prepare_cached(
+            "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
+                 ttl_seconds, embedding, embedding_model, embedding_dims, index_spec) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 ON CONFLICT (namespace, key) DO UPDATE SET \
+                   value = excluded.value, text = excluded.text, index_spec = excluded.index_spec, \
+                   created_at = CASE WHEN store_items.expires_at IS NOT NULL \
+                     AND store_items.expires_at <= excluded.updated_at \
+                     THEN excluded.created_at ELSE store_items.created_at END, \
+                   updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
+                   ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
+                   embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
+                 RETURNING created_at, id",
+        )
+        .map_err(sql_error)?;
+    for write in writes {
+        let value = serde_json::to_string(&write.value)
+            .map_err(|e| StoreError::InvalidValue(format!("cannot serialize value: {e}")))?;
+        let expires_at = write.ttl_seconds.map(|ttl| now + ttl);
+        let (blob, model, dims) = match &write.vector {
+            Some(v) => (Some(vector_to_blob(&v.vector)), Some(v.model.clone()), Some(v.vector.len() as i64)),
+            None => (None, None, None),
+        };
+        let (created_at, id): (f64, i64) = upsert
+            .query_row(
+                params![
+                    write.namespace.encoded(),
+                    write.key,
+                    value,
+                    write.text,
+                    now,
+                    expires_at,
+                    write.ttl_seconds,
+                    blob,
+                    model,
+                    dims,
+                    write.index.to_column()
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(sql_error)?;
+        let meta =
+            RowMeta { namespace: write.namespace.encoded(), key: write.key.clone(), updated_at: now, expires_at };
+        deltas.push(IndexDelta::Upsert { id, vector: write.vector, text: write.text, meta });
+        stored.push(Item {
+            namespace: write.namespace,
+            key: write.key,
+            value: write.value,
+            created_at,
+            updated_at: now,
+            expires_at,
+            ttl_seconds: write.ttl_seconds,
+        });
+    }
+    Ok((stored, deltas))
+}
+
 fn sql_error(error: rusqlite::Error) -> StoreError {
     StoreError::backend("sqlite", error.to_string())
 }
@@ -453,6 +589,8 @@ impl SqliteBackend {
                 writer: Arc::new(tokio::sync::Mutex::new(writer)),
                 checkpointer,
                 readers: Mutex::new(Vec::new()),
+                pending_puts: Mutex::new(Vec::new()),
+                next_put: std::sync::atomic::AtomicU64::new(0),
                 indexes: RwLock::new(IndexCache {
                     vectors_at: None,
                     vectors: VectorIndex::new(options.vector_index),
@@ -790,79 +928,26 @@ impl StoreBackend for SqliteBackend {
         "sqlite"
     }
 
+    /// Group commit: the call queues its writes, then waits for the writer. Whoever gets the
+    /// writer first commits every put queued by then in one transaction, each call's writes
+    /// under a savepoint of their own (a call that fails is rolled back alone and gets its
+    /// own error), and answers each; a call whose writes another one committed finds its
+    /// answer waiting. Concurrent puts share one commit's page and WAL writes instead of
+    /// paying for one each (measured in `bench/load/README.md`).
     async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
-        self.write(move |connection, inner| {
-            let tx = begin_write(connection)?;
-            let before = bump_counter(&tx)?;
-            let mut deltas = Vec::with_capacity(writes.len());
-            let mut stored = Vec::with_capacity(writes.len());
-            {
-                let mut upsert = tx
-                    .prepare_cached(
-                        "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
-                         ttl_seconds, embedding, embedding_model, embedding_dims, index_spec) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-                         ON CONFLICT (namespace, key) DO UPDATE SET \
-                           value = excluded.value, text = excluded.text, index_spec = excluded.index_spec, \
-                           created_at = CASE WHEN store_items.expires_at IS NOT NULL \
-                             AND store_items.expires_at <= excluded.updated_at \
-                             THEN excluded.created_at ELSE store_items.created_at END, \
-                           updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
-                           ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
-                           embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
-                         RETURNING created_at, id",
-                    )
-                    .map_err(sql_error)?;
-                for write in writes {
-                    let value = serde_json::to_string(&write.value)
-                        .map_err(|e| StoreError::InvalidValue(format!("cannot serialize value: {e}")))?;
-                    let expires_at = write.ttl_seconds.map(|ttl| now + ttl);
-                    let (blob, model, dims) = match &write.vector {
-                        Some(v) => {
-                            (Some(vector_to_blob(&v.vector)), Some(v.model.clone()), Some(v.vector.len() as i64))
-                        }
-                        None => (None, None, None),
-                    };
-                    let (created_at, id): (f64, i64) = upsert
-                        .query_row(
-                            params![
-                                write.namespace.encoded(),
-                                write.key,
-                                value,
-                                write.text,
-                                now,
-                                expires_at,
-                                write.ttl_seconds,
-                                blob,
-                                model,
-                                dims,
-                                write.index.to_column()
-                            ],
-                            |row| Ok((row.get(0)?, row.get(1)?)),
-                        )
-                        .map_err(sql_error)?;
-                    let meta = RowMeta {
-                        namespace: write.namespace.encoded(),
-                        key: write.key.clone(),
-                        updated_at: now,
-                        expires_at,
-                    };
-                    deltas.push(IndexDelta::Upsert { id, vector: write.vector, text: write.text, meta });
-                    stored.push(Item {
-                        namespace: write.namespace,
-                        key: write.key,
-                        value: write.value,
-                        created_at,
-                        updated_at: now,
-                        expires_at,
-                        ttl_seconds: write.ttl_seconds,
-                    });
-                }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let id = self.inner.next_put.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.inner.pending_puts).push(PendingPut { id, writes, now, reply });
+        let _queued = QueuedPut { queue: &self.inner.pending_puts, id };
+        self.write(|connection, inner| {
+            let queued = std::mem::take(&mut *lock(&inner.pending_puts));
+            if !queued.is_empty() {
+                commit_puts(connection, inner, queued);
             }
-            commit_with(inner, tx, before, deltas)?;
-            Ok(stored)
+            Ok(())
         })
-        .await
+        .await?;
+        answer.await.unwrap_or_else(|_| Err(StoreError::backend("sqlite", "a put was dropped before it was answered")))
     }
 
     async fn get_many(&self, keys: &[ItemKey], now: f64, refresh_ttl: bool) -> Result<Vec<Option<Item>>, StoreError> {
@@ -1851,6 +1936,103 @@ mod tests {
         other.put_many(initial, 1000.0).await.expect("put");
         rankings(&this, 1001.0).await;
         (path, this, other)
+    }
+
+    fn change_counter(backend: &SqliteBackend) -> i64 {
+        let connection = open_reader(&backend.inner.path, SqliteSync::Normal).expect("reader");
+        connection.query_row("SELECT counter FROM store_changes WHERE id = 1", [], |row| row.get(0)).expect("counter")
+    }
+
+    /// Starts `count` puts of `make(0)`, `make(1)`, … and waits until all of them are
+    /// queued (the caller holds the writer meanwhile, then frees it).
+    async fn queue_puts(
+        backend: &SqliteBackend,
+        count: usize,
+        make: impl Fn(usize) -> Vec<ItemWrite>,
+    ) -> Vec<tokio::task::JoinHandle<Result<Vec<Item>, StoreError>>> {
+        let tasks: Vec<_> = (0..count)
+            .map(|i| {
+                let (backend, writes) = (backend.clone(), make(i));
+                tokio::spawn(async move { backend.put_many(writes, 1000.0 + i as f64).await })
+            })
+            .collect();
+        while lock(&backend.inner.pending_puts).len() < count {
+            tokio::task::yield_now().await;
+        }
+        tasks
+    }
+
+    /// Puts that wait for the writer together are committed in one transaction, and each
+    /// call gets its own items back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn puts_waiting_together_share_one_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = SqliteBackend::open(&dir.path().join("store.db")).await.expect("open");
+        let before = change_counter(&backend);
+        let writer = backend.inner.writer.clone().lock_owned().await;
+        let tasks = queue_puts(&backend, 24, |i| vec![write(i, &format!("text {i}"), Some(i), None)]).await;
+        drop(writer);
+        for (i, task) in tasks.into_iter().enumerate() {
+            let stored = task.await.expect("task").expect("put");
+            assert_eq!(
+                (stored.len(), stored[0].key.as_str(), stored[0].updated_at),
+                (1, &*format!("k{i}"), 1000.0 + i as f64)
+            );
+        }
+        assert_eq!(change_counter(&backend), before + 1, "one transaction for the 24 puts");
+        let found = backend.get_many(&(0..24).map(key).collect::<Vec<_>>(), 2000.0, false).await.expect("get");
+        assert!(found.iter().all(Option::is_some), "every put is stored");
+        assert_eq!(rankings(&backend, 2000.0).await[0].len(), 24, "and indexed");
+    }
+
+    /// A put whose writes fail inside a shared transaction is rolled back alone (all of its
+    /// writes) and gets its own error; the puts beside it are committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_put_in_a_shared_commit_fails_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = SqliteBackend::open(&dir.path().join("store.db")).await.expect("open");
+        let writer = backend.inner.writer.clone().lock_owned().await;
+        writer
+            .execute_batch(
+                "CREATE TEMP TRIGGER poison BEFORE INSERT ON store_items WHEN new.key = 'k104' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+            )
+            .expect("trigger");
+        // Put 1 writes k103 and then the poisoned k104.
+        let tasks = queue_puts(&backend, 3, |i| {
+            if i == 1 {
+                vec![write(103, "first", None, None), write(104, "second", None, None)]
+            } else {
+                vec![write(i, "fine", None, None)]
+            }
+        })
+        .await;
+        drop(writer);
+        let answers: Vec<_> =
+            futures::future::join_all(tasks).await.into_iter().map(|task| task.expect("task")).collect();
+        assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+        let error = answers[1].as_ref().expect_err("the poisoned put fails").to_string();
+        assert!(error.contains("poisoned"), "{error}");
+        let found = backend.get_many(&[key(0), key(2), key(103), key(104)], 2000.0, false).await.expect("get");
+        let stored: Vec<bool> = found.iter().map(Option::is_some).collect();
+        assert_eq!(stored, [true, true, false, false], "the failed put left nothing behind");
+    }
+
+    /// A put whose caller stops waiting before a writer took it is never committed (so it
+    /// cannot land after writes that came later).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_put_cancelled_while_queued_is_not_committed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = SqliteBackend::open(&dir.path().join("store.db")).await.expect("open");
+        let writer = backend.inner.writer.clone().lock_owned().await;
+        let tasks = queue_puts(&backend, 1, |_| vec![write(7, "cancelled", None, None)]).await;
+        tasks[0].abort();
+        assert!(tasks.into_iter().next().expect("task").await.is_err_and(|e| e.is_cancelled()));
+        assert!(lock(&backend.inner.pending_puts).is_empty(), "the cancelled put left the queue");
+        drop(writer);
+        backend.put_many(vec![write(8, "later", None, None)], 1000.0).await.expect("put");
+        let found = backend.get_many(&[key(7), key(8)], 2000.0, false).await.expect("get");
+        assert_eq!(found.iter().map(Option::is_some).collect::<Vec<_>>(), [false, true]);
     }
 
     fn last_catch_up(backend: &SqliteBackend) -> Option<CatchUp> {
