@@ -10,6 +10,8 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 /// The pattern of a label, an id and a key: at least one character, none a control one.
+/// (utoipa's attributes take only string literals: the dotted namespace of `GET
+/// /store/items` and the session prefix of `GET /sessions` spell it out again.)
 pub(crate) const NO_CONTROL: &str = r"^[^\u0000-\u001F\u007F-\u009F]+$";
 
 /// A namespace label, a user id or a session id: 1 to 255 bytes, no control character.
