@@ -6,8 +6,8 @@
 //! itself, which does nothing when the environment is already there). Without it the
 //! tests fail.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -145,22 +145,7 @@ asyncio.run(main())
 
 /// The python of the MCP client's virtual environment.
 fn client_python() -> PathBuf {
-    if let Ok(python) = std::env::var("AGENT_MEMORY_TEST_MCP_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let output = Command::new("bash")
-        .arg(root.join("scripts/deps/mcp-client.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/deps/mcp-client.sh");
-    assert!(output.status.success(), "scripts/deps/mcp-client.sh failed: the Python MCP client is required");
-    let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    let python = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("export AGENT_MEMORY_TEST_MCP_PYTHON="))
-        .expect("the script prints the python path");
-    PathBuf::from(python)
+    common::test_dependency("mcp-client.sh", "AGENT_MEMORY_TEST_MCP_PYTHON")
 }
 
 fn binary() -> PathBuf {

@@ -10,8 +10,8 @@
 //! script itself, which does nothing when they are already there). Without Node.js 20 and
 //! the clients the tests fail.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -136,22 +136,7 @@ console.log(JSON.stringify(out));
 
 /// The folder whose `node_modules` holds the locked clients.
 fn clients_folder() -> PathBuf {
-    if let Ok(folder) = std::env::var("AGENT_MEMORY_TEST_NODE_CLIENTS") {
-        return PathBuf::from(folder);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let output = Command::new("bash")
-        .arg(root.join("scripts/deps/node-clients.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/deps/node-clients.sh");
-    assert!(output.status.success(), "scripts/deps/node-clients.sh failed: the JavaScript clients are required");
-    let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    let folder = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("export AGENT_MEMORY_TEST_NODE_CLIENTS="))
-        .expect("the script prints the clients' folder");
-    PathBuf::from(folder)
+    common::test_dependency("node-clients.sh", "AGENT_MEMORY_TEST_NODE_CLIENTS")
 }
 
 /// Runs `script` as an ES module from the clients' folder (so its imports resolve there)

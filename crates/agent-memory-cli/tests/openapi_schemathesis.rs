@@ -13,8 +13,8 @@
 //! (`AGENT_MEMORY_TEST_SCHEMATHESIS` names it; when unset, this test runs the script,
 //! which does nothing when it is already there); without it the test fails.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 mod common;
 
@@ -27,22 +27,7 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
     response_schema_conformance,negative_data_rejection,ignored_auth,missing_required_header,unsupported_method";
 
 fn schemathesis() -> PathBuf {
-    if let Ok(path) = std::env::var("AGENT_MEMORY_TEST_SCHEMATHESIS") {
-        return PathBuf::from(path);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let output = Command::new("bash")
-        .arg(root.join("scripts/deps/schemathesis.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/deps/schemathesis.sh");
-    assert!(output.status.success(), "scripts/deps/schemathesis.sh failed: schemathesis is required");
-    let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    let path = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("export AGENT_MEMORY_TEST_SCHEMATHESIS="))
-        .expect("the script prints the schemathesis path");
-    PathBuf::from(path)
+    common::test_dependency("schemathesis.sh", "AGENT_MEMORY_TEST_SCHEMATHESIS")
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! (`AGENT_MEMORY_TEST_LANGGRAPH_PYTHON` names its python; when unset, this test runs the
 //! script itself, which does nothing when the environment is already there).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -93,22 +93,7 @@ print(json.dumps(out))
 
 /// The python of the SDK's virtual environment.
 fn sdk_python() -> PathBuf {
-    if let Ok(python) = std::env::var("AGENT_MEMORY_TEST_LANGGRAPH_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let output = Command::new("bash")
-        .arg(root.join("scripts/deps/langgraph-sdk.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run scripts/deps/langgraph-sdk.sh");
-    assert!(output.status.success(), "scripts/deps/langgraph-sdk.sh failed: the LangGraph SDK is required");
-    let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    let python = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("export AGENT_MEMORY_TEST_LANGGRAPH_PYTHON="))
-        .expect("the script prints the python path");
-    PathBuf::from(python)
+    common::test_dependency("langgraph-sdk.sh", "AGENT_MEMORY_TEST_LANGGRAPH_PYTHON")
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::ops::{Deref, DerefMut};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -164,4 +164,28 @@ impl PostgresSchema {
     pub(crate) fn name(&self) -> &str {
         self.guard.name()
     }
+}
+
+/// What a test needs from `scripts/deps/<script>`: the value of the `export VARIABLE=…`
+/// line the script prints. The environment's `VARIABLE` (set by `scripts/test`) is used
+/// when present; otherwise the script runs here (it does nothing when its component is
+/// already set up). A script that fails fails the test: the component is required.
+pub(crate) fn test_dependency(script: &str, variable: &str) -> PathBuf {
+    if let Ok(value) = std::env::var(variable) {
+        return PathBuf::from(value);
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/deps").join(script);
+    let output = Command::new("bash")
+        .arg(&path)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", path.display()));
+    assert!(output.status.success(), "scripts/deps/{script} failed: the tests need what it sets up");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let prefix = format!("export {variable}=");
+    let value = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("scripts/deps/{script} prints no {variable}"));
+    PathBuf::from(value)
 }
