@@ -423,7 +423,8 @@ fn commit_with(inner: &Inner, tx: Transaction<'_>, before: i64, deltas: Vec<Inde
 
 /// Commits `queued` puts in one transaction, each under its own savepoint, and answers each:
 /// a put whose own writes failed gets its error (its savepoint rolled back, the others kept);
-/// when the transaction itself fails, every other put gets that error.
+/// when the transaction itself fails (or SQLite ends it), every put not failed on its own
+/// gets that error, and none is kept.
 fn commit_puts(connection: &mut Connection, inner: &Inner, queued: Vec<PendingPut>) {
     let mut outcomes: Vec<Option<Result<Vec<Item>, StoreError>>> = queued.iter().map(|_| None).collect();
     let (requests, replies): (Vec<_>, Vec<_>) =
@@ -434,12 +435,23 @@ fn commit_puts(connection: &mut Connection, inner: &Inner, queued: Vec<PendingPu
         let mut deltas = Vec::new();
         for ((writes, now), outcome) in requests.into_iter().zip(&mut outcomes) {
             let savepoint = tx.savepoint().map_err(sql_error)?;
-            // Dropping a savepoint that is not committed rolls its writes back.
-            *outcome = Some(upsert_writes(&savepoint, writes, now).and_then(|(stored, written)| {
-                savepoint.commit().map_err(sql_error)?;
-                deltas.extend(written);
-                Ok(stored)
-            }));
+            match upsert_writes(&savepoint, writes, now) {
+                Ok((stored, written)) => {
+                    savepoint.commit().map_err(sql_error)?;
+                    deltas.extend(written);
+                    *outcome = Some(Ok(stored));
+                }
+                Err(error) => {
+                    // Dropping the savepoint rolls this put's writes back. Some errors (a full
+                    // disk, an I/O error) make SQLite roll back the whole transaction: then
+                    // nothing of the group is kept, and every put gets the error.
+                    drop(savepoint);
+                    if tx.is_autocommit() {
+                        return Err(error);
+                    }
+                    *outcome = Some(Err(error));
+                }
+            }
         }
         commit_with(inner, tx, before, deltas)
     })();
@@ -2016,6 +2028,29 @@ mod tests {
         let found = backend.get_many(&[key(0), key(2), key(103), key(104)], 2000.0, false).await.expect("get");
         let stored: Vec<bool> = found.iter().map(Option::is_some).collect();
         assert_eq!(stored, [true, true, false, false], "the failed put left nothing behind");
+    }
+
+    /// When the database fills up in the middle of a group, every put's answer matches what
+    /// was stored: the items of each put kept, an error for each put that did not fit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_database_fails_the_puts_it_did_not_keep() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = SqliteBackend::open(&dir.path().join("store.db")).await.expect("open");
+        backend.put_many(vec![write(0, "first", None, None)], 1000.0).await.expect("put");
+        let writer = backend.inner.writer.clone().lock_owned().await;
+        let pages: i64 = writer.query_row("PRAGMA page_count", [], |row| row.get(0)).expect("pages");
+        writer.pragma_update(None, "max_page_count", pages + 16).expect("cap");
+        let big = "lorem ipsum dolor sit amet ".repeat(400);
+        let tasks = queue_puts(&backend, 6, |i| vec![write(10 + i, &big, Some(i), None)]).await;
+        drop(writer);
+        let answers: Vec<_> =
+            futures::future::join_all(tasks).await.into_iter().map(|task| task.expect("task")).collect();
+        let found = backend.get_many(&(10..16).map(key).collect::<Vec<_>>(), 2000.0, false).await.expect("get");
+        for (answer, stored) in answers.iter().zip(&found) {
+            assert_eq!(answer.is_ok(), stored.is_some(), "{answer:?}");
+        }
+        // Room for some of the six (measured: two) and not for the others.
+        assert!(answers.iter().any(Result::is_ok) && answers.iter().any(Result::is_err), "{answers:?}");
     }
 
     /// A put whose caller stops waiting before a writer took it is never committed (so it
