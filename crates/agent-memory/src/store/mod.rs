@@ -59,6 +59,7 @@ mod clock;
 mod exact_scan;
 pub mod filter;
 pub mod fusion;
+mod group_commit;
 mod item;
 pub mod keyword;
 mod keyword_index;

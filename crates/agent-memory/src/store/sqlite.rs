@@ -87,6 +87,7 @@ use super::backend::{
     ScoredItem, StoreBackend, VectorQuery, canonical_text_of, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
 use super::checkpoint::{BACKSTOP_CHECKPOINT_PAGES, Checkpointer};
+use super::group_commit::WaitingWrites;
 use super::keyword::{self, fts5_match_expression};
 use super::keyword_index::{KeywordIndex, text_hash};
 use super::vector;
@@ -253,16 +254,12 @@ struct Inner {
     indexes: RwLock<IndexCache>,
     /// Puts waiting for the writer; whichever put takes the writer first commits every put
     /// waiting then, in one transaction ([`SqliteBackend::put_many`]).
-    pending_puts: Mutex<Vec<PendingPut>>,
-    /// Numbers the queued puts.
-    next_put: std::sync::atomic::AtomicU64,
+    pending_puts: WaitingWrites<PendingPut>,
 }
 
 /// One `put_many` call waiting for the writer, and where its answer goes.
 #[derive(Debug)]
 struct PendingPut {
-    /// Tells it apart in the queue ([`QueuedPut`]).
-    id: u64,
     writes: Vec<ItemWrite>,
     now: f64,
     reply: tokio::sync::oneshot::Sender<Result<Vec<Item>, StoreError>>,
@@ -475,19 +472,6 @@ fn copy_of(error: &StoreError) -> StoreError {
     }
 }
 
-/// Takes a put out of the queue when its caller stops waiting before a writer took it, so
-/// that a cancelled put is never committed later (after writes that came after it).
-struct QueuedPut<'a> {
-    queue: &'a Mutex<Vec<PendingPut>>,
-    id: u64,
-}
-
-impl Drop for QueuedPut<'_> {
-    fn drop(&mut self) {
-        lock(self.queue).retain(|put| put.id != self.id);
-    }
-}
-
 /// Upserts `writes` at `now` in `tx`: the stored items and their index deltas.
 fn upsert_writes(
     tx: &Connection,
@@ -601,8 +585,7 @@ impl SqliteBackend {
                 writer: Arc::new(tokio::sync::Mutex::new(writer)),
                 checkpointer,
                 readers: Mutex::new(Vec::new()),
-                pending_puts: Mutex::new(Vec::new()),
-                next_put: std::sync::atomic::AtomicU64::new(0),
+                pending_puts: WaitingWrites::default(),
                 indexes: RwLock::new(IndexCache {
                     vectors_at: None,
                     vectors: VectorIndex::new(options.vector_index),
@@ -948,11 +931,9 @@ impl StoreBackend for SqliteBackend {
     /// paying for one each (measured in `bench/load/README.md`).
     async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let id = self.inner.next_put.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        lock(&self.inner.pending_puts).push(PendingPut { id, writes, now, reply });
-        let _queued = QueuedPut { queue: &self.inner.pending_puts, id };
+        let _ticket = self.inner.pending_puts.push(PendingPut { writes, now, reply });
         self.write(|connection, inner| {
-            let queued = std::mem::take(&mut *lock(&inner.pending_puts));
+            let queued = inner.pending_puts.take();
             if !queued.is_empty() {
                 commit_puts(connection, inner, queued);
             }
@@ -1968,7 +1949,7 @@ mod tests {
                 tokio::spawn(async move { backend.put_many(writes, 1000.0 + i as f64).await })
             })
             .collect();
-        while lock(&backend.inner.pending_puts).len() < count {
+        while backend.inner.pending_puts.len() < count {
             tokio::task::yield_now().await;
         }
         tasks
@@ -2063,7 +2044,7 @@ mod tests {
         let tasks = queue_puts(&backend, 1, |_| vec![write(7, "cancelled", None, None)]).await;
         tasks[0].abort();
         assert!(tasks.into_iter().next().expect("task").await.is_err_and(|e| e.is_cancelled()));
-        assert!(lock(&backend.inner.pending_puts).is_empty(), "the cancelled put left the queue");
+        assert_eq!(backend.inner.pending_puts.len(), 0, "the cancelled put left the queue");
         drop(writer);
         backend.put_many(vec![write(8, "later", None, None)], 1000.0).await.expect("put");
         let found = backend.get_many(&[key(7), key(8)], 2000.0, false).await.expect("get");
