@@ -619,7 +619,29 @@ impl PostgresBackend {
         F: Fn(Object) -> Fut,
         Fut: Future<Output = Result<T, tokio_postgres::Error>>,
     {
-        run_on(&self.pool, op, f).await
+        let mut retried = false;
+        loop {
+            let client = match self.pool.get().await {
+                Ok(client) => client,
+                Err(PoolError::Backend(e)) if !retried && is_connection_error(&e) => {
+                    retried = true;
+                    continue;
+                }
+                Err(e) => return Err(pool_error(op, e)),
+            };
+            match f(client).await {
+                Ok(value) => return Ok(value),
+                Err(e) if !retried && is_connection_error(&e) => {
+                    tracing::debug!(op, error = %e, "postgres connection lost; retrying on a fresh connection");
+                    // A lost connection usually means the server restarted or dropped every
+                    // session: the idle ones are as dead, even if their sockets have not
+                    // reported it yet, so the retry must not pick one of them.
+                    self.pool.retain(|_, _| false);
+                    retried = true;
+                }
+                Err(e) => return Err(db_error(op, e)),
+            }
+        }
     }
 
     fn cached_model(&self, model: &str) -> Option<ModelSlot> {
@@ -911,38 +933,6 @@ fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
 
 /// Whether the error means the connection is gone (so the statement did not run to
 /// completion and a fresh connection may succeed).
-/// Runs `f` on a pooled connection (`op` names it in errors), once more on a fresh
-/// connection when the first one turns out to be lost.
-pub(crate) async fn run_on<T, F, Fut>(pool: &Pool, op: &'static str, f: F) -> Result<T, StoreError>
-where
-    F: Fn(Object) -> Fut,
-    Fut: Future<Output = Result<T, tokio_postgres::Error>>,
-{
-    let mut retried = false;
-    loop {
-        let client = match pool.get().await {
-            Ok(client) => client,
-            Err(PoolError::Backend(e)) if !retried && is_connection_error(&e) => {
-                retried = true;
-                continue;
-            }
-            Err(e) => return Err(pool_error(op, e)),
-        };
-        match f(client).await {
-            Ok(value) => return Ok(value),
-            Err(e) if !retried && is_connection_error(&e) => {
-                tracing::debug!(op, error = %e, "postgres connection lost; retrying on a fresh connection");
-                // A lost connection usually means the server restarted or dropped every
-                // session: the idle ones are as dead, even if their sockets have not
-                // reported it yet, so the retry must not pick one of them.
-                pool.retain(|_, _| false);
-                retried = true;
-            }
-            Err(e) => return Err(db_error(op, e)),
-        }
-    }
-}
-
 fn is_connection_error(error: &tokio_postgres::Error) -> bool {
     if error.is_closed() {
         return true;
