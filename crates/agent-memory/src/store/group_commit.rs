@@ -3,8 +3,8 @@
 //! that stops waiting before its write was taken takes it back out ([`Ticket`]'s drop), so a
 //! cancelled write is never committed later, after writes that came after it.
 //!
-//! Used by the SQLite backend's `put_many`. (PostgreSQL's puts were tried in groups too,
-//! one insert statement per group, and ran at half the rate: `bench/load/README.md`.)
+//! Used by the SQLite backend's `put_many` (one writer: a group is one transaction) and the
+//! PostgreSQL backend's (a few insert slots: a group is one statement).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -111,6 +111,7 @@
 //! writes runs one more to catch up (for both in-process indexes at once).
 
 mod index_cache;
+mod puts;
 mod schema;
 mod sql;
 
@@ -131,6 +132,7 @@ use super::backend::{
     ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
     ScoredItem, StoreBackend, VectorQuery, canonical_index_text, has_value_filter, hybrid_from_rankings,
 };
+use super::group_commit::WaitingWrites;
 use super::vector_index::VectorIndexOptions;
 use super::{
     Item, ItemIndex, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions,
@@ -146,6 +148,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
 pub const MAX_INDEXED_DIMENSIONS: usize = 2000;
 
 const BACKEND: &str = "postgres";
+/// Put groups whose insert statements may run at once (see [`puts`]).
+const PUT_SLOTS: usize = 4;
 const ITEM_COLUMNS: &str = "i.ns, i.key, i.value, i.created_at, i.updated_at, i.expires_at, i.ttl_seconds";
 const RECENCY: &str = "i.updated_at DESC, i.ns, i.key";
 /// Run on every new pooled connection: plans are made for the actual parameters (so the
@@ -278,6 +282,10 @@ pub struct PostgresBackend {
     indexes: Option<IndexCache>,
     /// Rows this backend wrote since it last purged the change log.
     written_since_log_purge: std::sync::atomic::AtomicU64,
+    /// Puts waiting for an insert slot ([`puts`]).
+    pending_puts: WaitingWrites<puts::PendingPut>,
+    /// The insert statements of put groups that may run at once.
+    put_slots: tokio::sync::Semaphore,
 }
 
 /// When this backend last asked PostgreSQL to refresh the items table's planner statistics.
@@ -424,6 +432,8 @@ impl PostgresBackend {
                 })
             }),
             written_since_log_purge: std::sync::atomic::AtomicU64::new(0),
+            pending_puts: WaitingWrites::default(),
+            put_slots: tokio::sync::Semaphore::new(PUT_SLOTS),
         })
     }
 
@@ -619,29 +629,7 @@ impl PostgresBackend {
         F: Fn(Object) -> Fut,
         Fut: Future<Output = Result<T, tokio_postgres::Error>>,
     {
-        let mut retried = false;
-        loop {
-            let client = match self.pool.get().await {
-                Ok(client) => client,
-                Err(PoolError::Backend(e)) if !retried && is_connection_error(&e) => {
-                    retried = true;
-                    continue;
-                }
-                Err(e) => return Err(pool_error(op, e)),
-            };
-            match f(client).await {
-                Ok(value) => return Ok(value),
-                Err(e) if !retried && is_connection_error(&e) => {
-                    tracing::debug!(op, error = %e, "postgres connection lost; retrying on a fresh connection");
-                    // A lost connection usually means the server restarted or dropped every
-                    // session: the idle ones are as dead, even if their sockets have not
-                    // reported it yet, so the retry must not pick one of them.
-                    self.pool.retain(|_, _| false);
-                    retried = true;
-                }
-                Err(e) => return Err(db_error(op, e)),
-            }
-        }
+        run_on(&self.pool, op, f).await
     }
 
     fn cached_model(&self, model: &str) -> Option<ModelSlot> {
@@ -933,6 +921,38 @@ fn version_at_least(version: &str, (major, minor): (u32, u32)) -> bool {
 
 /// Whether the error means the connection is gone (so the statement did not run to
 /// completion and a fresh connection may succeed).
+/// Runs `f` on a pooled connection (`op` names it in errors), once more on a fresh
+/// connection when the first one turns out to be lost.
+pub(crate) async fn run_on<T, F, Fut>(pool: &Pool, op: &'static str, f: F) -> Result<T, StoreError>
+where
+    F: Fn(Object) -> Fut,
+    Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+{
+    let mut retried = false;
+    loop {
+        let client = match pool.get().await {
+            Ok(client) => client,
+            Err(PoolError::Backend(e)) if !retried && is_connection_error(&e) => {
+                retried = true;
+                continue;
+            }
+            Err(e) => return Err(pool_error(op, e)),
+        };
+        match f(client).await {
+            Ok(value) => return Ok(value),
+            Err(e) if !retried && is_connection_error(&e) => {
+                tracing::debug!(op, error = %e, "postgres connection lost; retrying on a fresh connection");
+                // A lost connection usually means the server restarted or dropped every
+                // session: the idle ones are as dead, even if their sockets have not
+                // reported it yet, so the retry must not pick one of them.
+                pool.retain(|_, _| false);
+                retried = true;
+            }
+            Err(e) => return Err(db_error(op, e)),
+        }
+    }
+}
+
 fn is_connection_error(error: &tokio_postgres::Error) -> bool {
     if error.is_closed() {
         return true;
@@ -1084,88 +1104,27 @@ impl StoreBackend for PostgresBackend {
         BACKEND
     }
 
+    /// Group commit ([`puts`]): concurrent puts share insert statements.
     async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
         let slots = self.model_slots(writes.iter().map(|write| write.vector.as_ref())).await?;
-        let last = last_per_address(writes.iter().map(|write| (&write.namespace, write.key.as_str())));
-        let capacity = last.len();
-        let (mut nss, mut keys, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::new());
-        let (mut ttls, mut lengths, mut terms, mut counts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut embeddings, mut models, mut specs) = (Vec::new(), Vec::new(), Vec::new());
-        for ((ns, key), &i) in &last {
-            let write = &writes[i];
-            let (t, c, length) = postings(&write.text);
-            specs.push(write.index.to_column());
-            nss.push(ns.clone());
-            keys.push((*key).to_owned());
-            values.push(Value::Object(write.value.clone()));
-            ttls.push(write.ttl_seconds);
-            lengths.push(length);
-            terms.push(t.join(" "));
-            counts.push(c.iter().map(i32::to_string).collect::<Vec<_>>().join(" "));
-            embeddings.push(write.vector.as_ref().map(|v| Vector::from(v.vector.clone())));
-            models.push(slots[i].map(|s| s.id));
-        }
-        let sql = format!(
-            "INSERT INTO {s}.items AS i (ns, key, value, created_at, updated_at, expires_at, ttl_seconds, doc_len, \
-                 terms, tfs, embedding, embedding_model, index_spec)
-             SELECT w.ns, w.key, w.value, $10, $10, w.ttl + $10, w.ttl, w.doc_len,
-                 string_to_array(w.terms, ' '), string_to_array(w.tfs, ' ')::integer[], w.embedding, w.model, w.spec
-             FROM unnest($1::text[], $2::text[], $3::json[], $4::float8[], $5::integer[], $6::text[], $7::text[],
-                 $8::vector[], $9::integer[], $11::text[])
-                 AS w(ns, key, value, ttl, doc_len, terms, tfs, embedding, model, spec)
-             ON CONFLICT (ns, key) DO UPDATE SET
-                 value = EXCLUDED.value,
-                 index_spec = EXCLUDED.index_spec,
-                 created_at = CASE WHEN i.expires_at IS NULL OR i.expires_at > EXCLUDED.updated_at
-                     THEN i.created_at ELSE EXCLUDED.created_at END,
-                 updated_at = EXCLUDED.updated_at,
-                 expires_at = EXCLUDED.expires_at,
-                 ttl_seconds = EXCLUDED.ttl_seconds,
-                 doc_len = EXCLUDED.doc_len,
-                 terms = EXCLUDED.terms,
-                 tfs = EXCLUDED.tfs,
-                 embedding = EXCLUDED.embedding,
-                 embedding_model = EXCLUDED.embedding_model
-             RETURNING i.ns, i.key, i.created_at",
-            s = self.schema
-        );
-        let rows = self
-            .run("put", |client| {
-                let sql = &sql;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] =
-                    [&nss, &keys, &values, &ttls, &lengths, &terms, &counts, &embeddings, &models, &now, &specs];
-                async move {
-                    let statement = client.prepare_cached(sql).await?;
-                    client.query(&statement, &params).await
+        let models: Vec<Option<i32>> = slots.iter().map(|slot| slot.map(|slot| slot.id)).collect();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let _ticket = self.pending_puts.push(puts::PendingPut::new(writes, &models, now, reply));
+        {
+            let _slot = self.put_slots.acquire().await;
+            let queued = self.pending_puts.take();
+            if !queued.is_empty() {
+                // Its own task: the group completes (and answers) even if this caller stops.
+                let group = tokio::spawn(puts::commit(self.pool.clone(), self.schema.clone(), queued));
+                if let Ok(written) = group.await {
+                    self.note_written(written);
                 }
-            })
-            .await?;
-        self.note_written(rows.len() as u64);
-        let mut created: HashMap<(String, String), f64> = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            created.insert((row.get(0), row.get(1)), row.get(2));
+            }
         }
-        writes
-            .into_iter()
-            .map(|write| {
-                let address = (write.namespace.encoded(), write.key.clone());
-                let created_at = *created.get(&address).ok_or_else(|| {
-                    StoreError::backend(BACKEND, format!("put: no row came back for key {:?}", write.key))
-                })?;
-                Ok(Item {
-                    namespace: write.namespace,
-                    key: write.key,
-                    value: write.value,
-                    created_at,
-                    updated_at: now,
-                    expires_at: write.ttl_seconds.map(|ttl| now + ttl),
-                    ttl_seconds: write.ttl_seconds,
-                })
-            })
-            .collect()
+        answer.await.unwrap_or_else(|_| Err(StoreError::backend(BACKEND, "a put was dropped before it was answered")))
     }
 
     async fn export_items(&self, query: &ExportQuery) -> Result<Vec<ExportedItem>, StoreError> {
