@@ -1046,6 +1046,13 @@ fn by_score(a: &ScoredItem, b: &ScoredItem) -> std::cmp::Ordering {
 
 /// An item's keyword postings: distinct tokens (first-seen order), their counts, the
 /// token count.
+/// [`postings`] as the insert statements bind them: the terms and the counts each joined
+/// with spaces (split again by `string_to_array`), and the token count.
+fn posting_columns(text: &str) -> (String, String, i32) {
+    let (terms, counts, length) = postings(text);
+    (terms.join(" "), counts.iter().map(i32::to_string).collect::<Vec<_>>().join(" "), length)
+}
+
 fn postings(text: &str) -> (Vec<String>, Vec<i32>, i32) {
     let mut terms: Vec<String> = Vec::new();
     let mut counts: Vec<i32> = Vec::new();
@@ -1214,7 +1221,7 @@ impl StoreBackend for PostgresBackend {
         let (mut embeddings, mut models, mut specs) = (Vec::new(), Vec::new(), Vec::new());
         for ((ns, key), &i) in &last {
             let restored = &items[i];
-            let (t, c, length) = postings(&restored.text);
+            let (t, c, length) = posting_columns(&restored.text);
             specs.push(restored.index.to_column());
             nss.push(ns.clone());
             keys.push((*key).to_owned());
@@ -1224,8 +1231,8 @@ impl StoreBackend for PostgresBackend {
             expires.push(restored.item.expires_at);
             ttls.push(restored.item.ttl_seconds);
             lengths.push(length);
-            terms.push(t.join(" "));
-            counts.push(c.iter().map(i32::to_string).collect::<Vec<_>>().join(" "));
+            terms.push(t);
+            counts.push(c);
             embeddings.push(restored.vector.as_ref().map(|v| Vector::from(v.vector.clone())));
             models.push(slots[i].map(|s| s.id));
         }

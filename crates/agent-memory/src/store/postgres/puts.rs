@@ -16,7 +16,7 @@ use pgvector::Vector;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{BACKEND, postings, run_on};
+use super::{BACKEND, posting_columns, run_on};
 use crate::store::{Item, ItemWrite, StoreError};
 
 /// One `put_many` call's rows, waiting for a slot, and where its answer goes.
@@ -60,15 +60,15 @@ impl PendingPut {
             .into_iter()
             .map(|((ns, key), i)| {
                 let write = &writes[i];
-                let (terms, counts, length) = postings(&write.text);
+                let (terms, counts, length) = posting_columns(&write.text);
                 Row {
                     ns,
                     key: key.to_owned(),
                     value: Value::Object(write.value.clone()),
                     ttl: write.ttl_seconds,
                     length,
-                    terms: terms.join(" "),
-                    counts: counts.iter().map(i32::to_string).collect::<Vec<_>>().join(" "),
+                    terms,
+                    counts,
                     embedding: write.vector.as_ref().map(|v| Vector::from(v.vector.clone())),
                     model: models[i],
                     spec: write.index.to_column(),
