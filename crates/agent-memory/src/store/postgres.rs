@@ -112,6 +112,7 @@
 
 mod index_cache;
 mod puts;
+mod rows;
 mod schema;
 mod sql;
 
@@ -127,6 +128,7 @@ use serde_json::Value;
 use tokio_postgres::{NoTls, Row};
 
 use self::index_cache::{IndexCache, Indexed, SearchKind};
+use self::rows::{CreatedAt, ItemRow, RowIndexing, RowTimes};
 use self::sql::Sql;
 use super::backend::{
     ExportQuery, ExportRange, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope,
@@ -1214,75 +1216,23 @@ impl StoreBackend for PostgresBackend {
         let slots = self.model_slots(items.iter().map(|restored| restored.vector.as_ref())).await?;
         let last =
             last_per_address(items.iter().map(|restored| (&restored.item.namespace, restored.item.key.as_str())));
-        let capacity = last.len();
-        let (mut nss, mut keys, mut values) = (Vec::with_capacity(capacity), Vec::with_capacity(capacity), Vec::new());
-        let (mut created, mut updated, mut expires, mut ttls) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut lengths, mut terms, mut counts) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut embeddings, mut models, mut specs) = (Vec::new(), Vec::new(), Vec::new());
-        for ((ns, key), &i) in &last {
-            let restored = &items[i];
-            let (t, c, length) = posting_columns(&restored.text);
-            specs.push(restored.index.to_column());
-            nss.push(ns.clone());
-            keys.push((*key).to_owned());
-            values.push(Value::Object(restored.item.value.clone()));
-            created.push(restored.item.created_at);
-            updated.push(restored.item.updated_at);
-            expires.push(restored.item.expires_at);
-            ttls.push(restored.item.ttl_seconds);
-            lengths.push(length);
-            terms.push(t);
-            counts.push(c);
-            embeddings.push(restored.vector.as_ref().map(|v| Vector::from(v.vector.clone())));
-            models.push(slots[i].map(|s| s.id));
-        }
-        let sql = format!(
-            "INSERT INTO {s}.items AS i (ns, key, value, created_at, updated_at, expires_at, ttl_seconds, doc_len, \
-                 terms, tfs, embedding, embedding_model, index_spec)
-             SELECT w.ns, w.key, w.value, w.created, w.updated, w.expires, w.ttl, w.doc_len,
-                 string_to_array(w.terms, ' '), string_to_array(w.tfs, ' ')::integer[], w.embedding, w.model, w.spec
-             FROM unnest($1::text[], $2::text[], $3::json[], $4::float8[], $5::float8[], $6::float8[], $7::float8[],
-                 $8::integer[], $9::text[], $10::text[], $11::vector[], $12::integer[], $13::text[])
-                 AS w(ns, key, value, created, updated, expires, ttl, doc_len, terms, tfs, embedding, model, spec)
-             ON CONFLICT (ns, key) DO UPDATE SET
-                 value = EXCLUDED.value,
-                 index_spec = EXCLUDED.index_spec,
-                 created_at = EXCLUDED.created_at,
-                 updated_at = EXCLUDED.updated_at,
-                 expires_at = EXCLUDED.expires_at,
-                 ttl_seconds = EXCLUDED.ttl_seconds,
-                 doc_len = EXCLUDED.doc_len,
-                 terms = EXCLUDED.terms,
-                 tfs = EXCLUDED.tfs,
-                 embedding = EXCLUDED.embedding,
-                 embedding_model = EXCLUDED.embedding_model",
-            s = self.schema
-        );
-        let restored = self
-            .run("restore", |client| {
-                let sql = &sql;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
-                    &nss,
-                    &keys,
-                    &values,
-                    &created,
-                    &updated,
-                    &expires,
-                    &ttls,
-                    &lengths,
-                    &terms,
-                    &counts,
-                    &embeddings,
-                    &models,
-                    &specs,
-                ];
-                async move {
-                    let statement = client.prepare_cached(sql).await?;
-                    client.execute(&statement, &params).await
-                }
+        let rows: Vec<ItemRow> = last
+            .into_iter()
+            .map(|((ns, key), i)| {
+                let RestoredItem { item, text, vector, index } = &items[i];
+                let times = RowTimes {
+                    created: item.created_at,
+                    updated: item.updated_at,
+                    expires: item.expires_at,
+                    ttl: item.ttl_seconds,
+                };
+                let model = slots[i].map(|slot| slot.id);
+                ItemRow::new(ns, key, &item.value, times, RowIndexing { text, vector: vector.as_ref(), model, index })
             })
-            .await?;
-        self.note_written(restored);
+            .collect();
+        let restored =
+            rows::upsert(&self.pool, &self.schema, &rows.iter().collect::<Vec<_>>(), CreatedAt::Given).await?;
+        self.note_written(restored.len() as u64);
         Ok(items.len() as u64)
     }
 
