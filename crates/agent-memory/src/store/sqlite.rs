@@ -478,64 +478,88 @@ fn upsert_writes(
     writes: Vec<ItemWrite>,
     now: f64,
 ) -> Result<(Vec<Item>, Vec<IndexDelta>), StoreError> {
+    let mut statement = tx.prepare_cached(PUT_UPSERT).map_err(sql_error)?;
     let mut deltas = Vec::with_capacity(writes.len());
     let mut stored = Vec::with_capacity(writes.len());
-    let mut upsert = tx
-        .prepare_cached(
-            "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
-                 ttl_seconds, embedding, embedding_model, embedding_dims, index_spec) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-                 ON CONFLICT (namespace, key) DO UPDATE SET \
-                   value = excluded.value, text = excluded.text, index_spec = excluded.index_spec, \
-                   created_at = CASE WHEN store_items.expires_at IS NOT NULL \
-                     AND store_items.expires_at <= excluded.updated_at \
-                     THEN excluded.created_at ELSE store_items.created_at END, \
-                   updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
-                   ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
-                   embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
-                 RETURNING created_at, id",
-        )
-        .map_err(sql_error)?;
     for write in writes {
-        let value = serde_json::to_string(&write.value)
-            .map_err(|e| StoreError::InvalidValue(format!("cannot serialize value: {e}")))?;
-        let expires_at = write.ttl_seconds.map(|ttl| now + ttl);
-        let (blob, model, dims) = match &write.vector {
-            Some(v) => (Some(vector_to_blob(&v.vector)), Some(v.model.clone()), Some(v.vector.len() as i64)),
-            None => (None, None, None),
-        };
-        let (created_at, id): (f64, i64) = upsert
-            .query_row(
-                params![
-                    write.namespace.encoded(),
-                    write.key,
-                    value,
-                    write.text,
-                    now,
-                    expires_at,
-                    write.ttl_seconds,
-                    blob,
-                    model,
-                    dims,
-                    write.index.to_column()
-                ],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .map_err(sql_error)?;
-        let meta =
-            RowMeta { namespace: write.namespace.encoded(), key: write.key.clone(), updated_at: now, expires_at };
-        deltas.push(IndexDelta::Upsert { id, vector: write.vector, text: write.text, meta });
-        stored.push(Item {
-            namespace: write.namespace,
-            key: write.key,
-            value: write.value,
-            created_at,
-            updated_at: now,
-            expires_at,
-            ttl_seconds: write.ttl_seconds,
-        });
+        let ItemWrite { namespace, key, value, ttl_seconds, text, vector, index } = write;
+        let expires_at = ttl_seconds.map(|ttl| now + ttl);
+        // `created_at` is the stored one, which the statement answers.
+        let mut item = Item { namespace, key, value, created_at: now, updated_at: now, expires_at, ttl_seconds };
+        let (created_at, delta) = upsert_item(&mut statement, &item, text, vector, &index)?;
+        item.created_at = created_at;
+        deltas.push(delta);
+        stored.push(item);
     }
     Ok((stored, deltas))
+}
+
+/// The upsert of one item, binding `?1`…`?12` as [`upsert_item`] does; `created_at`
+/// is the only column the two uses set differently.
+macro_rules! item_upsert {
+    ($created_at:literal) => {
+        concat!(
+            "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
+             ttl_seconds, embedding, embedding_model, embedding_dims, index_spec) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+             ON CONFLICT (namespace, key) DO UPDATE SET \
+               value = excluded.value, text = excluded.text, index_spec = excluded.index_spec, \
+               created_at = ",
+            $created_at,
+            ", updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
+               ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
+               embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
+             RETURNING created_at, id"
+        )
+    };
+}
+
+/// A put: an existing item's `created_at` is kept while it is live.
+const PUT_UPSERT: &str = item_upsert!(
+    "CASE WHEN store_items.expires_at IS NOT NULL AND store_items.expires_at <= excluded.updated_at \
+     THEN excluded.created_at ELSE store_items.created_at END"
+);
+
+/// A restore: every time as given.
+const RESTORE_UPSERT: &str = item_upsert!("excluded.created_at");
+
+/// Writes `item` (indexed by `text`, with `vector`, under `index`) through `statement` (one of
+/// [`PUT_UPSERT`], [`RESTORE_UPSERT`]): the stored `created_at` and the item's index delta.
+fn upsert_item(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    item: &Item,
+    text: String,
+    vector: Option<StoredVector>,
+    index: &ItemIndex,
+) -> Result<(f64, IndexDelta), StoreError> {
+    let value = serde_json::to_string(&item.value)
+        .map_err(|e| StoreError::InvalidValue(format!("cannot serialize value: {e}")))?;
+    let (blob, model, dims) = match &vector {
+        Some(v) => (Some(vector_to_blob(&v.vector)), Some(v.model.clone()), Some(v.vector.len() as i64)),
+        None => (None, None, None),
+    };
+    let namespace = item.namespace.encoded();
+    let (created_at, id): (f64, i64) = statement
+        .query_row(
+            params![
+                namespace,
+                item.key,
+                value,
+                text,
+                item.created_at,
+                item.updated_at,
+                item.expires_at,
+                item.ttl_seconds,
+                blob,
+                model,
+                dims,
+                index.to_column()
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(sql_error)?;
+    let meta = RowMeta { namespace, key: item.key.clone(), updated_at: item.updated_at, expires_at: item.expires_at };
+    Ok((created_at, IndexDelta::Upsert { id, vector, text, meta }))
 }
 
 fn sql_error(error: rusqlite::Error) -> StoreError {
@@ -1228,58 +1252,16 @@ impl StoreBackend for SqliteBackend {
         self.write(move |connection, inner| {
             let tx = begin_write(connection)?;
             let before = bump_counter(&tx)?;
-            let mut deltas = Vec::with_capacity(items.len());
             let written = items.len() as u64;
-            {
-                let mut upsert = tx
-                    .prepare_cached(
-                        "INSERT INTO store_items (namespace, key, value, text, created_at, updated_at, expires_at, \
-                         ttl_seconds, embedding, embedding_model, embedding_dims, index_spec) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-                         ON CONFLICT (namespace, key) DO UPDATE SET \
-                           value = excluded.value, text = excluded.text, index_spec = excluded.index_spec, \
-                           created_at = excluded.created_at, \
-                           updated_at = excluded.updated_at, expires_at = excluded.expires_at, \
-                           ttl_seconds = excluded.ttl_seconds, embedding = excluded.embedding, \
-                           embedding_model = excluded.embedding_model, embedding_dims = excluded.embedding_dims \
-                         RETURNING id",
-                    )
-                    .map_err(sql_error)?;
-                for restored in items {
-                    let item = restored.item;
-                    let value = serde_json::to_string(&item.value)
-                        .map_err(|e| StoreError::InvalidValue(format!("cannot serialize value: {e}")))?;
-                    let (blob, model, dims) = match &restored.vector {
-                        Some(v) => {
-                            (Some(vector_to_blob(&v.vector)), Some(v.model.clone()), Some(v.vector.len() as i64))
-                        }
-                        None => (None, None, None),
-                    };
-                    let namespace = item.namespace.encoded();
-                    let id: i64 = upsert
-                        .query_row(
-                            params![
-                                namespace,
-                                item.key,
-                                value,
-                                restored.text,
-                                item.created_at,
-                                item.updated_at,
-                                item.expires_at,
-                                item.ttl_seconds,
-                                blob,
-                                model,
-                                dims,
-                                restored.index.to_column()
-                            ],
-                            |row| row.get(0),
-                        )
-                        .map_err(sql_error)?;
-                    let meta =
-                        RowMeta { namespace, key: item.key, updated_at: item.updated_at, expires_at: item.expires_at };
-                    deltas.push(IndexDelta::Upsert { id, vector: restored.vector, text: restored.text, meta });
-                }
-            }
+            let deltas = {
+                let mut statement = tx.prepare_cached(RESTORE_UPSERT).map_err(sql_error)?;
+                items
+                    .into_iter()
+                    .map(|RestoredItem { item, text, vector, index }| {
+                        upsert_item(&mut statement, &item, text, vector, &index).map(|(_, delta)| delta)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            };
             commit_with(inner, tx, before, deltas)?;
             Ok(written)
         })
