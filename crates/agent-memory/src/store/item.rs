@@ -105,6 +105,17 @@ pub struct ItemWrite {
     pub index: ItemIndex,
 }
 
+impl ItemWrite {
+    /// The item this write stores at `now` (`created_at`: the stored one, or `now` for a new
+    /// key), and what its indexes get: the text, the vector and the index spec.
+    pub(crate) fn into_item(self, created_at: f64, now: f64) -> (Item, String, Option<StoredVector>, ItemIndex) {
+        let ItemWrite { namespace, key, value, ttl_seconds, text, vector, index } = self;
+        let expires_at = ttl_seconds.map(|ttl| now + ttl);
+        let item = Item { namespace, key, value, created_at, updated_at: now, expires_at, ttl_seconds };
+        (item, text, vector, index)
+    }
+}
+
 /// Checks a key: non-empty, at most [`MAX_KEY_BYTES`] bytes, no control characters.
 ///
 /// # Errors

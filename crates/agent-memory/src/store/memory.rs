@@ -300,17 +300,9 @@ impl StoreBackend for MemoryBackend {
                 Some(old) if live(&old, now) => old.item.created_at,
                 _ => now,
             };
-            let item = Item {
-                namespace: write.namespace,
-                key: write.key,
-                value: write.value,
-                created_at,
-                updated_at: now,
-                expires_at: write.ttl_seconds.map(|ttl| now + ttl),
-                ttl_seconds: write.ttl_seconds,
-            };
+            let (item, text, vector, index) = write.into_item(created_at, now);
             stored.push(item.clone());
-            state.insert(address, Entry { item, index: write.index, id: 0 }, &write.text, write.vector);
+            state.insert(address, Entry { item, index, id: 0 }, &text, vector);
         }
         state.vectors.maintain();
         Ok(stored)

@@ -482,10 +482,8 @@ fn upsert_writes(
     let mut deltas = Vec::with_capacity(writes.len());
     let mut stored = Vec::with_capacity(writes.len());
     for write in writes {
-        let ItemWrite { namespace, key, value, ttl_seconds, text, vector, index } = write;
-        let expires_at = ttl_seconds.map(|ttl| now + ttl);
         // `created_at` is the stored one, which the statement answers.
-        let mut item = Item { namespace, key, value, created_at: now, updated_at: now, expires_at, ttl_seconds };
+        let (mut item, text, vector, index) = write.into_item(now, now);
         let (created_at, delta) = upsert_item(&mut statement, &item, text, vector, &index)?;
         item.created_at = created_at;
         deltas.push(delta);

@@ -109,15 +109,7 @@ fn items_of(
             let created_at = *created.get(&address).ok_or_else(|| {
                 StoreError::backend(BACKEND, format!("put: no row came back for key {:?}", write.key))
             })?;
-            Ok(Item {
-                namespace: write.namespace,
-                key: write.key,
-                value: write.value,
-                created_at,
-                updated_at: now,
-                expires_at: write.ttl_seconds.map(|ttl| now + ttl),
-                ttl_seconds: write.ttl_seconds,
-            })
+            Ok(write.into_item(created_at, now).0)
         })
         .collect()
 }
