@@ -167,7 +167,7 @@ pub(crate) struct ListConversationsQuery {
     #[param(minimum = 1, maximum = 10000, example = 1000)]
     limit: Option<usize>,
     /// How many session ids to skip: the previous page's `next_offset` (0 by default).
-    #[param(example = 0, maximum = 9007199254740991_u64)]
+    #[param(example = 0)]
     offset: Option<usize>,
 }
 

@@ -2,12 +2,16 @@
 //! so that clients generated from it (and fuzzers) send what the server accepts: a label or
 //! an id is 1 to 255 bytes, a key 1 to 1024, neither with a control character (Unicode Cc,
 //! as `char::is_control`). A schema counts characters, not bytes: its `maxLength` is the
-//! byte limit, which only text of ASCII characters reaches.
+//! byte limit, which only text of ASCII characters reaches. Namespaces and prefixes have at
+//! most [`MAX_CLIENT_DEPTH`] labels. (The schemas are built here rather than in attributes,
+//! which take only literals, so that each limit is its constant.)
 
 use agent_memory::store::{MAX_KEY_BYTES, MAX_LABEL_BYTES};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
+
+use super::tenancy::MAX_CLIENT_DEPTH;
 
 /// The pattern of a label, an id and a key: at least one character, none a control one.
 /// (utoipa's attributes take only string literals: the dotted namespace of `GET
@@ -45,3 +49,42 @@ impl PartialSchema for Key {
 }
 
 impl ToSchema for Key {}
+
+/// A client's namespace: 1 to [`MAX_CLIENT_DEPTH`] labels (the tenant's label takes one of
+/// the store's).
+pub(crate) struct ClientNamespace;
+
+/// A client's namespace prefix: up to [`MAX_CLIENT_DEPTH`] labels (none: all of the tenant).
+pub(crate) struct ClientPrefix;
+
+fn labels(min_items: usize) -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(Ref::from_schema_name("Label"))
+        .min_items(Some(min_items))
+        .max_items(Some(MAX_CLIENT_DEPTH))
+        .into()
+}
+
+impl PartialSchema for ClientNamespace {
+    fn schema() -> RefOr<Schema> {
+        labels(1)
+    }
+}
+
+impl ToSchema for ClientNamespace {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Label::name().into(), Label::schema()));
+    }
+}
+
+impl PartialSchema for ClientPrefix {
+    fn schema() -> RefOr<Schema> {
+        labels(0)
+    }
+}
+
+impl ToSchema for ClientPrefix {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Label::name().into(), Label::schema()));
+    }
+}

@@ -32,7 +32,7 @@ use super::config::Tenant;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::respond::JsonPage;
-use super::schema::{Key, Label};
+use super::schema::{ClientNamespace, ClientPrefix, Key};
 use super::tenancy::{scope_namespace, scope_prefix, unscope};
 
 /// The most operations one batch may carry.
@@ -88,7 +88,7 @@ impl ItemDto {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct PutItemRequest {
     /// The namespace: one or more labels.
-    #[schema(value_type = Vec<Label>, min_items = 1, max_items = 32, example = json!(["user_123", "preferences"]))]
+    #[schema(value_type = ClientNamespace, example = json!(["user_123", "preferences"]))]
     namespace: Vec<String>,
     /// The key within the namespace.
     #[schema(value_type = Key, example = "language")]
@@ -138,7 +138,7 @@ pub(crate) struct GetItemQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct DeleteItemRequest {
     /// The namespace.
-    #[schema(value_type = Vec<Label>, min_items = 1, max_items = 32)]
+    #[schema(value_type = ClientNamespace)]
     namespace: Vec<String>,
     /// The key.
     #[schema(value_type = Key)]
@@ -190,7 +190,7 @@ fn default_namespace_limit() -> usize {
 pub(crate) struct SearchItemsRequest {
     /// Only items whose namespace starts with these labels (none: every namespace).
     #[serde(default)]
-    #[schema(value_type = Vec<Label>, max_items = 32)]
+    #[schema(value_type = ClientPrefix)]
     namespace_prefix: Vec<String>,
     /// Natural-language query; without one, items come in recency order without score.
     query: Option<String>,
@@ -204,7 +204,6 @@ pub(crate) struct SearchItemsRequest {
     limit: usize,
     /// How many items to skip.
     #[serde(default)]
-    #[schema(maximum = 9007199254740991_u64)]
     offset: usize,
     /// Ranking for queries; `auto` by default.
     mode: Option<SearchModeDto>,
@@ -226,10 +225,10 @@ pub(crate) struct SearchItemsResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct ListNamespacesRequest {
     /// Only namespaces starting with these labels.
-    #[schema(value_type = Option<Vec<Label>>, max_items = 32)]
+    #[schema(value_type = Option<ClientPrefix>)]
     prefix: Option<Vec<String>>,
     /// Only namespaces ending with these labels.
-    #[schema(value_type = Option<Vec<Label>>, max_items = 32)]
+    #[schema(value_type = Option<ClientPrefix>)]
     suffix: Option<Vec<String>>,
     /// Cut longer namespaces to this many labels (then deduplicated).
     #[schema(minimum = 1)]
@@ -240,7 +239,6 @@ pub(crate) struct ListNamespacesRequest {
     limit: usize,
     /// How many namespaces to skip.
     #[serde(default)]
-    #[schema(maximum = 9007199254740991_u64)]
     offset: usize,
 }
 
@@ -273,7 +271,7 @@ pub(crate) enum BatchOp {
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct GetOp {
     /// The namespace.
-    #[schema(value_type = Vec<Label>, min_items = 1, max_items = 32)]
+    #[schema(value_type = ClientNamespace)]
     namespace: Vec<String>,
     /// The key.
     #[schema(value_type = Key)]

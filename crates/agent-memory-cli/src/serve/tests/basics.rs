@@ -115,9 +115,14 @@ async fn openapi_document_lists_the_routes_and_security() {
         assert_eq!(schemas[schema]["pattern"], r"^[^\u0000-\u001F\u007F-\u009F]+$", "{schema}");
         assert_eq!((&schemas[schema]["minLength"], &schemas[schema]["maxLength"]), (&json!(1), &json!(max)));
     }
-    let namespace = &schemas["PutItemRequest"]["properties"]["namespace"];
-    assert_eq!((&namespace["minItems"], &namespace["maxItems"]), (&json!(1), &json!(32)));
-    assert_eq!(namespace["items"]["$ref"], "#/components/schemas/Label");
+    // A client's namespace has one label less than the store's: the tenant's takes one
+    // (`invalid_input.rs` refuses 32 labels).
+    assert_eq!(schemas["PutItemRequest"]["properties"]["namespace"]["$ref"], "#/components/schemas/ClientNamespace");
+    for (schema, min) in [("ClientNamespace", 1), ("ClientPrefix", 0)] {
+        let labels = &schemas[schema];
+        assert_eq!((&labels["minItems"], &labels["maxItems"]), (&json!(min), &json!(31)), "{schema}");
+        assert_eq!(labels["items"]["$ref"], "#/components/schemas/Label");
+    }
     // Every status the server sends is documented: 401 behind the key check (the open
     // routes need no key), 413/415/422 wherever a JSON body is read.
     for (path, methods) in body["paths"].as_object().expect("paths") {
