@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
-use agent_memory::store::{MemoryStore, NamespacePrefix};
+use agent_memory::store::{KeywordStatistics, MemoryStore, NamespacePrefix};
 use agent_memory::transfer::{ExportOptions, TransferError, export_dump_with, import_dump};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -111,7 +111,7 @@ async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
 async fn open_store(database: &DatabaseUrl, embedder: &str) -> anyhow::Result<MemoryStore> {
     let vector_index = VectorIndexSettings::defaults();
     let postgres = PostgresIndexSettings::defaults();
-    crate::serve::open_plain_store(database, embedder, &vector_index, &postgres).await
+    crate::serve::open_plain_store(database, embedder, &vector_index, &postgres, KeywordStatistics::Store).await
 }
 
 /// A progress bar on stderr, created on the first report; drawn only when stderr is a

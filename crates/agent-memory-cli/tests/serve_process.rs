@@ -109,10 +109,16 @@ fn an_unknown_embedder_is_exit_code_2() {
 
 /// A minimal HTTP/1.1 request with a JSON body: returns the status code and the body.
 fn http_send(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_send_as(address, None, method, path, body)
+}
+
+/// [`http_send`] with an API key (`x-api-key`).
+fn http_send_as(address: &str, key: Option<&str>, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).expect("connect");
+    let key_header = key.map(|key| format!("x-api-key: {key}\r\n")).unwrap_or_default();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
+         {key_header}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).expect("send");
@@ -189,6 +195,43 @@ fn vector_index_settings_from_flags_and_environment_reach_the_sqlite_backend() {
     let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
     assert_eq!(answer["items"][0]["key"], "tea", "{answer}");
     assert_eq!(answer["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(child.terminate().code(), Some(0));
+}
+
+/// The served store counts each tenant's own items in its keyword scores: another
+/// tenant's items, however many and however alike, leave them unmoved (and cannot be
+/// inferred from them); the tenant's own writes move them. On the default SQLite file.
+#[test]
+fn keyword_scores_count_only_the_tenants_own_items() {
+    const ACME: &str = "acme-secret-0123456789";
+    const GLOBEX: &str = "globex-secret-0123456789";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut child, url) =
+        common::start_server_with(dir.path(), &format!("acme:{ACME},globex:{GLOBEX}"), &["--embedder", "none"]);
+    let address = url.strip_prefix("http://").expect("http url").to_owned();
+    let put = |key: &str, namespace: &str, item: &str, text: &str| {
+        let body = format!(r#"{{"namespace":{namespace},"key":"{item}","value":{{"text":"{text}"}}}}"#);
+        assert_eq!(http_send_as(&address, Some(key), "PUT", "/store/items", &body).0, 200);
+    };
+    let scores = || {
+        let body = r#"{"namespace_prefix":["notes"],"query":"merger plans","mode":"keyword","limit":10}"#;
+        let (status, answer) = http_send_as(&address, Some(ACME), "POST", "/store/items/search", body);
+        assert_eq!(status, 200, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+        let items = answer["items"].as_array().expect("items").clone();
+        items.iter().map(|item| (item["key"].to_string(), item["score"].as_f64().expect("score"))).collect::<Vec<_>>()
+    };
+    put(ACME, r#"["notes"]"#, "a", "merger plans for the autumn");
+    put(ACME, r#"["notes"]"#, "b", "holiday plans");
+    put(ACME, r#"["notes"]"#, "c", "quarterly numbers");
+    let alone = scores();
+    assert_eq!(alone.len(), 2, "{alone:?}");
+    for i in 0..40 {
+        put(GLOBEX, r#"["notes"]"#, &format!("g{i}"), "merger merger plans");
+    }
+    assert_eq!(scores(), alone, "globex's items moved acme's scores");
+    put(ACME, r#"["notes"]"#, "d", "merger talk");
+    assert_ne!(scores()[0], alone[0], "acme's own items count");
     assert_eq!(child.terminate().code(), Some(0));
 }
 

@@ -24,3 +24,15 @@ mod with_graph {
 
     agent_memory::store_conformance!(make_backend());
 }
+
+mod tenant_statistics {
+    use std::sync::Arc;
+
+    use agent_memory::store::{KeywordStatistics, MemoryBackend, StoreBackend, VectorIndexOptions};
+
+    async fn make_backend() -> Arc<dyn StoreBackend> {
+        Arc::new(MemoryBackend::with_indexes(VectorIndexOptions::default(), KeywordStatistics::Tenant))
+    }
+
+    agent_memory::tenant_statistics_conformance!(make_backend());
+}

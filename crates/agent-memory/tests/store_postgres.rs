@@ -23,6 +23,20 @@ async fn make_backend() -> Arc<dyn StoreBackend> {
 
 agent_memory::store_conformance!(make_backend());
 
+mod tenant_statistics {
+    use std::sync::Arc;
+
+    use agent_memory::store::{KeywordStatistics, StoreBackend};
+
+    use super::support;
+
+    async fn make_backend() -> Arc<dyn StoreBackend> {
+        Arc::new(support::backend_with(|config| config.keyword_statistics(KeywordStatistics::Tenant)).await)
+    }
+
+    agent_memory::tenant_statistics_conformance!(make_backend());
+}
+
 const T0: f64 = 1_700_000_000.0;
 
 fn store_over(backend: Arc<dyn StoreBackend>, dimensions: usize) -> MemoryStore {

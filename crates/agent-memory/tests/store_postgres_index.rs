@@ -195,6 +195,66 @@ async fn another_process_writes_are_seen_by_the_next_search() {
     assert_eq!(reader_backend.vector_index_status(), Some((at, 300 + 1 + 1)));
 }
 
+/// Under per-tenant keyword statistics the in-process index and the SQL statement (which
+/// counts the tenant's items and postings itself) rank and score alike: in one tenant, in a
+/// tenant's `TENANT/USER` namespaces, across tenants, with pages short enough that the
+/// statement's candidate depth matters, before and after another tenant's writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_statistics_rank_alike_in_the_index_and_in_sql() {
+    use agent_memory::store::KeywordStatistics;
+
+    let schema = support::fresh_schema();
+    let clock = ManualClock::new(T0);
+    let open_tenant = async |indexes: bool| {
+        let config = PostgresConfig::new(support::database_url())
+            .schema(schema.clone())
+            .max_connections(4)
+            .keyword_index(indexes)
+            .vector_index(indexes)
+            .keyword_statistics(KeywordStatistics::Tenant);
+        Arc::new(PostgresBackend::connect(config).await.unwrap())
+    };
+    let reader_backend = open_tenant(true).await;
+    let reader = store_over(reader_backend.clone(), &clock);
+    let sql = store_over(open_tenant(false).await, &clock);
+    reader.put_many(documents(&["acme", "docs"], 120, 0)).await.unwrap();
+    reader.put_many(documents(&["acme/u1", "conversations"], 40, 0)).await.unwrap();
+    reader.put_many(documents(&["acmex"], 30, 1)).await.unwrap();
+    let scope = |labels: &[&str]| Scope::Prefix(NamespacePrefix::new(labels.iter().copied()).unwrap());
+    let compare = async |step: &str| {
+        let filter = Filter::from_json(&json!({"n": {"$gte": 20}})).unwrap();
+        for prefix in [&[][..], &["acme"], &["acme/u1"], &["acmex"], &["globex", "docs"]] {
+            for (terms, limit, filter) in [
+                (&["topic", "5"][..], 1, Filter::all()),
+                (&["topic", "5", "colour", "3"], 3, Filter::all()),
+                (&["note", "colour", "7"], 10, filter.clone()),
+                (&["round", "1", "about"], 4, Filter::all()),
+            ] {
+                let query = KeywordQuery {
+                    scope: scope(prefix),
+                    filter,
+                    terms: terms.iter().map(|t| (*t).to_owned()).collect(),
+                    limit,
+                    now: clock.now(),
+                };
+                let from_index = reader_backend.keyword_search(&query).await.unwrap();
+                let from_sql = sql.backend().keyword_search(&query).await.unwrap();
+                assert_eq!(from_index, from_sql, "{step}: {terms:?} in {prefix:?}");
+            }
+        }
+    };
+    compare("three tenants").await;
+    let acme_before = reader.search(["acme"], SearchQuery::text("topic 5").mode(SearchMode::Keyword)).await.unwrap();
+    // Another tenant whose documents share every word, many times over.
+    let mut globex = documents(&["globex", "docs"], 300, 1);
+    globex.extend(documents(&["globex"], 50, 2));
+    sql.put_many(globex).await.unwrap();
+    compare("a fourth tenant").await;
+    let acme_after = reader.search(["acme"], SearchQuery::text("topic 5").mode(SearchMode::Keyword)).await.unwrap();
+    assert_eq!(acme_before, acme_after, "another tenant's writes moved acme's scores");
+    assert_eq!(reader_backend.keyword_search_counts().1, 0, "every reader search answered by its index");
+}
+
 /// Four backends write and delete at once while a fifth searches (finding each writer's
 /// item as soon as its put returns), and a sixth opens and searches in the middle of it;
 /// afterwards both answer exactly as the SQL statement.

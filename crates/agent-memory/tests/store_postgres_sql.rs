@@ -17,3 +17,21 @@ async fn make_backend() -> Arc<dyn StoreBackend> {
 }
 
 agent_memory::store_conformance!(make_backend());
+
+mod tenant_statistics {
+    use std::sync::Arc;
+
+    use agent_memory::store::{KeywordStatistics, StoreBackend};
+
+    use super::support;
+
+    /// Per-tenant statistics counted by the SQL statement itself.
+    async fn make_backend() -> Arc<dyn StoreBackend> {
+        let backend = support::backend_with(|config| {
+            config.keyword_index(false).vector_index(false).keyword_statistics(KeywordStatistics::Tenant)
+        });
+        Arc::new(backend.await)
+    }
+
+    agent_memory::tenant_statistics_conformance!(make_backend());
+}

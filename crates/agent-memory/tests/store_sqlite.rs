@@ -71,6 +71,23 @@ impl StoreBackend for TempSqlite {
 
 agent_memory::store_conformance!(make_backend());
 
+mod tenant_statistics {
+    use std::sync::Arc;
+
+    use agent_memory::store::{KeywordStatistics, SqliteBackend, SqliteOptions, StoreBackend};
+
+    use super::TempSqlite;
+
+    async fn make_backend() -> Arc<dyn StoreBackend> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = SqliteOptions { keyword_statistics: KeywordStatistics::Tenant, ..SqliteOptions::default() };
+        let backend = SqliteBackend::open_with(&dir.path().join("store.db"), options).await.expect("open sqlite");
+        Arc::new(TempSqlite { backend, _dir: dir })
+    }
+
+    agent_memory::tenant_statistics_conformance!(make_backend());
+}
+
 /// SQLite's hybrid search (both rankings as row ids in one snapshot, only the winners read)
 /// returns exactly what fusing its own vector and keyword rankings returns: same items, same
 /// order, same scores, in a namespace and across the store.

@@ -3,6 +3,7 @@
 //!
 //! stdout carries only JSON-RPC; logs go to stderr.
 
+use agent_memory::store::KeywordStatistics;
 use rmcp::ServiceExt;
 
 use super::{MemoryTools, Scope};
@@ -44,7 +45,14 @@ pub(crate) async fn run(args: McpArgs) -> anyhow::Result<()> {
     let vector_index = args.vector_index.resolve()?;
     let postgres_index = args.postgres_index.resolve(&database)?;
     init_logging();
-    let store = crate::serve::open_plain_store(&database, &args.embedder, &vector_index, &postgres_index).await?;
+    // Under a tenant the namespaces are the service's, and so are the keyword statistics.
+    let keyword_statistics = match scope {
+        Scope::Tenant(_) => KeywordStatistics::Tenant,
+        Scope::Root | Scope::FromRequest => KeywordStatistics::Store,
+    };
+    let store =
+        crate::serve::open_plain_store(&database, &args.embedder, &vector_index, &postgres_index, keyword_statistics)
+            .await?;
     let service = MemoryTools::new(store, scope)
         .serve(rmcp::transport::stdio())
         .await

@@ -50,8 +50,8 @@ use agent_memory::embed::{Embedder, EmbedderOptions};
 use agent_memory::llm::ChatModel;
 use agent_memory::session::{InMemorySessions, SessionStore};
 use agent_memory::store::{
-    MemoryBackend, MemoryStore, PostgresBackend, PostgresConfig, SqliteBackend, SqliteOptions, StoreError,
-    StoreOptions, VectorIndexOptions,
+    KeywordStatistics, MemoryBackend, MemoryStore, PostgresBackend, PostgresConfig, SqliteBackend, SqliteOptions,
+    StoreError, StoreOptions, VectorIndexOptions,
 };
 use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, PostgresIndexSettings, ServeConfig, VectorIndexSettings};
 use error::ApiError;
@@ -275,7 +275,14 @@ fn served_vector_index(config: &ServeConfig) -> VectorIndexSettings {
 
 /// Opens the configured database with the configured embedder and index settings.
 async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Result<MemoryStore> {
-    let store = open_database(&config.database, &served_vector_index(config), &config.postgres_index).await?.store;
+    let store = open_database(
+        &config.database,
+        &served_vector_index(config),
+        &config.postgres_index,
+        KeywordStatistics::Tenant,
+    )
+    .await?
+    .store;
     Ok(match embedder_from_spec(&config.embedder)? {
         Some(embedder) => {
             tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");
@@ -295,8 +302,9 @@ pub(crate) async fn open_plain_store(
     spec: &str,
     vector_index: &VectorIndexSettings,
     postgres_index: &PostgresIndexSettings,
+    keyword_statistics: KeywordStatistics,
 ) -> anyhow::Result<MemoryStore> {
-    let store = open_database(database, vector_index, postgres_index).await?.store;
+    let store = open_database(database, vector_index, postgres_index, keyword_statistics).await?.store;
     Ok(match embedder_from_spec(spec)? {
         Some(embedder) => store.with_embedder(embedder),
         None => store.without_embedder(),
@@ -311,19 +319,21 @@ pub(crate) struct OpenedStore {
 }
 
 /// Opens `database`; every backend gets `vector_index`'s options for its in-process vector
-/// index (PostgreSQL's beside pgvector), and PostgreSQL keeps its in-process keyword and
-/// vector indexes as `postgres_index` says. Logs the options the backend runs with.
+/// index (PostgreSQL's beside pgvector) and counts `keyword_statistics`' items in keyword
+/// scores, and PostgreSQL keeps its in-process keyword and vector indexes as
+/// `postgres_index` says. Logs the options the backend runs with.
 pub(crate) async fn open_database(
     database: &DatabaseUrl,
     vector_index: &VectorIndexSettings,
     postgres_index: &PostgresIndexSettings,
+    keyword_statistics: KeywordStatistics,
 ) -> anyhow::Result<OpenedStore> {
     let opened = match database {
-        DatabaseUrl::Memory => Ok(in_memory_store(vector_index.options)),
-        DatabaseUrl::Sqlite(path) => sqlite_store(path, vector_index.options)
+        DatabaseUrl::Memory => Ok(in_memory_store(vector_index.options, keyword_statistics)),
+        DatabaseUrl::Sqlite(path) => sqlite_store(path, vector_index.options, keyword_statistics)
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display())),
-        DatabaseUrl::Postgres(url) => postgres_store(url, vector_index.options, postgres_index)
+        DatabaseUrl::Postgres(url) => postgres_store(url, vector_index.options, postgres_index, keyword_statistics)
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}")),
     }?;
@@ -331,8 +341,8 @@ pub(crate) async fn open_database(
     Ok(opened)
 }
 
-fn in_memory_store(options: VectorIndexOptions) -> OpenedStore {
-    let backend = Arc::new(MemoryBackend::with_vector_index(options));
+fn in_memory_store(options: VectorIndexOptions, keyword_statistics: KeywordStatistics) -> OpenedStore {
+    let backend = Arc::new(MemoryBackend::with_indexes(options, keyword_statistics));
     let vector_index = Some(backend.vector_index_options());
     OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index }
 }
@@ -343,11 +353,13 @@ async fn postgres_store(
     url: &str,
     options: VectorIndexOptions,
     postgres_index: &PostgresIndexSettings,
+    keyword_statistics: KeywordStatistics,
 ) -> Result<OpenedStore, StoreError> {
     let config = PostgresConfig::from_url(url)
         .keyword_index(postgres_index.keyword_index)
         .vector_index(postgres_index.vector_index)
-        .vector_index_options(options);
+        .vector_index_options(options)
+        .keyword_statistics(keyword_statistics);
     let backend = Arc::new(PostgresBackend::connect(config).await?);
     tracing::info!(
         keyword_index = postgres_index.keyword_index,
@@ -358,8 +370,12 @@ async fn postgres_store(
     Ok(OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index })
 }
 
-async fn sqlite_store(path: &std::path::Path, options: VectorIndexOptions) -> Result<OpenedStore, StoreError> {
-    let options = SqliteOptions { vector_index: options, ..SqliteOptions::default() };
+async fn sqlite_store(
+    path: &std::path::Path,
+    options: VectorIndexOptions,
+    keyword_statistics: KeywordStatistics,
+) -> Result<OpenedStore, StoreError> {
+    let options = SqliteOptions { vector_index: options, keyword_statistics, ..SqliteOptions::default() };
     let backend = Arc::new(SqliteBackend::open_with(path, options).await?);
     let vector_index = Some(backend.vector_index_options());
     Ok(OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index })

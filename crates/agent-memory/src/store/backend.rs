@@ -33,7 +33,7 @@ use async_trait::async_trait;
 
 use super::fusion::{FusionMethod, reciprocal_rank_fusion, relative_score_fusion};
 use super::keyword;
-use super::keyword_index::KeywordIndex;
+use super::keyword_corpora::KeywordCorpora;
 use super::vector_index::VectorIndex;
 use super::{
     Filter, HybridWeights, Item, ItemIndex, ItemKey, ItemWrite, Namespace, NamespacePrefix, StoreError, StoredVector,
@@ -435,7 +435,7 @@ pub(crate) async fn hybrid_from_rankings<B: StoreBackend + ?Sized>(
 /// Hybrid search on in-process indexes (the memory and SQLite backends): both rankings as
 /// row ids, fused, best first, so only the winners' rows need reading. Value filters are
 /// the caller's job (it must not call this with one).
-pub(crate) fn fused_row_ids(vectors: &VectorIndex, keywords: &KeywordIndex, query: &HybridQuery) -> Vec<(i64, f64)> {
+pub(crate) fn fused_row_ids(vectors: &VectorIndex, keywords: &KeywordCorpora, query: &HybridQuery) -> Vec<(i64, f64)> {
     let vector = &query.vector;
     let (candidates, _) = vectors.nearest(&vector.model, &vector.vector, &vector.scope, vector.now, vector.limit);
     let semantic: Vec<(i64, f64)> = candidates.into_iter().map(|candidate| (candidate.id, candidate.score)).collect();

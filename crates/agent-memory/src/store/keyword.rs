@@ -22,6 +22,44 @@
 //! assert_eq!(query_terms("the who"), ["the", "who"]);
 //! ```
 
+/// Which items the BM25 statistics of a keyword score count: the item count `N`, the
+/// average length and each term's document frequency `n`.
+///
+/// A backend takes it as an option (`MemoryBackend::with_indexes`, `SqliteOptions`,
+/// `PostgresConfig::keyword_statistics`); every process on one database should use the same
+/// one, since it decides the scores.
+///
+/// ```
+/// use agent_memory::store::keyword::{KeywordStatistics, tenant_of};
+///
+/// assert_eq!(KeywordStatistics::default(), KeywordStatistics::Store);
+/// assert_eq!(tenant_of("acme"), "acme");
+/// assert_eq!(tenant_of("acme/user_1"), "acme");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum KeywordStatistics {
+    /// Every item in the store, as FTS5's `bm25()` counts them. The default.
+    #[default]
+    Store,
+    /// Only the items of the searched namespaces' tenant: the first label up to its first
+    /// [`TENANT_SEPARATOR`] ([`tenant_of`]), so `["acme", "prefs"]` and
+    /// `["acme/user_1", "conversations", "s1"]` are both tenant `acme`'s. A tenant's scores
+    /// then never depend on another tenant's items, so they cannot reveal which words those
+    /// hold. A search over several tenants (the root prefix) scores each item with its own
+    /// tenant's statistics. `agent-memory serve` uses this: its namespaces start with the
+    /// tenant, and its conversations are stored under `TENANT/USER`.
+    Tenant,
+}
+
+/// What ends the tenant part of a first label under [`KeywordStatistics::Tenant`].
+pub const TENANT_SEPARATOR: char = '/';
+
+/// The tenant named by a namespace's first label: the label up to its first
+/// [`TENANT_SEPARATOR`] (all of it when it has none).
+pub fn tenant_of(first_label: &str) -> &str {
+    first_label.split(TENANT_SEPARATOR).next().unwrap_or(first_label)
+}
+
 /// BM25 term-frequency saturation.
 pub const K1: f64 = 1.2;
 /// BM25 length normalization.

@@ -340,6 +340,13 @@ impl KeywordIndex {
         (first..end).chain(appended_in_range).map(|id| id as u32).collect()
     }
 
+    /// Row `id`'s place in the recency order that breaks ties between equal scores:
+    /// `updated_at` (later first), then namespace and key; `None` when it is not held.
+    pub(super) fn recency_key(&self, id: i64) -> Option<(f64, &str, &str)> {
+        let doc = self.docs.get(*self.slots.get(&id)? as usize)?.as_ref()?;
+        Some((doc.updated_at, &self.namespaces[doc.namespace as usize], &doc.key))
+    }
+
     /// Forgets row `id` (nothing when it is not held).
     pub(super) fn remove(&mut self, id: i64) {
         let Some(slot) = self.slots.remove(&id) else { return };

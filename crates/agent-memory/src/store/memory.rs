@@ -1,5 +1,5 @@
 //! The in-process backend: a B-tree of items behind a read-write lock, a vector index (exact,
-//! with an HNSW graph at scale) and an inverted keyword index ([`KeywordIndex`]).
+//! with an HNSW graph at scale) and an inverted keyword index per corpus ([`KeywordCorpora`]).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -12,7 +12,8 @@ use super::backend::{
     ExportQuery, ExportedItem, HybridQuery, KeywordQuery, NamespaceQuery, RestoredItem, ScanQuery, Scope, ScoredItem,
     StoreBackend, VectorQuery, canonical_index_text, fused_row_ids, has_value_filter, hybrid_from_rankings,
 };
-use super::keyword_index::KeywordIndex;
+use super::keyword::KeywordStatistics;
+use super::keyword_corpora::KeywordCorpora;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
 use super::{Filter, Item, ItemIndex, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
 
@@ -39,7 +40,7 @@ struct State {
     addresses: HashMap<i64, Address>,
     next_id: i64,
     /// The keyword index, by entry id.
-    keywords: KeywordIndex,
+    keywords: KeywordCorpora,
 }
 
 #[derive(Debug)]
@@ -70,7 +71,30 @@ impl MemoryBackend {
     /// # drop(store);
     /// ```
     pub fn with_vector_index(options: VectorIndexOptions) -> MemoryBackend {
-        MemoryBackend { state: RwLock::new(State { vectors: VectorIndex::new(options), ..State::default() }) }
+        MemoryBackend::with_indexes(options, KeywordStatistics::Store)
+    }
+
+    /// An empty backend whose vector index uses `vector_index` and whose keyword scores
+    /// count `keyword_statistics`' items ([`KeywordStatistics::Tenant`]: each tenant's own).
+    ///
+    /// ```
+    /// use agent_memory::store::{KeywordStatistics, MemoryBackend, VectorIndexOptions};
+    ///
+    /// let backend = MemoryBackend::with_indexes(VectorIndexOptions::default(), KeywordStatistics::Tenant);
+    /// assert_eq!(backend.keyword_statistics(), KeywordStatistics::Tenant);
+    /// ```
+    pub fn with_indexes(vector_index: VectorIndexOptions, keyword_statistics: KeywordStatistics) -> MemoryBackend {
+        let state = State {
+            vectors: VectorIndex::new(vector_index),
+            keywords: KeywordCorpora::new(keyword_statistics),
+            ..State::default()
+        };
+        MemoryBackend { state: RwLock::new(state) }
+    }
+
+    /// Whose items keyword scores count (see [`MemoryBackend::with_indexes`]).
+    pub fn keyword_statistics(&self) -> KeywordStatistics {
+        self.read().keywords.statistics()
     }
 
     /// The vector index options this backend runs with (those given to

@@ -62,6 +62,7 @@ pub mod fusion;
 mod group_commit;
 mod item;
 pub mod keyword;
+mod keyword_corpora;
 mod keyword_index;
 mod layout;
 mod memory;
@@ -89,6 +90,7 @@ pub use item::{
     Item, ItemKey, ItemWrite, MAX_KEY_BYTES, MAX_VALUE_BYTES, SearchHit, StoredVector, validate_key, validate_ttl,
     validate_value,
 };
+pub use keyword::KeywordStatistics;
 pub use memory::MemoryBackend;
 pub use memory_store::{
     HybridWeights, MAX_LIMIT, MemoryStore, NamespaceListing, Page, PutRequest, SearchMode, SearchQuery, StoreOptions,

@@ -135,6 +135,8 @@ use super::backend::{
     ScoredItem, StoreBackend, VectorQuery, canonical_index_text, has_value_filter, hybrid_from_rankings,
 };
 use super::group_commit::WaitingWrites;
+use super::keyword::KeywordStatistics;
+use super::keyword_corpora::{scope_tenant, tenant_range};
 use super::vector_index::VectorIndexOptions;
 use super::{
     Item, ItemIndex, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions,
@@ -177,6 +179,7 @@ pub struct PostgresConfig {
     keyword_index: bool,
     vector_index: bool,
     vector_index_options: VectorIndexOptions,
+    keyword_statistics: KeywordStatistics,
 }
 
 impl PostgresConfig {
@@ -191,6 +194,7 @@ impl PostgresConfig {
             keyword_index: true,
             vector_index: true,
             vector_index_options: VectorIndexOptions::default(),
+            keyword_statistics: KeywordStatistics::Store,
         }
     }
 
@@ -260,6 +264,22 @@ impl PostgresConfig {
         self
     }
 
+    /// Whose items keyword scores count ([`KeywordStatistics::Store`] unless set); every
+    /// process on one schema should use the same. Under [`KeywordStatistics::Tenant`] the
+    /// SQL path (no in-process keyword index, or while it loads) counts the tenant's items
+    /// and postings of the query's terms in the statement: a pass over the tenant's rows.
+    ///
+    /// ```
+    /// use agent_memory::store::{KeywordStatistics, PostgresConfig};
+    ///
+    /// let config = PostgresConfig::new("postgres://app@db/agents").keyword_statistics(KeywordStatistics::Tenant);
+    /// # drop(config);
+    /// ```
+    pub fn keyword_statistics(mut self, statistics: KeywordStatistics) -> PostgresConfig {
+        self.keyword_statistics = statistics;
+        self
+    }
+
     /// The configured schema name.
     pub fn schema_name(&self) -> &str {
         &self.schema
@@ -280,6 +300,8 @@ pub struct PostgresBackend {
     pgvector_version: String,
     iterative_scan: bool,
     analyze: std::sync::Mutex<AnalyzeSchedule>,
+    /// Whose items keyword scores count ([`PostgresConfig::keyword_statistics`]).
+    keyword_statistics: KeywordStatistics,
     /// The in-process keyword and vector indexes, unless both are configured off.
     indexes: Option<IndexCache>,
     /// Rows this backend wrote since it last purged the change log.
@@ -427,9 +449,11 @@ impl PostgresBackend {
             pgvector_version,
             iterative_scan,
             analyze: std::sync::Mutex::new(analyze),
+            keyword_statistics: config.keyword_statistics,
             indexes: (config.keyword_index || config.vector_index).then(|| {
                 IndexCache::new(Indexed {
                     keywords: config.keyword_index,
+                    keyword_statistics: config.keyword_statistics,
                     vectors: config.vector_index.then_some(config.vector_index_options),
                 })
             }),
@@ -797,19 +821,16 @@ impl PostgresBackend {
         let terms = sql.bind(query.terms.clone());
         let now = sql.bind(query.now);
         let depth = sql.bind(to_i64(depth));
+        let corpus = KeywordCorpusSql::new(&mut sql, s, &terms, self.keyword_statistics, &query.scope);
         // `idf` is keyword::idf (ln, and 1e-6 where it is not positive); the sum's terms are
         // keyword::term_score's, with float8 constants and the same operation order.
         sql.push(&format!(
-            "WITH stats AS MATERIALIZED (
-                 SELECT docs::float8 AS docs, tokens::float8 AS tokens FROM {s}.keyword_totals WHERE id = 1),
-             df AS MATERIALIZED (
-                 SELECT q.term, q.ord, coalesce(k.docs, 0) AS hits
-                 FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)
-                 LEFT JOIN {s}.keyword_terms AS k ON k.term = q.term),
+            "WITH {stats_and_df},
              weights AS MATERIALIZED (
-                 SELECT df.term, CASE WHEN w.idf > 0 THEN w.idf ELSE 1e-6::float8 END AS idf,
+                 SELECT df.tenant, df.term, CASE WHEN w.idf > 0 THEN w.idf ELSE 1e-6::float8 END AS idf,
                      stats.tokens / greatest(stats.docs, 1) AS average
-                 FROM df, stats, LATERAL (SELECT ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)) AS idf) AS w
+                 FROM df JOIN stats USING (tenant)
+                 CROSS JOIN LATERAL (SELECT ln((stats.docs - df.hits + 0.5) / (df.hits + 0.5)) AS idf) AS w
                  WHERE df.hits > 0 ORDER BY df.ord),
              ranked AS MATERIALIZED (
                  SELECT scored.ns, scored.key, round(scored.bm25 * {RANK_SCALE:?}::float8) AS rank
@@ -819,7 +840,9 @@ impl PostgresBackend {
                             + {b:?}::float8 * p.doc_len::float8 / weights.average))) AS bm25
                  FROM weights CROSS JOIN LATERAL (
                      SELECT p.ns, p.key, p.tf, p.doc_len FROM {s}.keyword_postings AS p
-                     WHERE p.term = weights.term",
+                     WHERE p.term = weights.term{posting_in_corpus}",
+            stats_and_df = corpus.stats_and_df,
+            posting_in_corpus = corpus.posting_in_corpus,
             k1 = keyword::K1,
             k1p1 = keyword::K1 + 1.0,
             one_minus_b = 1.0 - keyword::B,
@@ -831,11 +854,12 @@ impl PostgresBackend {
                  GROUP BY p.ns, p.key) AS scored
                  ORDER BY rank DESC FETCH FIRST ({depth}::bigint) ROWS WITH TIES)
              SELECT {ITEM_COLUMNS}, i.doc_len, i.terms, i.tfs, stats.docs, stats.tokens,
-                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df) AS hits,
+                 (SELECT array_agg(df.hits ORDER BY df.ord) FROM df WHERE df.tenant = stats.tenant) AS hits,
                  (SELECT count(*) FROM ranked) AS candidates
              FROM ranked AS r JOIN {s}.items AS i ON i.ns = r.ns AND i.key = r.key
-             CROSS JOIN stats
-             WHERE true"
+             JOIN stats ON stats.tenant = {item_corpus}
+             WHERE true",
+            item_corpus = corpus.item_corpus,
         ));
         sql.and_live(&now);
         sql.and_filter(&query.filter);
@@ -1505,6 +1529,81 @@ fn last_per_address<'a>(
     addresses: impl Iterator<Item = (&'a Namespace, &'a str)>,
 ) -> BTreeMap<(String, &'a str), usize> {
     addresses.enumerate().map(|(i, (namespace, key))| ((namespace.encoded(), key), i)).collect()
+}
+
+/// The parts of the keyword search statement that depend on whose items BM25 counts
+/// ([`KeywordStatistics`]): the `stats` (per corpus: `tenant`, `docs`, `tokens`) and `df`
+/// (per corpus and query term: `tenant`, `term`, `ord`, `hits`) CTEs, the condition that
+/// keeps a posting to its own corpus's weights, and the corpus of an item `i`.
+struct KeywordCorpusSql {
+    stats_and_df: String,
+    posting_in_corpus: String,
+    item_corpus: String,
+}
+
+impl KeywordCorpusSql {
+    /// `terms` is the bound query terms' placeholder.
+    fn new(sql: &mut Sql, s: &str, terms: &str, statistics: KeywordStatistics, scope: &Scope) -> KeywordCorpusSql {
+        match statistics {
+            // One corpus, the store, with the totals the triggers keep.
+            KeywordStatistics::Store => KeywordCorpusSql {
+                stats_and_df: format!(
+                    "stats AS MATERIALIZED (
+                         SELECT ''::text AS tenant, docs::float8 AS docs, tokens::float8 AS tokens
+                         FROM {s}.keyword_totals WHERE id = 1),
+                     df AS MATERIALIZED (
+                         SELECT ''::text AS tenant, q.term, q.ord, coalesce(k.docs, 0) AS hits
+                         FROM unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)
+                         LEFT JOIN {s}.keyword_terms AS k ON k.term = q.term)"
+                ),
+                posting_in_corpus: String::new(),
+                item_corpus: "''".to_owned(),
+            },
+            // A corpus per tenant, counted in the statement: over the scope's tenant's
+            // range (one index range each), or over everything, by tenant, for the root.
+            KeywordStatistics::Tenant => {
+                let tenant_of = |column: &str| {
+                    format!(
+                        "split_part(split_part({column}, chr({label}), 1), chr({tenant}), 1)",
+                        label = u32::from(LABEL_SEPARATOR),
+                        tenant = u32::from(keyword::TENANT_SEPARATOR),
+                    )
+                };
+                let in_tenant = |sql: &mut Sql, column: &str| match scope_tenant(scope) {
+                    Some(tenant) => {
+                        let (low, high) = tenant_range(tenant);
+                        let (low, high, tenant) = (sql.bind(low), sql.bind(high), sql.bind(tenant.to_owned()));
+                        format!(
+                            " AND {column} >= {low}::text AND {column} < {high}::text AND {} = {tenant}::text",
+                            tenant_of(column)
+                        )
+                    }
+                    None => String::new(),
+                };
+                let (item_in_tenant, posting_in_tenant) = (in_tenant(sql, "i.ns"), in_tenant(sql, "p.ns"));
+                KeywordCorpusSql {
+                    stats_and_df: format!(
+                        "stats AS MATERIALIZED (
+                             SELECT {item_tenant} AS tenant, count(*)::float8 AS docs,
+                                 coalesce(sum(i.doc_len), 0)::float8 AS tokens
+                             FROM {s}.items AS i WHERE true{item_in_tenant} GROUP BY 1),
+                         counts AS MATERIALIZED (
+                             SELECT {posting_tenant} AS tenant, p.term, count(*) AS hits
+                             FROM {s}.keyword_postings AS p
+                             WHERE p.term = ANY({terms}::text[]){posting_in_tenant} GROUP BY 1, 2),
+                         df AS MATERIALIZED (
+                             SELECT stats.tenant, q.term, q.ord, coalesce(c.hits, 0) AS hits
+                             FROM stats CROSS JOIN unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)
+                             LEFT JOIN counts AS c ON c.tenant = stats.tenant AND c.term = q.term)",
+                        item_tenant = tenant_of("i.ns"),
+                        posting_tenant = tenant_of("p.ns"),
+                    ),
+                    posting_in_corpus: format!(" AND {} = weights.tenant", tenant_of("p.ns")),
+                    item_corpus: tenant_of("i.ns"),
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -88,8 +88,10 @@ use super::backend::{
 };
 use super::checkpoint::{BACKSTOP_CHECKPOINT_PAGES, Checkpointer};
 use super::group_commit::WaitingWrites;
+use super::keyword::KeywordStatistics;
 use super::keyword::{self, fts5_match_expression};
-use super::keyword_index::{KeywordIndex, text_hash};
+use super::keyword_corpora::{KeywordCorpora, scope_tenant, tenant_of_namespace, tenant_range};
+use super::keyword_index::text_hash;
 use super::vector;
 use super::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
 use super::{Filter, Item, ItemIndex, ItemKey, ItemWrite, Namespace, StoreError, StoredVector};
@@ -231,7 +233,7 @@ impl SqliteSync {
 /// ```
 /// use agent_memory::store::{SqliteOptions, SqliteSync, VectorIndexOptions};
 ///
-/// let options = SqliteOptions { sync: SqliteSync::Full, vector_index: VectorIndexOptions::exact() };
+/// let options = SqliteOptions { sync: SqliteSync::Full, vector_index: VectorIndexOptions::exact(), ..Default::default() };
 /// assert_ne!(options, SqliteOptions::default());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -240,6 +242,9 @@ pub struct SqliteOptions {
     pub sync: SqliteSync,
     /// When the in-process vector index builds an HNSW graph (see [`VectorIndexOptions`]).
     pub vector_index: VectorIndexOptions,
+    /// Whose items keyword scores count (see [`KeywordStatistics`]); every process on one
+    /// file should use the same.
+    pub keyword_statistics: KeywordStatistics,
 }
 
 #[derive(Debug)]
@@ -274,7 +279,7 @@ struct IndexCache {
     vectors_at: Option<i64>,
     vectors: VectorIndex,
     keywords_at: Option<i64>,
-    keywords: KeywordIndex,
+    keywords: KeywordCorpora,
     /// How the indexes last caught up with the stored rows (for tests and the log).
     last_catch_up: Option<CatchUp>,
 }
@@ -612,7 +617,7 @@ impl SqliteBackend {
                     vectors_at: None,
                     vectors: VectorIndex::new(options.vector_index),
                     keywords_at: None,
-                    keywords: KeywordIndex::new(),
+                    keywords: KeywordCorpora::new(options.keyword_statistics),
                     last_catch_up: None,
                 }),
             }),
@@ -910,19 +915,18 @@ fn live_sql(column_prefix: &str, now: f64, params: &mut Vec<SqlValue>) -> String
 }
 
 fn item_from_row(row: &Row<'_>, first: usize) -> Result<Item, StoreError> {
-    let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
-    let namespace: String = row.get(first).map_err(get_err)?;
-    let value: String = row.get(first + 2).map_err(get_err)?;
+    let namespace: String = row.get(first).map_err(get_error)?;
+    let value: String = row.get(first + 2).map_err(get_error)?;
     let value: Map<String, Value> =
         serde_json::from_str(&value).map_err(|e| corrupt(format!("stored value is not a JSON object: {e}")))?;
     Ok(Item {
         namespace: Namespace::decode(&namespace)?,
-        key: row.get(first + 1).map_err(get_err)?,
+        key: row.get(first + 1).map_err(get_error)?,
         value,
-        created_at: row.get(first + 3).map_err(get_err)?,
-        updated_at: row.get(first + 4).map_err(get_err)?,
-        expires_at: row.get(first + 5).map_err(get_err)?,
-        ttl_seconds: row.get(first + 6).map_err(get_err)?,
+        created_at: row.get(first + 3).map_err(get_error)?,
+        updated_at: row.get(first + 4).map_err(get_error)?,
+        expires_at: row.get(first + 5).map_err(get_error)?,
+        ttl_seconds: row.get(first + 6).map_err(get_error)?,
     })
 }
 
@@ -1307,6 +1311,54 @@ fn ranked_keyword_search(connection: &Connection, query: &KeywordQuery) -> Resul
     Ok(hits)
 }
 
+/// Keyword search with each tenant's own statistics ([`KeywordStatistics::Tenant`]) when the
+/// in-process index cannot settle on a snapshot: FTS5's `bm25()` counts every tenant, so an
+/// index of the rows of the scope's tenant (every row, for the root prefix) is built from one
+/// snapshot, as the in-process index would hold them, and ranks every match; the page is read
+/// from the same snapshot. Costs a pass over the tenant's texts.
+fn tenant_keyword_search(connection: &Connection, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
+    let tx = connection.unchecked_transaction().map_err(sql_error)?;
+    let mut params = Vec::new();
+    let range = match scope_tenant(&query.scope) {
+        Some(tenant) => {
+            let (low, high) = tenant_range(tenant);
+            params.extend([SqlValue::Text(low), SqlValue::Text(high)]);
+            "namespace >= ?1 AND namespace < ?2"
+        }
+        None => "1",
+    };
+    let mut corpora = KeywordCorpora::new(KeywordStatistics::Tenant);
+    {
+        let sql = format!("SELECT id, namespace, key, updated_at, expires_at, text FROM store_items WHERE {range}");
+        let mut rows_statement = tx.prepare(&sql).map_err(sql_error)?;
+        let mut rows = rows_statement.query(params_from_iter(params)).map_err(sql_error)?;
+        let tenant = scope_tenant(&query.scope);
+        while let Some(row) = rows.next().map_err(sql_error)? {
+            let (id, meta) = row_meta(row)?;
+            if tenant.is_some_and(|tenant| tenant_of_namespace(&meta.namespace) != tenant) {
+                continue;
+            }
+            let text =
+                row.get_ref(5).map_err(get_error)?.as_str().map_err(|e| corrupt(format!("unreadable text: {e}")))?;
+            corpora.upsert(id, text, meta);
+        }
+    }
+    let (ranked, _) = corpora.search(&query.terms, &query.scope, query.now, corpora.len());
+    let mut read = tx.prepare_cached(READ_BY_ID).map_err(sql_error)?;
+    let mut hits = Vec::with_capacity(query.limit.min(ranked.len()));
+    for hit in ranked {
+        if hits.len() == query.limit {
+            break;
+        }
+        if let Some(item) = read_item(&mut read, hit.id)?
+            && matches(&query.filter, &item)
+        {
+            hits.push(ScoredItem { item, score: hit.score });
+        }
+    }
+    Ok(hits)
+}
+
 /// Reads one row as an item (`None` when it is gone).
 const READ_BY_ID: &str =
     "SELECT namespace, key, value, created_at, updated_at, expires_at, ttl_seconds FROM store_items WHERE id = ?1";
@@ -1380,7 +1432,10 @@ fn indexed_keyword_search(
         keyword_snapshot(tx, inner, counter, query)
     })? {
         Some(hits) => Ok(hits),
-        None => ranked_keyword_search(connection, query),
+        None => match read_cache(inner).keywords.statistics() {
+            KeywordStatistics::Store => ranked_keyword_search(connection, query),
+            KeywordStatistics::Tenant => tenant_keyword_search(connection, query),
+        },
     }
 }
 
@@ -1652,6 +1707,23 @@ fn reload_index(tx: &Connection, inner: &Inner, counter: i64, needs: Needs) -> R
     Ok(())
 }
 
+/// The id and index metadata of a row that starts `id, namespace, key, updated_at,
+/// expires_at`.
+fn row_meta(row: &Row<'_>) -> Result<(i64, RowMeta), StoreError> {
+    let meta = RowMeta {
+        namespace: row.get(1).map_err(get_error)?,
+        key: row.get(2).map_err(get_error)?,
+        updated_at: row.get(3).map_err(get_error)?,
+        expires_at: row.get(4).map_err(get_error)?,
+    };
+    Ok((row.get(0).map_err(get_error)?, meta))
+}
+
+/// A column that could not be read, as a corrupt-row error.
+fn get_error(error: rusqlite::Error) -> StoreError {
+    corrupt(format!("unreadable row: {error}"))
+}
+
 /// How an index caught up with other connections' writes (kept for tests and the log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CatchUp {
@@ -1696,18 +1768,11 @@ impl RowApplier<'_> {
     /// text` where it differs; a full load notes the ids it keeps in `present`.
     fn row(&mut self, row: &rusqlite::Row<'_>, mut present: Option<&mut Present>) -> Result<(), StoreError> {
         self.read += 1;
-        let get_err = |e: rusqlite::Error| corrupt(format!("unreadable row: {e}"));
-        let id: i64 = row.get(0).map_err(get_err)?;
-        let meta = RowMeta {
-            namespace: row.get(1).map_err(get_err)?,
-            key: row.get(2).map_err(get_err)?,
-            updated_at: row.get(3).map_err(get_err)?,
-            expires_at: row.get(4).map_err(get_err)?,
-        };
+        let (id, meta) = row_meta(row)?;
         let mut changed = false;
         if self.keywords {
             let text =
-                row.get_ref(7).map_err(get_err)?.as_str().map_err(|e| corrupt(format!("unreadable text: {e}")))?;
+                row.get_ref(7).map_err(get_error)?.as_str().map_err(|e| corrupt(format!("unreadable text: {e}")))?;
             if let Some(present) = present.as_deref_mut() {
                 present.with_text.insert(id);
             }
@@ -1719,12 +1784,12 @@ impl RowApplier<'_> {
         if self.vectors {
             let model = row
                 .get_ref(5)
-                .map_err(get_err)?
+                .map_err(get_error)?
                 .as_str_or_null()
                 .map_err(|e| corrupt(format!("unreadable model: {e}")))?;
             let blob = row
                 .get_ref(6)
-                .map_err(get_err)?
+                .map_err(get_error)?
                 .as_blob_or_null()
                 .map_err(|e| corrupt(format!("unreadable vector: {e}")))?;
             match (model, blob) {
@@ -1857,6 +1922,85 @@ mod tests {
             text: text.to_owned(),
             vector: vector.map(|seed| StoredVector { model: MODEL.to_owned(), vector: vector_of(seed) }),
             index: Default::default(),
+        }
+    }
+
+    /// Without its in-process index (a search that cannot settle on a snapshot), a backend
+    /// ranks keywords from the stored rows: FTS5's `bm25()` for store-wide statistics, an
+    /// index of the tenant's rows for per-tenant ones. Both answer what the index answers,
+    /// scores and order, in every kind of scope and with a value filter.
+    #[tokio::test]
+    async fn keyword_search_from_the_rows_answers_what_the_index_answers() {
+        let namespaces: [&[&str]; 6] = [
+            &["acme", "notes"],
+            &["acme", "notes", "deep"],
+            &["acme/u1", "conversations", "s1"],
+            &["acmex"],
+            &["globex", "notes"],
+            &["globex"],
+        ];
+        let words = ["apple", "banana", "cherry", "apple apple", "banana cherry apple", "durian"];
+        for statistics in [KeywordStatistics::Store, KeywordStatistics::Tenant] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("store.db");
+            let options = SqliteOptions { keyword_statistics: statistics, ..SqliteOptions::default() };
+            let backend = SqliteBackend::open_with(&path, options).await.expect("open");
+            let mut writes = Vec::new();
+            for (n, labels) in namespaces.iter().enumerate() {
+                for (w, text) in words.iter().enumerate().skip(n % 3) {
+                    let value = serde_json::json!({ "text": text, "n": w }).as_object().cloned().expect("object");
+                    writes.push(ItemWrite {
+                        namespace: Namespace::new(labels.iter().copied()).expect("namespace"),
+                        key: format!("k{n}-{w}"),
+                        value,
+                        ttl_seconds: (w == 2).then_some(10.0),
+                        text: (*text).to_owned(),
+                        vector: None,
+                        index: Default::default(),
+                    });
+                }
+            }
+            backend.put_many(writes, 1000.0).await.expect("put");
+            let connection = open_connection(&path).expect("connection");
+            let scopes = [
+                Scope::Prefix(NamespacePrefix::root()),
+                Scope::Prefix(NamespacePrefix::new(["acme"]).expect("prefix")),
+                Scope::Prefix(NamespacePrefix::new(["acme/u1"]).expect("prefix")),
+                Scope::Namespace(Namespace::new(["acme", "notes"]).expect("namespace")),
+                Scope::Prefix(NamespacePrefix::new(["globex"]).expect("prefix")),
+                Scope::Prefix(NamespacePrefix::new(["initech"]).expect("prefix")),
+            ];
+            let filters = [Filter::all(), Filter::from_json(&serde_json::json!({"n": {"$gte": 3}})).expect("filter")];
+            for scope in scopes {
+                for filter in &filters {
+                    for terms in [vec!["apple"], vec!["banana", "apple"], vec!["durian", "cherry"]] {
+                        let query = KeywordQuery {
+                            scope: scope.clone(),
+                            filter: filter.clone(),
+                            terms: terms.iter().map(|term| (*term).to_owned()).collect(),
+                            limit: 7,
+                            now: 1005.0,
+                        };
+                        let from_index = backend.keyword_search(&query).await.expect("index");
+                        let from_rows = match statistics {
+                            KeywordStatistics::Store => ranked_keyword_search(&connection, &query),
+                            KeywordStatistics::Tenant => tenant_keyword_search(&connection, &query),
+                        }
+                        .expect("rows");
+                        let listed = |hits: &[ScoredItem]| -> Vec<(String, String, f64)> {
+                            hits.iter()
+                                .map(|hit| (hit.item.namespace.to_string(), hit.item.key.clone(), hit.score))
+                                .collect()
+                        };
+                        let (index, rows) = (listed(&from_index), listed(&from_rows));
+                        assert_eq!(index.len(), rows.len(), "{statistics:?} {query:?}: {index:?} vs {rows:?}");
+                        for (a, b) in index.iter().zip(&rows) {
+                            assert_eq!((&a.0, &a.1), (&b.0, &b.1), "{statistics:?} {query:?}: {index:?} vs {rows:?}");
+                            assert!((a.2 - b.2).abs() < 1e-12, "{statistics:?} {query:?}: {index:?} vs {rows:?}");
+                        }
+                    }
+                }
+            }
         }
     }
 

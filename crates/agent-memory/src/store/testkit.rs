@@ -100,6 +100,15 @@ macro_rules! store_conformance {
     };
 }
 
+/// Runs the checks of [`super::KeywordStatistics::Tenant`] against the backend returned by
+/// `$make`, which must be configured with it (the main suite assumes store-wide statistics).
+#[macro_export]
+macro_rules! tenant_statistics_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@checks $make; tenant_keyword_statistics);
+    };
+}
+
 /// A store over `backend` with a manual clock at [`T0`] and no embedder.
 pub fn plain_store(backend: Arc<dyn StoreBackend>) -> (MemoryStore, ManualClock) {
     let clock = ManualClock::new(T0);
@@ -660,6 +669,71 @@ pub async fn keyword_scores_are_bm25(backend: Arc<dyn StoreBackend>) {
     let expected_a = normalize(term_score(idf(3, 2), 1, 2, average));
     assert!((hits[0].score.unwrap() - expected_ab).abs() < 1e-9, "{:?} vs {expected_ab}", hits[0].score);
     assert!((hits[1].score.unwrap() - expected_a).abs() < 1e-9, "{:?} vs {expected_a}", hits[1].score);
+}
+
+/// Under [`super::KeywordStatistics::Tenant`] (the backend's configuration), a keyword score
+/// counts only the items of its namespace's tenant (the first label up to `/`): other
+/// tenants' writes and deletes leave it unmoved, a tenant's own change it, and a search
+/// across tenants scores each item within its own tenant.
+pub async fn tenant_keyword_statistics(backend: Arc<dyn StoreBackend>) {
+    use super::keyword::{idf, normalize, term_score};
+    let (store, _) = plain_store(backend);
+    let scores = |hits: Vec<super::SearchHit>| -> Vec<(String, f64)> {
+        hits.into_iter().map(|hit| (hit.item.key, hit.score.unwrap())).collect()
+    };
+    let search = |prefix: Vec<&'static str>| {
+        let store = store.clone();
+        async move {
+            let query = SearchQuery::text("banana apple").mode(SearchMode::Keyword).limit(50);
+            scores(store.search(NamespacePrefix::new(prefix).unwrap(), query).await.unwrap())
+        }
+    };
+    let close = |got: &[(String, f64)], want: &[(&str, f64)]| {
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for ((key, score), (want_key, want_score)) in got.iter().zip(want) {
+            assert_eq!(key, want_key, "{got:?} vs {want:?}");
+            assert!((score - want_score).abs() < 1e-9, "{got:?} vs {want:?}");
+        }
+    };
+    // Tenant acme (texts with their field name): "t: apple banana" (3 tokens) in its own
+    // namespace, "t: apple" (2) under `acme/u1`, as the service stores a user's conversations.
+    store.put(["acme", "notes"], "ab", json!({"t": "apple banana"}), None).await.unwrap();
+    store.put(["acme/u1", "chats"], "a", json!({"t": "apple"}), None).await.unwrap();
+    let acme_ab = normalize(term_score(idf(2, 1), 1, 3, 2.5) + term_score(idf(2, 2), 1, 3, 2.5));
+    let acme_a = normalize(term_score(idf(2, 2), 1, 2, 2.5));
+    close(&search(vec!["acme"]).await, &[("ab", acme_ab)]);
+    close(&search(vec!["acme/u1"]).await, &[("a", acme_a)]);
+
+    // Other tenants, one whose name starts with acme's: none of it counts for acme.
+    for i in 0..12 {
+        store.put(["globex", "notes"], format!("g{i:02}"), json!({"t": "apple"}), None).await.unwrap();
+    }
+    store.put(["acmex"], "x", json!({"t": "banana banana"}), None).await.unwrap();
+    store.put(["acme!"], "y", json!({"t": "banana"}), None).await.unwrap();
+    close(&search(vec!["acme"]).await, &[("ab", acme_ab)]);
+    close(&search(vec!["acme/u1"]).await, &[("a", acme_a)]);
+    close(&search(vec!["acme", "notes"]).await, &[("ab", acme_ab)]);
+    store.delete(["globex", "notes"], "g00").await.unwrap();
+    close(&search(vec!["acme"]).await, &[("ab", acme_ab)]);
+
+    // Across tenants, each item is scored within its own.
+    let globex = normalize(term_score(idf(11, 11), 1, 2, 2.0));
+    let acmex = normalize(term_score(idf(1, 1), 2, 3, 3.0));
+    let bang = normalize(term_score(idf(1, 1), 1, 2, 2.0));
+    let mut want: Vec<(&str, f64)> = vec![("ab", acme_ab), ("a", acme_a), ("x", acmex), ("y", bang)];
+    let globex_keys: Vec<String> = (1..12).map(|i| format!("g{i:02}")).collect();
+    want.extend(globex_keys.iter().map(|key| (key.as_str(), globex)));
+    let got = search(vec![]).await;
+    let mut got_sorted = got.clone();
+    got_sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    want.sort_by(|a, b| a.0.cmp(b.0));
+    close(&got_sorted, &want);
+    assert!(got.windows(2).all(|pair| pair[0].1 >= pair[1].1), "best first: {got:?}");
+
+    // A tenant's own writes move its statistics.
+    store.put(["acme", "more"], "b", json!({"t": "cherry"}), None).await.unwrap();
+    let acme_ab = normalize(term_score(idf(3, 1), 1, 3, 7.0 / 3.0) + term_score(idf(3, 2), 1, 3, 7.0 / 3.0));
+    close(&search(vec!["acme"]).await, &[("ab", acme_ab)]);
 }
 
 /// Semantic scores are the cosine similarity of the embeddings.

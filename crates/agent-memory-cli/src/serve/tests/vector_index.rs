@@ -1,6 +1,6 @@
 //! The vector index settings reach the backend that `serve` (and the `--db` commands) open.
 
-use agent_memory::store::{GraphPrecision, VectorIndexOptions};
+use agent_memory::store::{GraphPrecision, KeywordStatistics, VectorIndexOptions};
 use serde_json::json;
 
 use crate::serve::config::{DatabaseUrl, PostgresIndexSettings, VectorIndexSettings};
@@ -24,13 +24,19 @@ fn tuned() -> VectorIndexSettings {
 async fn in_process_backends_run_with_the_configured_options() {
     let dir = tempfile::tempdir().expect("temp dir");
     for database in [DatabaseUrl::Memory, DatabaseUrl::Sqlite(dir.path().join("tuned.db"))] {
-        let opened = open_database(&database, &tuned(), &PostgresIndexSettings::defaults()).await.expect("opens");
-        assert_eq!(opened.vector_index, Some(tuned().options), "{database}");
-    }
-    let opened =
-        open_database(&DatabaseUrl::Memory, &VectorIndexSettings::defaults(), &PostgresIndexSettings::defaults())
+        let opened = open_database(&database, &tuned(), &PostgresIndexSettings::defaults(), KeywordStatistics::Store)
             .await
             .expect("opens");
+        assert_eq!(opened.vector_index, Some(tuned().options), "{database}");
+    }
+    let opened = open_database(
+        &DatabaseUrl::Memory,
+        &VectorIndexSettings::defaults(),
+        &PostgresIndexSettings::defaults(),
+        KeywordStatistics::Store,
+    )
+    .await
+    .expect("opens");
     assert_eq!(opened.vector_index, Some(VectorIndexOptions::default()));
 }
 

@@ -40,7 +40,8 @@ use tokio_postgres::types::ToSql;
 
 use super::{ITEM_COLUMNS, PostgresBackend, by_score, item_from_row};
 use crate::store::backend::{HybridQuery, KeywordQuery, ScoredItem, VectorQuery, fused_row_ids};
-use crate::store::keyword_index::KeywordIndex;
+use crate::store::keyword::KeywordStatistics;
+use crate::store::keyword_corpora::KeywordCorpora;
 use crate::store::vector_index::{RowMeta, VectorIndex, VectorIndexOptions, first_want, widen};
 use crate::store::{Filter, Item, StoreError};
 
@@ -55,6 +56,8 @@ const ATTEMPTS: usize = 4;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Indexed {
     pub(super) keywords: bool,
+    /// Whose items keyword scores count.
+    pub(super) keyword_statistics: KeywordStatistics,
     pub(super) vectors: Option<VectorIndexOptions>,
 }
 
@@ -95,7 +98,7 @@ pub(super) struct IndexCache {
 struct CacheState {
     /// The `change_seq` the indexes reflect; `None` until loaded.
     at: Option<i64>,
-    keywords: KeywordIndex,
+    keywords: KeywordCorpora,
     vectors: VectorIndex,
     /// Address (`ns`, NUL, `key`: PostgreSQL text never holds NUL) → the indexes' row id.
     ids: FxHashMap<Arc<str>, i64>,
@@ -125,7 +128,7 @@ impl CacheState {
     fn new(indexed: Indexed) -> CacheState {
         CacheState {
             at: None,
-            keywords: KeywordIndex::default(),
+            keywords: KeywordCorpora::new(indexed.keyword_statistics),
             vectors: VectorIndex::new(indexed.vectors.unwrap_or_else(VectorIndexOptions::exact)),
             ids: FxHashMap::default(),
             addresses: FxHashMap::default(),
