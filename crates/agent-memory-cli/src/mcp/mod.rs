@@ -67,6 +67,7 @@ pub(crate) struct MemoryTools {
 
 /// Arguments of `remember`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RememberArgs {
     /// Namespace labels, e.g. ["user_123", "preferences"]. Give this or `user_id`.
     namespace: Option<Vec<String>>,
@@ -103,6 +104,7 @@ fn index_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema 
 
 /// Arguments of `recall_memories`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RecallArgs {
     /// What to look for, in natural language; without it, the most recent memories.
     query: Option<String>,
@@ -119,6 +121,7 @@ pub(crate) struct RecallArgs {
 
 /// Arguments of `forget`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ForgetArgs {
     /// Namespace labels. Give this or `user_id`.
     namespace: Option<Vec<String>>,

@@ -78,6 +78,32 @@ impl McpSession {
     }
 }
 
+/// An argument under a name no tool takes (`content` for `text`, a plausible guess) is an
+/// error that names it and the names there are, never silently dropped; nothing is stored.
+#[tokio::test]
+async fn an_unknown_argument_is_an_error_naming_it() {
+    let mut mcp = McpSession::open(MemoryStore::in_memory().without_embedder()).await;
+    for (tool, arguments) in [
+        ("remember", json!({"user_id": "u1", "content": "likes tea"})),
+        ("recall_memories", json!({"user_id": "u1", "question": "tea?"})),
+        ("forget", json!({"user_id": "u1", "id": "k"})),
+        ("search_past_conversations", json!({"user_id": "u1", "query": "tea", "top_k": 3})),
+    ] {
+        let id = mcp.next_id;
+        mcp.next_id += 1;
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}});
+        let response = mcp.app.clone().oneshot(mcp_post(Some(&mcp.session), &body)).await.expect("infallible");
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
+        let unknown = arguments.as_object().expect("object").keys().find(|name| *name != "user_id" && *name != "query");
+        let unknown = unknown.expect("an unknown argument");
+        assert!(text.contains(&format!("unknown field `{unknown}`")), "{tool}: {text}");
+        assert!(text.contains("expected one of"), "{tool}: {text}");
+    }
+    assert!(mcp.recall(json!({"user_id": "u1"})).await.is_empty(), "nothing stored");
+}
+
 #[tokio::test]
 async fn remember_documents_its_index_argument() {
     let mut mcp = McpSession::open(MemoryStore::in_memory().without_embedder()).await;
