@@ -68,6 +68,9 @@
 //!   every match, so a filtered search still fills its page. The reported score is
 //!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
 //!   other backends' score for the same data, and the candidates are ordered by it.
+//!   Under [`KeywordStatistics::Tenant`] ([`PostgresConfig::keyword_statistics`]) the
+//!   statement counts the tenant's items and the query terms' postings itself (grouped by
+//!   tenant for a search across tenants), instead of reading the store-wide totals.
 //!
 //!   That statement is the fallback. By default ([`PostgresConfig::keyword_index`]) each
 //!   backend keeps an in-process keyword index (the SQLite backend's), loaded by the first
@@ -1137,7 +1140,7 @@ impl StoreBackend for PostgresBackend {
         BACKEND
     }
 
-    /// Group commit ([`puts`]): concurrent puts share insert statements.
+    /// Group commit (`postgres/puts.rs`): concurrent puts share insert statements.
     async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
         if writes.is_empty() {
             return Ok(Vec::new());

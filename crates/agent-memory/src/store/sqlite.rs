@@ -55,7 +55,9 @@
 //! index has its own counter value, so a keyword search never loads the vectors). A keyword
 //! search ranks row ids there (BM25 as FTS5 defines it, top-k with MaxScore) and reads only
 //! the page's rows; a hybrid search ranks both from the indexes and fuses the ids, with no
-//! ranking SQL at all.
+//! ranking SQL at all. Under [`KeywordStatistics::Tenant`] the index holds each tenant's
+//! items apart ([`KeywordCorpora`]), and a search the index cannot answer ranks from a
+//! private index of the tenant's rows rather than FTS5 (whose `bm25()` counts every tenant).
 //!
 //! # Concurrency and durability
 //!
@@ -1318,8 +1320,9 @@ fn ranked_keyword_search(connection: &Connection, query: &KeywordQuery) -> Resul
 /// from the same snapshot. Costs a pass over the tenant's texts.
 fn tenant_keyword_search(connection: &Connection, query: &KeywordQuery) -> Result<Vec<ScoredItem>, StoreError> {
     let tx = connection.unchecked_transaction().map_err(sql_error)?;
+    let tenant = scope_tenant(&query.scope);
     let mut params = Vec::new();
-    let range = match scope_tenant(&query.scope) {
+    let range = match tenant {
         Some(tenant) => {
             let (low, high) = tenant_range(tenant);
             params.extend([SqlValue::Text(low), SqlValue::Text(high)]);
@@ -1332,7 +1335,6 @@ fn tenant_keyword_search(connection: &Connection, query: &KeywordQuery) -> Resul
         let sql = format!("SELECT id, namespace, key, updated_at, expires_at, text FROM store_items WHERE {range}");
         let mut rows_statement = tx.prepare(&sql).map_err(sql_error)?;
         let mut rows = rows_statement.query(params_from_iter(params)).map_err(sql_error)?;
-        let tenant = scope_tenant(&query.scope);
         while let Some(row) = rows.next().map_err(sql_error)? {
             let (id, meta) = row_meta(row)?;
             if tenant.is_some_and(|tenant| tenant_of_namespace(&meta.namespace) != tenant) {
