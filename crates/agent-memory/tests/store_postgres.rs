@@ -251,7 +251,7 @@ async fn concurrent_opens_migrate_once() {
     }
     let client = support::connect(&support::database_url()).await;
     let rows = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations"), &[]).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
 }
 
 /// Each embedding model gets its own HNSW index over `vector(N)` with its dimension; a
@@ -489,8 +489,24 @@ async fn a_version_2_schema_is_upgraded_with_its_postings() {
 
     let backend = PostgresBackend::connect(PostgresConfig::new(url.clone()).schema(schema.clone())).await.unwrap();
     let versions = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY 1"), &[]).await;
-    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
     assert_eq!(postings_differences(&client, &schema).await, (0, 0));
+    // Migration 6 counted every tenant's items and tokens.
+    let tenant_totals_off = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM (
+                     (SELECT tenant, docs, tokens FROM \"{schema}\".keyword_tenant_totals
+                      EXCEPT SELECT \"{schema}\".item_tenant(ns), count(*), sum(doc_len) FROM \"{schema}\".items GROUP BY 1)
+                     UNION ALL
+                     (SELECT \"{schema}\".item_tenant(ns), count(*), sum(doc_len) FROM \"{schema}\".items GROUP BY 1
+                      EXCEPT SELECT tenant, docs, tokens FROM \"{schema}\".keyword_tenant_totals)) AS d"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(tenant_totals_off.get::<_, i64>(0), 0);
     let compare = async |terms: &[&str], scope: Scope, limit: usize| {
         let query = KeywordQuery {
             scope,

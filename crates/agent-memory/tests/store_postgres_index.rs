@@ -252,6 +252,13 @@ async fn tenant_statistics_rank_alike_in_the_index_and_in_sql() {
     compare("a fourth tenant").await;
     let acme_after = reader.search(["acme"], SearchQuery::text("topic 5").mode(SearchMode::Keyword)).await.unwrap();
     assert_eq!(acme_before, acme_after, "another tenant's writes moved acme's scores");
+    // The tenant's own overwrites (other lengths) and deletes, and a whole namespace gone.
+    sql.put(("acme", "docs"), "k00003", json!({"text": "topic 5 topic 5 and nothing else at all"}), None)
+        .await
+        .unwrap();
+    assert!(sql.delete(("acme", "docs"), "k00010").await.unwrap());
+    assert_eq!(sql.delete_namespace(["acmex"]).await.unwrap(), 30);
+    compare("overwrites and deletes").await;
     assert_eq!(reader_backend.keyword_search_counts().1, 0, "every reader search answered by its index");
 }
 
@@ -445,7 +452,7 @@ async fn a_version_3_schema_is_upgraded_with_a_change_sequence() {
 
     let backend = open(&schema, true).await;
     let versions = client.query(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY 1"), &[]).await;
-    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(versions.unwrap().iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
     assert_eq!(client.query_one(&columns, &[]).await.unwrap().get::<_, i64>(0), 1);
     let now = T0 + 1000.0;
     for query in keyword_queries(now) {

@@ -69,8 +69,9 @@
 //!   recomputed in Rust with the [`crate::store::keyword`] functions, so it equals the
 //!   other backends' score for the same data, and the candidates are ordered by it.
 //!   Under [`KeywordStatistics::Tenant`] ([`PostgresConfig::keyword_statistics`]) the
-//!   statement counts the tenant's items and the query terms' postings itself (grouped by
-//!   tenant for a search across tenants), instead of reading the store-wide totals.
+//!   statement reads the tenant's counts (`keyword_tenant_totals`, kept by triggers of
+//!   their own; migration 6) and counts the query terms' postings in the tenant's range
+//!   (grouped by tenant for a search across tenants), instead of the store-wide totals.
 //!
 //!   That statement is the fallback. By default ([`PostgresConfig::keyword_index`]) each
 //!   backend keeps an in-process keyword index (the SQLite backend's), loaded by the first
@@ -269,8 +270,9 @@ impl PostgresConfig {
 
     /// Whose items keyword scores count ([`KeywordStatistics::Store`] unless set); every
     /// process on one schema should use the same. Under [`KeywordStatistics::Tenant`] the
-    /// SQL path (no in-process keyword index, or while it loads) counts the tenant's items
-    /// and postings of the query's terms in the statement: a pass over the tenant's rows.
+    /// SQL path (no in-process keyword index, or while it loads) reads the tenant's item and
+    /// token counts (kept by triggers, per tenant, whichever setting wrote them) and counts
+    /// the query terms' postings in the tenant itself.
     ///
     /// ```
     /// use agent_memory::store::{KeywordStatistics, PostgresConfig};
@@ -1562,34 +1564,30 @@ impl KeywordCorpusSql {
                 posting_in_corpus: String::new(),
                 item_corpus: "''".to_owned(),
             },
-            // A corpus per tenant, counted in the statement: over the scope's tenant's
-            // range (one index range each), or over everything, by tenant, for the root.
+            // A corpus per tenant: its totals kept by triggers (migration 6), each query
+            // term's document count counted over the tenant's range of its postings (one
+            // index range each), or over every tenant's, by tenant, for the root prefix.
             KeywordStatistics::Tenant => {
-                let tenant_of = |column: &str| {
-                    format!(
-                        "split_part(split_part({column}, chr({label}), 1), chr({tenant}), 1)",
-                        label = u32::from(LABEL_SEPARATOR),
-                        tenant = u32::from(keyword::TENANT_SEPARATOR),
-                    )
-                };
-                let in_tenant = |sql: &mut Sql, column: &str| match scope_tenant(scope) {
+                let tenant_of = |column: &str| format!("{s}.item_tenant({column})");
+                let (totals_of_tenant, posting_in_tenant) = match scope_tenant(scope) {
                     Some(tenant) => {
                         let (low, high) = tenant_range(tenant);
                         let (low, high, tenant) = (sql.bind(low), sql.bind(high), sql.bind(tenant.to_owned()));
-                        format!(
-                            " AND {column} >= {low}::text AND {column} < {high}::text AND {} = {tenant}::text",
-                            tenant_of(column)
+                        (
+                            format!(" WHERE t.tenant = {tenant}::text"),
+                            format!(
+                                " AND p.ns >= {low}::text AND p.ns < {high}::text AND {} = {tenant}::text",
+                                tenant_of("p.ns")
+                            ),
                         )
                     }
-                    None => String::new(),
+                    None => (String::new(), String::new()),
                 };
-                let (item_in_tenant, posting_in_tenant) = (in_tenant(sql, "i.ns"), in_tenant(sql, "p.ns"));
                 KeywordCorpusSql {
                     stats_and_df: format!(
                         "stats AS MATERIALIZED (
-                             SELECT {item_tenant} AS tenant, count(*)::float8 AS docs,
-                                 coalesce(sum(i.doc_len), 0)::float8 AS tokens
-                             FROM {s}.items AS i WHERE true{item_in_tenant} GROUP BY 1),
+                             SELECT t.tenant, t.docs::float8 AS docs, t.tokens::float8 AS tokens
+                             FROM {s}.keyword_tenant_totals AS t{totals_of_tenant}),
                          counts AS MATERIALIZED (
                              SELECT {posting_tenant} AS tenant, p.term, count(*) AS hits
                              FROM {s}.keyword_postings AS p
@@ -1598,7 +1596,6 @@ impl KeywordCorpusSql {
                              SELECT stats.tenant, q.term, q.ord, coalesce(c.hits, 0) AS hits
                              FROM stats CROSS JOIN unnest({terms}::text[]) WITH ORDINALITY AS q(term, ord)
                              LEFT JOIN counts AS c ON c.tenant = stats.tenant AND c.term = q.term)",
-                        item_tenant = tenant_of("i.ns"),
                         posting_tenant = tenant_of("p.ns"),
                     ),
                     posting_in_corpus: format!(" AND {} = weights.tenant", tenant_of("p.ns")),

@@ -297,6 +297,59 @@ $$;
 ALTER TABLE {schema}.items ADD COLUMN index_spec text;
 "#,
     },
+    Migration {
+        version: 6,
+        description: "item and token counts per tenant, kept by triggers, for keyword statistics counted per tenant",
+        sql: r#"
+-- The tenant of a namespace (`keyword::tenant_of` its first label): labels are joined by
+-- U+001F, and a first label's tenant ends at its first `/`.
+CREATE FUNCTION {schema}.item_tenant(ns text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $f$ SELECT split_part(split_part(ns, chr(31), 1), chr(47), 1) $f$;
+-- What `keyword_totals` holds for the store, per tenant: under per-tenant statistics a
+-- keyword search reads its tenant's row here instead of counting the tenant's items.
+CREATE TABLE {schema}.keyword_tenant_totals (
+    tenant text COLLATE "C" PRIMARY KEY,
+    docs bigint NOT NULL,
+    tokens bigint NOT NULL
+);
+LOCK TABLE {schema}.items IN SHARE MODE;
+INSERT INTO {schema}.keyword_tenant_totals (tenant, docs, tokens)
+    SELECT {schema}.item_tenant(ns), count(*), coalesce(sum(doc_len), 0) FROM {schema}.items GROUP BY 1;
+-- Statement-level like `keyword_stats`, whose triggers fire first (trigger names in order),
+-- so a writer has locked the totals row before any tenant row; tenant rows in order.
+CREATE FUNCTION {schema}.keyword_tenant_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO {schema}.keyword_tenant_totals AS t (tenant, docs, tokens)
+            SELECT {schema}.item_tenant(n.ns), count(*), coalesce(sum(n.doc_len), 0) FROM new_rows AS n
+            GROUP BY 1 ORDER BY 1
+        ON CONFLICT (tenant) DO UPDATE SET docs = t.docs + EXCLUDED.docs, tokens = t.tokens + EXCLUDED.tokens;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE {schema}.keyword_tenant_totals AS t SET docs = t.docs - d.docs, tokens = t.tokens - d.tokens
+            FROM (SELECT {schema}.item_tenant(o.ns) AS tenant, count(*) AS docs, coalesce(sum(o.doc_len), 0) AS tokens
+                  FROM old_rows AS o GROUP BY 1 ORDER BY 1) AS d
+            WHERE t.tenant = d.tenant;
+    ELSE
+        -- An update may move a row to another namespace: the old row leaves its tenant.
+        INSERT INTO {schema}.keyword_tenant_totals AS t (tenant, docs, tokens)
+            SELECT tenant, sum(docs), sum(tokens) FROM (
+                SELECT {schema}.item_tenant(n.ns) AS tenant, 1 AS docs, n.doc_len::bigint AS tokens FROM new_rows AS n
+                UNION ALL
+                SELECT {schema}.item_tenant(o.ns), -1, -o.doc_len::bigint FROM old_rows AS o
+            ) AS d GROUP BY tenant HAVING sum(docs) <> 0 OR sum(tokens) <> 0 ORDER BY tenant
+        ON CONFLICT (tenant) DO UPDATE SET docs = t.docs + EXCLUDED.docs, tokens = t.tokens + EXCLUDED.tokens;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER items_tenant_insert AFTER INSERT ON {schema}.items
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keyword_tenant_stats();
+CREATE TRIGGER items_tenant_update AFTER UPDATE ON {schema}.items
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keyword_tenant_stats();
+CREATE TRIGGER items_tenant_delete AFTER DELETE ON {schema}.items
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {schema}.keyword_tenant_stats();
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -368,6 +421,15 @@ mod tests {
             assert_eq!(migration.version, i32::try_from(i + 1).expect("few migrations"));
             assert!(!migration.description.is_empty());
         }
-        assert_eq!(latest_version(), 5);
+        assert_eq!(latest_version(), 6);
+    }
+
+    /// `item_tenant` splits at the separators `keyword::tenant_of` and namespaces use.
+    #[test]
+    fn the_tenant_function_uses_the_store_separators() {
+        let label = format!("chr({})", u32::from(crate::store::LABEL_SEPARATOR));
+        let tenant = format!("chr({})", u32::from(crate::store::keyword::TENANT_SEPARATOR));
+        let definition = format!("split_part(split_part(ns, {label}, 1), {tenant}, 1)");
+        assert!(MIGRATIONS[5].sql.contains(&definition), "{definition}");
     }
 }
