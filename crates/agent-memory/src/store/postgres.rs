@@ -1569,6 +1569,7 @@ impl KeywordCorpusSql {
             // index range each), or over every tenant's, by tenant, for the root prefix.
             KeywordStatistics::Tenant => {
                 let tenant_of = |column: &str| format!("{s}.item_tenant({column})");
+                let single_tenant = scope_tenant(scope).is_some();
                 let (totals_of_tenant, posting_in_tenant) = match scope_tenant(scope) {
                     Some(tenant) => {
                         let (low, high) = tenant_range(tenant);
@@ -1598,7 +1599,13 @@ impl KeywordCorpusSql {
                              LEFT JOIN counts AS c ON c.tenant = stats.tenant AND c.term = q.term)",
                         posting_tenant = tenant_of("p.ns"),
                     ),
-                    posting_in_corpus: format!(" AND {} = weights.tenant", tenant_of("p.ns")),
+                    // One tenant's scope holds only its postings and `weights` only its
+                    // rows; across tenants, each posting takes its own tenant's weights.
+                    posting_in_corpus: if single_tenant {
+                        String::new()
+                    } else {
+                        format!(" AND {} = weights.tenant", tenant_of("p.ns"))
+                    },
                     item_corpus: tenant_of("i.ns"),
                 }
             }
