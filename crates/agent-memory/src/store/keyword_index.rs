@@ -676,8 +676,9 @@ impl KeywordIndex {
 
     /// Top-k by scoring every match, term at a time: each query term's postings (`cursors`,
     /// in query order) add their term scores into a per-thread accumulator indexed by
-    /// document slot, then the page is picked by selection on the sums, so only the
-    /// documents that can make the page are looked at. Each document's sum is built in query
+    /// document slot, then the page is picked by selection on the sums that reach a floor
+    /// ([`KeywordIndex::page_floor`]: most matches fall below it and are never selected
+    /// among), so only the documents that can make the page are looked at. Each document's sum is built in query
     /// order, as the MaxScore walk builds it, so the scores are the same bit for bit. Cheaper
     /// than MaxScore when the lists are short next to the page (hybrid search asks for 100
     /// candidates, and a low 100th score prunes little), and cheaper than merging the lists
@@ -698,9 +699,51 @@ impl KeywordIndex {
                     accumulator.add(posting, score, || in_scope.contains(posting.namespace));
                 }
             }
-            accumulator.drain_in_scope()
+            let floor = self.page_floor(&accumulator.sums, cursors, in_scope, now, want);
+            accumulator.drain_in_scope(floor.unwrap_or(f64::NEG_INFINITY))
         });
         self.select_page(scored, now, want)
+    }
+
+    /// A sum below which no document can make the page of `want` (nor tie with its last):
+    /// the `want`-th best sum of a sample of the live documents in scope, less a rounding,
+    /// since the page's last sum is at least that. The sample comes from the shortest lists
+    /// first: their documents hold the query's rarest terms, so they score high and the
+    /// floor comes close to the page's. `None` when the sample holds fewer than `want`.
+    fn page_floor(
+        &self,
+        sums: &[f64],
+        cursors: &[Cursor<'_>],
+        in_scope: &ScopeCheck,
+        now: f64,
+        want: usize,
+    ) -> Option<f64> {
+        let target = want.saturating_mul(2);
+        if target >= cursors.iter().map(|cursor| cursor.entries.len()).sum::<usize>() {
+            // The sample would be every match: nothing to save.
+            return None;
+        }
+        let mut by_length: Vec<&Cursor<'_>> = cursors.iter().collect();
+        by_length.sort_unstable_by_key(|cursor| cursor.entries.len());
+        let mut slots: Vec<u32> = Vec::with_capacity(target);
+        for cursor in by_length {
+            let room = target - slots.len();
+            let in_scope = cursor.entries.iter().filter(|posting| in_scope.contains(posting.namespace));
+            slots.extend(in_scope.take(room).map(|posting| posting.doc));
+            if slots.len() >= target {
+                break;
+            }
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        let live =
+            |slot: &u32| self.docs[*slot as usize].as_ref().is_some_and(|doc| doc.expires_at.is_none_or(|at| now < at));
+        let mut sample: Vec<f64> = slots.iter().filter(|slot| live(slot)).map(|&slot| sums[slot as usize]).collect();
+        if sample.len() < want {
+            return None;
+        }
+        let (_, &mut floor, _) = sample.select_nth_unstable_by(want - 1, |a, b| b.total_cmp(a));
+        Some(floor - floor.abs() * 1e-6)
     }
 
     /// [`KeywordIndex::search_exhaustive`] with the sums in a map of the documents touched,
@@ -790,7 +833,7 @@ impl KeywordIndex {
                     }
                 }
             }
-            accumulator.drain_in_scope()
+            accumulator.drain_in_scope(f64::NEG_INFINITY)
         });
         self.select_page(scored, now, want)
     }
@@ -961,12 +1004,14 @@ impl Accumulator {
         }
     }
 
-    /// The in-scope documents' sums, as `(sum, slot)`; leaves every slot reset.
-    fn drain_in_scope(&mut self) -> Vec<(f64, u32)> {
-        let mut scored = Vec::with_capacity(self.touched.len());
+    /// The in-scope documents' sums of at least `floor`, as `(sum, slot)`; leaves every
+    /// slot reset.
+    fn drain_in_scope(&mut self, floor: f64) -> Vec<(f64, u32)> {
+        let expected = if floor == f64::NEG_INFINITY { self.touched.len() } else { 0 };
+        let mut scored = Vec::with_capacity(expected);
         for (slot, in_scope) in self.touched.drain(..) {
             let at = slot as usize;
-            if in_scope {
+            if in_scope && self.sums[at] >= floor {
                 scored.push((self.sums[at], slot));
             }
             self.sums[at] = 0.0;
