@@ -88,8 +88,8 @@ impl KeywordCorpora {
     /// The corpus row `id` of `meta`'s namespace belongs in, after taking the row out of
     /// any other.
     fn place(&mut self, id: i64, meta: &RowMeta) -> &mut KeywordIndex {
-        let name = self.corpus_name(&meta.namespace).to_owned();
-        let number = self.corpus_number(&name);
+        let name = self.corpus_name(&meta.namespace);
+        let number = self.corpus_number(name);
         if self.statistics == KeywordStatistics::Tenant
             && let Some(previous) = self.corpus_of_row.insert(id, number)
             && previous != number
