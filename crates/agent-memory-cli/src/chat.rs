@@ -23,7 +23,7 @@ use agent_memory::session::{SessionError, SessionStore, open_sessions, validate_
 use serde_json::{Map, Value};
 
 use crate::outcome::{self, CommandError};
-use crate::serve::config::VectorIndexArgs;
+use crate::serve::config::{KeywordStatisticsArgs, VectorIndexArgs};
 use crate::serve::open_store_url;
 use crate::sessions::DEFAULT_SESSION_DB;
 
@@ -68,6 +68,8 @@ pub(crate) struct ChatArgs {
     message: Option<String>,
     #[command(flatten)]
     vector_index: VectorIndexArgs,
+    #[command(flatten)]
+    keyword_statistics: KeywordStatisticsArgs,
 }
 
 /// Why `chat` stopped: `Usage` is the user's to fix (exit 2), `Runtime` is not (exit 1).
@@ -162,7 +164,8 @@ async fn conversation_memory(args: &ChatArgs) -> Result<Option<ConversationMemor
         return Ok(None);
     }
     let vector_index = args.vector_index.resolve().map_err(|error| Failure::Usage(error.to_string()))?;
-    let store = open_store_url(&args.db, &vector_index).await.map_err(RecallError::from)?;
+    let store =
+        open_store_url(&args.db, &vector_index, args.keyword_statistics.resolve()).await.map_err(RecallError::from)?;
     let memory = match args.embedder.as_deref() {
         Some("none") => ConversationMemory::new(store.without_embedder()),
         Some(spec) => {

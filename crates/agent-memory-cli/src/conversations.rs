@@ -22,7 +22,7 @@ use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 
 use crate::outcome::{self, CommandError};
-use crate::serve::config::VectorIndexArgs;
+use crate::serve::config::{KeywordStatisticsArgs, VectorIndexArgs};
 use crate::serve::open_store_url;
 
 /// The database the service uses by default.
@@ -41,6 +41,8 @@ pub(crate) struct ConversationsArgs {
     embedder: Option<String>,
     #[command(flatten)]
     vector_index: VectorIndexArgs,
+    #[command(flatten)]
+    keyword_statistics: KeywordStatisticsArgs,
     #[command(subcommand)]
     command: ConversationsCommand,
 }
@@ -145,7 +147,8 @@ pub(crate) fn run(args: ConversationsArgs) -> ExitCode {
 
 async fn open(args: &ConversationsArgs, chunking: Option<ChunkingOptions>) -> Result<ConversationMemory, Failure> {
     let vector_index = args.vector_index.resolve().map_err(|error| Failure::Usage(error.into()))?;
-    let store = open_store_url(&args.db, &vector_index).await.map_err(RecallError::from)?;
+    let store =
+        open_store_url(&args.db, &vector_index, args.keyword_statistics.resolve()).await.map_err(RecallError::from)?;
     let mut memory = match args.embedder.as_deref() {
         Some("none") => ConversationMemory::new(store.without_embedder()),
         _ => ConversationMemory::new(store),

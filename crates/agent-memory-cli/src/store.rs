@@ -12,7 +12,7 @@ use agent_memory::store::{
 use serde_json::{Value, json};
 
 use crate::outcome::{self, CommandError};
-use crate::serve::config::VectorIndexArgs;
+use crate::serve::config::{KeywordStatisticsArgs, VectorIndexArgs};
 use crate::serve::open_store_url;
 
 /// The database the service uses by default.
@@ -33,6 +33,8 @@ pub(crate) struct StoreArgs {
     embedding_model: Option<String>,
     #[command(flatten)]
     vector_index: VectorIndexArgs,
+    #[command(flatten)]
+    keyword_statistics: KeywordStatisticsArgs,
     #[command(subcommand)]
     command: StoreCommand,
 }
@@ -170,7 +172,7 @@ impl CommandError for StoreError {
 
 async fn execute(args: StoreArgs) -> Result<Value, StoreError> {
     let vector_index = args.vector_index.resolve().map_err(|error| StoreError::Config(error.to_string()))?;
-    let mut store = open_store_url(&args.db, &vector_index).await?;
+    let mut store = open_store_url(&args.db, &vector_index, args.keyword_statistics.resolve()).await?;
     match (args.embedding_provider.as_deref(), args.embedding_model.as_deref()) {
         (None, None) => {}
         (Some("none"), _) => store = store.without_embedder(),

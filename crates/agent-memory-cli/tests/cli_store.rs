@@ -4,6 +4,8 @@
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
+mod common;
+
 struct Db {
     dir: tempfile::TempDir,
 }
@@ -123,6 +125,12 @@ fn semantic_search_with_an_embedding_provider() {
 /// The keys of a JSON array of items or search results, in order.
 fn keys(items: &Value) -> Vec<&str> {
     items.as_array().expect("array").iter().map(|item| item["key"].as_str().expect("key")).collect()
+}
+
+#[test]
+fn keyword_statistics_tenant_scores_each_tenant_over_its_own_items() {
+    let db = Db::new();
+    common::tenant_keyword_statistics(|args| db.ok(args));
 }
 
 #[test]

@@ -36,6 +36,12 @@ impl Db {
 }
 
 #[test]
+fn keyword_statistics_tenant_scores_each_tenant_over_its_own_items() {
+    let db = Db::new();
+    common::tenant_keyword_statistics(|args| db.ok(args));
+}
+
+#[test]
 fn store_commands_work_on_postgres() {
     let db = Db::new();
     let item = db.ok(&["put", r#"["user_123","prefs"]"#, "language", r#"{"preference":"Python","level":10}"#]);

@@ -38,7 +38,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use agent_memory::llm::{ChatModel, LlmConfig, Provider};
-use agent_memory::store::{GraphPrecision, VectorIndexOptions};
+use agent_memory::store::{GraphPrecision, KeywordStatistics, VectorIndexOptions};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -181,6 +181,42 @@ pub(crate) struct VectorIndexArgs {
         global = true
     )]
     pub(crate) graph_precision: Option<Precision>,
+}
+
+/// Which items keyword scores count, for the commands that open a store by `--db` (`serve`
+/// counts per tenant, always: its namespaces start with the tenant).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub(crate) struct KeywordStatisticsArgs {
+    /// Which items keyword (BM25) scores count: `store` (every item) or `tenant` (the items
+    /// of the searched namespace's tenant, its first label up to the first `/`, as `serve`
+    /// counts them: use it on a database that `serve` writes) [default: store].
+    #[arg(
+        long = "keyword-statistics",
+        env = "AGENT_MEMORY_KEYWORD_STATISTICS",
+        value_enum,
+        value_name = "ITEMS",
+        global = true
+    )]
+    pub(crate) keyword_statistics: Option<StatisticsArg>,
+}
+
+impl KeywordStatisticsArgs {
+    /// The statistics asked for, or the library's default.
+    pub(crate) fn resolve(&self) -> KeywordStatistics {
+        match self.keyword_statistics {
+            Some(StatisticsArg::Tenant) => KeywordStatistics::Tenant,
+            Some(StatisticsArg::Store) | None => KeywordStatistics::Store,
+        }
+    }
+}
+
+/// [`KeywordStatistics`] as flags spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StatisticsArg {
+    /// Every item in the store.
+    Store,
+    /// The searched namespace's tenant's items.
+    Tenant,
 }
 
 /// [`GraphPrecision`] as flags and config files spell it.

@@ -50,8 +50,8 @@ use agent_memory::embed::{Embedder, EmbedderOptions};
 use agent_memory::llm::ChatModel;
 use agent_memory::session::{InMemorySessions, SessionStore};
 use agent_memory::store::{
-    KeywordStatistics, MemoryBackend, MemoryStore, PostgresBackend, PostgresConfig, SqliteBackend, SqliteOptions,
-    StoreError, StoreOptions, VectorIndexOptions,
+    KeywordStatistics, MemoryBackend, MemoryStore, OpenOptions, PostgresBackend, PostgresConfig, SqliteBackend,
+    SqliteOptions, StoreError, StoreOptions, VectorIndexOptions,
 };
 use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, PostgresIndexSettings, ServeConfig, VectorIndexSettings};
 use error::ApiError;
@@ -382,14 +382,20 @@ async fn sqlite_store(
 }
 
 /// Opens a store by URL with [`MemoryStore::open_with`] (`memory:`, `sqlite:PATH`, a bare
-/// path, `postgres://…`; the built-in embedder), every backend with
-/// `vector_index`'s options. For the commands that take `--db`.
+/// path, `postgres://…`; the built-in embedder), every backend with `vector_index`'s
+/// options and keyword scores counted as `keyword_statistics` says. For the commands that
+/// take `--db`.
 ///
 /// # Errors
 ///
 /// [`MemoryStore::open`]'s.
-pub(crate) async fn open_store_url(url: &str, vector_index: &VectorIndexSettings) -> Result<MemoryStore, StoreError> {
-    let store = MemoryStore::open_with(url, vector_index.options).await?;
+pub(crate) async fn open_store_url(
+    url: &str,
+    vector_index: &VectorIndexSettings,
+    keyword_statistics: KeywordStatistics,
+) -> Result<MemoryStore, StoreError> {
+    let options = OpenOptions { vector_index: vector_index.options, keyword_statistics };
+    let store = MemoryStore::open_with(url, options).await?;
     log_vector_index(Some(vector_index.options), vector_index);
     Ok(store)
 }

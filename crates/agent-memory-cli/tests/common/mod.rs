@@ -189,3 +189,27 @@ pub(crate) fn test_dependency(script: &str, variable: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("scripts/deps/{script} prints no {variable}"));
     PathBuf::from(value)
 }
+
+/// `agent-memory store … --keyword-statistics`, through `store` (which runs a store command
+/// with `--db` and parses its JSON): with `tenant`, the score of one tenant's item does not
+/// move when another tenant stores the query's words; with `store` (the default), it does.
+pub(crate) fn tenant_keyword_statistics(store: impl Fn(&[&str]) -> serde_json::Value) {
+    for (key, text) in [("m", "merger plans for the spring"), ("l", "lunch order"), ("t", "team offsite")] {
+        store(&["put", r#"["acme","notes"]"#, key, &serde_json::json!({ "text": text }).to_string()]);
+    }
+    let score = |statistics: Option<&str>| {
+        let mut args = vec!["search", r#"["acme"]"#, "merger plans", "--mode", "keyword"];
+        args.extend(statistics.map(|s| ["--keyword-statistics", s]).into_iter().flatten());
+        let hits = store(&args);
+        assert_eq!(hits.as_array().map(Vec::len), Some(1), "{statistics:?}: {hits}");
+        assert_eq!(hits[0]["key"], "m");
+        hits[0]["score"].as_f64().expect("score")
+    };
+    let (tenant, default) = (score(Some("tenant")), score(None));
+    assert_eq!(score(Some("store")), default, "store is the default");
+    for i in 0..20 {
+        store(&["put", r#"["globex","notes"]"#, &format!("g{i}"), r#"{"text":"plans and more plans"}"#]);
+    }
+    assert_eq!(score(Some("tenant")), tenant, "another tenant's items move nothing");
+    assert_ne!(score(None), default, "store-wide statistics count them");
+}

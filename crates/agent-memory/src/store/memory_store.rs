@@ -126,6 +126,32 @@ pub struct StoreOptions {
     pub clock: Arc<dyn Clock>,
 }
 
+/// The in-process indexes' options for [`MemoryStore::open_with`], which every backend it
+/// opens keeps (PostgreSQL's as [`super::PostgresConfig`] describes). A
+/// [`super::VectorIndexOptions`] converts into one with the default keyword statistics.
+///
+/// ```
+/// use agent_memory::store::{KeywordStatistics, OpenOptions, VectorIndexOptions};
+///
+/// let options = OpenOptions::from(VectorIndexOptions::default());
+/// assert_eq!(options, OpenOptions::default());
+/// assert_eq!(options.keyword_statistics, KeywordStatistics::Store);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// The vector index's.
+    pub vector_index: super::VectorIndexOptions,
+    /// Which items keyword scores count ([`super::KeywordStatistics`]); every process on
+    /// one database should use the same.
+    pub keyword_statistics: super::KeywordStatistics,
+}
+
+impl From<super::VectorIndexOptions> for OpenOptions {
+    fn from(vector_index: super::VectorIndexOptions) -> OpenOptions {
+        OpenOptions { vector_index, ..OpenOptions::default() }
+    }
+}
+
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
         StoreOptions {
@@ -505,15 +531,13 @@ impl MemoryStore {
     /// [`StoreError::Backend`] when the file cannot be opened or migrated.
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(path: impl AsRef<std::path::Path>) -> Result<MemoryStore, StoreError> {
-        MemoryStore::sqlite_with(path.as_ref(), super::VectorIndexOptions::default()).await
+        MemoryStore::sqlite_with(path.as_ref(), OpenOptions::default()).await
     }
 
     #[cfg(feature = "sqlite")]
-    async fn sqlite_with(
-        path: impl AsRef<std::path::Path>,
-        vector_index: super::VectorIndexOptions,
-    ) -> Result<MemoryStore, StoreError> {
-        let options = super::SqliteOptions { vector_index, ..super::SqliteOptions::default() };
+    async fn sqlite_with(path: impl AsRef<std::path::Path>, options: OpenOptions) -> Result<MemoryStore, StoreError> {
+        let OpenOptions { vector_index, keyword_statistics } = options;
+        let options = super::SqliteOptions { vector_index, keyword_statistics, ..super::SqliteOptions::default() };
         let backend = super::SqliteBackend::open_with(path.as_ref(), options).await?;
         Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()).with_default_embedder())
     }
@@ -530,17 +554,21 @@ impl MemoryStore {
         MemoryStore::open_with(url, super::VectorIndexOptions::default()).await
     }
 
-    /// [`MemoryStore::open`] with the in-process vector index's options (every backend keeps
-    /// one; PostgreSQL's is described at [`super::PostgresConfig::vector_index`]).
+    /// [`MemoryStore::open`] with the in-process indexes' options ([`OpenOptions`], or just
+    /// the vector index's: every backend keeps one; PostgreSQL's is described at
+    /// [`super::PostgresConfig::vector_index`]).
     ///
     /// ```
-    /// use agent_memory::store::{MemoryStore, VectorIndexOptions};
+    /// use agent_memory::store::{KeywordStatistics, MemoryStore, OpenOptions, VectorIndexOptions};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let options = VectorIndexOptions { expansion_search: 64, ..VectorIndexOptions::default() };
     /// let store = MemoryStore::open_with("memory:", options).await?;
     /// assert_eq!(store.backend().kind(), "memory");
+    /// // Keyword scores counted per tenant, as `agent-memory serve` counts them.
+    /// let options = OpenOptions { keyword_statistics: KeywordStatistics::Tenant, ..OpenOptions::default() };
+    /// let store = MemoryStore::open_with("memory:", options).await?;
     /// # Ok(())
     /// # }
     /// ```
@@ -548,25 +576,26 @@ impl MemoryStore {
     /// # Errors
     ///
     /// As [`MemoryStore::open`].
-    pub async fn open_with(url: &str, vector_index: super::VectorIndexOptions) -> Result<MemoryStore, StoreError> {
+    pub async fn open_with(url: &str, options: impl Into<OpenOptions>) -> Result<MemoryStore, StoreError> {
+        let options = options.into();
         if url == "memory" || url == "memory:" {
-            let backend = MemoryBackend::with_vector_index(vector_index);
+            let backend = MemoryBackend::with_indexes(options.vector_index, options.keyword_statistics);
             return Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()).with_default_embedder());
         }
         #[cfg(feature = "postgres")]
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return MemoryStore::postgres_with(url, vector_index).await;
+            return MemoryStore::postgres_with(url, options).await;
         }
         #[cfg(feature = "sqlite")]
         if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() {
                 return Err(StoreError::Config("sqlite: needs a file path, e.g. sqlite:./agent-memory.db".into()));
             }
-            return MemoryStore::sqlite_with(path, vector_index).await;
+            return MemoryStore::sqlite_with(path, options).await;
         }
         #[cfg(feature = "sqlite")]
         if !url.contains("://") {
-            return MemoryStore::sqlite_with(url, vector_index).await;
+            return MemoryStore::sqlite_with(url, options).await;
         }
         let supported = [
             Some("memory:"),

@@ -93,8 +93,8 @@ pub use item::{
 pub use keyword::KeywordStatistics;
 pub use memory::MemoryBackend;
 pub use memory_store::{
-    HybridWeights, MAX_LIMIT, MemoryStore, NamespaceListing, Page, PutRequest, SearchMode, SearchQuery, StoreOptions,
-    Sweeper, resolve_embedder, resolve_embedder_spec,
+    HybridWeights, MAX_LIMIT, MemoryStore, NamespaceListing, OpenOptions, Page, PutRequest, SearchMode, SearchQuery,
+    StoreOptions, Sweeper, resolve_embedder, resolve_embedder_spec,
 };
 pub use namespace::{
     IntoNamespace, IntoNamespacePrefix, LABEL_SEPARATOR, MAX_DEPTH, MAX_LABEL_BYTES, Namespace, NamespacePrefix,

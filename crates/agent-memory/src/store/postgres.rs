@@ -143,8 +143,8 @@ use super::keyword::KeywordStatistics;
 use super::keyword_corpora::{scope_tenant, tenant_range};
 use super::vector_index::VectorIndexOptions;
 use super::{
-    Item, ItemIndex, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, StoreError, StoreOptions,
-    StoredVector,
+    Item, ItemIndex, ItemKey, ItemWrite, LABEL_SEPARATOR, MemoryStore, Namespace, OpenOptions, StoreError,
+    StoreOptions, StoredVector,
 };
 use super::{keyword, vector};
 
@@ -1498,13 +1498,15 @@ impl MemoryStore {
     ///
     /// See [`PostgresBackend::connect`].
     pub async fn postgres(url: &str) -> Result<MemoryStore, StoreError> {
-        MemoryStore::postgres_with(url, VectorIndexOptions::default()).await
+        MemoryStore::postgres_with(url, OpenOptions::default()).await
     }
 
     /// [`MemoryStore::postgres`] with the in-process vector index's options
     /// ([`PostgresConfig::vector_index_options`]).
-    pub(crate) async fn postgres_with(url: &str, vector_index: VectorIndexOptions) -> Result<MemoryStore, StoreError> {
-        let config = PostgresConfig::from_url(url).vector_index_options(vector_index);
+    pub(crate) async fn postgres_with(url: &str, options: OpenOptions) -> Result<MemoryStore, StoreError> {
+        let config = PostgresConfig::from_url(url)
+            .vector_index_options(options.vector_index)
+            .keyword_statistics(options.keyword_statistics);
         let backend = PostgresBackend::connect(config).await?;
         Ok(MemoryStore::new(Arc::new(backend), StoreOptions::default()).with_default_embedder())
     }

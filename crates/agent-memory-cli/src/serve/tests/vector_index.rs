@@ -50,7 +50,7 @@ async fn store_urls_open_in_process_backends_with_the_options_and_the_built_in_e
         bare.display().to_string(),
     ];
     for url in urls {
-        let store = open_store_url(&url, &tuned()).await.expect("opens");
+        let store = open_store_url(&url, &tuned(), KeywordStatistics::Store).await.expect("opens");
         assert_eq!(store.embedder().map(|e| e.model_id()), Some("builtin/minilm-static-256-v1"), "{url}");
         // A graph from the first vector, searched with ef 16 in every scope: still the
         // nearest item first on a store this small.
@@ -61,7 +61,7 @@ async fn store_urls_open_in_process_backends_with_the_options_and_the_built_in_e
         assert_eq!(hits.iter().map(|hit| hit.item.key.as_str()).collect::<Vec<_>>(), ["tea"], "{url}");
     }
     assert!(bare.exists(), "a bare path is a SQLite file");
-    let error = open_store_url("mysql://h/db", &tuned()).await.expect_err("unsupported");
+    let error = open_store_url("mysql://h/db", &tuned(), KeywordStatistics::Store).await.expect_err("unsupported");
     assert!(error.to_string().contains("unsupported store url \"mysql://h/db\""), "{error}");
 }
 
