@@ -11,6 +11,7 @@
 //! request_timeout_secs = 30
 //! log_format = "text"                        # or "json"
 //! otel_endpoint = "http://127.0.0.1:4318"     # OTLP/HTTP collector for traces; none by default
+//! hybrid_candidates = 100                     # per ranking, fused by a hybrid search; lower: faster
 //!
 //! [[api_keys]]
 //! tenant = "acme"
@@ -38,7 +39,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use agent_memory::llm::{ChatModel, LlmConfig, Provider};
-use agent_memory::store::{GraphPrecision, KeywordStatistics, VectorIndexOptions};
+use agent_memory::store::{GraphPrecision, KeywordStatistics, MAX_LIMIT, StoreOptions, VectorIndexOptions};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -108,6 +109,11 @@ pub(crate) struct ServeArgs {
     /// e.g. `http://127.0.0.1:4318` (`/v1/traces` is appended); none by default.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
     pub(crate) otel_endpoint: Option<String>,
+    /// Candidates each ranking (semantic and keyword) hands to a hybrid search's fusion, 1 to
+    /// 10000 (at least the page asked for); fewer is faster and follows the full rankings
+    /// less closely [default: 100].
+    #[arg(long, env = "AGENT_MEMORY_HYBRID_CANDIDATES", value_name = "N")]
+    pub(crate) hybrid_candidates: Option<usize>,
     #[command(flatten)]
     pub(crate) vector_index: VectorIndexArgs,
     #[command(flatten)]
@@ -461,6 +467,7 @@ struct FileConfig {
     request_timeout_secs: Option<u64>,
     log_format: Option<LogFormat>,
     otel_endpoint: Option<String>,
+    hybrid_candidates: Option<usize>,
     #[serde(default)]
     api_keys: Vec<FileApiKey>,
     #[serde(default)]
@@ -505,6 +512,8 @@ pub(crate) enum ConfigError {
     PostgresOnly { settings: String, database: String },
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    #[error("invalid hybrid_candidates {value}: use 1 to 10000 ({default} by default)")]
+    HybridCandidates { value: usize, default: usize },
     #[error(
         "refusing to listen on {0} without API keys: anyone who can reach it could read every memory; \
          configure keys (--api-key TENANT:KEY, AGENT_MEMORY_API_KEYS or [[api_keys]] in the config file) \
@@ -676,6 +685,8 @@ pub(crate) struct ServeConfig {
     pub(crate) limits: Limits,
     pub(crate) log_format: LogFormat,
     pub(crate) otel_endpoint: Option<String>,
+    /// [`agent_memory::store::StoreOptions::hybrid_candidates`].
+    pub(crate) hybrid_candidates: usize,
     pub(crate) vector_index: VectorIndexSettings,
     pub(crate) postgres_index: PostgresIndexSettings,
 }
@@ -712,6 +723,11 @@ impl ServeConfig {
         if timeout_secs == 0 {
             return Err(ConfigError::Zero("request_timeout_secs"));
         }
+        let default_candidates = StoreOptions::default().hybrid_candidates;
+        let hybrid_candidates = args.hybrid_candidates.or(file.hybrid_candidates).unwrap_or(default_candidates);
+        if !(1..=MAX_LIMIT).contains(&hybrid_candidates) {
+            return Err(ConfigError::HybridCandidates { value: hybrid_candidates, default: default_candidates });
+        }
         let config = Self {
             listen,
             embedder: args.embedder.or(file.embedder).unwrap_or_else(|| DEFAULT_EMBEDDER.to_owned()),
@@ -720,6 +736,7 @@ impl ServeConfig {
             limits: Limits { max_body_bytes, request_timeout: Duration::from_secs(timeout_secs) },
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
             otel_endpoint: check_otel_endpoint(args.otel_endpoint.or(file.otel_endpoint))?,
+            hybrid_candidates,
             vector_index: args.vector_index.resolve_over(&file.vector_index)?,
             postgres_index: args.postgres_index.resolve_over(&file.postgres, &database)?,
             database,
@@ -813,6 +830,23 @@ mod tests {
         assert_eq!(config.limits.max_body_bytes, 1024 * 1024);
         assert_eq!(config.limits.request_timeout, Duration::from_secs(30));
         assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.hybrid_candidates, StoreOptions::default().hybrid_candidates);
+    }
+
+    #[test]
+    fn hybrid_candidates_come_from_the_flag_or_the_file_and_are_bounded() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(file, "hybrid_candidates = 40").expect("write");
+        let from_file = ServeArgs { config: Some(file.path().to_owned()), ..ServeArgs::default() };
+        assert_eq!(resolve(from_file).expect("valid").hybrid_candidates, 40);
+        let flag =
+            ServeArgs { config: Some(file.path().to_owned()), hybrid_candidates: Some(25), ..ServeArgs::default() };
+        assert_eq!(resolve(flag).expect("valid").hybrid_candidates, 25);
+        for bad in [0, 10_001] {
+            let args = ServeArgs { hybrid_candidates: Some(bad), ..ServeArgs::default() };
+            let message = resolve(args).expect_err("out of range").to_string();
+            assert_eq!(message, format!("invalid hybrid_candidates {bad}: use 1 to 10000 (100 by default)"));
+        }
     }
 
     #[test]

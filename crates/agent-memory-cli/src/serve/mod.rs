@@ -283,6 +283,8 @@ async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Res
     )
     .await?
     .store;
+    let options = StoreOptions { hybrid_candidates: config.hybrid_candidates, ..store.options().clone() };
+    let store = store.with_options(options);
     Ok(match embedder_from_spec(&config.embedder)? {
         Some(embedder) => {
             tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");

@@ -77,3 +77,17 @@ fn the_served_store_keeps_each_tenant_apart_in_the_vector_index() {
         "every other setting as configured"
     );
 }
+
+#[tokio::test]
+async fn the_served_store_fuses_the_configured_number_of_candidates() {
+    let args = crate::serve::config::ServeArgs {
+        database_url: Some("memory".into()),
+        hybrid_candidates: Some(7),
+        ..Default::default()
+    };
+    let config = crate::serve::config::ServeConfig::resolve(args).expect("valid");
+    let metrics = std::sync::Arc::new(crate::serve::metrics::Metrics::new());
+    let store = crate::serve::open_store(&config, &metrics).await.expect("opens");
+    assert_eq!(store.options().hybrid_candidates, 7);
+    assert!(store.embedder().is_some(), "the embedder is set after the options");
+}
