@@ -512,8 +512,8 @@ pub(crate) enum ConfigError {
     PostgresOnly { settings: String, database: String },
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
-    #[error("invalid hybrid_candidates {value}: use 1 to 10000 ({default} by default)")]
-    HybridCandidates { value: usize, default: usize },
+    #[error("invalid hybrid_candidates {value}: use 1 to {max} ({default} by default)")]
+    HybridCandidates { value: usize, max: usize, default: usize },
     #[error(
         "refusing to listen on {0} without API keys: anyone who can reach it could read every memory; \
          configure keys (--api-key TENANT:KEY, AGENT_MEMORY_API_KEYS or [[api_keys]] in the config file) \
@@ -726,7 +726,11 @@ impl ServeConfig {
         let default_candidates = StoreOptions::default().hybrid_candidates;
         let hybrid_candidates = args.hybrid_candidates.or(file.hybrid_candidates).unwrap_or(default_candidates);
         if !(1..=MAX_LIMIT).contains(&hybrid_candidates) {
-            return Err(ConfigError::HybridCandidates { value: hybrid_candidates, default: default_candidates });
+            return Err(ConfigError::HybridCandidates {
+                value: hybrid_candidates,
+                max: MAX_LIMIT,
+                default: default_candidates,
+            });
         }
         let config = Self {
             listen,

@@ -285,6 +285,10 @@ async fn open_store(config: &ServeConfig, metrics: &Arc<Metrics>) -> anyhow::Res
     .store;
     let options = StoreOptions { hybrid_candidates: config.hybrid_candidates, ..store.options().clone() };
     let store = store.with_options(options);
+    tracing::info!(
+        hybrid_candidates = config.hybrid_candidates,
+        "hybrid search fuses this many results of each ranking"
+    );
     Ok(match embedder_from_spec(&config.embedder)? {
         Some(embedder) => {
             tracing::info!(model = embedder.model_id(), dimensions = embedder.dimensions(), "embedder ready");
