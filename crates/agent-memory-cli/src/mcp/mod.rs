@@ -116,6 +116,7 @@ pub(crate) struct RecallArgs {
     /// $lte $in $nin $exists; dotted paths for nested fields.
     filter: Option<Value>,
     /// The most memories to return (default 5, at most 1000).
+    #[serde(default, deserialize_with = "crate::serve::count::optional")]
     limit: Option<usize>,
 }
 

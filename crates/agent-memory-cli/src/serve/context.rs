@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::count;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 
@@ -101,8 +102,10 @@ pub(crate) struct TrimRequest {
     /// Which messages to keep.
     strategy: TrimStrategyDto,
     /// The most messages to keep, system messages aside (required for `last` and `first`).
+    #[serde(default, deserialize_with = "count::optional")]
     max_messages: Option<usize>,
     /// The most tokens the result may have (required for `token`).
+    #[serde(default, deserialize_with = "count::optional")]
     max_tokens: Option<usize>,
     /// The model whose tokenizer counts (approximate without one).
     model: Option<String>,
@@ -162,6 +165,7 @@ pub(crate) struct FitRequest {
     #[schema(value_type = Vec<Object>)]
     messages: Value,
     /// The token budget.
+    #[serde(deserialize_with = "count::required")]
     max_tokens: usize,
     /// The model whose tokenizer counts (approximate without one).
     model: Option<String>,

@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::config::Tenant;
+use super::count;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::respond::JsonPage;
@@ -87,6 +88,7 @@ pub(crate) struct SearchRequest {
     #[schema(example = "how did we fix the JWT auth error?", max_length = 4096, pattern = r"\S")]
     query: String,
     /// The most results (default 5, at most 1000).
+    #[serde(default, deserialize_with = "count::optional")]
     #[schema(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Only this session.

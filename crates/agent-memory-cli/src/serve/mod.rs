@@ -16,6 +16,7 @@ mod auth;
 pub(crate) mod config;
 mod context;
 pub(crate) mod conversations;
+pub(crate) mod count;
 pub(crate) mod error;
 mod extract;
 mod health;

@@ -29,6 +29,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::config::Tenant;
+use super::count;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::respond::JsonPage;
@@ -199,11 +200,11 @@ pub(crate) struct SearchItemsRequest {
     #[schema(value_type = Option<Object>, example = json!({"lang": "en"}))]
     filter: Option<Value>,
     /// The most items to return (at most 1000).
-    #[serde(default = "default_search_limit")]
+    #[serde(default = "default_search_limit", deserialize_with = "count::required")]
     #[schema(maximum = 1000)]
     limit: usize,
     /// How many items to skip.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count::required")]
     offset: usize,
     /// Ranking for queries; `auto` by default.
     mode: Option<SearchModeDto>,
@@ -231,14 +232,15 @@ pub(crate) struct ListNamespacesRequest {
     #[schema(value_type = Option<ClientPrefix>)]
     suffix: Option<Vec<String>>,
     /// Cut longer namespaces to this many labels (then deduplicated).
+    #[serde(default, deserialize_with = "count::optional")]
     #[schema(minimum = 1)]
     max_depth: Option<usize>,
     /// The most namespaces to return (at most 1000).
-    #[serde(default = "default_namespace_limit")]
+    #[serde(default = "default_namespace_limit", deserialize_with = "count::required")]
     #[schema(maximum = 1000)]
     limit: usize,
     /// How many namespaces to skip.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count::required")]
     offset: usize,
 }
 

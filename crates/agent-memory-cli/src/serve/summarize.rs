@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::conversations::parse_messages;
+use super::count;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 
@@ -36,6 +37,7 @@ pub(crate) struct SummarizeRequest {
     messages: Value,
     /// How many of the most recent messages to keep verbatim (default 5; more when the cut
     /// would separate a tool call from its results).
+    #[serde(default, deserialize_with = "count::optional")]
     keep_last: Option<usize>,
     /// The running summary of earlier messages, to be extended.
     summary: Option<String>,

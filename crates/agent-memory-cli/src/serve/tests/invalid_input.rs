@@ -63,6 +63,9 @@ fn cases() -> Vec<Case> {
         ),
         with(search(json!({"limit": 1001})), bad, "invalid_request"),
         with(search(json!({"limit": -1})), unprocessable, "invalid_request"),
+        with(search(json!({"limit": 2.5})), unprocessable, "invalid_request"),
+        with(search(json!({"offset": -1.0})), unprocessable, "invalid_request"),
+        with(list(json!({"max_depth": 1.5})), unprocessable, "invalid_request"),
         with(search(json!({"filter": [1]})), bad, "invalid_filter"),
         with(search(json!({"filter": {"a": {"$regex": "x"}}})), bad, "invalid_filter"),
         with(search(json!({"query": "q".repeat(4097)})), bad, "invalid_request"),
@@ -104,6 +107,34 @@ async fn bad_requests_are_4xx_with_a_code() {
         assert_eq!(answer["code"], code, "{method} {uri} {short}: {answer}");
         assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
     }
+}
+
+/// A count written as a whole float (`2.0`: JSON Schema's `integer` admits it, and Python
+/// writes floats so) is the same count in every body that takes one.
+#[tokio::test]
+async fn whole_floats_are_counts() {
+    let harness = Harness::keyed();
+    for key in ["a", "b", "c"] {
+        let body = json!({"namespace": ["notes", key], "key": key, "value": {"text": "tea"}});
+        let (status, answer) = harness.call(Method::PUT, "/store/items", Some(ACME_KEY), Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let ask = |uri: &'static str, body: serde_json::Value| harness.call(Method::POST, uri, Some(ACME_KEY), Some(body));
+    let (status, found) = ask("/store/items/search", json!({"limit": 2.0, "offset": 1.0})).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(2), "{found}");
+    let (status, listed) = ask("/store/namespaces", json!({"max_depth": 1.0, "limit": 5.0})).await;
+    assert_eq!((status, &listed["namespaces"]), (StatusCode::OK, &json!([["notes"]])), "{listed}");
+    let batch = json!({"ops": [{"op": "search", "limit": 1.0}, {"op": "list_namespaces", "offset": 0.0}]});
+    let (status, results) = ask("/store/batch", batch).await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    assert_eq!(results["results"][0]["items"].as_array().map(Vec::len), Some(1), "{results}");
+    let messages = json!([{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"}]);
+    let trim = json!({"messages": messages, "strategy": "last", "max_messages": 1.0});
+    let (status, trimmed) = ask("/context/trim", trim).await;
+    assert_eq!((status, &trimmed["final_count"]), (StatusCode::OK, &json!(1)), "{trimmed}");
+    let (status, fitted) = ask("/context/fit", json!({"messages": messages, "max_tokens": 1000.0})).await;
+    assert_eq!(status, StatusCode::OK, "{fitted}");
 }
 
 #[tokio::test]

@@ -104,6 +104,18 @@ async fn an_unknown_argument_is_an_error_naming_it() {
     assert!(mcp.recall(json!({"user_id": "u1"})).await.is_empty(), "nothing stored");
 }
 
+/// A model filling in a tool call may write a count as a float: `limit: 1.0` is 1.
+#[tokio::test]
+async fn a_whole_float_limit_is_a_limit() {
+    let mut mcp = McpSession::open(MemoryStore::in_memory().without_embedder()).await;
+    for text in ["likes tea", "likes green tea"] {
+        mcp.call("remember", json!({"user_id": "u1", "text": text})).await.expect("remember");
+    }
+    assert_eq!(mcp.recall(json!({"user_id": "u1", "query": "tea", "limit": 1.0})).await.len(), 1);
+    let error = mcp.call("recall_memories", json!({"user_id": "u1", "limit": 1.5})).await.expect_err("a fraction");
+    assert!(error.contains("expected a whole number"), "{error}");
+}
+
 #[tokio::test]
 async fn remember_documents_its_index_argument() {
     let mut mcp = McpSession::open(MemoryStore::in_memory().without_embedder()).await;
