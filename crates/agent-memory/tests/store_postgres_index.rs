@@ -39,6 +39,25 @@ fn store_over(backend: Arc<PostgresBackend>, clock: &ManualClock) -> MemoryStore
     MemoryStore::new(backend, options).with_embedder(Arc::new(HashEmbedder::new(32)))
 }
 
+/// `warm_up` loads both in-process indexes before any search; with the indexes off it has
+/// nothing to do.
+#[tokio::test]
+async fn warm_up_loads_the_indexes_before_any_search() {
+    let schema = support::fresh_schema();
+    let clock = ManualClock::new(T0);
+    let writer = store_over(open(&schema, true).await, &clock);
+    writer.put_many(documents(&["docs", "a"], 50, 0)).await.unwrap();
+    let reader = open(&schema, true).await;
+    assert_eq!(reader.keyword_index_status(), None);
+    reader.warm_up().await.unwrap();
+    let (at, held) = reader.keyword_index_status().expect("loaded");
+    assert_eq!(held, 50);
+    assert_eq!(reader.vector_index_status(), Some((at, 50)));
+    let sql_only = open(&schema, false).await;
+    sql_only.warm_up().await.unwrap();
+    assert_eq!(sql_only.keyword_index_status(), None);
+}
+
 /// `count` documents about numbered topics in `namespace`, with a numeric field `n`.
 fn documents(namespace: &[&str], count: usize, round: usize) -> Vec<PutRequest> {
     (0..count)

@@ -52,7 +52,7 @@ use agent_memory::llm::ChatModel;
 use agent_memory::session::{InMemorySessions, SessionStore};
 use agent_memory::store::{
     KeywordStatistics, MemoryBackend, MemoryStore, OpenOptions, PostgresBackend, PostgresConfig, SqliteBackend,
-    SqliteOptions, StoreError, StoreOptions, VectorIndexOptions,
+    SqliteOptions, StoreBackend, StoreError, StoreOptions, VectorIndexOptions,
 };
 use config::{ApiKeys, DatabaseUrl, Limits, LogFormat, PostgresIndexSettings, ServeConfig, VectorIndexSettings};
 use error::ApiError;
@@ -224,6 +224,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let metrics = Arc::new(Metrics::new());
     let store = open_store(&config, &metrics).await?;
+    warm_up_in_background(Arc::clone(store.backend()));
     // Expired items are invisible at once; the sweeper reclaims their space.
     let sweeper = store.start_sweeper(SWEEP_INTERVAL)?;
     let sessions = open_sessions(&config.database).await?;
@@ -259,6 +260,21 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Loads the backend's in-process indexes while the server starts listening, so that the
+/// first searches find them ready rather than each waiting for the load (seconds at 100k
+/// items); requests that come first are served as they would be without it.
+fn warm_up_in_background(backend: Arc<dyn StoreBackend>) {
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match backend.warm_up().await {
+            Ok(()) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "search indexes ready"),
+            Err(error) => {
+                tracing::warn!(%error, "could not load the search indexes ahead: the first searches will load them")
+            }
+        }
+    });
 }
 
 /// How often expired items are physically removed.

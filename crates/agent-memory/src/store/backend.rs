@@ -322,6 +322,14 @@ pub trait StoreBackend: Send + Sync + fmt::Debug {
     /// A short name for messages and metrics: `memory`, `sqlite`, `postgres`.
     fn kind(&self) -> &'static str;
 
+    /// Gets ready to search: loads whatever in-process indexes the backend keeps (which the
+    /// first search that needs them would otherwise load while it waits), and opens the
+    /// connections searches run on. Searches never need it; a server calls it as it starts.
+    /// The default does nothing.
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Upserts `writes` in one transaction, in order (a later write of the same key wins),
     /// and returns the stored items in the same order.
     ///

@@ -1142,6 +1142,14 @@ impl StoreBackend for PostgresBackend {
         BACKEND
     }
 
+    /// Loads the in-process indexes, when this backend keeps any.
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        match &self.indexes {
+            Some(indexes) => indexes.warm_up(self).await,
+            None => Ok(()),
+        }
+    }
+
     /// Group commit (`postgres/puts.rs`): concurrent puts share insert statements.
     async fn put_many(&self, writes: Vec<ItemWrite>, now: f64) -> Result<Vec<Item>, StoreError> {
         if writes.is_empty() {

@@ -141,6 +141,9 @@ const REMOVED_WINDOW: i64 = 100_000;
 #[cfg(test)]
 const REMOVED_WINDOW: i64 = 8;
 const MAX_IDLE_READERS: usize = 8;
+/// Reader connections [`StoreBackend::warm_up`] leaves idle: one per core of a small
+/// server's async workers, and as many for work handed to blocking threads.
+const WARM_READERS: usize = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -949,6 +952,27 @@ fn blob_to_vector(blob: &[u8], out: &mut Vec<f32>) {
 impl StoreBackend for SqliteBackend {
     fn kind(&self) -> &'static str {
         "sqlite"
+    }
+
+    /// Loads the keyword and vector indexes (the graphs then build in the background) and
+    /// opens [`WARM_READERS`] reader connections, so that the first concurrent searches
+    /// neither wait for a load nor each open a connection.
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        self.read(|connection, inner| {
+            on_index_snapshot(connection, inner, Needs::Both, Pace::Blocking, |_, _| Ok(Some(())))?;
+            Ok(())
+        })
+        .await?;
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let idle = lock(&inner.readers).len();
+            for _ in idle..WARM_READERS {
+                let connection = open_reader(&inner.path, inner.sync).map_err(sql_error)?;
+                inner.return_reader(connection);
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Group commit: the call queues its writes, then waits for the writer. Whoever gets the
@@ -2175,6 +2199,35 @@ mod tests {
         backend.put_many(vec![write(8, "later", None, None)], 1000.0).await.expect("put");
         let found = backend.get_many(&[key(7), key(8)], 2000.0, false).await.expect("get");
         assert_eq!(found.iter().map(Option::is_some).collect::<Vec<_>>(), [false, true]);
+    }
+
+    /// `warm_up` loads both indexes at the database's change number and leaves readers
+    /// idle, so the first search is answered inline (without a blocking thread).
+    #[tokio::test]
+    async fn warm_up_loads_both_indexes_and_opens_readers() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let backend = SqliteBackend::open(&dir.path().join("store.db")).await.expect("open");
+        backend.put_many(vec![write(1, "tea", None, None), write(2, "coffee", None, None)], 1000.0).await.expect("put");
+        let loaded = |backend: &SqliteBackend| {
+            let cache = read_cache(&backend.inner);
+            (cache.keywords_at, cache.vectors_at)
+        };
+        assert_eq!(loaded(&backend), (None, None), "nothing is loaded before a search");
+        backend.warm_up().await.expect("warm up");
+        let (keywords_at, vectors_at) = loaded(&backend);
+        assert!(keywords_at.is_some() && keywords_at == vectors_at, "{keywords_at:?} {vectors_at:?}");
+        assert!(lock(&backend.inner.readers).len() >= WARM_READERS);
+        let query = KeywordQuery {
+            scope: Scope::Prefix(NamespacePrefix::root()),
+            filter: Filter::default(),
+            terms: vec!["tea".into()],
+            limit: 5,
+            now: 1000.0,
+        };
+        let hits = backend
+            .search_inline(Needs::Keywords, |tx, counter| keyword_snapshot(tx, &backend.inner, counter, &query))
+            .expect("search");
+        assert_eq!(hits.map(|hits| hits.len()), Some(1), "answered inline from the loaded index");
     }
 
     fn last_catch_up(backend: &SqliteBackend) -> Option<CatchUp> {

@@ -419,6 +419,11 @@ impl IndexCache {
         }
     }
 
+    /// Loads every row now, unless another task is loading it or has loaded it.
+    pub(super) async fn warm_up(&self, backend: &PostgresBackend) -> Result<(), StoreError> {
+        self.load_first(backend).await.map(drop)
+    }
+
     /// Loads every row unless another task is loading it (then `false` at once: this search
     /// takes the SQL path) or has loaded it.
     async fn load_first(&self, backend: &PostgresBackend) -> Result<bool, StoreError> {
