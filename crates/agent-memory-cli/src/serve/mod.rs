@@ -351,12 +351,13 @@ pub(crate) async fn open_database(
     postgres_index: &PostgresIndexSettings,
     keyword_statistics: KeywordStatistics,
 ) -> anyhow::Result<OpenedStore> {
+    let options = OpenOptions { vector_index: vector_index.options, keyword_statistics };
     let opened = match database {
-        DatabaseUrl::Memory => Ok(in_memory_store(vector_index.options, keyword_statistics)),
-        DatabaseUrl::Sqlite(path) => sqlite_store(path, vector_index.options, keyword_statistics)
+        DatabaseUrl::Memory => Ok(in_memory_store(options)),
+        DatabaseUrl::Sqlite(path) => sqlite_store(path, options)
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the SQLite database {}: {error}", path.display())),
-        DatabaseUrl::Postgres(url) => postgres_store(url, vector_index.options, postgres_index, keyword_statistics)
+        DatabaseUrl::Postgres(url) => postgres_store(url, options, postgres_index)
             .await
             .map_err(|error| anyhow::anyhow!("cannot open the PostgreSQL database {database}: {error}")),
     }?;
@@ -364,8 +365,8 @@ pub(crate) async fn open_database(
     Ok(opened)
 }
 
-fn in_memory_store(options: VectorIndexOptions, keyword_statistics: KeywordStatistics) -> OpenedStore {
-    let backend = Arc::new(MemoryBackend::with_indexes(options, keyword_statistics));
+fn in_memory_store(options: OpenOptions) -> OpenedStore {
+    let backend = Arc::new(MemoryBackend::with_indexes(options.vector_index, options.keyword_statistics));
     let vector_index = Some(backend.vector_index_options());
     OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index }
 }
@@ -374,31 +375,27 @@ fn in_memory_store(options: VectorIndexOptions, keyword_statistics: KeywordStati
 /// `postgres_index` asks for.
 async fn postgres_store(
     url: &str,
-    options: VectorIndexOptions,
+    options: OpenOptions,
     postgres_index: &PostgresIndexSettings,
-    keyword_statistics: KeywordStatistics,
 ) -> Result<OpenedStore, StoreError> {
     let config = PostgresConfig::from_url(url)
         .keyword_index(postgres_index.keyword_index)
         .vector_index(postgres_index.vector_index)
-        .vector_index_options(options)
-        .keyword_statistics(keyword_statistics);
+        .vector_index_options(options.vector_index)
+        .keyword_statistics(options.keyword_statistics);
     let backend = Arc::new(PostgresBackend::connect(config).await?);
     tracing::info!(
         keyword_index = postgres_index.keyword_index,
         vector_index = postgres_index.vector_index,
         "postgres in-process indexes"
     );
-    let vector_index = postgres_index.vector_index.then_some(options);
+    let vector_index = postgres_index.vector_index.then_some(options.vector_index);
     Ok(OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index })
 }
 
-async fn sqlite_store(
-    path: &std::path::Path,
-    options: VectorIndexOptions,
-    keyword_statistics: KeywordStatistics,
-) -> Result<OpenedStore, StoreError> {
-    let options = SqliteOptions { vector_index: options, keyword_statistics, ..SqliteOptions::default() };
+async fn sqlite_store(path: &std::path::Path, options: OpenOptions) -> Result<OpenedStore, StoreError> {
+    let OpenOptions { vector_index, keyword_statistics } = options;
+    let options = SqliteOptions { vector_index, keyword_statistics, ..SqliteOptions::default() };
     let backend = Arc::new(SqliteBackend::open_with(path, options).await?);
     let vector_index = Some(backend.vector_index_options());
     Ok(OpenedStore { store: MemoryStore::new(backend, StoreOptions::default()), vector_index })
