@@ -25,9 +25,9 @@ use super::vector_index::RowMeta;
 #[derive(Debug, Default)]
 pub(super) struct KeywordCorpora {
     statistics: KeywordStatistics,
-    /// The corpora by number, with their tenant (`""` under [`KeywordStatistics::Store`]).
-    corpora: Vec<(Box<str>, KeywordIndex)>,
-    /// Tenant → its number in `corpora`.
+    /// The corpora by number.
+    corpora: Vec<KeywordIndex>,
+    /// Tenant (`""` under [`KeywordStatistics::Store`]) → its number in `corpora`.
     numbers: FxHashMap<Box<str>, u32>,
     /// Row id → the number of the corpus that holds it (kept only with several corpora
     /// possible, [`KeywordStatistics::Tenant`]).
@@ -47,7 +47,7 @@ impl KeywordCorpora {
 
     /// Documents held.
     pub(super) fn len(&self) -> usize {
-        self.corpora.iter().map(|(_, index)| index.len()).sum()
+        self.corpora.iter().map(KeywordIndex::len).sum()
     }
 
     /// The corpus a document of (encoded) `namespace` belongs to.
@@ -64,7 +64,7 @@ impl KeywordCorpora {
             return number;
         }
         let number = u32::try_from(self.corpora.len()).expect("fewer than 2^32 tenants");
-        self.corpora.push((name.into(), KeywordIndex::new()));
+        self.corpora.push(KeywordIndex::new());
         self.numbers.insert(name.into(), number);
         number
     }
@@ -72,16 +72,16 @@ impl KeywordCorpora {
     /// The corpus holding row `id`, if any.
     fn holder(&self, id: i64) -> Option<&KeywordIndex> {
         match self.statistics {
-            KeywordStatistics::Store => self.corpora.first().map(|(_, index)| index),
-            KeywordStatistics::Tenant => Some(&self.corpora[*self.corpus_of_row.get(&id)? as usize].1),
+            KeywordStatistics::Store => self.corpora.first(),
+            KeywordStatistics::Tenant => Some(&self.corpora[*self.corpus_of_row.get(&id)? as usize]),
         }
     }
 
     /// [`KeywordCorpora::holder`], to change.
     fn holder_mut(&mut self, id: i64) -> Option<&mut KeywordIndex> {
         match self.statistics {
-            KeywordStatistics::Store => self.corpora.first_mut().map(|(_, index)| index),
-            KeywordStatistics::Tenant => Some(&mut self.corpora[*self.corpus_of_row.get(&id)? as usize].1),
+            KeywordStatistics::Store => self.corpora.first_mut(),
+            KeywordStatistics::Tenant => Some(&mut self.corpora[*self.corpus_of_row.get(&id)? as usize]),
         }
     }
 
@@ -94,9 +94,9 @@ impl KeywordCorpora {
             && let Some(previous) = self.corpus_of_row.insert(id, number)
             && previous != number
         {
-            self.corpora[previous as usize].1.remove(id);
+            self.corpora[previous as usize].remove(id);
         }
-        &mut self.corpora[number as usize].1
+        &mut self.corpora[number as usize]
     }
 
     /// [`KeywordIndex::upsert`] in the row's corpus.
@@ -143,7 +143,7 @@ impl KeywordCorpora {
 
     /// [`KeywordIndex::retain`], in every corpus.
     pub(super) fn retain(&mut self, keep: impl Fn(i64) -> bool) {
-        for (_, index) in &mut self.corpora {
+        for index in &mut self.corpora {
             index.retain(&keep);
         }
         self.corpus_of_row.retain(|&id, _| keep(id));
@@ -161,7 +161,7 @@ impl KeywordCorpora {
             (KeywordStatistics::Tenant, None) => return self.search_every_corpus(terms, scope, now, want),
         };
         match corpus {
-            Some((_, index)) => index.search(terms, scope, now, want),
+            Some(index) => index.search(terms, scope, now, want),
             None => (Vec::new(), false),
         }
     }
@@ -170,7 +170,7 @@ impl KeywordCorpora {
     fn search_every_corpus(&self, terms: &[String], scope: &Scope, now: f64, want: usize) -> (Vec<KeywordHit>, bool) {
         let mut more = false;
         let mut merged: Vec<(KeywordHit, &KeywordIndex)> = Vec::new();
-        for (_, index) in &self.corpora {
+        for index in &self.corpora {
             let (hits, corpus_more) = index.search(terms, scope, now, want);
             more |= corpus_more;
             merged.extend(hits.into_iter().map(|hit| (hit, index)));
